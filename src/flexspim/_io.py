@@ -1,0 +1,135 @@
+"""Small file helpers shared by every part: atomic writes and versioned JSON documents.
+
+Every file flexspim writes carries a ``format`` name and a ``version``; reading a file of another
+format or version raises :class:`~flexspim.errors.FormatError` that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from flexspim.errors import FormatError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A failed write leaves any earlier file at ``path`` intact.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> None:
+    """Call ``writer(tmp_path)`` and rename the result onto ``path`` if it succeeds."""
+    with atomic_path(path) as tmp:
+        writer(tmp)
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def dumps_json(doc: Any) -> str:
+    """JSON text with NumPy scalars and arrays converted, indented, ending in a newline."""
+    return json.dumps(doc, indent=2, default=_json_default) + "\n"
+
+
+def write_json(path: str | os.PathLike[str], doc: Any) -> None:
+    """Write ``doc`` as JSON to ``path`` atomically."""
+    write_text_atomic(path, dumps_json(doc))
+
+
+def versioned(format_name: str, version: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Wrap ``body`` with its format name and version (the keys ``format`` and ``version``)."""
+    return {"format": format_name, "version": version, **body}
+
+
+def check_versioned(
+    doc: Any, format_name: str, version: int, where: str | os.PathLike[str]
+) -> dict[str, Any]:
+    """Check that ``doc`` is a ``format_name`` document of ``version``; return it.
+
+    Raises FormatError naming the file, what it holds, and what was expected.
+    """
+    if not isinstance(doc, dict) or "format" not in doc:
+        raise FormatError(
+            f"{where}: not a flexspim {format_name} file (no 'format' field); "
+            f"write one with flexspim or check the path"
+        )
+    if doc["format"] != format_name:
+        raise FormatError(
+            f"{where}: holds a '{doc['format']}' document, expected '{format_name}'; "
+            f"check the path"
+        )
+    if doc.get("version") != version:
+        raise FormatError(
+            f"{where}: {format_name} format version {doc.get('version')!r}, this flexspim reads "
+            f"version {version}; re-create the file with this version of flexspim"
+        )
+    return doc
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file; a missing or malformed file raises FormatError naming the line."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FormatError(f"{p}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise FormatError(f"{p}: is a folder, expected a JSON file") from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{p}: not a text file (byte {exc.start} is not UTF-8)") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(
+            f"{p}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+def read_versioned_json(
+    path: str | os.PathLike[str], format_name: str, version: int
+) -> dict[str, Any]:
+    """Read a versioned JSON document and check its format and version."""
+    return check_versioned(read_json(path), format_name, version, path)

@@ -1,0 +1,79 @@
+"""The ``flexspim`` command: a thin layer over the Python API.
+
+Each subcommand lives in its own module of this package and defines ``register(subparsers)``,
+which adds its parser and sets ``func`` to a function ``run(args) -> int``. Errors a user can cause
+(:class:`~flexspim.errors.FlexspimError`, a missing file) are printed as one line with exit code 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from flexspim import __version__
+from flexspim.errors import FlexspimError
+
+#: Subcommand modules, in the order they appear in ``flexspim --help``.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "flexspim.cli.macro_sweep",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line and exit with code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"flexspim: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every subcommand registered."""
+    parser = _Parser(
+        prog="flexspim",
+        description="Design and evaluate event-based SNN accelerators built from FlexSpIM "
+        "compute-in-memory macros.",
+    )
+    parser.add_argument("--version", action="version", version=f"flexspim {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback on errors"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``flexspim`` command; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        parser = build_parser()
+        args = parser.parse_args(args_list)
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except FlexspimError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"flexspim: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if debug:
+            traceback.print_exc()
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"flexspim: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flexspim: interrupted; finished results are kept, run again to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

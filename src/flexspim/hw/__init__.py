@@ -1,0 +1,39 @@
+"""Hardware description (DESIGN.md §4 ``hw``): macro geometry, clocks, supply, energy parameters,
+macro count, buffer and DRAM. Every default carries its source beside it.
+
+Load and save with :func:`load_hardware` / :func:`save_hardware` (YAML or TOML). The loader
+validates (field, value and allowed range in every error), fills defaults, and builds frozen
+dataclasses; no raw dict travels past it.
+"""
+
+from flexspim.hw.spec import (
+    HW_FORMAT,
+    HW_VERSION,
+    DramSpec,
+    Hardware,
+    MacroEnergy,
+    MacroSpec,
+    SystemEnergy,
+    SystemSpec,
+    default_hardware,
+    hardware_from_dict,
+    hardware_to_dict,
+    load_hardware,
+    save_hardware,
+)
+
+__all__ = [
+    "HW_FORMAT",
+    "HW_VERSION",
+    "DramSpec",
+    "Hardware",
+    "MacroEnergy",
+    "MacroSpec",
+    "SystemEnergy",
+    "SystemSpec",
+    "default_hardware",
+    "hardware_from_dict",
+    "hardware_to_dict",
+    "load_hardware",
+    "save_hardware",
+]
