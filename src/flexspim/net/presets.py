@@ -1,0 +1,82 @@
+"""Network architectures used across flexspim (layer shapes; weights filled by a rule).
+
+:func:`dvs_gesture_scnn` is the default 6-conv spiking CNN for IBM DVS Gesture (paper §IV: six
+convolutional layers and a classifier; the 2-macro mapping of Fig. 4): input 2 x 32 x 32 (the
+128 x 128 sensor down-sampled by 4), 3 x 3 convolutions with 16, 32, 32, 64, 64, 128 channels,
+stride 2 at the 2nd, 4th and 6th, padding 1, then a linear classifier to 11 classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from flexspim.net.layers import Conv2d, Flatten, Linear
+from flexspim.net.network import IntNetwork
+
+#: (out_channels, stride) of the six conv layers of the default DVS Gesture network.
+DVS_GESTURE_CONVS: tuple[tuple[int, int], ...] = (
+    (16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2),
+)
+DVS_GESTURE_INPUT: tuple[int, int, int] = (2, 32, 32)
+DVS_GESTURE_CLASSES = 11
+
+
+def _bits_list(bits: int | Sequence[int], n: int, name: str) -> list[int]:
+    if isinstance(bits, (int, np.integer)):
+        return [int(bits)] * n
+    out = [int(b) for b in bits]
+    if len(out) != n:
+        raise ValueError(f"{name}: expected {n} values (one per spiking layer), got {len(out)}")
+    return out
+
+
+def dvs_gesture_scnn(
+    *,
+    w_bits: int | Sequence[int] = 8,
+    v_bits: int | Sequence[int] = 16,
+    seed: int = 0,
+    weight_scale: float = 0.25,
+    thresholds: Sequence[int] | None = None,
+    input_shape: tuple[int, int, int] = DVS_GESTURE_INPUT,
+    convs: Sequence[tuple[int, int]] = DVS_GESTURE_CONVS,
+    n_classes: int = DVS_GESTURE_CLASSES,
+) -> IntNetwork:
+    """The default 6-conv SCNN with seeded random integer weights.
+
+    Weights are drawn uniformly from ``[-q, q]`` with ``q = max(1, weight_scale * 2**(w_bits-1))``
+    (so they fit ``w_bits``); thresholds default to ``2 * q`` per layer (clipped to ``v_bits``).
+    Used where only the architecture matters (compiler, cost model, benchmarks).
+    """
+    rng = np.random.default_rng(seed)
+    n_spiking = len(convs) + 1
+    wb = _bits_list(w_bits, n_spiking, "w_bits")
+    vb = _bits_list(v_bits, n_spiking, "v_bits")
+    layers: list = []
+    c_in = input_shape[0]
+    h, w = input_shape[1], input_shape[2]
+    for i, (c_out, stride) in enumerate(convs):
+        q = max(1, int(weight_scale * (1 << (wb[i] - 1))))
+        q = min(q, (1 << (wb[i] - 1)) - 1) if wb[i] > 1 else 1
+        lo = -q if wb[i] > 1 else -1
+        hi = q if wb[i] > 1 else 0
+        weight = rng.integers(lo, hi + 1, size=(c_out, c_in, 3, 3), dtype=np.int64)
+        thr = thresholds[i] if thresholds is not None else max(1, 2 * q)
+        thr = min(int(thr), (1 << (vb[i] - 1)) - 1)
+        layers.append(Conv2d(name=f"conv{i + 1}", weight=weight, w_bits=wb[i], v_bits=vb[i],
+                             threshold=thr, stride=(stride, stride), padding=(1, 1)))
+        c_in = c_out
+        h = (h + 2 - 3) // stride + 1
+        w = (w + 2 - 3) // stride + 1
+    layers.append(Flatten(name="flatten"))
+    i = len(convs)
+    q = max(1, int(weight_scale * (1 << (wb[i] - 1))))
+    q = min(q, (1 << (wb[i] - 1)) - 1) if wb[i] > 1 else 1
+    lo = -q if wb[i] > 1 else -1
+    hi = q if wb[i] > 1 else 0
+    fc_w = rng.integers(lo, hi + 1, size=(n_classes, c_in * h * w), dtype=np.int64)
+    thr = thresholds[i] if thresholds is not None else max(1, 2 * q)
+    thr = min(int(thr), (1 << (vb[i] - 1)) - 1)
+    layers.append(Linear(name="fc", weight=fc_w, w_bits=wb[i], v_bits=vb[i], threshold=thr))
+    return IntNetwork(input_shape=input_shape, layers=tuple(layers), name="dvs_gesture_scnn")
