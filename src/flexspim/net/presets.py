@@ -32,6 +32,20 @@ def _bits_list(bits: int | Sequence[int], n: int, name: str) -> list[int]:
     return out
 
 
+def _random_weights(rng: np.random.Generator, shape: tuple[int, ...], w_bits: int,
+                    weight_scale: float) -> tuple[np.ndarray, int]:
+    """Uniform integers in [-q, q] that fit ``w_bits`` (1 bit: {-1, 0}); returns (weights, q)."""
+    if w_bits == 1:
+        return rng.integers(-1, 1, size=shape, dtype=np.int64), 1
+    q = min(max(1, int(weight_scale * (1 << (w_bits - 1)))), (1 << (w_bits - 1)) - 1)
+    return rng.integers(-q, q + 1, size=shape, dtype=np.int64), q
+
+
+def _threshold(thresholds: Sequence[int] | None, i: int, q: int, v_bits: int) -> int:
+    thr = thresholds[i] if thresholds is not None else max(1, 2 * q)
+    return max(1, min(int(thr), (1 << (v_bits - 1)) - 1))
+
+
 def dvs_gesture_scnn(
     *,
     w_bits: int | Sequence[int] = 8,
@@ -57,13 +71,8 @@ def dvs_gesture_scnn(
     c_in = input_shape[0]
     h, w = input_shape[1], input_shape[2]
     for i, (c_out, stride) in enumerate(convs):
-        q = max(1, int(weight_scale * (1 << (wb[i] - 1))))
-        q = min(q, (1 << (wb[i] - 1)) - 1) if wb[i] > 1 else 1
-        lo = -q if wb[i] > 1 else -1
-        hi = q if wb[i] > 1 else 0
-        weight = rng.integers(lo, hi + 1, size=(c_out, c_in, 3, 3), dtype=np.int64)
-        thr = thresholds[i] if thresholds is not None else max(1, 2 * q)
-        thr = min(int(thr), (1 << (vb[i] - 1)) - 1)
+        weight, q = _random_weights(rng, (c_out, c_in, 3, 3), wb[i], weight_scale)
+        thr = _threshold(thresholds, i, q, vb[i])
         layers.append(Conv2d(name=f"conv{i + 1}", weight=weight, w_bits=wb[i], v_bits=vb[i],
                              threshold=thr, stride=(stride, stride), padding=(1, 1)))
         c_in = c_out
@@ -71,12 +80,7 @@ def dvs_gesture_scnn(
         w = (w + 2 - 3) // stride + 1
     layers.append(Flatten(name="flatten"))
     i = len(convs)
-    q = max(1, int(weight_scale * (1 << (wb[i] - 1))))
-    q = min(q, (1 << (wb[i] - 1)) - 1) if wb[i] > 1 else 1
-    lo = -q if wb[i] > 1 else -1
-    hi = q if wb[i] > 1 else 0
-    fc_w = rng.integers(lo, hi + 1, size=(n_classes, c_in * h * w), dtype=np.int64)
-    thr = thresholds[i] if thresholds is not None else max(1, 2 * q)
-    thr = min(int(thr), (1 << (vb[i] - 1)) - 1)
+    fc_w, q = _random_weights(rng, (n_classes, c_in * h * w), wb[i], weight_scale)
+    thr = _threshold(thresholds, i, q, vb[i])
     layers.append(Linear(name="fc", weight=fc_w, w_bits=wb[i], v_bits=vb[i], threshold=thr))
     return IntNetwork(input_shape=input_shape, layers=tuple(layers), name="dvs_gesture_scnn")
