@@ -20,6 +20,16 @@ from flexspim.errors import FlexspimError
 #: Subcommand modules, in the order they appear in ``flexspim --help``.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "flexspim.cli.macro_sweep",
+    "flexspim.cli.simulate",
+    "flexspim.cli.data",
+    "flexspim.cli.train",
+    "flexspim.cli.export",
+    "flexspim.cli.import_nir",
+    "flexspim.cli.demo",
+    "flexspim.cli.report",
+    "flexspim.cli.sweep",
+    "flexspim.cli.compile",
+    "flexspim.cli.reproduce",
 )
 
 

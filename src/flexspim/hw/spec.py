@@ -135,6 +135,12 @@ class SystemSpec:
         256.0, "assumption: a 256 KiB on-chip SRAM buffer, typical of edge SNN accelerators "
         "(e.g. 256 KiB in Tianjic/SpiNNaker2 PE-level memories is 128-256 KiB)", lo=0, unit="KiB")
     dram: DramSpec = field(default_factory=DramSpec, metadata={"source": "see DramSpec"})
+    buffer_bits_per_cycle: int = _f(
+        256, "assumption: the buffer port is as wide as one macro row (256 columns) and moves "
+        "one row per system cycle", lo=1, unit="bits/cycle")
+    dram_gbit_per_s: float = _f(
+        51.2, "JEDEC JESD209-4 LPDDR4: one x16 channel at 3200 MT/s = 6.4 GB/s = 51.2 Gbit/s",
+        lo=0, lo_open=True, unit="Gbit/s")
 
 
 @dataclass(frozen=True)

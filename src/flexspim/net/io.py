@@ -80,6 +80,11 @@ def load_network(path: str | os.PathLike[str]) -> IntNetwork:
         raise FormatError(f"{p}: no such network file; check the path")
     if p.is_dir():
         raise FormatError(f"{p}: is a folder, expected a network file (.npz)")
+    with open(p, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":
+        raise FormatError(f"{p}: not a flexspim network file (byte 0: {magic!r} is not the start "
+                          f"of a .npz archive); write one with save_network or 'flexspim export'")
     try:
         with np.load(p, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -44,9 +44,12 @@ def wrap(values: np.ndarray | int, bits: int) -> np.ndarray | int:
     v = np.asarray(values, dtype=np.int64)
     if bits >= 64:
         return v.copy()
-    m = np.int64(1) << np.int64(bits)
-    half = m >> np.int64(1)
-    return ((v + half) & (m - 1)) - half
+    # Python ints so that bits = 63 does not overflow (2**63 is not an int64); the sum v + half
+    # may wrap modulo 2**64, which the mask (a divisor) leaves correct.
+    half = np.int64(1 << (bits - 1))
+    mask = np.int64((1 << bits) - 1)
+    with np.errstate(over="ignore"):
+        return ((v + half) & mask) - half
 
 
 def _pair(value: int | tuple[int, int] | list[int], name: str, layer: str) -> tuple[int, int]:

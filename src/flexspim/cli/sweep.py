@@ -1,0 +1,105 @@
+"""``flexspim sweep SWEEP.yaml``: a design-space sweep on Dask, stored so that it resumes.
+
+Runs every point of the sweep file (docs/dse.md) on a Dask LocalCluster (``--workers``, default
+2 in-process workers) or an existing cluster (``--scheduler tcp://host:8786``), storing each
+result in a SQLite file (``--out``, default ``out/sweeps/<name>.sqlite``) as it completes; run the
+same command again to resume. Prints a summary and the Pareto front; ``--plot`` draws it
+(energy per inference against accuracy and against latency); ``--csv`` writes every point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+from flexspim._io import write_text_atomic
+from flexspim.errors import ConfigError
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "sweep", help="run a design-space sweep (grid, random or mixed precision) on Dask",
+        description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (format flexspim-sweep)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="address of a running Dask scheduler (default: a local cluster)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="workers of the local cluster (default 2)")
+    p.add_argument("--out", metavar="STORE",
+                   help="result store (SQLite; default out/sweeps/<name>.sqlite)")
+    p.add_argument("--plot", metavar="FILE", help="draw the Pareto fronts (PNG, SVG or PDF)")
+    p.add_argument("--csv", metavar="FILE", help="write every stored point as CSV")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _rows_csv(rows: list[dict[str, Any]]) -> str:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+                    for k, v in r.items()})
+    return buf.getvalue()
+
+
+def _fmt_point(r: Any) -> str:
+    p = ", ".join(f"{k}={v}" for k, v in r.point.to_dict().items() if v is not None)
+    m = r.metrics
+    acc = m.get("accuracy")
+    acc_s = f", accuracy {100 * acc:.1f} %" if acc is not None else ""
+    return (f"{m['energy_per_inference_uj']:.4g} uJ, {m['latency_per_inference_us']:.4g} us"
+            f"{acc_s}  [{p or 'base point'}]")
+
+
+def run(args: argparse.Namespace) -> int:
+    from flexspim.dse import load_sweep, pareto_front, plot_pareto, run_sweep
+    from flexspim.dse.mixed import search_mixed_precision
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: need at least one worker")
+    spec = load_sweep(args.sweep)
+    store = Path(args.out) if args.out else Path("out") / "sweeps" / f"{spec.name}.sqlite"
+    if store.exists() and store.is_dir():
+        raise ConfigError(f"--out {store}: is a folder, expected a store file (.sqlite)")
+    progress = not args.no_progress
+    mixed = None
+    if spec.mode == "mixed_precision":
+        mixed = search_mixed_precision(spec, store, scheduler=args.scheduler,
+                                       workers=args.workers, progress=progress)
+        outcome = mixed.outcome
+    else:
+        outcome = run_sweep(spec, store, scheduler=args.scheduler, workers=args.workers,
+                            progress=progress)
+    results = list(outcome.results)
+    ok = [r for r in results if r.status == "ok"]
+    print(f"sweep '{spec.name}': {len(results)} points ({outcome.computed} computed now, "
+          f"{outcome.reused} from the store, {outcome.failed} infeasible) -> {store}")
+    for r in [r for r in results if r.status == "failed"][:3]:
+        print(f"  infeasible: {r.error}")
+    if mixed is not None:
+        print(f"  baseline: {_fmt_point(mixed.baseline)}")
+        b = mixed.best.metrics
+        print(f"  best within {100 * mixed.max_accuracy_loss:.1f} points of accuracy: "
+              f"w_bits {b['layer_w_bits']}, v_bits {b['layer_v_bits']}: "
+              f"{_fmt_point(mixed.best)} ({100 * mixed.energy_saving:.1f} % less energy)")
+    if ok:
+        has_acc = any(r.metrics.get("accuracy") is not None for r in ok)
+        second = "accuracy" if has_acc else "latency_per_inference_us"
+        front = pareto_front(ok, ["energy_per_inference_uj", second])
+        print(f"  Pareto front (energy vs {second.split('_')[0]}), {len(front)} points:")
+        for r in front[:10]:
+            print(f"    {_fmt_point(r)}")
+    if args.plot:
+        plot_pareto(results, args.plot, title=spec.name)
+        print(f"  wrote {args.plot}")
+    if args.csv:
+        write_text_atomic(args.csv, _rows_csv([r.row() for r in results]))
+        print(f"  wrote {args.csv}")
+    sys.stdout.flush()
+    return 0

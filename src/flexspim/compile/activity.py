@@ -1,0 +1,119 @@
+"""Expected activity of a network: events into every layer per sample (the compiler's input for
+the ``optimal`` search and for the analytic cost estimate)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from flexspim.errors import ConfigError
+from flexspim.net.layers import SpikeMaxPool, SpikingLayer
+from flexspim.net.network import IntNetwork
+
+#: Default hidden-layer spike density (spikes per neuron per timestep). Source: the simulator
+#: benchmark of the project (issue 3) sets thresholds so that hidden layers spike at 5-15%;
+#: 0.1 is the middle of that range.
+DEFAULT_HIDDEN_DENSITY = 0.1
+#: Default input sparsity: fraction of (pixel, polarity, timestep) bins without an event.
+#: Source: the same benchmark's inputs (95% zeros), inside the paper's Fig. 7 range 85-99%.
+DEFAULT_INPUT_SPARSITY = 0.95
+#: Default timesteps per sample. Source: the same benchmark (T = 20).
+DEFAULT_TIMESTEPS = 20
+
+
+def _size(shape: Sequence[int]) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Expected events per sample, summed over the ``n_timesteps`` timesteps.
+
+    ``input_events[l]``: events into ``net.layers[l]`` (every layer, pool and flatten
+    included); the output events of layer l are ``input_events[l + 1]``, and those of the last
+    layer are ``last_output_events``.
+    """
+
+    input_events: tuple[float, ...]
+    n_timesteps: int
+    last_output_events: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_events", tuple(float(x) for x in self.input_events))
+        if int(self.n_timesteps) < 1:
+            raise ConfigError(f"activity: n_timesteps = {self.n_timesteps} must be >= 1")
+        bad = [x for x in self.input_events if not math.isfinite(x) or x < 0]
+        if bad or not math.isfinite(self.last_output_events) or self.last_output_events < 0:
+            raise ConfigError("activity: event counts must be finite and >= 0")
+
+    def output_events(self, index: int) -> float:
+        """Expected output events of layer ``index`` per sample."""
+        if index + 1 < len(self.input_events):
+            return self.input_events[index + 1]
+        return self.last_output_events
+
+    def check(self, net: IntNetwork) -> None:
+        """Raise ConfigError unless there is one count per layer of ``net``."""
+        if len(self.input_events) != len(net.layers):
+            raise ConfigError(f"activity: {len(self.input_events)} event counts for network "
+                              f"'{net.name}' with {len(net.layers)} layers; give one per layer")
+
+    @classmethod
+    def from_sparsity(cls, net: IntNetwork, *, input_sparsity: float = DEFAULT_INPUT_SPARSITY,
+                      n_timesteps: int = DEFAULT_TIMESTEPS,
+                      hidden_density: float | Sequence[float] = DEFAULT_HIDDEN_DENSITY
+                      ) -> Activity:
+        """Activity from an input sparsity and a spike density per spiking layer.
+
+        Input events = ``(1 - input_sparsity) * C*H*W * T``; a spiking layer emits
+        ``density * neurons * T`` events; a max-pool output fires when any of its ``k*k``
+        inputs does (independent inputs): ``1 - (1 - d_in)**(k*k)``; flatten passes events on.
+        ``hidden_density`` is one value or one per spiking layer.
+        """
+        if not 0.0 <= float(input_sparsity) <= 1.0:
+            raise ConfigError(f"input_sparsity = {input_sparsity} must be in [0, 1]")
+        n_spiking = len(net.spiking_layers)
+        dens = ([float(hidden_density)] * n_spiking
+                if isinstance(hidden_density, (int, float)) else [float(d) for d in hidden_density])
+        if len(dens) != n_spiking or any(not 0.0 <= d <= 1.0 for d in dens):
+            raise ConfigError(f"hidden_density: give one value or {n_spiking} values (one per "
+                              f"spiking layer), each in [0, 1]")
+        t = int(n_timesteps)
+        if t < 1:
+            raise ConfigError(f"n_timesteps = {n_timesteps} must be >= 1")
+        events = [(1.0 - float(input_sparsity)) * _size(net.input_shape) * t]
+        k = 0
+        for layer, (in_shape, out_shape) in zip(net.layers, net.shapes, strict=True):
+            if isinstance(layer, SpikingLayer):
+                out = dens[k] * _size(out_shape) * t
+                k += 1
+            elif isinstance(layer, SpikeMaxPool):
+                d_in = events[-1] / max(_size(in_shape) * t, 1)
+                kh, kw = layer.kernel
+                out = (1.0 - (1.0 - min(d_in, 1.0)) ** (kh * kw)) * _size(out_shape) * t
+            else:
+                out = events[-1]
+            events.append(out)
+        return cls(tuple(events[:-1]), t, events[-1])
+
+    @classmethod
+    def from_counts(cls, net: IntNetwork, input_events_per_sample: Sequence[float],
+                    n_timesteps: int, last_output_events: float = 0.0) -> Activity:
+        """Activity from measured events per sample into each layer (one per layer)."""
+        act = cls(tuple(float(x) for x in input_events_per_sample), int(n_timesteps),
+                  float(last_output_events))
+        act.check(net)
+        return act
+
+    @classmethod
+    def from_result(cls, net: IntNetwork, input_events: Sequence[float],
+                    output_spikes: Sequence[float], n_samples: int, n_timesteps: int) -> Activity:
+        """Activity from a simulation's per-layer totals (input events and output spikes of
+        every layer over ``n_samples`` samples), averaged per sample."""
+        n = max(int(n_samples), 1)
+        return cls.from_counts(net, [float(x) / n for x in input_events], n_timesteps,
+                               float(output_spikes[-1]) / n)

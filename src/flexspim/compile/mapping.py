@@ -1,0 +1,256 @@
+"""The compiled mapping (hand-off from ``compile`` to ``sim`` and ``energy.system``) and its file.
+
+File format ``flexspim-mapping`` version 1 (docs/compiler.md): one JSON object
+``{"format": "flexspim-mapping", "version": 1, "policy": ..., "network": ..., "n_macros": ...,
+"rows": ..., "cols": ..., "scratch_rows": ..., "search": {...}, "layers": [{...}, ...]}`` whose
+layer entries hold the fields of :class:`LayerMapping` (tiles as lists of objects).
+Written atomically; a file of another format or version raises FormatError.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from flexspim._io import check_versioned, read_json, versioned, write_json
+from flexspim.errors import FormatError
+
+MAPPING_FORMAT = "flexspim-mapping"
+MAPPING_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Tile:
+    """Rows ``[row_start, row_stop)`` x columns ``[col_start, col_stop)`` of macro ``macro``
+    holding ``groups`` row groups of one layer's stationary operand."""
+
+    macro: int
+    row_start: int
+    row_stop: int
+    col_start: int
+    col_stop: int
+    groups: int
+
+    @property
+    def rows(self) -> int:
+        return self.row_stop - self.row_start
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    """How one spiking layer is mapped (docs/compiler.md).
+
+    - ``stationary``: ``"weights"`` (WS) or ``"membranes"`` (OS); the other operand streams.
+    - ``cols``: columns per SOP lane; ``weight_shape``/``membrane_shape`` = (rows, cols) of one
+      operand; ``lanes`` per row (the other columns are in standby).
+    - ``groups`` row groups of ``rows_per_group`` rows hold the whole stationary operand;
+      ``resident_groups`` of them sit in the arrays (``tiles``), the rest is spilled.
+    - ``home_macro``: the macro whose scratch rows process streamed and spilled operands.
+    - ``*_buffer_bits``/``*_dram_bits``: where the streamed operand and the spilled part of the
+      stationary operand are kept (bits).
+    """
+
+    name: str
+    index: int
+    stationary: str
+    cols: int
+    weight_shape: tuple[int, int]
+    membrane_shape: tuple[int, int]
+    lanes: int
+    n_weights: int
+    n_neurons: int
+    w_bits: int
+    v_bits: int
+    groups: int
+    rows_per_group: int
+    resident_groups: int
+    tiles: tuple[Tile, ...]
+    home_macro: int
+    streamed_buffer_bits: float = 0.0
+    streamed_dram_bits: float = 0.0
+    spilled_buffer_bits: float = 0.0
+    spilled_dram_bits: float = 0.0
+
+    @property
+    def weight_bits(self) -> int:
+        return self.n_weights * self.w_bits
+
+    @property
+    def membrane_bits(self) -> int:
+        return self.n_neurons * self.v_bits
+
+    @property
+    def stationary_bits(self) -> int:
+        """Bits of the stationary operand (resident or not)."""
+        return self.weight_bits if self.stationary == "weights" else self.membrane_bits
+
+    @property
+    def streamed_bits(self) -> int:
+        """Bits of the streamed operand."""
+        return self.membrane_bits if self.stationary == "weights" else self.weight_bits
+
+    @property
+    def resident_fraction(self) -> float:
+        """Fraction of the stationary operand held in the arrays (0..1)."""
+        return self.resident_groups / self.groups if self.groups else 1.0
+
+    @property
+    def resident_bits(self) -> float:
+        """Stationary-operand bits held in the arrays."""
+        return self.stationary_bits * self.resident_fraction
+
+    @property
+    def spilled_bits(self) -> float:
+        """Stationary-operand bits spilled to the buffer or DRAM."""
+        return self.stationary_bits - self.resident_bits
+
+    @property
+    def stationary_fraction(self) -> float:
+        """Resident stationary bits / all operand bits (weights + membranes) of the layer."""
+        total = self.weight_bits + self.membrane_bits
+        return self.resident_bits / total if total else 0.0
+
+    @property
+    def stationary_rows(self) -> int:
+        """Array rows holding the resident part."""
+        return self.resident_groups * self.rows_per_group
+
+    def macro_share(self, n_macros: int) -> list[float]:
+        """Share of the layer's array work done by each macro: resident groups where they sit,
+        spilled groups on ``home_macro``."""
+        share = [0.0] * n_macros
+        if self.groups == 0:
+            share[self.home_macro] = 1.0
+            return share
+        for t in self.tiles:
+            share[t.macro] += t.groups / self.groups
+        share[self.home_macro] += (self.groups - self.resident_groups) / self.groups
+        return share
+
+
+@dataclass(frozen=True, eq=False)
+class Mapping:
+    """A network compiled onto ``n_macros`` macros of ``rows x cols`` by ``policy``.
+
+    Every macro reserves rows ``[0, scratch_rows)`` as scratch rows for streamed operands
+    (layers run one at a time, so they share them). ``search`` holds what the policy reports
+    (for ``optimal``: solver status, objective and solve time).
+    """
+
+    policy: str
+    n_macros: int
+    rows: int
+    cols: int
+    scratch_rows: int
+    layers: tuple[LayerMapping, ...]
+    network: str = "network"
+    search: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stationary_fraction(self) -> float:
+        """Stationary-operand bits held in the arrays / all operand bits of the network."""
+        total = sum(lm.weight_bits + lm.membrane_bits for lm in self.layers)
+        return sum(lm.resident_bits for lm in self.layers) / total if total else 0.0
+
+    @property
+    def resident_bits(self) -> float:
+        return float(sum(lm.resident_bits for lm in self.layers))
+
+    def layer(self, name: str) -> LayerMapping:
+        """The mapping of layer ``name``."""
+        for lm in self.layers:
+            if lm.name == name:
+                return lm
+        raise FormatError(f"mapping has no layer '{name}'; layers: "
+                          f"{', '.join(lm.name for lm in self.layers)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready document (format name and version included)."""
+        layers = []
+        for lm in self.layers:
+            d: dict[str, Any] = {}
+            for f in fields(lm):
+                val = getattr(lm, f.name)
+                if f.name == "tiles":
+                    val = [{g.name: getattr(t, g.name) for g in fields(Tile)} for t in val]
+                elif isinstance(val, tuple):
+                    val = list(val)
+                d[f.name] = val
+            layers.append(d)
+        return versioned(MAPPING_FORMAT, MAPPING_VERSION, {
+            "policy": self.policy, "network": self.network, "n_macros": self.n_macros,
+            "rows": self.rows, "cols": self.cols, "scratch_rows": self.scratch_rows,
+            "stationary_fraction": self.stationary_fraction, "search": dict(self.search),
+            "layers": layers})
+
+    @classmethod
+    def from_dict(cls, doc: Any, where: str = "<dict>") -> Mapping:
+        """Rebuild a mapping from :meth:`to_dict`'s document; FormatError names what is wrong."""
+        doc = check_versioned(doc, MAPPING_FORMAT, MAPPING_VERSION, where)
+        try:
+            layers = tuple(_layer_from_dict(d, where) for d in doc["layers"])
+            m = cls(policy=str(doc["policy"]), n_macros=int(doc["n_macros"]),
+                    rows=int(doc["rows"]), cols=int(doc["cols"]),
+                    scratch_rows=int(doc["scratch_rows"]), layers=layers,
+                    network=str(doc.get("network", "network")),
+                    search=dict(doc.get("search", {})))
+        except KeyError as exc:
+            raise FormatError(f"{where}: mapping field {exc} missing; recompile with "
+                              f"'flexspim compile'") from None
+        except (TypeError, ValueError) as exc:
+            raise FormatError(f"{where}: malformed mapping field ({exc})") from None
+        _check_consistent(m, where)
+        return m
+
+
+def _layer_from_dict(d: dict[str, Any], where: str) -> LayerMapping:
+    names = {f.name for f in fields(LayerMapping)}
+    unknown = set(d) - names
+    if unknown:
+        raise FormatError(f"{where}: unknown layer field(s) {', '.join(sorted(unknown))} in "
+                          f"layer '{d.get('name')}'")
+    kw = dict(d)
+    kw["tiles"] = tuple(Tile(**{k: int(v) for k, v in t.items()}) for t in d["tiles"])
+    kw["weight_shape"] = tuple(int(x) for x in d["weight_shape"])
+    kw["membrane_shape"] = tuple(int(x) for x in d["membrane_shape"])
+    for k in ("index", "cols", "lanes", "n_weights", "n_neurons", "w_bits", "v_bits", "groups",
+              "rows_per_group", "resident_groups", "home_macro"):
+        kw[k] = int(d[k])
+    for k in ("streamed_buffer_bits", "streamed_dram_bits", "spilled_buffer_bits",
+              "spilled_dram_bits"):
+        kw[k] = float(d.get(k, 0.0))
+    kw["name"], kw["stationary"] = str(d["name"]), str(d["stationary"])
+    return LayerMapping(**kw)
+
+
+def _check_consistent(m: Mapping, where: str) -> None:
+    for lm in m.layers:
+        if lm.stationary not in ("weights", "membranes"):
+            raise FormatError(f"{where}: layer '{lm.name}': stationary = {lm.stationary!r}, "
+                              f"expected 'weights' or 'membranes'")
+        if not 0 <= lm.resident_groups <= lm.groups:
+            raise FormatError(f"{where}: layer '{lm.name}': resident_groups = "
+                              f"{lm.resident_groups} outside [0, groups = {lm.groups}]")
+        if sum(t.groups for t in lm.tiles) != lm.resident_groups:
+            raise FormatError(f"{where}: layer '{lm.name}': tiles hold "
+                              f"{sum(t.groups for t in lm.tiles)} groups, resident_groups = "
+                              f"{lm.resident_groups}")
+        for t in lm.tiles:
+            if not (0 <= t.macro < m.n_macros and 0 <= t.row_start < t.row_stop <= m.rows
+                    and 0 <= t.col_start < t.col_stop <= m.cols):
+                raise FormatError(f"{where}: layer '{lm.name}': tile {t} lies outside "
+                                  f"{m.n_macros} macro(s) of {m.rows} x {m.cols}")
+        if not 0 <= lm.home_macro < m.n_macros:
+            raise FormatError(f"{where}: layer '{lm.name}': home_macro = {lm.home_macro} "
+                              f"outside [0, {m.n_macros})")
+
+
+def save_mapping(mapping: Mapping, path: str | os.PathLike[str]) -> None:
+    """Write ``mapping`` as a ``flexspim-mapping`` JSON file (atomically)."""
+    write_json(path, mapping.to_dict())
+
+
+def load_mapping(path: str | os.PathLike[str]) -> Mapping:
+    """Read a ``flexspim-mapping`` JSON file written by :func:`save_mapping`."""
+    return Mapping.from_dict(read_json(path), str(path))

@@ -1,0 +1,255 @@
+"""The end-to-end demo on built-in data (``flexspim demo``; README "the two commands").
+
+Steps, all offline:
+
+1. the network: the trained digits model shipped in the package (``assets/digits_net.npz``,
+   made by ``flexspim train``; its record ``digits_net.json`` holds the time bins and the command),
+   or, with ``train=True``, a fresh quantization-aware training run on the digits train split;
+2. the data: the offline digits test split (scikit-learn's digits moved in saccades and turned
+   into ON/OFF events, :class:`flexspim.data.DigitsEvents`), binned into the model's timesteps;
+3. the integer reference (:func:`flexspim.net.reference.run_reference`) and the fast simulator
+   on the whole split, compared sample by sample: every prediction, output spike count per class,
+   spike count per layer and SOP count per layer (``bit_exact``); a few samples also through the
+   bit-level macro engine;
+4. for the policies ``hs-min`` and ``optimal`` (paper §III, Fig. 4): compile onto the default
+   hardware for the measured activity, count per macro, cost (energy breakdown in pJ, latency);
+5. ``results.json`` (format ``flexspim-demo-results`` v1), a run document per policy
+   (``run_<policy>.json``), the mappings, the simulation result and ``report.html``.
+
+``quick`` simulates a seeded subset of the test split (:data:`QUICK_SAMPLES`) so the demo ends in
+well under 3 minutes on 2 cores; the full run uses every test sample.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flexspim._io import write_json
+from flexspim.dse.networks import shipped_model_info, shipped_model_path, shipped_time_bins
+from flexspim.errors import ConfigError
+from flexspim.hw import Hardware, default_hardware, hardware_to_dict
+from flexspim.net import IntNetwork, load_network, save_network
+from flexspim.report import make_run_document, save_run_document, write_report
+
+DEMO_FORMAT = "flexspim-demo-results"
+DEMO_VERSION = 1
+#: The policies the demo compares (paper §III: hybrid stationarity and its optimum).
+DEMO_POLICIES: tuple[str, ...] = ("hs-min", "optimal")
+#: Test samples in --quick mode (a seeded subset; the full test split has 360).
+QUICK_SAMPLES = 120
+#: Samples also run through the bit-level macro engine (slow: every SOP through the macro model).
+BITLEVEL_SAMPLES = 2
+QUICK_BITLEVEL_SAMPLES = 1
+#: Epochs of the --train run (the shipped model's record names its own).
+TRAIN_EPOCHS = 8
+
+
+def _say(log: Callable[[str], None] | None, msg: str) -> None:
+    if log is not None:
+        log(msg)
+
+
+def load_test_split(n_time_bins: int, *, samples: int | None = None, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The digits test split binned into ``n_time_bins``: spikes int64 ``[T, N, 2, H, W]`` and
+    labels ``[N]``; ``samples`` picks a seeded subset (sorted indices)."""
+    from flexspim.data import DigitsEvents, load_frames
+
+    frames, labels = load_frames(DigitsEvents(split="test", seed=0), n_time_bins)
+    frames, labels = np.asarray(frames), np.asarray(labels).astype(np.int64)
+    if samples is not None and samples < frames.shape[0]:
+        idx = np.sort(np.random.default_rng(seed).choice(frames.shape[0], samples,
+                                                         replace=False))
+        frames, labels = frames[idx], labels[idx]
+    return np.ascontiguousarray(np.moveaxis(frames, 1, 0)).astype(np.int64), labels
+
+
+def train_digits_model(out_dir: Path, n_time_bins: int, *, seed: int = 0,
+                       epochs: int = TRAIN_EPOCHS, progress: bool = True) -> IntNetwork:
+    """Train the digits preset (8-bit weights, 16-bit membranes) and export it."""
+    from flexspim.data import DigitsEvents, load_frames
+    from flexspim.train import TrainConfig, export_network, fit
+
+    train = load_frames(DigitsEvents(split="train", seed=0), n_time_bins)
+    test = load_frames(DigitsEvents(split="test", seed=0), n_time_bins)
+    config = TrainConfig(preset="digits", epochs=epochs, time_bins=n_time_bins, seed=seed)
+    result = fit(config, train, test, out=out_dir / "train", progress=progress)
+    return export_network(result.model, name="digits")
+
+
+def check_bit_exact(net: IntNetwork, spikes: np.ndarray, result: Any
+                    ) -> tuple[dict[str, bool], Any]:
+    """Compare a SimResult with the integer reference on the same spikes, field by field;
+    returns (check -> passed, the ReferenceResult)."""
+    from flexspim.net.reference import run_reference
+
+    ref = run_reference(net, spikes)
+    return {
+        "predictions": bool(np.array_equal(ref.predictions, result.predictions)),
+        "output_counts": bool(np.array_equal(ref.output_counts, result.output_counts)),
+        "spikes": bool(np.array_equal(ref.output_spikes, result.sample_spikes)),
+        "sops": bool(np.array_equal(ref.sops, result.sample_sops)),
+    }, ref
+
+
+def cost_policy(net: IntNetwork, hw: Hardware, result: Any, policy: str) -> tuple[Any, Any]:
+    """Compile ``net`` with ``policy`` for the measured activity and cost it from the
+    simulator's counts; returns (Mapping, CostReport)."""
+    from flexspim.compile import Activity, compile_network
+    from flexspim.energy.system import system_cost
+    from flexspim.sim.system import system_counts
+
+    activity = Activity.from_result(net, result.input_events.sum(axis=1),
+                                    result.output_spikes.sum(axis=1), result.n_samples,
+                                    result.n_timesteps)
+    mapping = compile_network(net, hw, policy=policy, activity=activity)
+    counts = system_counts(net, mapping, hw, result)
+    return mapping, system_cost(net, mapping, hw, counts)
+
+
+def _cost_summary(mapping: Any, cost: Any) -> dict[str, Any]:
+    """Energy (per inference: uJ in total, pJ per component and per layer) and latency (us)."""
+    n = max(int(cost.n_samples), 1)
+    return {
+        "energy_per_inference_uj": float(cost.energy_per_inference_uj),
+        "latency_per_inference_us": float(cost.latency_per_inference_us),
+        "latency_per_timestep_us": float(cost.latency_per_timestep_us),
+        "stationary_fraction": float(mapping.stationary_fraction),
+        "stationary": {lm.name: lm.stationary for lm in mapping.layers},
+        "components_pj_per_inference": {k: float(v) / n for k, v in cost.total_pj.items()},
+        "per_layer_pj_per_inference": {layer: {k: float(v) / n for k, v in comp.items()}
+                                       for layer, comp in cost.per_layer_pj.items()},
+    }
+
+
+def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int = 0,
+             train: bool = False, hardware: Hardware | None = None, progress: bool = True,
+             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the demo (module docstring); returns what ``results.json`` holds."""
+    from flexspim.sim import simulate
+
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    hw = hardware if hardware is not None else default_hardware()
+    timings: dict[str, float] = {}
+
+    n_time_bins = shipped_time_bins() if not train else 12
+    if train:
+        _say(log, f"training the digits model ({TRAIN_EPOCHS} epochs) ...")
+        net = train_digits_model(out, n_time_bins, seed=seed, progress=progress)
+        model_source = "trained by this run"
+    else:
+        path = shipped_model_path()
+        net = load_network(path)
+        model_source = f"shipped model {path.name}"
+    save_network(net, out / "network.npz")
+    timings["model_s"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    samples = QUICK_SAMPLES if quick else None
+    spikes, labels = load_test_split(n_time_bins, samples=samples, seed=seed)
+    timings["data_s"] = time.perf_counter() - t
+    _say(log, f"simulating {spikes.shape[1]} test samples x {spikes.shape[0]} timesteps ...")
+
+    t = time.perf_counter()
+    result = simulate(net, spikes, engine="fast", labels=labels, progress=progress)
+    timings["simulate_fast_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    checks, ref = check_bit_exact(net, spikes, result)
+    timings["reference_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    n_bit = min(QUICK_BITLEVEL_SAMPLES if quick else BITLEVEL_SAMPLES, spikes.shape[1])
+    bit = simulate(net, spikes[:, :n_bit], engine="bitlevel", labels=labels[:n_bit],
+                   progress=progress)
+    from flexspim.sim import result_differences
+
+    head = simulate(net, spikes[:, :n_bit], engine="fast", labels=labels[:n_bit])
+    checks["bitlevel_vs_fast"] = not result_differences(bit, head)
+    timings["simulate_bitlevel_s"] = time.perf_counter() - t
+    bit_exact = all(checks.values())
+    result.save_json(out / "simulation.json")
+
+    policies: dict[str, Any] = {}
+    docs: dict[str, dict[str, Any]] = {}
+    for policy in DEMO_POLICIES:
+        t = time.perf_counter()
+        _say(log, f"compiling and costing with policy {policy} ...")
+        mapping, cost = cost_policy(net, hw, result, policy)
+        from flexspim.compile import save_mapping
+
+        save_mapping(mapping, out / f"mapping_{policy}.json")
+        policies[policy] = _cost_summary(mapping, cost)
+        policies[policy]["compile_and_cost_s"] = time.perf_counter() - t
+        docs[policy] = make_run_document(result, mapping=mapping, cost=cost, hardware=hw)
+        save_run_document(docs[policy], out / f"run_{policy}.json")
+
+    best = min(DEMO_POLICIES, key=lambda p: policies[p]["energy_per_inference_uj"])
+    acc_hw = result.accuracy
+    acc_ref = float(np.mean(ref.predictions == labels)) if len(labels) else None
+    info = {} if train else shipped_model_info()
+    summary = {
+        "format": DEMO_FORMAT, "version": DEMO_VERSION,
+        "quick": bool(quick), "seed": int(seed), "model": model_source,
+        "model_record": info, "network": net.name,
+        "n_samples": int(result.n_samples), "n_timesteps": int(result.n_timesteps),
+        "accuracy_hardware": acc_hw, "accuracy_reference": acc_ref,
+        "bit_exact": bool(bit_exact), "checks": checks, "bitlevel_samples": int(n_bit),
+        "policy": best,
+        "energy_per_inference_uj": policies[best]["energy_per_inference_uj"],
+        "latency_per_inference_us": policies[best]["latency_per_inference_us"],
+        "sops_per_inference": result.total_sops / max(result.n_samples, 1),
+        "overflow_events": int(result.overflow_events.sum()),
+        "policies": policies,
+        "hardware": hardware_to_dict(hw),
+    }
+    t = time.perf_counter()
+    comparison = [{"policy": p, **{k: v for k, v in policies[p].items()
+                                   if isinstance(v, (int, float, str))}}
+                  for p in DEMO_POLICIES]
+    extra = {"policies compared": comparison,
+             "bit-exactness checks (hardware simulator vs integer reference)":
+                 {**checks, "bit_exact": bit_exact},
+             "accuracy": {"hardware": acc_hw, "reference": acc_ref}}
+    report_doc = dict(docs[best])
+    report_doc["extra"] = extra
+    write_report(report_doc, out / "report.html",
+                 title=f"flexspim demo: digits on FlexSpIM ({best})")
+    timings["report_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t0
+    summary["timings_s"] = timings
+    write_json(out / "results.json", summary)
+    return summary
+
+
+def format_summary(summary: dict[str, Any], out_dir: str | Path) -> str:
+    """A few lines for the terminal."""
+    def pct(x: Any) -> str:
+        return "-" if x is None else f"{100 * float(x):.2f} %"
+
+    lines = [
+        f"demo: {summary['n_samples']} test samples x {summary['n_timesteps']} timesteps, "
+        f"{summary['model']}",
+        f"  accuracy: hardware {pct(summary['accuracy_hardware'])}, reference "
+        f"{pct(summary['accuracy_reference'])}, bit-exact: {summary['bit_exact']}",
+    ]
+    for p, s in summary["policies"].items():
+        lines.append(f"  {p:>8}: {s['energy_per_inference_uj']:.3f} uJ/inference, "
+                     f"{s['latency_per_inference_us']:.1f} us/inference, "
+                     f"{100 * s['stationary_fraction']:.1f} % stationary")
+    lines.append(f"  wrote {Path(out_dir) / 'results.json'} and {Path(out_dir) / 'report.html'}")
+    return "\n".join(lines)
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """The output folder; ConfigError if it is a file."""
+    p = Path(out_dir)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--out {p}: is a file, expected a folder for the demo's outputs")
+    return p

@@ -1,0 +1,32 @@
+"""HTML reports and figures (DESIGN.md §4 "CLI and reports"; docs/report.md).
+
+:func:`make_run_document` bundles a simulation result with its mapping, cost and hardware into a
+``flexspim-run`` v1 document; :func:`write_report` turns such a document (or a bare simulation
+result) into one self-contained HTML page, figures embedded as base64 PNG. matplotlib is imported
+only when a figure is drawn.
+"""
+
+from flexspim.report.document import (
+    RUN_FORMAT,
+    RUN_VERSION,
+    RunData,
+    load_run,
+    make_run_document,
+    run_data,
+    save_run_document,
+)
+from flexspim.report.html import SECTIONS, confusion_matrix, render_report, write_report
+
+__all__ = [
+    "RUN_FORMAT",
+    "RUN_VERSION",
+    "SECTIONS",
+    "RunData",
+    "confusion_matrix",
+    "load_run",
+    "make_run_document",
+    "render_report",
+    "run_data",
+    "save_run_document",
+    "write_report",
+]

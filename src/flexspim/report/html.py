@@ -1,0 +1,438 @@
+"""The self-contained HTML report: sections from a :class:`~flexspim.report.document.RunData`,
+figures drawn with matplotlib (Agg, imported when a figure is drawn) and embedded as base64 PNG.
+
+Sections (registry :data:`SECTIONS`, in page order): summary; accuracy and confusion matrix;
+per-layer activity (spike densities, SOPs, overflow); energy breakdown (pJ); latency (us); macro
+occupancy (paper Fig. 4: which rows and columns of each 512 x 256 array hold which layer's
+stationary operand); stationarity per layer (WS/OS, paper §III); the hardware description with
+each parameter's source. A section whose data the document lacks says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+import numpy as np
+
+from flexspim._io import write_text_atomic
+from flexspim.report.document import RunData, run_data
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if v == 0:
+            return "0"
+        if abs(v) >= 1e6 or abs(v) < 1e-3:
+            return f"{v:.4g}"
+        return f"{v:,.4g}" if abs(v) >= 1000 else f"{v:.4g}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_esc(_fmt(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _missing(what: str, how: str) -> str:
+    return f'<p class="missing">No {_esc(what)} in this result: {_esc(how)}.</p>'
+
+
+def _png(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 3.6)) -> str:
+    """Run ``draw(fig)`` on a new Agg figure; an ``<img>`` with the PNG embedded (base64)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=size)
+    try:
+        draw(fig)
+        fig.tight_layout()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def _numbers(obj: Any) -> dict[str, float]:
+    """The numeric entries of a mapping (name -> number), in order."""
+    if not isinstance(obj, dict):
+        return {}
+    return {str(k): float(v) for k, v in obj.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+# ----------------------------------------------------------------------------- sections
+
+def section_summary(run: RunData) -> str:
+    sim = run.simulation
+    rows: list[tuple[str, Any]] = [
+        ("network", sim.network), ("engine", sim.engine), ("samples", sim.n_samples),
+        ("timesteps per sample", sim.n_timesteps), ("layers", len(sim.layer_names)),
+        ("accuracy", f"{100 * sim.accuracy:.2f} %" if sim.accuracy is not None else None),
+        ("SOPs per inference", sim.total_sops / max(sim.n_samples, 1)),
+        ("overflow events", int(sim.overflow_events.sum())),
+    ]
+    if run.cost is not None:
+        rows += [("energy per inference (uJ)", run.cost.get("energy_per_inference_uj")),
+                 ("latency per inference (us)", run.cost.get("latency_per_inference_us"))]
+    if run.mapping is not None:
+        rows += [("mapping policy", run.mapping.policy), ("macros", run.mapping.n_macros),
+                 ("stationary fraction", f"{100 * run.mapping.stationary_fraction:.1f} %")]
+    return _table(("quantity", "value"), rows)
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    """``[classes, classes]`` counts: row = true class, column = predicted class."""
+    n = max(n_classes, int(labels.max(initial=-1)) + 1, int(predictions.max(initial=-1)) + 1)
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (labels.astype(np.int64), predictions.astype(np.int64)), 1)
+    return cm
+
+
+def section_accuracy(run: RunData) -> str:
+    sim = run.simulation
+    if sim.labels is None or sim.n_samples == 0:
+        return _missing("labels", "simulate with labels (flexspim simulate on a dataset) to get "
+                        "accuracy and a confusion matrix")
+    cm = confusion_matrix(sim.labels, sim.predictions, int(sim.output_counts.shape[1]))
+    per_class = [(c, int(cm[c].sum()), int(cm[c, c]),
+                  f"{100 * cm[c, c] / cm[c].sum():.1f} %" if cm[c].sum() else None)
+                 for c in range(cm.shape[0])]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot(1, 1, 1)
+        im = ax.imshow(cm, cmap="Blues")
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_xticks(range(cm.shape[0]))
+        ax.set_yticks(range(cm.shape[0]))
+        if cm.shape[0] <= 16:
+            for i in range(cm.shape[0]):
+                for j in range(cm.shape[1]):
+                    if cm[i, j]:
+                        ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                                color="white" if cm[i, j] > cm.max() / 2 else "black")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+
+    return (f"<p>Accuracy <b>{100 * (sim.accuracy or 0):.2f} %</b> on {sim.n_samples} "
+            f"samples ({int(np.trace(cm))} correct).</p>" + _png(draw, (5.5, 4.6))
+            + _table(("class", "samples", "correct", "recall"), per_class))
+
+
+def section_layers(run: RunData) -> str:
+    sim = run.simulation
+    n = max(sim.n_samples, 1)
+    try:
+        density = sim.spike_density
+    except ValueError:
+        density = np.full(len(sim.layer_names), np.nan)
+    rows = []
+    for i, name in enumerate(sim.layer_names):
+        rows.append((name, sim.input_events[i].sum() / n, sim.sops[i].sum() / n,
+                     sim.output_spikes[i].sum() / n,
+                     None if np.isnan(density[i]) else float(density[i]),
+                     int(sim.overflow_events[i].sum()), int(sim.membrane_min[i].min()),
+                     int(sim.membrane_max[i].max())))
+    names = sim.layer_names
+
+    def draw(fig: Any) -> None:
+        ax1 = fig.add_subplot(1, 2, 1)
+        ax1.bar(range(len(names)), np.nan_to_num(density), color="tab:blue")
+        ax1.set_title("output spike density (events / neuron / timestep)", fontsize=9)
+        ax2 = fig.add_subplot(1, 2, 2)
+        ax2.bar(range(len(names)), sim.layer_sops / n, color="tab:orange")
+        ax2.set_title("SOPs per inference", fontsize=9)
+        if np.any(sim.layer_sops > 0):
+            ax2.set_yscale("log")
+        for ax in (ax1, ax2):
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+
+    return _png(draw) + _table(
+        ("layer", "input events / inf.", "SOPs / inf.", "output spikes / inf.",
+         "spike density", "overflow events", "membrane min", "membrane max"), rows)
+
+
+def _per_sample(cost: dict[str, Any]) -> float:
+    n = cost.get("n_samples", 1)
+    return float(n) if isinstance(n, (int, float)) and not isinstance(n, bool) and n > 0 else 1.0
+
+
+def energy_tables(cost: dict[str, Any]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """(component -> pJ per inference, layer -> component -> pJ per inference) of a cost
+    document (``CostReport.to_dict()``: totals over ``n_samples`` samples)."""
+    n = _per_sample(cost)
+    comps = {k: v / n for k, v in _numbers(cost.get("total_pj")).items()}
+    raw = cost.get("per_layer_pj")
+    per_layer = ({str(layer): {k: v / n for k, v in _numbers(vals).items()}
+                  for layer, vals in raw.items() if isinstance(vals, dict)}
+                 if isinstance(raw, dict) else {})
+    return comps, per_layer
+
+
+def section_energy(run: RunData) -> str:
+    if run.cost is None:
+        return _missing("cost", "give the run a mapping and cost (flexspim simulate --mapping, "
+                        "or flexspim demo)")
+    comps, per_layer = energy_tables(run.cost)
+    parts = []
+    e = run.cost.get("energy_per_inference_uj")
+    if isinstance(e, (int, float)):
+        parts.append(f"<p>Energy per inference <b>{_fmt(float(e))} uJ</b>"
+                     f"{' (policy ' + _esc(run.cost['policy']) + ')' if run.cost.get('policy') else ''}"
+                     f".</p>")
+    if comps:
+        total = sum(comps.values()) or 1.0
+        names = list(comps)
+        layers = list(per_layer)
+
+        def draw(fig: Any) -> None:
+            ax1 = fig.add_subplot(1, 2, 1)
+            ax1.barh(range(len(names)), [comps[k] / 1e3 for k in names], color="tab:green")
+            ax1.set_yticks(range(len(names)))
+            ax1.set_yticklabels(names, fontsize=8)
+            ax1.invert_yaxis()
+            ax1.set_xlabel("nJ per inference")
+            ax1.set_title("by component", fontsize=9)
+            ax2 = fig.add_subplot(1, 2, 2)
+            bottom = np.zeros(len(layers))
+            for k in names:
+                vals = np.array([per_layer[la].get(k, 0.0) / 1e3 for la in layers])
+                ax2.bar(range(len(layers)), vals, bottom=bottom, label=k)
+                bottom += vals
+            ax2.set_xticks(range(len(layers)))
+            ax2.set_xticklabels(layers, rotation=45, ha="right", fontsize=8)
+            ax2.set_ylabel("nJ per inference")
+            ax2.set_title("by layer", fontsize=9)
+            if layers:
+                ax2.legend(fontsize=6)
+
+        parts.append(_png(draw, (10.0, 0.3 * len(names) + 3.0)))
+        parts.append(_table(("component", "pJ per inference", "share"),
+                            [(k, v, f"{100 * v / total:.1f} %") for k, v in comps.items()]))
+    if per_layer:
+        cols = list(dict.fromkeys(c for v in per_layer.values() for c in v))
+        parts.append("<h3>Per layer (pJ per inference)</h3>")
+        parts.append(_table(("layer", *cols, "total"),
+                            [(k, *[v.get(c) for c in cols], sum(v.values()))
+                             for k, v in per_layer.items()]))
+    return "".join(parts) or _missing("energy breakdown", "the cost part is empty")
+
+
+def section_latency(run: RunData) -> str:
+    if run.cost is None:
+        return _missing("latency", "give the run a mapping and cost")
+    keys = [k for k in _numbers(run.cost) if "latency" in k]
+    per_layer = _numbers(run.cost.get("per_layer_latency_us"))
+    if not keys and not per_layer:
+        return _missing("latency", "the cost part holds no latency figures")
+    out = _table(("quantity", "value"), [(k, run.cost[k]) for k in keys])
+    if per_layer:
+        out += "<h3>Per layer (CostReport.per_layer_latency_us)</h3>"
+        out += _table(("layer", "latency (us)"), list(per_layer.items()))
+    return out
+
+
+def macro_occupancy(run: RunData) -> list[dict[str, Any]]:
+    """Per macro: cells (bits) used by each layer's resident operand and by scratch rows."""
+    m = run.mapping
+    if m is None:
+        return []
+    out = []
+    for macro in range(m.n_macros):
+        by_layer: dict[str, int] = {}
+        for lm in m.layers:
+            cells = sum(t.rows * (t.col_stop - t.col_start) for t in lm.tiles
+                        if t.macro == macro)
+            if cells:
+                by_layer[lm.name] = by_layer.get(lm.name, 0) + cells
+        total = m.rows * m.cols
+        scratch = m.scratch_rows * m.cols
+        out.append({"macro": macro, "layers": by_layer, "scratch": scratch,
+                    "used": sum(by_layer.values()), "capacity": total})
+    return out
+
+
+def section_occupancy(run: RunData) -> str:
+    m = run.mapping
+    if m is None:
+        return _missing("mapping", "give the run a mapping (flexspim compile, then flexspim "
+                        "simulate --mapping)")
+    occ = macro_occupancy(run)
+    names = [lm.name for lm in m.layers]
+
+    def draw(fig: Any) -> None:
+        import matplotlib.patches as patches
+
+        cmap = fig.colormaps["tab20"] if hasattr(fig, "colormaps") else None
+        if cmap is None:
+            import matplotlib
+
+            cmap = matplotlib.colormaps["tab20"]
+        n = m.n_macros
+        per_row = min(n, 6)
+        n_rows = (n + per_row - 1) // per_row
+        for macro in range(n):
+            ax = fig.add_subplot(n_rows, per_row, macro + 1)
+            ax.add_patch(patches.Rectangle((0, 0), m.cols, m.scratch_rows, color="0.8"))
+            for li, lm in enumerate(m.layers):
+                for t in lm.tiles:
+                    if t.macro == macro:
+                        ax.add_patch(patches.Rectangle(
+                            (t.col_start, t.row_start), t.col_stop - t.col_start, t.rows,
+                            color=cmap(li % 20), label=lm.name))
+            ax.set_xlim(0, m.cols)
+            ax.set_ylim(m.rows, 0)
+            ax.set_title(f"macro {macro}", fontsize=8)
+            ax.tick_params(labelsize=6)
+        handles = [patches.Patch(color=cmap(i % 20), label=nm) for i, nm in enumerate(names)]
+        handles.append(patches.Patch(color="0.8", label="scratch rows"))
+        fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7)
+        fig.subplots_adjust(bottom=0.2)
+
+    per_row = min(m.n_macros, 6)
+    n_rows = (m.n_macros + per_row - 1) // per_row
+    rows = [(o["macro"], o["used"], o["scratch"], o["capacity"],
+             f"{100 * (o['used'] + o['scratch']) / o['capacity']:.1f} %",
+             ", ".join(f"{k} ({v})" for k, v in o["layers"].items()) or "-") for o in occ]
+    return (_png(draw, (2.2 * per_row + 1.0, 3.2 * n_rows + 0.8))
+            + f"<p>Each macro is {m.rows} rows x {m.cols} columns; rows 0-{m.scratch_rows - 1} "
+              f"are scratch rows for streamed operands.</p>"
+            + _table(("macro", "stationary cells", "scratch cells", "capacity (cells)",
+                      "occupancy", "layers (cells)"), rows))
+
+
+def section_stationarity(run: RunData) -> str:
+    m = run.mapping
+    if m is None:
+        return _missing("mapping", "give the run a mapping to see which operand each layer "
+                        "keeps stationary")
+    rows = [(lm.name, "WS (weights)" if lm.stationary == "weights" else "OS (membranes)",
+             lm.w_bits, lm.v_bits, f"{lm.weight_shape[0]}x{lm.weight_shape[1]}", lm.lanes,
+             f"{100 * lm.resident_fraction:.1f} %", f"{100 * lm.stationary_fraction:.1f} %",
+             lm.spilled_bits) for lm in m.layers]
+
+    def draw(fig: Any) -> None:
+        ax = fig.add_subplot(1, 1, 1)
+        colors = ["tab:blue" if lm.stationary == "weights" else "tab:purple" for lm in m.layers]
+        ax.bar(range(len(m.layers)), [100 * lm.resident_fraction for lm in m.layers],
+               color=colors)
+        ax.set_xticks(range(len(m.layers)))
+        ax.set_xticklabels([lm.name for lm in m.layers], rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("stationary operand resident (%)")
+        ax.set_ylim(0, 105)
+        ax.set_title("blue: weight-stationary, purple: output-stationary", fontsize=9)
+
+    return (f"<p>Policy <b>{_esc(m.policy)}</b>: {100 * m.stationary_fraction:.1f} % of all "
+            f"operand bits stay stationary in the arrays.</p>" + _png(draw)
+            + _table(("layer", "stationary", "w bits", "v bits", "operand rows x cols",
+                      "lanes", "resident", "stationary fraction", "spilled bits"), rows))
+
+
+def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any, str]]:
+    out: list[tuple[str, Any, str]] = []
+    for f in fields(obj):
+        val = getattr(obj, f.name)
+        name = f"{prefix}{f.name}"
+        if is_dataclass(val):
+            out += _flatten(val, name + ".")
+        else:
+            unit = f.metadata.get("unit", "")
+            out.append((name + (f" ({unit})" if unit else ""), val,
+                        f.metadata.get("source", "")))
+    return out
+
+
+def section_hardware(run: RunData) -> str:
+    hw = run.hardware
+    if hw is None:
+        return _missing("hardware description", "give the run its hardware")
+    rows = _flatten(hw)
+    rows.insert(0, ("system clock in use (MHz)", hw.clock_mhz, "derived from the voltage"))
+    return _table(("parameter", "value", "source"), rows)
+
+
+def section_extra(run: RunData) -> str:
+    if not run.extra:
+        return _missing("extra data", "nothing else was attached")
+    parts = []
+    for key, val in run.extra.items():
+        parts.append(f"<h3>{_esc(key)}</h3>")
+        if isinstance(val, list) and val and all(isinstance(r, dict) for r in val):
+            cols = list(dict.fromkeys(k for r in val for k in r
+                                      if not isinstance(r[k], (dict, list))))
+            parts.append(_table(cols, [[r.get(c) for c in cols] for r in val]))
+        elif isinstance(val, dict) and all(not isinstance(v, (dict, list)) for v in val.values()):
+            parts.append(_table(("key", "value"), list(val.items())))
+        else:
+            parts.append(f"<pre>{_esc(json.dumps(val, indent=2, default=str))}</pre>")
+    return "".join(parts)
+
+
+#: The report's sections, in page order: (anchor, title, renderer).
+SECTIONS: tuple[tuple[str, str, Callable[[RunData], str]], ...] = (
+    ("summary", "Summary", section_summary),
+    ("accuracy", "Accuracy and confusion matrix", section_accuracy),
+    ("layers", "Per-layer spike densities and SOPs", section_layers),
+    ("energy", "Energy breakdown", section_energy),
+    ("latency", "Latency", section_latency),
+    ("occupancy", "Macro occupancy", section_occupancy),
+    ("stationarity", "Stationarity per layer", section_stationarity),
+    ("hardware", "Hardware description", section_hardware),
+    ("extra", "More", section_extra),
+)
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{font-size:1.5em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.85em}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left} th{background:#f4f4f4}
+.missing{color:#a60;font-style:italic} img{max-width:100%} nav a{margin-right:1em}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto}
+"""
+
+
+def render_report(run: RunData, *, title: str | None = None) -> str:
+    """The whole report as one HTML string (no external files)."""
+    from flexspim import __version__
+
+    ttl = title or f"flexspim report: {run.simulation.network}"
+    nav = "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t, _ in SECTIONS)
+    body = "".join(f'<section id="{a}"><h2>{_esc(t)}</h2>{fn(run)}</section>'
+                   for a, t, fn in SECTIONS)
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{_esc(ttl)}</title>"
+            f"<style>{_CSS}</style></head><body><h1>{_esc(ttl)}</h1>"
+            f"<p>Source: {_esc(run.source)}; flexspim {__version__}.</p><nav>{nav}</nav>"
+            f"{body}</body></html>\n")
+
+
+def write_report(doc: Any, path: str | os.PathLike[str], *, title: str | None = None) -> None:
+    """Write the HTML report of a run document (dict), a SimResult dict, or :class:`RunData`
+    to ``path`` (atomically)."""
+    run = doc if isinstance(doc, RunData) else run_data(doc, "<run document>")
+    write_text_atomic(path, render_report(run, title=title))

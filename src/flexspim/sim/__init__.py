@@ -1,0 +1,30 @@
+"""The event-driven, bit-exact simulator (DESIGN.md §4 ``sim``; docs/simulator.md).
+
+:func:`simulate` runs an :class:`~flexspim.net.IntNetwork` layer-first per timestep on binned
+spikes ``[T, N, *input_shape]`` or event streams, with the ``fast`` (vectorised, default) or
+``bitlevel`` (every SOP through :mod:`flexspim.macro`) engine, and returns a :class:`SimResult`
+with predictions, output spikes per class and per-layer, per-timestep counts (input events, SOPs,
+output spikes, overflow events, membrane min/max). Both engines agree with the PyTorch integer
+reference :mod:`flexspim.net.reference` bit for bit.
+"""
+
+from flexspim.sim.engine import ENGINES, bin_event_streams, prepare_inputs, simulate
+from flexspim.sim.result import (
+    RESULT_FORMAT,
+    RESULT_VERSION,
+    SimResult,
+    load_result,
+    result_differences,
+)
+
+__all__ = [
+    "ENGINES",
+    "RESULT_FORMAT",
+    "RESULT_VERSION",
+    "SimResult",
+    "bin_event_streams",
+    "load_result",
+    "prepare_inputs",
+    "result_differences",
+    "simulate",
+]

@@ -1,0 +1,98 @@
+"""Pieces shared by the simulator's engines: the per-batch statistics every engine returns, the
+SOP fan-out of each input pixel, and the exactness bounds of the fast engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flexspim.errors import NetworkError
+from flexspim.net.layers import Conv2d, SpikingLayer
+from flexspim.net.network import IntNetwork
+
+#: float32 adds integers exactly while every partial sum stays below 2**24 (24-bit significand).
+FLOAT32_EXACT = 1 << 24
+#: float64 adds integers exactly below 2**53 (53-bit significand).
+FLOAT64_EXACT = 1 << 53
+#: The largest exact sum the simulator accepts, so that int64 arithmetic never wraps silently
+#: (the same limit as :data:`flexspim.net.reference.INT64_SAFE`).
+INT64_SAFE = 1 << 62
+
+
+@dataclass(frozen=True, eq=False)
+class BatchStats:
+    """What an engine returns for one batch of ``N`` samples (all int64).
+
+    ``step_*``: ``[L, T]`` summed over the batch's samples; ``sample_*``: ``[N, L]`` summed over
+    timesteps; ``membrane_min/max``: ``[L, T]`` after integration, before reset (0 for layers
+    without membranes); ``final_membranes``: per spiking layer ``[N, *shape]`` or None.
+    """
+
+    output_counts: np.ndarray
+    step_input_events: np.ndarray
+    step_sops: np.ndarray
+    step_output_spikes: np.ndarray
+    step_overflow: np.ndarray
+    membrane_min: np.ndarray
+    membrane_max: np.ndarray
+    sample_sops: np.ndarray
+    sample_spikes: np.ndarray
+    sample_input_events: np.ndarray
+    final_membranes: list[np.ndarray] | None
+
+
+def conv_fanout(layer: Conv2d, in_hw: tuple[int, int]) -> np.ndarray:
+    """``[H, W]`` int64: synapses (output neurons it reaches) of one input pixel of one channel.
+
+    A pixel (y, x) reaches output (o, oy, ox) through tap (i, j) when ``oy*sh - ph + i == y`` and
+    ``ox*sw - pw + j == x`` with the output inside the map; every out channel o counts. Zero
+    weights count; taps in the padding read no pixel, so they are not synapses (DESIGN.md §3).
+    """
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
+    h, w = in_hw
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+
+    def axis(n_in: int, n_out: int, k: int, s: int, p: int) -> np.ndarray:
+        reach = np.zeros(n_in, dtype=np.int64)
+        for i in range(k):
+            pos = np.arange(n_out) * s - p + i
+            np.add.at(reach, pos[(pos >= 0) & (pos < n_in)], 1)
+        return reach
+
+    return np.outer(axis(h, oh, kh, sh, ph), axis(w, ow, kw, sw, pw)) * layer.out_channels
+
+
+def fan_in_bound(layer: SpikingLayer) -> int:
+    """Largest sum of |weight| over one neuron's fan-in (a Python int, exact)."""
+    w = np.asarray(layer.weight)
+    per = np.abs(w.reshape(w.shape[0], -1).astype(object)).sum(axis=1) if w.size else [0]
+    return int(max(per))
+
+
+def layer_input_bounds(net: IntNetwork, max_count: int) -> list[int]:
+    """Per layer: largest |synaptic input| of one neuron in one timestep (0 for passive layers).
+
+    ``max_count`` is the largest input count of the first layer; after a spiking layer inputs
+    are binary (maxpool and flatten keep their input's maximum). Raises NetworkError when an exact
+    membrane sum could pass 2**62.
+    """
+    count = max(int(max_count), 1)
+    out: list[int] = []
+    for layer in net.layers:
+        if isinstance(layer, SpikingLayer):
+            bound = fan_in_bound(layer) * count
+            if (1 << (layer.v_bits - 1)) + bound >= INT64_SAFE:
+                raise NetworkError(f"layer '{layer.name}': membranes of v_bits = {layer.v_bits} "
+                                   f"plus inputs up to {bound} can exceed 2**62; exact "
+                                   f"simulation needs v_bits <= 61 and smaller weights")
+            out.append(bound)
+            count = 1
+        else:
+            out.append(0)
+    return out
+
+
+def layer_neurons(net: IntNetwork) -> tuple[int, ...]:
+    """Output size (neurons or output events per timestep at most) of every layer."""
+    return tuple(int(np.prod(out)) for _, out in net.shapes)

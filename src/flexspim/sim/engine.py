@@ -1,0 +1,155 @@
+"""Entry point of the simulator: :func:`simulate` and the engine registry :data:`ENGINES`.
+
+Inputs follow one convention, the reference's: binned spikes ``[T, N, *net.input_shape]``
+(time first, then samples) as a NumPy or torch integer array of nonnegative counts (a count k is k
+events at that pixel and bin). Event streams are accepted too: one structured array (fields x, y,
+p, t, Tonic's dtype) or a list of them (one per sample), binned with
+:func:`flexspim.data.bin_events` into ``n_time_bins`` bins over ``sensor_size`` (W, H, P).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from flexspim.errors import ConfigError, FormatError, NetworkError
+from flexspim.net.network import IntNetwork
+from flexspim.sim import bitlevel, fast
+from flexspim.sim.common import BatchStats, layer_neurons
+from flexspim.sim.result import SimResult
+
+#: Largest event count per pixel and bin, plus one (float32 inputs of the fast engine stay exact
+#: below 2**24; larger counts switch it to float64).
+MAX_COUNT = 1 << 31
+
+#: Engine registry: name -> ``run_batch(net, spikes [T, N, ...], *, return_membranes)``.
+ENGINES: dict[str, Callable[..., BatchStats]] = {
+    "fast": fast.run_batch,
+    "bitlevel": bitlevel.run_batch,
+}
+
+
+def _is_event_array(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray) and obj.dtype.names is not None
+
+
+def bin_event_streams(streams: Sequence[np.ndarray], n_time_bins: int,
+                      sensor_size: tuple[int, int, int]) -> np.ndarray:
+    """Bin event streams into ``[T, N, P, H, W]`` int64 counts with :func:`flexspim.data.bin_events`."""
+    from flexspim.data import bin_events
+
+    frames = [np.asarray(bin_events(ev, sensor_size, n_time_bins), dtype=np.int64)
+              for ev in streams]
+    return np.stack(frames, axis=1)
+
+
+def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = None,
+                   sensor_size: Sequence[int] | None = None) -> np.ndarray:
+    """Turn ``inputs`` (binned spikes or event streams) into integer ``[T, N, *input_shape]``.
+
+    Binned integer arrays keep their dtype (engines cast them); booleans become int64.
+    """
+    if _is_event_array(inputs):
+        inputs = [inputs]
+    if isinstance(inputs, (list, tuple)) and inputs and all(_is_event_array(e) for e in inputs):
+        if n_time_bins is None or int(n_time_bins) < 1:
+            raise ConfigError(f"event-stream inputs need n_time_bins >= 1 (got {n_time_bins!r}); "
+                              f"pass n_time_bins / --time-bins")
+        c, h, w = (tuple(net.input_shape) + (1, 1))[:3]
+        size = tuple(int(s) for s in (sensor_size if sensor_size is not None else (w, h, c)))
+        size = size + (c,) if len(size) == 2 else size
+        if size != (w, h, c):
+            raise ConfigError(f"sensor size {size} (W, H, P) does not match the network input "
+                              f"(C, H, W) = {tuple(net.input_shape)}; down-sample the events or "
+                              f"pass --sensor-size {w},{h}")
+        arr = bin_event_streams(list(inputs), int(n_time_bins), size)  # type: ignore[arg-type]
+    else:
+        if hasattr(inputs, "detach"):
+            inputs = inputs.detach().cpu().numpy()
+        arr = np.asarray(inputs)
+        if arr.dtype == np.bool_:
+            arr = arr.astype(np.int64)
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise FormatError(f"inputs: dtype {arr.dtype} is neither integer spike counts "
+                              f"[T, N, *input_shape] nor structured events (x, y, p, t)")
+        if n_time_bins is not None and arr.ndim >= 1 and arr.shape[0] != int(n_time_bins):
+            raise ConfigError(f"inputs have {arr.shape[0]} time bins but n_time_bins = "
+                              f"{n_time_bins}; drop the option or re-bin the inputs")
+    shape = tuple(net.input_shape)
+    if arr.ndim != 2 + len(shape) or tuple(arr.shape[2:]) != shape:
+        raise NetworkError(f"inputs: shape {tuple(arr.shape)} does not match [T, N, "
+                           f"{', '.join(map(str, shape))}] of network '{net.name}' (time first, "
+                           f"then samples)")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise FormatError(f"inputs: shape {tuple(arr.shape)} has no timestep or no sample")
+    if arr.size and int(arr.min()) < 0:
+        raise FormatError("inputs: negative event counts; counts must be >= 0")
+    if arr.size and int(arr.max()) >= MAX_COUNT:
+        raise FormatError(f"inputs: an event count of {int(arr.max())} at one pixel and bin; "
+                          f"counts must be < 2**31 (use more time bins)")
+    return arr
+
+
+def _merge(parts: list[BatchStats]) -> dict[str, Any]:
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts], axis=0)
+
+    def total(name: str) -> np.ndarray:
+        return np.sum([getattr(p, name) for p in parts], axis=0).astype(np.int64)
+
+    finals = None
+    if parts[0].final_membranes is not None:
+        finals = [np.concatenate([p.final_membranes[i] for p in parts], axis=0)  # type: ignore
+                  for i in range(len(parts[0].final_membranes))]
+    return dict(
+        output_counts=cat("output_counts"),
+        input_events=total("step_input_events"), sops=total("step_sops"),
+        output_spikes=total("step_output_spikes"), overflow_events=total("step_overflow"),
+        membrane_min=np.min([p.membrane_min for p in parts], axis=0).astype(np.int64),
+        membrane_max=np.max([p.membrane_max for p in parts], axis=0).astype(np.int64),
+        sample_sops=cat("sample_sops"), sample_spikes=cat("sample_spikes"),
+        sample_input_events=cat("sample_input_events"), final_membranes=finals,
+    )
+
+
+def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
+             n_time_bins: int | None = None, sensor_size: Sequence[int] | None = None,
+             labels: Any = None, batch_size: int = 64, progress: bool = False,
+             return_membranes: bool = False) -> SimResult:
+    """Simulate ``net`` bit-exactly on ``inputs``; returns per-layer, per-timestep counts.
+
+    ``inputs``: binned spikes ``[T, N, *net.input_shape]`` or event streams (see the module
+    docstring). ``engine``: a key of :data:`ENGINES` (``fast`` by default, ``bitlevel`` runs every
+    SOP through the macro model). Samples run in batches of ``batch_size``; ``progress`` shows a
+    tqdm bar on stderr. Arithmetic and counts: DESIGN.md §3, :class:`SimResult`.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
+    if int(batch_size) < 1:
+        raise ConfigError(f"batch_size = {batch_size} must be >= 1")
+    spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
+    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
+    lab = None
+    if labels is not None:
+        lab = np.asarray(labels).astype(np.int64).reshape(-1)
+        if lab.shape != (n,):
+            raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
+    run_batch = ENGINES[engine]
+    parts: list[BatchStats] = []
+    from tqdm import tqdm
+
+    with tqdm(total=n, desc=f"simulate ({engine})", unit="sample", disable=not progress) as bar:
+        for start in range(0, n, int(batch_size)):
+            chunk = spikes[:, start : start + int(batch_size)]
+            parts.append(run_batch(net, chunk, return_membranes=return_membranes))
+            bar.update(chunk.shape[1])
+    merged = _merge(parts)
+    counts = merged.pop("output_counts")
+    return SimResult(
+        engine=engine, n_samples=n, n_timesteps=n_t,
+        layer_names=[layer.name for layer in net.layers],
+        predictions=np.argmax(counts, axis=1).astype(np.int64), labels=lab,
+        output_counts=counts, network=net.name, layer_neurons=layer_neurons(net), **merged,
+    )

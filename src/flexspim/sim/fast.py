@@ -1,0 +1,248 @@
+"""The ``fast`` engine: vectorised, batched, bit-exact with :mod:`flexspim.net.reference`.
+
+Without leak, a layer's synaptic input at timestep t depends only on that layer's input events at
+t, so one convolution (or matrix product) over all ``T x N`` input frames gives every timestep's
+input at once; only the integrate/threshold/reset scan runs sequentially over T. Exactness:
+
+- the convolution runs in float32 when every partial sum stays below 2**24 (bound: the largest
+  sum of |w| over a neuron's fan-in times the largest input count), in float64 below 2**53, and
+  otherwise as an exact int64 sum over kernel taps;
+- the scan runs in float32/float64 under the same rule applied to ``2**(v_bits-1) + bound``,
+  otherwise in int64; a timestep whose membranes leave the ``v_bits`` range is wrapped in int64
+  (mod 2**v_bits) and its wrapped neurons are counted as overflow events;
+- SOPs are counted from the input events and each pixel's fan-out (:func:`conv_fanout`), so they
+  do not depend on the arithmetic at all.
+
+Threads: torch's intra-op pool, as the caller sets it (``torch.set_num_threads``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from flexspim.net.layers import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer, int_range
+from flexspim.net.network import IntNetwork
+from flexspim.sim.common import (
+    FLOAT32_EXACT,
+    FLOAT64_EXACT,
+    BatchStats,
+    conv_fanout,
+    layer_input_bounds,
+)
+
+
+def _dtype_for(bound: int) -> Any:
+    import torch
+
+    if bound < FLOAT32_EXACT:
+        return torch.float32
+    if bound < FLOAT64_EXACT:
+        return torch.float64
+    return torch.int64
+
+
+def _conv_int64(layer: Conv2d, x: Any) -> Any:
+    """Exact int64 convolution as a sum over kernel taps (torch has no int64 conv2d on CPU)."""
+    import torch
+
+    w = torch.as_tensor(layer.weight, dtype=torch.int64)
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
+    xp = torch.nn.functional.pad(x.to(torch.int64), (pw, pw, ph, ph))
+    oh = (x.shape[2] + 2 * ph - kh) // sh + 1
+    ow = (x.shape[3] + 2 * pw - kw) // sw + 1
+    out = torch.zeros((x.shape[0], w.shape[0], oh, ow), dtype=torch.int64)
+    for i in range(kh):
+        for j in range(kw):
+            tap = xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+            out += torch.einsum("nchw,oc->nohw", tap, w[:, :, i, j])
+    return out
+
+
+def _synaptic_input(layer: SpikingLayer, x: Any, dtype: Any) -> Any:
+    """Synaptic input of every frame of ``x`` ``[T*N, ...]`` in ``dtype`` (exact by the bound)."""
+    import torch
+
+    if isinstance(layer, Conv2d):
+        if dtype == torch.int64:
+            return _conv_int64(layer, x)
+        w = torch.as_tensor(layer.weight).to(dtype).contiguous(memory_format=torch.channels_last)
+        xin = x.to(dtype).contiguous(memory_format=torch.channels_last)
+        return torch.nn.functional.conv2d(xin, w, stride=layer.stride, padding=layer.padding)
+    w = torch.as_tensor(layer.weight).to(dtype)
+    return x.reshape(x.shape[0], -1).to(dtype) @ w.T
+
+
+def _sops(layer: SpikingLayer, x: Any, n_t: int, n: int) -> Any:
+    """SOPs ``[T, N]`` (float64, exact integers) of the input frames ``x`` ``[T*N, ...]``."""
+    import torch
+
+    if isinstance(layer, Conv2d):
+        fan = torch.from_numpy(conv_fanout(layer, (x.shape[2], x.shape[3])).astype(np.float64))
+        # channel sums are small integers (exact in float32); the products go to float64
+        per_pixel = x.sum(dim=1).to(torch.float64).reshape(n_t, n, -1)
+        return per_pixel @ fan.reshape(-1)
+    return _frame_sums(x, n_t, n) * int(layer.weight.shape[0])
+
+
+def _frame_sums(x: Any, n_t: int, n: int, max_value: float | None = None) -> Any:
+    """``[T, N]`` float64 sum of every frame of ``x`` ``[T*N, ...]`` (exact integer counts).
+
+    ``max_value``: the largest entry of ``x`` when known (1 for spikes), else it is measured.
+    """
+    import torch
+
+    if x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        x = x.permute(0, 2, 3, 1)  # a contiguous view: each frame is one run of memory
+    flat = x.reshape(x.shape[0], -1)
+    if max_value is None:
+        max_value = float(flat.max()) if flat.numel() else 0.0
+    bound = float(flat.shape[1]) * max_value
+    if bound < FLOAT32_EXACT:  # float32 adds these counts exactly; no float64 copy
+        return flat.sum(dim=1).to(torch.float64).reshape(n_t, n)
+    return flat.sum(dim=1, dtype=torch.float64).reshape(n_t, n)
+
+
+def _wrap_step(v: Any, layer: SpikingLayer) -> tuple[Any, int]:
+    """Wrap ``v`` into the v_bits range in int64; returns (wrapped, number of wrapped neurons)."""
+    import torch
+
+    exact = v.to(torch.int64)
+    half = 1 << (layer.v_bits - 1)
+    wrapped = ((exact + half) & ((1 << layer.v_bits) - 1)) - half
+    n_over = int((wrapped != exact).sum())
+    return wrapped.to(v.dtype), n_over
+
+
+#: Neurons per scan chunk: the integrate/threshold/reset passes of one timestep run over this
+#: many membranes at a time so that they stay in the core's L2 cache (1 MiB of float32; measured
+#: on the 2-core benchmark machine, see benchmarks/bench_sim.py). Not a model parameter.
+SCAN_CHUNK = 1 << 18
+
+
+def _scan(layer: SpikingLayer, syn: Any, n_t: int, n: int, dtype: Any, li: int,
+          stats: dict[str, np.ndarray]) -> tuple[Any, Any]:
+    """Integrate, threshold and reset over T; returns (spikes [T*N, ...] float32, membranes).
+
+    Samples are independent, so the scan runs over chunks of samples, each chunk over all T.
+    """
+    import torch
+
+    thr = layer.threshold
+    syn = syn.to(dtype) if syn.dtype != dtype else syn
+    v = torch.empty_like(syn[:n])
+    init = layer.initial_membrane
+    if init is None:
+        v.zero_()
+    else:
+        v.copy_(torch.as_tensor(init).to(dtype).expand_as(v))
+    # float32 input is consumed timestep by timestep: its slice t then holds the spikes of t
+    # (no second buffer, and memory that is already in cache)
+    spikes = syn if syn.dtype == torch.float32 else torch.empty_like(syn, dtype=torch.float32)
+    per_sample = max(1, v[0].numel()) if n else 1
+    chunk = max(1, min(n, SCAN_CHUNK // per_sample))
+    vmin = np.full(n_t, np.iinfo(np.int64).max, dtype=np.int64)
+    vmax = np.full(n_t, np.iinfo(np.int64).min, dtype=np.int64)
+    for s0 in range(0, n, chunk):
+        s1 = min(n, s0 + chunk)
+        _scan_chunk(layer, v[s0:s1], syn, spikes, n, s0, s1, n_t, dtype, li, stats, vmin, vmax)
+    stats["vmin"][li], stats["vmax"][li] = vmin, vmax
+    return spikes, v
+
+
+def _scan_chunk(layer: SpikingLayer, v: Any, syn: Any, spikes: Any, n: int, s0: int, s1: int,
+                n_t: int, dtype: Any, li: int, stats: dict[str, np.ndarray], vmin: np.ndarray,
+                vmax: np.ndarray) -> None:
+    import torch
+
+    lo, hi = int_range(layer.v_bits)
+    thr = layer.threshold
+    for t in range(n_t):
+        v.add_(syn[t * n + s0 : t * n + s1])
+        mn, mx = (a.item() for a in torch.aminmax(v))
+        if mn < lo or mx > hi:
+            wrapped, n_over = _wrap_step(v, layer)
+            v.copy_(wrapped)
+            stats["overflow"][li, t] += n_over
+            mn, mx = (a.item() for a in torch.aminmax(v))
+        vmin[t], vmax[t] = min(vmin[t], int(mn)), max(vmax[t], int(mx))
+        out_t = spikes[t * n + s0 : t * n + s1]
+        if dtype == torch.float32:
+            # v is integer-valued: clamp(v - (thr - 1), 0, 1) is 1 exactly where v >= thr
+            torch.sub(v, thr - 1, out=out_t).clamp_(0.0, 1.0)
+        else:
+            out_t.copy_(v >= thr)
+        if layer.reset == "subtract":
+            v.sub_(out_t if dtype == torch.float32 else out_t.to(dtype), alpha=thr)
+        else:
+            v.masked_fill_(out_t.bool(), 0)
+
+
+def _maxpool(layer: SpikeMaxPool, x: Any) -> Any:
+    import torch
+
+    pooled = torch.nn.functional.max_pool2d(x.float(), layer.kernel, layer.stride)
+    return (pooled > 0).float()
+
+
+def _flatten(layer: Flatten, x: Any) -> Any:
+    return x.reshape(x.shape[0], -1)
+
+
+#: Dispatch table for the layers without neurons.
+_PASSIVE: dict[type, Callable[[Any, Any], Any]] = {SpikeMaxPool: _maxpool, Flatten: _flatten}
+
+
+def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = False
+              ) -> BatchStats:
+    """Simulate one batch of binned spikes ``[T, N, *input_shape]`` (int counts >= 0)."""
+    import torch
+
+    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
+    n_l = len(net.layers)
+    bounds = layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)
+    stats = {k: np.zeros((n_l, n_t), dtype=np.int64)
+             for k in ("inputs", "sops", "spikes", "overflow", "vmin", "vmax")}
+    samples = {k: np.zeros((n, n_l), dtype=np.int64) for k in ("inputs", "sops", "spikes")}
+    # float32 holds the input exactly, and any sum over one frame, below 2**24
+    frame_bound = int(spikes.max()) * int(np.prod(spikes.shape[2:]))
+    in_dtype = np.float32 if frame_bound < FLOAT32_EXACT else np.float64
+    x = torch.from_numpy(np.ascontiguousarray(spikes, dtype=in_dtype).reshape(
+        n_t * n, *spikes.shape[2:]))
+    finals: list[np.ndarray] = []
+    events = _frame_sums(x, n_t, n).to(torch.int64).numpy()
+    for li, layer in enumerate(net.layers):
+        stats["inputs"][li] = events.sum(axis=1)
+        samples["inputs"][:, li] = events.sum(axis=0)
+        if isinstance(layer, SpikingLayer):
+            sops = _sops(layer, x, n_t, n).to(torch.int64).numpy()
+            stats["sops"][li] = sops.sum(axis=1)
+            samples["sops"][:, li] = sops.sum(axis=0)
+            lo, hi = int_range(layer.v_bits)
+            syn = _synaptic_input(layer, x, _dtype_for(bounds[li]))
+            x, v = _scan(layer, syn, n_t, n, _dtype_for(max(-lo, hi) + 1 + bounds[li]), li, stats)
+            if return_membranes:
+                finals.append(v.to(torch.int64).contiguous().numpy())
+        else:
+            x = _PASSIVE[type(layer)](layer, x)
+        # binary after a spiking or pooling layer; flatten keeps its input's values
+        known = 1.0 if not isinstance(layer, Flatten) else None
+        events = _frame_sums(x, n_t, n, known).to(torch.int64).numpy()  # next layer's input
+        stats["spikes"][li] = events.sum(axis=1)
+        samples["spikes"][:, li] = events.sum(axis=0)
+    counts = x.reshape(n_t, n, -1).sum(dim=0, dtype=torch.float64).to(torch.int64).numpy()
+    return BatchStats(
+        output_counts=counts,
+        step_input_events=stats["inputs"], step_sops=stats["sops"],
+        step_output_spikes=stats["spikes"], step_overflow=stats["overflow"],
+        membrane_min=stats["vmin"], membrane_max=stats["vmax"],
+        sample_sops=samples["sops"], sample_spikes=samples["spikes"],
+        sample_input_events=samples["inputs"],
+        final_membranes=finals if return_membranes else None,
+    )
+
+
+#: Layer kinds the engine handles (for the registry's documentation).
+SUPPORTED = (Conv2d, Linear, SpikeMaxPool, Flatten)

@@ -1,0 +1,71 @@
+"""Quantization-aware SNN training, export to the integer network, NIR interchange (DESIGN.md §4).
+
+Needs PyTorch (the ``torch`` extra); ``import flexspim`` does not import this package. The NIR
+functions need the ``nir`` extra. See docs/training.md.
+"""
+
+from flexspim.train.arch import (
+    PRESETS,
+    Architecture,
+    ConvSpec,
+    FlattenSpec,
+    LinearSpec,
+    PoolSpec,
+    preset,
+)
+from flexspim.train.loop import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    Checkpoint,
+    FitResult,
+    TrainConfig,
+    build_model,
+    fit,
+    load_checkpoint,
+)
+from flexspim.train.model import (
+    QuantSNN,
+    export_network,
+    integer_counts,
+    integer_predictions,
+    quantize_weight,
+    weight_levels,
+)
+from flexspim.train.nir_io import (
+    ImportReport,
+    import_nir,
+    model_to_nir,
+    network_from_nir,
+    network_to_nir,
+)
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_NAME",
+    "CHECKPOINT_VERSION",
+    "PRESETS",
+    "Architecture",
+    "Checkpoint",
+    "ConvSpec",
+    "FitResult",
+    "FlattenSpec",
+    "ImportReport",
+    "LinearSpec",
+    "PoolSpec",
+    "QuantSNN",
+    "TrainConfig",
+    "build_model",
+    "export_network",
+    "fit",
+    "import_nir",
+    "integer_counts",
+    "integer_predictions",
+    "load_checkpoint",
+    "model_to_nir",
+    "network_from_nir",
+    "network_to_nir",
+    "preset",
+    "quantize_weight",
+    "weight_levels",
+]

@@ -1,0 +1,109 @@
+"""Pre-binned training data in one file: format ``flexspim-frames`` version 1.
+
+An ``.npz`` holding ``header`` (0-d JSON string ``{"format": "flexspim-frames", "version": 1,
+"name": ..., "classes": [...]}``), ``x_train`` / ``x_test`` (int16 event counts
+``[N, T, C, H, W]``) and ``y_train`` / ``y_test`` (int64 labels ``[N]``). ``flexspim train --data
+FILE.npz`` trains on it; it is how binned data from any source reaches the trainer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flexspim._io import write_bytes_atomic
+from flexspim.errors import FormatError
+
+FRAMES_FORMAT = "flexspim-frames"
+FRAMES_VERSION = 1
+_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+@dataclass(frozen=True, eq=False)
+class Frames:
+    """Binned train and test splits: counts ``[N, T, C, H, W]`` and labels ``[N]``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    name: str = "frames"
+    classes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for xk, yk in (("x_train", "y_train"), ("x_test", "y_test")):
+            x, y = getattr(self, xk), getattr(self, yk)
+            if x.ndim != 5 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+                raise FormatError(f"frames '{self.name}': {xk} {x.shape} must be [N, T, C, H, W] "
+                                  f"with one label per sample in {yk} {y.shape}")
+            if not np.issubdtype(x.dtype, np.integer) or (x.size and int(x.min()) < 0):
+                raise FormatError(f"frames '{self.name}': {xk} must hold nonnegative integer "
+                                  f"event counts")
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise FormatError(f"frames '{self.name}': train {self.x_train.shape[1:]} and test "
+                              f"{self.x_test.shape[1:]} sample shapes differ")
+
+    @property
+    def n_classes(self) -> int:
+        return max(len(self.classes), int(max(self.y_train.max(initial=0),
+                                              self.y_test.max(initial=0))) + 1)
+
+
+def save_frames(path: str | os.PathLike[str], frames: Frames) -> None:
+    """Write ``frames`` to ``path`` atomically."""
+    header = {"format": FRAMES_FORMAT, "version": FRAMES_VERSION, "name": frames.name,
+              "classes": list(frames.classes)}
+    buf = io.BytesIO()
+    np.savez_compressed(buf, header=np.array(json.dumps(header)),
+                        x_train=frames.x_train.astype(np.int16), y_train=frames.y_train,
+                        x_test=frames.x_test.astype(np.int16), y_test=frames.y_test)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def load_frames_file(path: str | os.PathLike[str]) -> Frames:
+    """Read a frames file; a wrong file, format or version raises FormatError naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise FormatError(f"{p}: no such frames file; check the path")
+    try:
+        with np.load(p, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise FormatError(f"{p}: not a flexspim frames file or truncated ({exc})") from None
+    try:
+        header = json.loads(str(arrays["header"])) if "header" in arrays else None
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"{p}: corrupt frames header ({exc.msg})") from None
+    if not isinstance(header, dict) or header.get("format") != FRAMES_FORMAT:
+        raise FormatError(f"{p}: not a flexspim frames file (no '{FRAMES_FORMAT}' header)")
+    if header.get("version") != FRAMES_VERSION:
+        raise FormatError(f"{p}: frames format version {header.get('version')!r}, this flexspim "
+                          f"reads version {FRAMES_VERSION}; re-create the file")
+    missing = [k for k in _KEYS if k not in arrays]
+    if missing:
+        raise FormatError(f"{p}: arrays {', '.join(missing)} missing from the frames file")
+    try:
+        return Frames(x_train=arrays["x_train"], y_train=arrays["y_train"].astype(np.int64),
+                      x_test=arrays["x_test"], y_test=arrays["y_test"].astype(np.int64),
+                      name=str(header.get("name", p.stem)),
+                      classes=tuple(str(c) for c in header.get("classes", ())))
+    except FormatError as exc:
+        raise FormatError(f"{p}: {exc}") from None
+
+
+def frames_from_arrays(x_train: Sequence | np.ndarray, y_train: Sequence | np.ndarray,
+                       x_test: Sequence | np.ndarray, y_test: Sequence | np.ndarray,
+                       name: str = "frames", classes: Sequence[str] = ()) -> Frames:
+    """:class:`Frames` from array-likes (int16 counts, int64 labels)."""
+    return Frames(x_train=np.asarray(x_train).astype(np.int16),
+                  y_train=np.asarray(y_train).astype(np.int64),
+                  x_test=np.asarray(x_test).astype(np.int16),
+                  y_test=np.asarray(y_test).astype(np.int64), name=name,
+                  classes=tuple(str(c) for c in classes))

@@ -1,0 +1,203 @@
+"""Compiler: policies' invariants, mapping rules, the mapping file, activity and geometry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flexspim.compile import (
+    POLICIES,
+    Activity,
+    Mapping,
+    compile_network,
+    load_mapping,
+    network_geometry,
+    plot_mapping,
+    save_mapping,
+)
+from flexspim.compile.rules import BITS_PER_KIB
+from flexspim.errors import ConfigError, FormatError, MappingError
+from flexspim.hw import default_hardware
+from flexspim.net import Conv2d, Flatten, IntNetwork, Linear
+from flexspim.net.presets import dvs_gesture_scnn
+
+
+def _hw(n_macros: int = 2, rows: int = 512, cols: int = 256, **system):
+    hw = default_hardware()
+    return hw.with_(macro=dataclasses.replace(hw.macro, rows=rows, cols=cols),
+                    system=dataclasses.replace(hw.system, n_macros=n_macros, **system))
+
+
+@pytest.fixture(scope="module")
+def default_net() -> IntNetwork:
+    return dvs_gesture_scnn()
+
+
+@pytest.fixture(scope="module")
+def default_maps(default_net):
+    hw = _hw()
+    return {p: compile_network(default_net, hw, policy=p) for p in POLICIES}
+
+
+def check_invariants(net: IntNetwork, hw, m: Mapping) -> None:
+    """Capacity respected: tiles inside their macro below the scratch rows, no overlap,
+    groups accounted for, off-array bits within buffer + DRAM, buffer within its size."""
+    assert m.n_macros == hw.system.n_macros and m.scratch_rows <= hw.macro.rows
+    occupied = np.zeros((m.n_macros, hw.macro.rows), dtype=np.int64)
+    buffer_bits = 0.0
+    for lm, geo in zip(m.layers, network_geometry(net), strict=True):
+        assert lm.name == geo.name
+        assert 0 <= lm.resident_groups <= lm.groups
+        assert sum(t.groups for t in lm.tiles) == lm.resident_groups
+        for t in lm.tiles:
+            assert m.scratch_rows <= t.row_start < t.row_stop <= hw.macro.rows
+            assert t.rows == t.groups * lm.rows_per_group
+            assert t.col_stop - t.col_start == lm.lanes * lm.cols <= hw.macro.cols
+            occupied[t.macro, t.row_start:t.row_stop] += 1
+        assert lm.weight_shape[0] * lm.cols >= lm.w_bits
+        assert lm.membrane_shape[0] * lm.cols >= lm.v_bits
+        assert lm.streamed_buffer_bits + lm.streamed_dram_bits == pytest.approx(lm.streamed_bits)
+        assert lm.spilled_buffer_bits + lm.spilled_dram_bits == pytest.approx(lm.spilled_bits)
+        if not hw.system.dram.enabled:
+            assert lm.streamed_dram_bits == 0 and lm.spilled_dram_bits == 0
+        buffer_bits += lm.streamed_buffer_bits + lm.spilled_buffer_bits
+    assert occupied.max(initial=0) <= 1, "two tiles share a row"
+    assert buffer_bits <= hw.system.buffer_kib * BITS_PER_KIB + 1e-6
+    assert 0.0 <= m.stationary_fraction <= 1.0
+
+
+def test_policies_respect_capacity_on_default_network(default_net, default_maps) -> None:
+    for m in default_maps.values():
+        check_invariants(default_net, _hw(), m)
+
+
+def test_hs_min_keeps_the_smaller_operand(default_net, default_maps) -> None:
+    geos = network_geometry(default_net)
+    for lm, geo in zip(default_maps["hs-min"].layers, geos, strict=True):
+        smaller = "weights" if geo.weight_bits <= geo.membrane_bits else "membranes"
+        assert lm.stationary == smaller
+    assert all(lm.stationary == "weights" for lm in default_maps["ws"].layers)
+    assert all(lm.stationary == "membranes" for lm in default_maps["os"].layers)
+
+
+def test_optimal_is_cheapest_and_hs_min_holds_more_than_ws(default_maps) -> None:
+    e = {p: m.search["modelled_energy_pj"] for p, m in default_maps.items()}
+    for p in ("ws", "os", "hs-min"):
+        assert e["optimal"] <= e[p] * (1 + 1e-9)
+    assert default_maps["optimal"].search["status"] == "Optimal"
+    assert default_maps["hs-min"].stationary_fraction > default_maps["ws"].stationary_fraction
+
+
+@st.composite
+def small_networks(draw):
+    c_in = draw(st.integers(1, 3))
+    size = draw(st.integers(3, 8))
+    layers = []
+    c = c_in
+    for i in range(draw(st.integers(1, 3))):
+        c_out = draw(st.integers(1, 40))
+        w_bits = draw(st.integers(1, 12))
+        v_bits = draw(st.integers(max(2, w_bits), 24))
+        layers.append(Conv2d(name=f"c{i}", weight=np.ones((c_out, c, 3, 3), dtype=np.int64)
+                             * (0 if w_bits == 1 else 1), w_bits=w_bits, v_bits=v_bits,
+                             threshold=1, stride=(1, 1), padding=(1, 1)))
+        c = c_out
+    layers.append(Flatten(name="flat"))
+    layers.append(Linear(name="fc", weight=np.zeros((draw(st.integers(1, 12)), c * size * size),
+                                                    dtype=np.int64), w_bits=4, v_bits=12,
+                         threshold=1))
+    return IntNetwork(input_shape=(c_in, size, size), layers=tuple(layers), name="rand")
+
+
+@settings(max_examples=8, deadline=None)
+@given(net=small_networks(), n_macros=st.integers(1, 3), rows=st.sampled_from([32, 64, 512]),
+       cols=st.sampled_from([16, 64, 256]), buffer_kib=st.sampled_from([0.0, 1.0, 64.0]),
+       sparsity=st.floats(0.5, 0.99))
+def test_policy_invariants_on_random_networks(net, n_macros, rows, cols, buffer_kib,
+                                              sparsity) -> None:
+    hw = _hw(n_macros, rows, cols, buffer_kib=buffer_kib)
+    act = Activity.from_sparsity(net, input_sparsity=sparsity, n_timesteps=5)
+    maps = {p: compile_network(net, hw, policy=p, activity=act) for p in POLICIES}
+    for m in maps.values():
+        check_invariants(net, hw, m)
+    for lm, geo in zip(maps["hs-min"].layers, network_geometry(net), strict=True):
+        assert lm.stationary == geo.smaller_operand()
+    best = maps["optimal"].search["modelled_energy_pj"]
+    for p in ("ws", "os", "hs-min"):
+        assert best <= maps[p].search["modelled_energy_pj"] * (1 + 1e-9)
+
+
+def _one_layer(v_bits: int = 16, w_bits: int = 8) -> IntNetwork:
+    w = np.zeros((4, 2, 3, 3), dtype=np.int64)
+    return IntNetwork(input_shape=(2, 4, 4), layers=(
+        Conv2d(name="conv", weight=w, w_bits=w_bits, v_bits=v_bits, threshold=1,
+               padding=(1, 1)),), name="one")
+
+
+def test_operand_wider_than_macro_is_refused() -> None:
+    with pytest.raises(MappingError, match=r"\[operand-fits-macro\] layer 'conv'"):
+        compile_network(_one_layer(v_bits=16), _hw(rows=2, cols=4))
+
+
+def test_no_room_for_scratch_rows_is_refused() -> None:
+    with pytest.raises(MappingError, match=r"\[scratch-rows\] layer 'conv'.*12 rows"):
+        compile_network(_one_layer(v_bits=16, w_bits=8), _hw(rows=8, cols=2))
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_buffer_too_small_without_dram_is_refused(policy) -> None:
+    hw = _hw(1, rows=16, cols=16, buffer_kib=0.0)
+    hw = hw.with_(system=dataclasses.replace(
+        hw.system, dram=dataclasses.replace(hw.system.dram, enabled=False)))
+    with pytest.raises(MappingError, match=r"\[(buffer-capacity|capacity)\]"):
+        compile_network(dvs_gesture_scnn(), hw, policy=policy)
+
+
+def test_unknown_policy_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown policy 'wsx'"):
+        compile_network(_one_layer(), _hw(), policy="wsx")
+
+
+def test_mapping_json_round_trip_and_version_error(tmp_path, default_maps) -> None:
+    m = default_maps["optimal"]
+    path = tmp_path / "m.json"
+    save_mapping(m, path)
+    back = load_mapping(path)
+    assert back.to_dict() == m.to_dict()
+    assert back.stationary_fraction == pytest.approx(m.stationary_fraction)
+    doc = m.to_dict()
+    doc["version"] = 2
+    with pytest.raises(FormatError, match="version 2.*reads version 1"):
+        Mapping.from_dict(doc, "x.json")
+    doc = m.to_dict()
+    doc["format"] = "flexspim-network"
+    with pytest.raises(FormatError, match="expected 'flexspim-mapping'"):
+        Mapping.from_dict(doc, "x.json")
+    doc = m.to_dict()
+    doc["layers"][0]["resident_groups"] = doc["layers"][0]["groups"] + 1
+    with pytest.raises(FormatError, match="resident_groups"):
+        Mapping.from_dict(doc, "x.json")
+
+
+def test_plot_mapping_writes_a_png(tmp_path, default_maps) -> None:
+    path = tmp_path / "map.png"
+    plot_mapping(default_maps["hs-min"], _hw(), path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_activity_from_sparsity_and_fan_out() -> None:
+    net = _one_layer()
+    act = Activity.from_sparsity(net, input_sparsity=0.75, n_timesteps=4, hidden_density=0.5)
+    assert act.input_events == (0.25 * 2 * 16 * 4,)
+    assert act.last_output_events == 0.5 * 4 * 16 * 4
+    (geo,) = network_geometry(net)
+    # 3x3 kernel, padding 1 on 4x4: per dimension 2 + 3 + 3 + 2 = 10 valid (output, tap) pairs
+    assert geo.fan_out == pytest.approx(4 * 10 * 10 / 16)
+    with pytest.raises(ConfigError, match="input_sparsity"):
+        Activity.from_sparsity(net, input_sparsity=1.5, n_timesteps=4)
+    with pytest.raises(ConfigError, match="one per layer"):
+        Activity.from_counts(net, [1.0, 2.0], 4)

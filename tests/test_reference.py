@@ -1,0 +1,122 @@
+"""The PyTorch integer reference against traces computed by hand (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from flexspim.errors import FormatError, NetworkError
+from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool
+from flexspim.net.reference import run_reference, wrap_t
+
+
+def one_neuron(weight: int, *, threshold: int, v_bits: int = 8, reset: str = "subtract",
+               init: int | None = None) -> IntNetwork:
+    """One input feature -> one IF neuron of weight ``weight``."""
+    fc = Linear(name="n", weight=np.array([[weight]]), w_bits=v_bits, v_bits=v_bits,
+                threshold=threshold, reset=reset,
+                initial_membrane=None if init is None else np.array([init]))
+    return IntNetwork(input_shape=(1,), layers=(fc,))
+
+
+def run_trace(net: IntNetwork, counts: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """(spikes, membranes after integration, overflow) per timestep for one sample."""
+    x = np.array(counts, dtype=np.int64).reshape(-1, 1, 1)
+    r = run_reference(net, x, return_membranes=True)
+    assert r.membrane_trace is not None
+    return (r.spikes[-1][:, 0, 0].tolist(), r.membrane_trace[0][:, 0, 0].tolist(),
+            r.step_overflow[:, 0, 0].tolist())
+
+
+def test_subtract_reset_trace() -> None:
+    # w = 3, threshold 5: v = 3, 6 -> spike, 1; 4; 7 -> spike, 2; (no input) 2
+    spikes, mem, over = run_trace(one_neuron(3, threshold=5), [1, 1, 1, 1, 0])
+    assert mem == [3, 6, 4, 7, 2]
+    assert spikes == [0, 1, 0, 1, 0]
+    assert over == [0] * 5
+
+
+def test_zero_reset_trace_and_counts() -> None:
+    # w = 3, threshold 5, reset to zero; count 2 = two events in one bin
+    spikes, mem, _ = run_trace(one_neuron(3, threshold=5, reset="zero"), [1, 1, 2, 0, 1])
+    assert mem == [3, 6, 6, 0, 3]
+    assert spikes == [0, 1, 1, 0, 0]
+
+
+def test_wrap_trace_counts_overflow_once_per_neuron() -> None:
+    # 4-bit membrane [-8, 7], w = 5, threshold 7 (never reached before the wrap)
+    net = one_neuron(5, threshold=7, v_bits=4)
+    spikes, mem, over = run_trace(net, [1, 1, 3])
+    # 5; 10 wraps to -6 (overflow); -6 + 15 = 9 wraps to -7 (one neuron overflowed)
+    assert mem == [5, -6, -7]
+    assert over == [0, 1, 1]
+    assert spikes == [0, 0, 0]
+    r = run_reference(net, np.array([[[1]], [[1]], [[3]]]))
+    assert r.sops[0, 0] == 5  # one SOP per event: counts 1 + 1 + 3
+
+
+def test_initial_membrane_and_negative_wrap() -> None:
+    spikes, mem, over = run_trace(one_neuron(-7, threshold=3, v_bits=4, init=-3), [1, 1])
+    # -3 - 7 = -10 wraps to 6 (overflow) -> spike, reset to 3; 3 - 7 = -4 -> no spike
+    assert mem == [6, -4]
+    assert over == [1, 0]
+    assert spikes == [1, 0]
+
+
+def test_conv_sops_skip_padding_and_count_zero_weights() -> None:
+    w = np.zeros((2, 1, 3, 3), dtype=np.int64)
+    w[:, 0, 1, 1] = 1  # only the centre tap is nonzero; zero weights still count as SOPs
+    conv = Conv2d(name="c", weight=w, w_bits=2, v_bits=4, threshold=1, padding=(1, 1))
+    net = IntNetwork(input_shape=(1, 3, 3), layers=(conv,))
+    x = np.zeros((1, 1, 1, 3, 3), dtype=np.int64)
+    x[0, 0, 0, 0, 0] = 1  # corner: 4 outputs per channel exist, 5 taps fall into the padding
+    r = run_reference(net, x)
+    assert r.sops[0, 0] == 2 * 4
+    assert r.spikes[0][0, 0, :, 0, 0].tolist() == [1, 1]
+    assert r.output_counts[0].sum() == 2
+
+
+def test_maxpool_ors_and_flatten_order() -> None:
+    conv = Conv2d(name="c", weight=np.ones((1, 1, 1, 1), dtype=np.int64), w_bits=2, v_bits=4,
+                  threshold=1)
+    pool = SpikeMaxPool(name="p", kernel=2)
+    fc = Linear(name="fc", weight=np.eye(4, dtype=np.int64), w_bits=2, v_bits=4, threshold=1)
+    net = IntNetwork(input_shape=(1, 4, 4), layers=(conv, pool, Flatten(name="f"), fc))
+    x = np.zeros((1, 1, 1, 4, 4), dtype=np.int64)
+    x[0, 0, 0, 0, 0] = x[0, 0, 0, 0, 1] = x[0, 0, 0, 3, 2] = 1
+    r = run_reference(net, x)
+    assert r.spikes[1][0, 0, 0].tolist() == [[1, 0], [0, 1]]
+    assert r.output_counts[0].tolist() == [1, 0, 0, 1]
+    assert r.sops[0].tolist() == [3, 0, 0, 8]
+    assert r.step_output_spikes[0, 0].tolist() == [3, 2, 2, 2]
+
+
+def test_predictions_break_ties_by_lowest_index() -> None:
+    fc = Linear(name="fc", weight=np.array([[0], [1], [1]]), w_bits=2, v_bits=4, threshold=1)
+    r = run_reference(IntNetwork(input_shape=(1,), layers=(fc,)), np.ones((3, 2, 1), np.int64))
+    assert r.output_counts.tolist() == [[0, 3, 3], [0, 3, 3]]
+    assert r.predictions.tolist() == [1, 1]
+
+
+def test_wrap_t_matches_net_wrap() -> None:
+    from flexspim.net import wrap
+
+    v = np.array([-(2**40), -129, -128, -1, 0, 127, 128, 255, 2**40 + 3], dtype=np.int64)
+    for bits in (2, 8, 33, 63):
+        assert wrap_t(torch.from_numpy(v), bits).tolist() == wrap(v, bits).tolist()
+
+
+def test_input_validation() -> None:
+    net = one_neuron(1, threshold=1)
+    with pytest.raises(NetworkError, match="does not match"):
+        run_reference(net, np.zeros((2, 1, 2), dtype=np.int64))
+    with pytest.raises(FormatError, match="negative"):
+        run_reference(net, -np.ones((2, 1, 1), dtype=np.int64))
+    with pytest.raises(FormatError, match="not an integer"):
+        run_reference(net, np.zeros((2, 1, 1)))
+    with pytest.raises(FormatError, match="no timestep"):
+        run_reference(net, np.zeros((0, 1, 1), dtype=np.int64))
+    wide = Linear(name="w", weight=np.array([[2**61]]), w_bits=63, v_bits=63, threshold=1)
+    with pytest.raises(NetworkError, match="2\\*\\*62"):
+        run_reference(IntNetwork(input_shape=(1,), layers=(wide,)), np.ones((1, 1, 1), np.int64))

@@ -1,0 +1,231 @@
+"""Training: quantizers, integer-exact evaluation (export guarantee), checkpoints and resume, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flexspim.cli import main
+from flexspim.errors import ConfigError, FormatError
+from flexspim.net import load_network
+from flexspim.net.presets import dvs_gesture_scnn
+from flexspim.net.reference import run_reference
+from flexspim.sim import simulate
+from flexspim.train import (
+    Architecture,
+    ConvSpec,
+    FlattenSpec,
+    LinearSpec,
+    PoolSpec,
+    QuantSNN,
+    TrainConfig,
+    export_network,
+    fit,
+    integer_counts,
+    integer_predictions,
+    load_checkpoint,
+    preset,
+    quantize_weight,
+    weight_levels,
+)
+from flexspim.train.frames import frames_from_arrays, load_frames_file, save_frames
+
+TINY = Architecture("tiny", (2, 8, 8), (ConvSpec("conv1", 4), PoolSpec("pool1"),
+                                         ConvSpec("conv2", 6, 3, 2, 1), FlattenSpec("flatten"),
+                                         LinearSpec("fc", 3)))
+
+
+def synthetic(n: int, seed: int, t: int = 4, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Class k lights up rows 2k..2k+2 in polarity k % 2, plus sparse noise (counts)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    x = rng.poisson(0.05, (n, t, 2, 8, 8))
+    for i in range(n):
+        x[i, :, y[i] % 2, 2 * y[i] : 2 * y[i] + 3, 1:7] += rng.poisson(0.8, (t, 3, 6))
+    return x.astype(np.int16), y.astype(np.int64)
+
+
+def time_major(x: np.ndarray) -> np.ndarray:
+    return np.transpose(x, (1, 0, 2, 3, 4)).astype(np.int64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bits=st.integers(1, 12), seed=st.integers(0, 10_000))
+def test_weight_quantizer_levels_and_error(bits: int, seed: int) -> None:
+    w = torch.from_numpy(np.random.default_rng(seed).normal(size=50)).float()
+    q, scale = quantize_weight(w, bits)
+    lo, hi = weight_levels(bits)
+    assert torch.equal(q, q.round()) and int(q.min()) >= lo and int(q.max()) <= hi
+    if bits >= 2:  # symmetric rounding: at most half a step from the float weight
+        assert float((q * scale - w).abs().max()) <= float(scale) / 2 + 1e-5
+    assert lo >= -(1 << (bits - 1)) and hi <= (1 << (bits - 1)) - 1  # fits two's complement
+
+
+def test_straight_through_gradient() -> None:
+    w = torch.tensor([0.3, -1.0, 0.7], requires_grad=True)
+    q, _ = quantize_weight(w, 4)
+    q.sum().backward()
+    assert w.grad is not None and torch.all(w.grad > 0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(w_bits=st.integers(1, 6), extra=st.integers(0, 6), reset=st.sampled_from(["subtract",
+       "zero"]), thr=st.floats(0.05, 3.0), seed=st.integers(0, 1000))
+def test_exact_eval_equals_reference_and_fast_sim(w_bits: int, extra: int, reset: str,
+                                                   thr: float, seed: int) -> None:
+    """Export guarantee on random models, narrow membranes included (wrap-around happens)."""
+    torch.manual_seed(seed)
+    v_bits = max(2, w_bits + extra)
+    model = QuantSNN(TINY, w_bits=w_bits, v_bits=v_bits, reset=reset, threshold_init=thr)
+    x, _ = synthetic(6, seed)
+    net = export_network(model)
+    counts = integer_counts(model, x)
+    ref = run_reference(net, time_major(x))
+    sim = simulate(net, time_major(x), engine="fast")
+    assert np.array_equal(counts, ref.output_counts)
+    assert np.array_equal(counts, sim.output_counts)
+    assert np.array_equal(integer_predictions(model, x), sim.predictions)
+    # the float32 training forward computes the same integers
+    with torch.no_grad():
+        train_counts = model(torch.from_numpy(time_major(x)))
+    assert np.array_equal(train_counts.numpy().astype(np.int64), counts)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("fit")
+    xtr, ytr = synthetic(192, 1)
+    xte, yte = synthetic(60, 2)
+    cfg = TrainConfig(epochs=6, time_bins=4, batch_size=16, w_bits=(4, 4, 4), v_bits=10,
+                      lr=1e-2)
+    result = fit(cfg, (xtr, ytr), (xte, yte), arch=TINY, out=out)
+    return result, cfg, (xtr, ytr), (xte, yte), out
+
+
+def test_training_learns_and_export_is_exact(trained: tuple) -> None:
+    result, _, _, (xte, yte), _ = trained
+    assert result.history[-1]["test_acc"] >= 0.8  # chance is 1/3
+    net = export_network(result.model)
+    assert [la.w_bits for la in net.spiking_layers] == [4, 4, 4]
+    pred = integer_predictions(result.model, xte)
+    assert np.array_equal(pred, run_reference(net, time_major(xte)).predictions)
+    sim = simulate(net, time_major(xte), engine="fast", labels=yte)
+    assert np.array_equal(pred, sim.predictions)
+    assert sim.accuracy == pytest.approx(result.history[-1]["test_acc"])
+
+
+def test_metrics_files(trained: tuple) -> None:
+    result, _, _, _, out = trained
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["format"] == "flexspim-train-metrics" and doc["version"] == 1
+    assert [r["epoch"] for r in doc["epochs"]] == list(range(1, 7))
+    lines = (out / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,train_loss,train_acc,test_acc") and len(lines) == 7
+
+
+def test_resume_continues_exactly(tmp_path, trained: tuple) -> None:
+    _, _, train_data, _, _ = trained
+    cfg2 = TrainConfig(epochs=2, time_bins=4, batch_size=32, w_bits=4, v_bits=10, lr=1e-2)
+    full = fit(cfg2, train_data, None, arch=TINY, out=tmp_path / "a")
+    cfg1 = TrainConfig(epochs=1, time_bins=4, batch_size=32, w_bits=4, v_bits=10, lr=1e-2)
+    fit(cfg1, train_data, None, arch=TINY, out=tmp_path / "b")
+    resumed = fit(cfg2, train_data, None, arch=TINY, out=tmp_path / "b", resume=True)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    ca, cb = load_checkpoint(tmp_path / "a" / "checkpoint.pt"), load_checkpoint(
+        tmp_path / "b" / "checkpoint.pt")
+    assert ca.epoch == cb.epoch == 2
+    sa, sb = ca.state["optimizer"]["state"], cb.state["optimizer"]["state"]
+    assert all(torch.equal(sa[k]["exp_avg"], sb[k]["exp_avg"]) for k in sa)
+    with pytest.raises(ConfigError, match="lr"):
+        fit(TrainConfig(epochs=3, time_bins=4, batch_size=32, w_bits=4, v_bits=10, lr=0.5),
+            train_data, None, arch=TINY, out=tmp_path / "b", resume=True)
+
+
+def test_checkpoint_errors(tmp_path, trained: tuple) -> None:
+    _, _, _, _, out = trained
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(FormatError, match="bad.pt"):
+        load_checkpoint(bad)
+    doc = torch.load(out / "checkpoint.pt", weights_only=True)
+    doc["version"] = 99
+    torch.save(doc, tmp_path / "v99.pt")
+    with pytest.raises(FormatError, match="version 99"):
+        load_checkpoint(tmp_path / "v99.pt")
+
+
+def test_invalid_widths_are_one_line_errors() -> None:
+    with pytest.raises(ConfigError, match="w_bits <= v_bits"):
+        QuantSNN(TINY, w_bits=8, v_bits=6)
+    with pytest.raises(ConfigError, match="3 spiking layers"):
+        QuantSNN(TINY, w_bits=(4, 4), v_bits=8)
+
+
+def test_dvs_gesture_preset_matches_the_integer_preset() -> None:
+    arch = preset("dvs_gesture")
+    net = export_network(QuantSNN(arch, w_bits=8, v_bits=16))
+    ref = dvs_gesture_scnn()
+    assert [la.name for la in net.layers] == [la.name for la in ref.layers]
+    assert net.shapes == ref.shapes
+    for a, b in zip(net.spiking_layers, ref.spiking_layers, strict=True):
+        assert a.weight.shape == b.weight.shape
+        assert getattr(a, "stride", None) == getattr(b, "stride", None)
+
+
+def test_frames_file_round_trip(tmp_path) -> None:
+    x, y = synthetic(5, 3)
+    frames = frames_from_arrays(x, y, x[:2], y[:2], name="toy", classes=["a", "b", "c"])
+    save_frames(tmp_path / "f.npz", frames)
+    back = load_frames_file(tmp_path / "f.npz")
+    assert np.array_equal(back.x_train, x) and back.classes == ("a", "b", "c")
+    np.savez(tmp_path / "other.npz", a=np.zeros(2))
+    with pytest.raises(FormatError, match="not a flexspim frames file"):
+        load_frames_file(tmp_path / "other.npz")
+
+
+@pytest.fixture
+def own_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the subcommands under test (the others are registered by their own modules)."""
+    import flexspim.cli
+
+    monkeypatch.setattr(flexspim.cli, "SUBCOMMAND_MODULES", (
+        "flexspim.cli.train", "flexspim.cli.export", "flexspim.cli.import_nir"))
+
+
+def test_cli_train_export_resume(tmp_path, capsys: pytest.CaptureFixture[str], own_cli) -> None:
+    xtr, ytr = synthetic(48, 4)
+    xte, yte = synthetic(12, 5)
+    save_frames(tmp_path / "f.npz", frames_from_arrays(xtr, ytr, xte, yte))
+    out = tmp_path / "run"
+    args = ["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "4", "--epochs", "1",
+            "--w-bits", "6", "--v-bits", "12", "--out", str(out), "--threads", "1"]
+    assert main(args) == 0
+    assert main([*args[:5], "--epochs", "2", *args[7:], "--resume"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_run"] == 2 and 0 <= summary["test_accuracy_fast_sim"] <= 1
+    assert summary["test_accuracy_fast_sim"] == pytest.approx(
+        summary["test_accuracy_integer_model"], abs=1e-6)
+    assert main(["export", str(out / "checkpoint.pt"), "--out", str(tmp_path / "n.npz"),
+                 "--nir", str(tmp_path / "n.nir")]) == 0
+    net = load_network(tmp_path / "n.npz")
+    assert [la.w_bits for la in net.spiking_layers] == [6, 6, 6]
+    assert (tmp_path / "n.nir").is_file()
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "f.npz"), "--out", str(tmp_path / "m.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint" in err[0]
+
+
+def test_cli_train_rejects_mismatched_time_bins(tmp_path, capsys, own_cli) -> None:
+    x, y = synthetic(4, 6)
+    save_frames(tmp_path / "f.npz", frames_from_arrays(x, y, x, y))
+    assert main(["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "7",
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "--time-bins 4" in capsys.readouterr().err
