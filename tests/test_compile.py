@@ -129,6 +129,8 @@ def test_policy_invariants_on_random_networks(net, n_macros, rows, cols, buffer_
     best = maps["optimal"].search["modelled_energy_pj"]
     for p in ("ws", "os", "hs-min"):
         assert best <= maps[p].search["modelled_energy_pj"] * (1 + 1e-9)
+        assert maps["optimal"].search["ilp_objective_pj"] <= _energy_without_routing(
+            net, hw, maps[p], act) * (1 + 1e-6) + 1e-6
 
 
 def _one_layer(v_bits: int = 16, w_bits: int = 8) -> IntNetwork:
@@ -201,3 +203,89 @@ def test_activity_from_sparsity_and_fan_out() -> None:
         Activity.from_sparsity(net, input_sparsity=1.5, n_timesteps=4)
     with pytest.raises(ConfigError, match="one per layer"):
         Activity.from_counts(net, [1.0, 2.0], 4)
+
+
+def _energy_without_routing(net, hw, m, act) -> float:
+    from flexspim.energy.system import estimate_cost
+
+    rep = estimate_cost(net, m, hw, act)
+    return rep.total_energy_pj - rep.total_pj["routing"]
+
+
+def test_ilp_objective_is_a_lower_bound_of_every_fixed_policy(default_net, default_maps) -> None:
+    """The ILP relaxes only routing and packing into separate macros, so its optimum is at most
+    any fixed policy's energy without routing; on the default network it beats hs-min."""
+    act = Activity.from_sparsity(default_net)
+    ilp = default_maps["optimal"].search["ilp_objective_pj"]
+    for p in ("ws", "os", "hs-min"):
+        assert ilp <= _energy_without_routing(default_net, _hw(), default_maps[p], act) * (
+            1 + 1e-7)
+    assert default_maps["optimal"].search["source"] == "ilp"
+    hs = default_maps["hs-min"].search["modelled_energy_pj"]
+    assert default_maps["optimal"].search["modelled_energy_pj"] < 0.95 * hs
+
+
+def test_compile_command_prints_summary_and_writes_files(tmp_path, capsys) -> None:
+    import argparse
+
+    from flexspim.cli import compile as cli_compile
+
+    parser = argparse.ArgumentParser()
+    cli_compile.register(parser.add_subparsers())
+    out, png = tmp_path / "m.json", tmp_path / "m.png"
+    args = parser.parse_args(["compile", "dvs-gesture", "--macros", "3", "--policy", "ws",
+                              "--out", str(out), "--plot", str(png), "--sparsity", "0.9"])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "conv1" in text and "stationary-operand fraction" in text and "uJ per inference" in text
+    m = load_mapping(out)
+    assert m.n_macros == 3 and m.policy == "ws"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    bad = parser.parse_args(["compile", "dvs-gesture", "--macros", "0", "--out", str(out)])
+    with pytest.raises(ConfigError, match="--macros 0"):
+        bad.func(bad)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), v_bits=st.integers(3, 12), t=st.integers(1, 6),
+       reset=st.sampled_from(["subtract", "zero"]), density=st.floats(0.0, 1.0))
+def test_overflow_proof_holds_in_simulation(seed, v_bits, t, reset, density) -> None:
+    """Where the bounds prove a layer safe, the simulator sees no overflow and membranes
+    inside the bounds; wherever the simulator overflows, the bounds said it could."""
+    from flexspim.compile import overflow_bounds
+    from flexspim.sim import simulate
+
+    rng = np.random.default_rng(seed)
+    w_bits = min(3, v_bits)
+    lo_w, hi_w = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
+    layers = (
+        Conv2d(name="c", weight=rng.integers(lo_w, hi_w + 1, (3, 2, 3, 3)), w_bits=w_bits,
+               v_bits=v_bits, threshold=int(rng.integers(1, (1 << (v_bits - 1)))), reset=reset,
+               padding=(1, 1)),
+        Flatten(name="f"),
+        Linear(name="fc", weight=rng.integers(lo_w, hi_w + 1, (2, 3 * 4 * 4)), w_bits=w_bits,
+               v_bits=v_bits, threshold=1, reset=reset))
+    net = IntNetwork(input_shape=(2, 4, 4), layers=layers, name="ovf")
+    x = (rng.random((t, 3, 2, 4, 4)) < density).astype(np.int64)
+    res = simulate(net, x)
+    for b, li in zip(overflow_bounds(net, t), (0, 2), strict=True):
+        if res.overflow_events[li].sum() > 0:
+            assert b.can_overflow
+        if not b.can_overflow:
+            assert res.overflow_events[li].sum() == 0
+            assert b.lo <= res.membrane_min[li].min() and res.membrane_max[li].max() <= b.hi
+
+
+def test_overflow_bounds_by_hand() -> None:
+    from flexspim.compile import overflow_bounds
+
+    # one neuron, weights [3, -2], threshold 4, subtract reset, 2 timesteps
+    net = IntNetwork(input_shape=(2,), layers=(
+        Linear(name="fc", weight=np.array([[3, -2]]), w_bits=3, v_bits=4, threshold=4),),
+        name="hand")
+    (b,) = overflow_bounds(net, 2)
+    # t1: peak in [-2, 3], after in [-2, 3]; t2: peak in [-4, 6]
+    assert (b.lo, b.hi) == (-4, 6) and not b.can_overflow and b.headroom_bits == 4
+    (b3,) = overflow_bounds(net, 2, max_input_count=3)
+    # t1: peak in [-6, 9], after_hi = max(min(9, 3), 5) = 5; t2: peak in [-12, 14]
+    assert (b3.lo, b3.hi) == (-12, 14) and b3.can_overflow and b3.headroom_bits == 5

@@ -391,3 +391,65 @@ def test_mixed_precision_search_finds_the_cheapest_feasible_widths(tmp_path: Pat
     again = search_mixed_precision(spec, tmp_path / "g.sqlite", client=client1,
                                    evaluate=_mixed_metrics, progress=False)
     assert again.outcome.computed == 0 and again.best.key == greedy.best.key
+
+
+# ----------------------------------------------------------------------------- real evaluation
+
+TINY_SWEEP = """format: flexspim-sweep
+version: 1
+name: tiny
+network: dvs_gesture
+n_timesteps: 4
+space:
+  n_macros: [2, 16]
+  w_bits: [4, 8]
+  v_bits: [3, 16]
+  policy: [hs-min]
+  input_sparsity: [0.9]
+"""
+
+
+def test_analytic_point_matches_the_cost_model(tmp_path: Path) -> None:
+    from flexspim.compile import Activity, compile_network
+    from flexspim.dse.evaluate import evaluate_task, point_hardware
+    from flexspim.energy.system import estimate_cost
+
+    (tmp_path / "s.yaml").write_text(TINY_SWEEP)
+    spec = load_sweep(tmp_path / "s.yaml")
+    point = SweepPoint(n_macros=16, w_bits=4, v_bits=16, policy="hs-min", input_sparsity=0.9,
+                       voltage=1.1)
+    got = evaluate_task(make_task(spec, point))
+    net = dvs_gesture_scnn(w_bits=4, v_bits=16, seed=0)
+    hw = point_hardware(spec.hardware, point)
+    assert hw.system.n_macros == 16 and hw.voltage == 1.1
+    act = Activity.from_sparsity(net, input_sparsity=0.9, n_timesteps=4)
+    mapping = compile_network(net, hw, policy="hs-min", activity=act)
+    cost = estimate_cost(net, mapping, hw, act)
+    assert got["energy_per_inference_uj"] == pytest.approx(cost.energy_per_inference_uj)
+    assert got["latency_per_inference_us"] == pytest.approx(cost.latency_per_inference_us)
+    assert got["stationary_fraction"] == pytest.approx(mapping.stationary_fraction)
+    assert got["accuracy"] is None and got["layer_w_bits"] == [4] * 7
+
+
+def test_cli_sweep_runs_stores_plots_and_resumes(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from flexspim.cli import main
+
+    (tmp_path / "s.yaml").write_text(TINY_SWEEP)
+    store = tmp_path / "tiny.sqlite"
+    argv = ["sweep", str(tmp_path / "s.yaml"), "--workers", "1", "--out", str(store),
+            "--no-progress"]
+    assert main(argv + ["--plot", str(tmp_path / "p.png"), "--csv", str(tmp_path / "p.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "8 points (8 computed now, 0 from the store, 4 infeasible)" in out
+    assert "w_bits = 4 > v_bits = 3" in out or "w_bits = 8 > v_bits = 3" in out
+    assert "Pareto front" in out and (tmp_path / "p.png").exists()
+    assert len((tmp_path / "p.csv").read_text().strip().splitlines()) == 9
+    with open_store(store) as s:
+        ok = [r for r in s.results() if r.status == "ok"]
+    assert len(ok) == 4 and all(r.metrics["energy_per_inference_uj"] > 0 for r in ok)
+    e = {(r.point.n_macros, r.point.w_bits, r.point.v_bits): r.metrics["energy_per_inference_uj"]
+         for r in ok}
+    assert e[(2, 4, 16)] < e[(2, 8, 16)]  # narrower weights cost less
+    assert main(argv) == 0
+    assert "0 computed now, 8 from the store" in capsys.readouterr().out

@@ -46,7 +46,7 @@ def assert_matches_reference(res: SimResult, ref: ReferenceResult) -> None:
         np.testing.assert_array_equal(got, want)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(networks_and_inputs())
 def test_fast_engine_equals_reference(case: tuple[IntNetwork, np.ndarray]) -> None:
     net, x = case
@@ -55,7 +55,7 @@ def test_fast_engine_equals_reference(case: tuple[IntNetwork, np.ndarray]) -> No
     assert_matches_reference(res, ref)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(networks_and_inputs(max_feature_layers=2, max_linear=1))
 def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.ndarray]) -> None:
     pytest.importorskip("flexspim.macro")
@@ -64,6 +64,19 @@ def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.nd
     bit = simulate(net, x, engine="bitlevel", return_membranes=True)
     assert_matches_reference(bit, ref)
     assert result_differences(bit, simulate(net, x, return_membranes=True)) == []
+
+
+def test_bitlevel_splits_rounds_larger_than_a_macro() -> None:
+    pytest.importorskip("flexspim.macro")
+    from flexspim.sim.bitlevel import macro_lanes
+
+    n_out = macro_lanes(24, 32) + 5  # one event reaches more neurons than one macro holds
+    w = np.random.default_rng(8).integers(-(2**23), 2**23, (n_out, 2))
+    fc = Linear(name="fc", weight=w, w_bits=24, v_bits=32, threshold=2**24)
+    net = IntNetwork(input_shape=(2,), layers=(fc,))
+    x = np.array([[[1, 1]], [[2, 0]]], dtype=np.int64)
+    res = simulate(net, x, engine="bitlevel", return_membranes=True)
+    assert_matches_reference(res, run_reference(net, x))
 
 
 def _wrapping_net() -> IntNetwork:
@@ -222,3 +235,77 @@ def test_event_streams_are_binned_like_bin_events() -> None:
         simulate(net, streams)
     with pytest.raises(ConfigError, match="sensor size"):
         simulate(net, streams, n_time_bins=4, sensor_size=(128, 128))
+
+
+def _cli(argv: list[str]) -> int:
+    """Run ``flexspim simulate`` through its own parser (independent of other subcommands)."""
+    from flexspim.cli import _Parser
+    from flexspim.cli import simulate as simulate_cmd
+
+    parser = _Parser(prog="flexspim")
+    simulate_cmd.register(parser.add_subparsers(parser_class=_Parser))
+    args = parser.parse_args(["simulate", *argv])
+    return int(args.func(args))
+
+
+def test_cli_binned_spikes_with_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flexspim.net import save_network
+
+    net = _wrapping_net()
+    save_network(net, tmp_path / "net.npz")
+    x = (np.random.default_rng(9).random((4, 3, 2, 6, 6)) < 0.3).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "res.json"
+    assert _cli([str(tmp_path / "net.npz"), str(tmp_path / "x.npy"), "--labels", "0,1,2",
+                 "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    res = load_result(out)
+    assert result_differences(res, simulate(net, x.astype(np.int64), labels=[0, 1, 2])) == []
+    assert f"accuracy: {res.accuracy:.4f}" in text
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[4:-1]}
+    assert set(rows) == set(res.layer_names)
+    assert int(rows["c"][2]) == res.layer_sops[0] and int(rows["fc"][3]) == res.output_counts.sum()
+
+
+def test_cli_event_folder_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flexspim.net import save_network
+
+    save_network(_wrapping_net(), tmp_path / "net.npz")
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    dtype = np.dtype([("x", np.int16), ("y", np.int16), ("p", bool), ("t", np.int64)])
+    for i, label in enumerate([3, 1]):
+        ev = np.zeros(5, dtype=dtype)
+        ev["x"], ev["y"], ev["t"] = np.arange(5), np.arange(5), np.arange(5) * 10
+        np.save(folder / f"s{i}_label{label}.npy", ev)
+    from flexspim.cli.simulate import _folder_labels
+
+    files = sorted(folder.glob("*.npy"))
+    assert _folder_labels(folder, files).tolist() == [3, 1]
+    (folder / "labels.csv").write_text("file,label\ns0_label3.npy,7\ns1_label1,8\n")
+    assert _folder_labels(folder, files).tolist() == [7, 8]
+    (folder / "labels.csv").write_text("s0_label3.npy,7\n")
+    with pytest.raises(FormatError, match="no label for s1_label1.npy"):
+        _folder_labels(folder, files)
+    (folder / "labels.csv").unlink()
+    data = pytest.importorskip("flexspim.data")
+    if not hasattr(data, "bin_events"):
+        pytest.skip("flexspim.data.bin_events is not available")
+    assert _cli([str(tmp_path / "net.npz"), str(folder), "--time-bins", "3"]) == 0
+    assert "accuracy:" in capsys.readouterr().out
+
+
+def test_cli_errors(tmp_path: Path) -> None:
+    from flexspim.net import save_network
+
+    save_network(_wrapping_net(), tmp_path / "net.npz")
+    with pytest.raises(FormatError, match="no such events file"):
+        _cli([str(tmp_path / "net.npz"), str(tmp_path / "none.npy")])
+    (tmp_path / "bad.npy").write_text("not numpy")
+    with pytest.raises(FormatError, match="not a readable .npy"):
+        _cli([str(tmp_path / "net.npz"), str(tmp_path / "bad.npy")])
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 2, 6, 6), dtype=np.int8))
+    with pytest.raises(ConfigError, match="--sensor-size"):
+        _cli([str(tmp_path / "net.npz"), str(tmp_path / "x.npy"), "--sensor-size", "3"])
+    with pytest.raises(ConfigError, match="--labels"):
+        _cli([str(tmp_path / "net.npz"), str(tmp_path / "x.npy"), "--labels", "a,b"])

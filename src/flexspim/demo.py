@@ -128,9 +128,16 @@ def _cost_summary(mapping: Any, cost: Any) -> dict[str, Any]:
 
 
 def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int = 0,
-             train: bool = False, hardware: Hardware | None = None, progress: bool = True,
+             train: bool = False, hardware: Hardware | None = None,
+             samples: int | None = None, progress: bool = True,
              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the demo (module docstring); returns what ``results.json`` holds."""
+    """Run the demo (module docstring); returns what ``results.json`` holds.
+
+    ``samples`` simulates a seeded subset of that many test samples (default: all, or
+    :data:`QUICK_SAMPLES` with ``quick``).
+    """
+    if samples is not None and int(samples) < 1:
+        raise ConfigError(f"--samples {samples}: need at least one test sample")
     from flexspim.sim import simulate
 
     t0 = time.perf_counter()
@@ -152,7 +159,8 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
     timings["model_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    samples = QUICK_SAMPLES if quick else None
+    if samples is None and quick:
+        samples = QUICK_SAMPLES
     spikes, labels = load_test_split(n_time_bins, samples=samples, seed=seed)
     timings["data_s"] = time.perf_counter() - t
     _say(log, f"simulating {spikes.shape[1]} test samples x {spikes.shape[0]} timesteps ...")

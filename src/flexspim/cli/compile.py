@@ -14,7 +14,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from flexspim.compile import POLICIES, Activity, compile_network, plot_mapping, save_mapping
+from flexspim.compile import (
+    POLICIES,
+    Activity,
+    compile_network,
+    overflow_bounds,
+    plot_mapping,
+    save_mapping,
+)
 from flexspim.compile.activity import DEFAULT_INPUT_SPARSITY, DEFAULT_TIMESTEPS
 from flexspim.energy.system import estimate_cost
 from flexspim.errors import ConfigError
@@ -83,6 +90,17 @@ def summary(mapping: Any, cost: Any) -> str:
     return "\n".join(lines)
 
 
+def overflow_summary(net: IntNetwork, n_timesteps: int) -> str:
+    """One line on membrane overflow, proven from the weights and thresholds (binary inputs)."""
+    risky = [b for b in overflow_bounds(net, n_timesteps) if b.can_overflow]
+    if not risky:
+        return (f"overflow: impossible in every layer within {n_timesteps} timesteps "
+                f"(at most one input event per pixel and timestep)")
+    return "overflow: possible in " + ", ".join(
+        f"{b.layer} (bounds [{b.lo}, {b.hi}] need {b.headroom_bits} bits, v_bits = {b.v_bits})"
+        for b in risky)
+
+
 def run(args: argparse.Namespace) -> int:
     net = load_network_arg(args.network)
     hw = hardware_args(args.hw, args.macros)
@@ -91,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     mapping = compile_network(net, hw, policy=args.policy, activity=activity)
     cost = estimate_cost(net, mapping, hw, activity)
     print(summary(mapping, cost))
+    print(overflow_summary(net, args.time_bins))
     out = args.out or f"{Path(args.network).name.removesuffix('.npz')}.mapping.json"
     save_mapping(mapping, out)
     print(f"wrote {out}")

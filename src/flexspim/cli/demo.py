@@ -24,7 +24,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--train", action="store_true",
                    help="train the digits model instead of loading the shipped one")
     p.add_argument("--hardware", metavar="FILE", help="hardware file (default: the defaults)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --quick subset (default 0)")
+    p.add_argument("--samples", type=int, metavar="N",
+                   help="simulate a seeded subset of N test samples (default: all; 120 with "
+                   "--quick)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subset (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -36,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_out_dir(args.out)
     hw = load_hardware(args.hardware) if args.hardware else None
     summary = run_demo(out, quick=args.quick, seed=args.seed, train=args.train, hardware=hw,
+                       samples=args.samples,
                        progress=not args.no_progress,
                        log=lambda m: print(m, file=sys.stderr))
     print(format_summary(summary, out))

@@ -153,8 +153,9 @@ def load_inputs(args: argparse.Namespace) -> SimulateInputs:
     return SimulateInputs(net=net, inputs=inputs, labels=labels, names=names)
 
 
-def print_summary(result: SimResult, out: TextIO = sys.stdout) -> None:
+def print_summary(result: SimResult, out: TextIO | None = None) -> None:
     """A short report: accuracy, SOPs, and per layer events, SOPs, spikes, density, overflow."""
+    out = out if out is not None else sys.stdout
     print(f"network {result.network}: {result.n_samples} samples x {result.n_timesteps} "
           f"timesteps, engine {result.engine}", file=out)
     if result.accuracy is not None:

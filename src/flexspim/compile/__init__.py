@@ -4,7 +4,8 @@ macros' rows and columns, spilling to the buffer and DRAM, and the versioned map
 
 :func:`compile_network` maps an :class:`~flexspim.net.IntNetwork` with one of :data:`POLICIES`;
 :func:`save_mapping`/:func:`load_mapping` read and write ``flexspim-mapping`` version 1;
-:func:`plot_mapping` draws each macro's rows and columns.
+:func:`plot_mapping` draws each macro's rows and columns; :func:`overflow_bounds` proves, from
+the weights and thresholds, whether a layer's membranes can overflow.
 """
 
 from flexspim.compile.activity import Activity
@@ -28,6 +29,7 @@ from flexspim.compile.model import (
     activity_totals,
     mapping_counts,
 )
+from flexspim.compile.overflow import OverflowBound, overflow_bounds
 from flexspim.compile.plot import plot_mapping
 from flexspim.compile.policies import POLICIES, compile_network
 
@@ -43,6 +45,7 @@ __all__ = [
     "LayerMapping",
     "LayerTotals",
     "MacroCounts",
+    "OverflowBound",
     "Mapping",
     "Prices",
     "SystemCounts",
@@ -52,6 +55,7 @@ __all__ = [
     "load_mapping",
     "mapping_counts",
     "network_geometry",
+    "overflow_bounds",
     "plot_mapping",
     "save_mapping",
 ]

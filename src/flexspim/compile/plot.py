@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 import os
 
-
 import numpy as np
 
 from flexspim._io import write_with
 from flexspim.compile.mapping import Mapping
 from flexspim.hw import Hardware
 
-_FREE = (1.0, 1.0, 1.0)
 _SCRATCH = (0.55, 0.55, 0.55)
 _STANDBY = (0.88, 0.88, 0.88)
 
@@ -53,7 +51,7 @@ def plot_mapping(mapping: Mapping, hw: Hardware, path: str | os.PathLike[str]) -
     n = mapping.n_macros
     ncol = min(n, 8)
     nrow = math.ceil(n / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(1.6 * ncol + 2.4, 3.0 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(1.6 * ncol + 3.4, 3.0 * nrow), squeeze=False)
     for m in range(nrow * ncol):
         ax = axes[m // ncol][m % ncol]
         if m >= n:
@@ -68,7 +66,7 @@ def plot_mapping(mapping: Mapping, hw: Hardware, path: str | os.PathLike[str]) -
                fontsize=7, frameon=False)
     fig.suptitle(f"{mapping.network}: policy {mapping.policy}, stationary fraction "
                  f"{100 * mapping.stationary_fraction:.1f}%", fontsize=9)
-    fig.subplots_adjust(right=0.78)
+    fig.subplots_adjust(right=0.7)
     write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
 

@@ -167,9 +167,8 @@ def _hs_min(ctx: _Ctx) -> Mapping:
     return _fixed(ctx, "hs-min", LayerGeometry.smaller_operand)
 
 
-def modelled_energy_pj(ctx_or_net: _Ctx, mapping: Mapping) -> float:
+def modelled_energy_pj(ctx: _Ctx, mapping: Mapping) -> float:
     """Modelled energy per sample (pJ, routing included) of ``mapping`` under the context."""
-    ctx = ctx_or_net
     counts = mapping_counts(ctx.net, mapping, ctx.hw, ctx.totals, 1, ctx.activity.n_timesteps)
     return float(sum(ctx.prices.total_pj(c) for c in counts.layers))
 

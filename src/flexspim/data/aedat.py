@@ -161,7 +161,8 @@ def _packets(
                 f"{where}: byte {off}: corrupt packet header (eventSize {esize}, eventCapacity "
                 f"{capacity}, eventNumber {number}, eventValid {valid}); the file is damaged"
             )
-        if etype == POLARITY_EVENT and (esize != POLARITY_EVENT_SIZE or tsoff != POLARITY_TS_OFFSET):
+        bad_layout = esize != POLARITY_EVENT_SIZE or tsoff != POLARITY_TS_OFFSET
+        if etype == POLARITY_EVENT and bad_layout:
             raise FormatError(
                 f"{where}: byte {off}: polarity packet with eventSize {esize} and eventTSOffset "
                 f"{tsoff}, the specification says 8 and 4; the file is damaged or not AEDAT 3.1"
@@ -193,6 +194,8 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
 
 def read_aedat_header(path: str | os.PathLike[str]) -> AedatHeader:
     """The text header of an AEDAT 3.x file."""
+    if not Path(path).is_file():
+        _read_bytes(path)
     with open(path, "rb") as f:
         head = f.read(1 << 16)
     if END_HEADER not in head:
@@ -233,12 +236,13 @@ def decode_aedat(buf: bytes, where: str | os.PathLike[str] = "<bytes>") -> np.nd
     counts = np.array([p[2] for p in pk], dtype=np.int64)
     overflows = np.array([p[4] for p in pk], dtype=np.int64)
     hsize = PACKET_HEADER.size
+    # one 8-byte word per event: a plain memory copy per packet, then a structured view
     raw = np.concatenate(
         [
-            np.frombuffer(buf, dtype=_POLARITY_DTYPE, count=int(c), offset=int(o) + hsize)
+            np.frombuffer(buf, dtype="<u8", count=int(c), offset=int(o) + hsize)
             for o, c in zip(offsets, counts, strict=True)
         ]
-    )
+    ).view(_POLARITY_DTYPE)
     data = raw["data"]
     ts = raw["ts"]
     if ts.size and int(ts.min()) < 0:
@@ -249,16 +253,20 @@ def decode_aedat(buf: bytes, where: str | os.PathLike[str] = "<bytes>") -> np.nd
         raise FormatError(
             f"{where}: byte {byte}: negative polarity timestamp {int(ts[i])}; the file is damaged"
         )
-    keep = (data & 1).astype(bool)
-    all_valid = bool(keep.all())
-    if not all_valid:
+    keep: np.ndarray | None = None
+    valid = np.bitwise_and(data, 1, dtype=np.uint32)
+    if int(np.count_nonzero(valid)) != len(data):
+        keep = valid.astype(bool)
         data, ts = data[keep], ts[keep]
     ev = np.empty(len(data), dtype=EVENT_DTYPE)
-    ev["x"] = (data >> 17) & 0x7FFF
+    ev["x"] = data >> 17  # bits 17-31: 15 bits, no mask needed
     ev["y"] = (data >> 2) & 0x7FFF
-    ev["p"] = (data >> 1) & 1
-    over = np.repeat(overflows << 31, counts)
-    ev["t"] = (over if all_valid else over[keep]) | ts
+    ev["p"] = (data & 2) != 0
+    if overflows.any():
+        over = np.repeat(overflows << 31, counts)
+        ev["t"] = (over if keep is None else over[keep]) | ts
+    else:
+        ev["t"] = ts
     return ev
 
 

@@ -21,8 +21,8 @@ does (Lichtsteiner et al. 2008, IEEE JSSC 43(2)):
 Everything is drawn from ``numpy.random.default_rng`` seeded by ``seed``: the same seed gives
 the same events. The train/test split is fixed and does not depend on ``seed``: a stratified
 80/20 split (per class, the first 20% of a permutation drawn with seed 0 are test images), so
-1437 train and 360 test samples. The whole dataset (both splits) is built once per process and
-configuration (about half a second) and kept in memory; no file is written.
+1438 train and 359 test samples. The whole dataset (both splits) is built once per process and
+configuration (about 2 s on one core) and kept in memory; no file is written.
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def _chunk_events(
 def build_digits(seed: int = 0, config: DigitsConfig = DigitsConfig()) -> DigitsRecording:
     """Record every digit (train and test) with ``config``; cached per process.
 
-    Deterministic for ``(seed, config)``; about half a second with the defaults.
+    Deterministic for ``(seed, config)``; about 2 s on one core with the defaults.
     """
     images, labels = _load_digits()
     w, h, _ = config.sensor_size
@@ -273,7 +273,7 @@ def digits_split(labels: np.ndarray) -> dict[str, np.ndarray]:
 class DigitsEvents:
     """scikit-learn's digits as DVS recordings (see the module docstring); no download.
 
-    ``split`` is ``"train"`` (1437 samples) or ``"test"`` (360); ``seed`` fixes every random
+    ``split`` is ``"train"`` (1438 samples) or ``"test"`` (359); ``seed`` fixes every random
     draw of the recording; ``transform`` (optional) is applied to each sample's events.
     Items are ``(events, label)``: a fresh :data:`EVENT_DTYPE` array (t in µs, 0–300 ms) and
     the digit 0–9.

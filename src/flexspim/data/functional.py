@@ -88,7 +88,7 @@ def downsample_events(events: np.ndarray, factor: int) -> np.ndarray:
 
 
 def downsampled_size(sensor_size: Sequence[int], factor: int) -> tuple[int, int, int]:
-    """Sensor size after :func:`downsample_events` with ``factor``: ``(ceil(W/f), ceil(H/f), P)``."""
+    """Sensor size after :func:`downsample_events`: ``(ceil(W / f), ceil(H / f), P)``."""
     w, h, p = check_sensor_size(sensor_size)
     f = int(factor)
     if f < 1:

@@ -83,21 +83,23 @@ class MacroEnergy:
     v_ref: float = _f(1.1, f"{PAPER}: 7.2 pJ/SOP and 17.9 mW are given at 1.1 V", lo=0,
                       lo_open=True, unit="V")
     e_col_active_pj: float = _f(
-        0.3986,
-        "calibrated (docs/energy.md): 17.9 mW at 1.1 V / 157 MHz with 16 lanes of 8-bit "
-        "weights / 16-bit membranes per full 256-column row operation, minus e_row_pj",
+        0.39845,
+        "calibrated (docs/energy.md, flexspim.energy.ops.calibrate_macro_energy): 17.9 mW at "
+        "1.1 V / 157 MHz minus leakage, with 16 lanes of 8-bit weights / 16-bit membranes per "
+        "full 256-column row operation, minus e_row_pj, over 256 active columns",
         lo=0, unit="pJ")
     e_row_pj: float = _f(
-        11.96,
+        11.967,
         "assumption: wordline drivers, row decoders and control take 10.5% of a full-row "
-        "operation, as CACTI 7 reports for the decoder+wordline share of a 16 kB 40 nm SRAM read",
+        "operation (113.97 pJ at 1.1 V), as CACTI 7 reports for the decoder+wordline share of "
+        "a 16 kB 40 nm SRAM read",
         lo=0, unit="pJ")
     standby_saving: float = _f(0.87, f"{PAPER}: a column in precharge standby uses 87% less "
                                "energy than an active one", lo=0, hi=1, unit="fraction")
     voltage_exponent: float = _f(
-        1.175,
-        f"fitted to {PAPER}: 6.8 mW at 0.9 V / 75.5 MHz and 17.9 mW at 1.1 V / 157 MHz "
-        "(sub-quadratic: part of the measured energy does not scale as CV^2)",
+        1.177,
+        f"fitted to {PAPER}: 6.8 mW at 0.9 V / 75.5 MHz and 17.9 mW at 1.1 V / 157 MHz, leakage "
+        "subtracted (sub-quadratic: part of the measured energy does not scale as CV^2)",
         lo=0, unit="")
     e_read_pj_per_bit: float = _f(
         0.05,
@@ -110,7 +112,8 @@ class MacroEnergy:
         lo=0, unit="pJ/bit")
     leakage_uw: float = _f(
         6.6,
-        "assumption: 131072 6T cells x 50 pW (40 nm low-power SRAM cell leakage at 1.1 V)",
+        "assumption: 131072 6T cells x 50 pW (40 nm low-power SRAM cell leakage at 1.1 V); "
+        "leakage current taken constant over 0.9-1.1 V, so the power scales as V / v_ref",
         lo=0, unit="uW")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from flexspim.errors import FormatError, NetworkError
-from flexspim.net.layers import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer, int_range
+from flexspim.net.layers import Conv2d, Flatten, SpikeMaxPool, SpikingLayer, int_range
 from flexspim.net.network import IntNetwork
 
 #: Largest magnitude the reference lets an exact sum reach, so that int64 never wraps silently.

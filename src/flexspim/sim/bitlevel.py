@@ -4,7 +4,7 @@ Per timestep and spiking layer, the layer's input events are expanded into their
 (target neuron, weight) pair per event and existing synapse (an input count k gives k SOPs). The
 SOPs are grouped into *rounds* in which every neuron appears at most once, and each round is one
 call of :func:`flexspim.macro.in_memory_add` (one lane per SOP; paper §II: one in-memory
-addition per lane), so a neuron that receives several events in one timestep adds them in sequence
+addition per lane; a round larger than one macro holds is split into several calls), so a neuron that receives several events in one timestep adds them in sequence
 into its wrapped ``v_bits`` membrane. A neuron overflowed in the timestep iff the sum of its
 per-lane wrap directions (+1/-1) is nonzero: its exact sum left the range by that many multiples of
 2**v_bits. The SOP counts are the macro's own counters. Threshold and reset follow
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from flexspim.hw import MacroSpec
 from flexspim.net.layers import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import BatchStats, layer_input_bounds
@@ -88,6 +89,15 @@ def rounds(targets: np.ndarray) -> np.ndarray:
     return rank
 
 
+def macro_lanes(w_bits: int, v_bits: int, spec: MacroSpec | None = None) -> int:
+    """Lanes one macro holds for one call of ``in_memory_add`` with its default shape: one
+    ``v_bits``-column span per lane (capped at the columns), weight rows then membrane rows."""
+    spec = spec if spec is not None else MacroSpec()
+    c = min(v_bits, spec.cols)
+    group_rows = -(-w_bits // c) + -(-v_bits // c)
+    return (spec.rows // group_rows) * (spec.cols // c)
+
+
 def _maxpool(layer: SpikeMaxPool, x: np.ndarray) -> np.ndarray:
     kh, kw = layer.kernel
     sh, sw = layer.stride  # type: ignore[misc]
@@ -136,14 +146,17 @@ def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = F
                 rank = rounds(targets)
                 mem = v[li]
                 wraps = np.zeros_like(mem)
+                cap = macro_lanes(layer.w_bits, layer.v_bits)
                 for r in range(int(rank.max()) + 1 if rank.size else 0):
-                    sel = rank == r
-                    lanes = targets[sel]
-                    res = in_memory_add(mem[lanes], weights[sel], v_bits=layer.v_bits,
-                                        w_bits=layer.w_bits)
-                    mem[lanes] = np.asarray(res.membranes, dtype=np.int64)
-                    wraps[lanes] += np.asarray(res.overflow, dtype=np.int64)
-                    stats["sops"][li, t] += int(res.counters.sops)
+                    sel = np.flatnonzero(rank == r)
+                    for c0 in range(0, sel.size, cap):  # as many calls as the macro needs
+                        part = sel[c0 : c0 + cap]
+                        lanes = targets[part]
+                        res = in_memory_add(mem[lanes], weights[part], v_bits=layer.v_bits,
+                                            w_bits=layer.w_bits)
+                        mem[lanes] = np.asarray(res.membranes, dtype=np.int64)
+                        wraps[lanes] += np.asarray(res.overflow, dtype=np.int64)
+                        stats["sops"][li, t] += int(res.counters.sops)
                 samples["sops"][:, li] += np.bincount(targets // sizes[li], minlength=n)
                 stats["overflow"][li, t] = int(np.count_nonzero(wraps))
                 stats["vmin"][li, t], stats["vmax"][li, t] = int(mem.min()), int(mem.max())

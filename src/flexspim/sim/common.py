@@ -42,6 +42,32 @@ class BatchStats:
     final_membranes: list[np.ndarray] | None
 
 
+def merge_stats(parts: list[BatchStats]) -> BatchStats:
+    """One :class:`BatchStats` for the samples of ``parts`` in order (counts add, min/max combine)."""
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts], axis=0)
+
+    def total(name: str) -> np.ndarray:
+        return np.sum([getattr(p, name) for p in parts], axis=0).astype(np.int64)
+
+    finals = None
+    if parts[0].final_membranes is not None:
+        finals = [np.concatenate([p.final_membranes[i] for p in parts], axis=0)  # type: ignore
+                  for i in range(len(parts[0].final_membranes))]
+    return BatchStats(
+        output_counts=cat("output_counts"),
+        step_input_events=total("step_input_events"), step_sops=total("step_sops"),
+        step_output_spikes=total("step_output_spikes"), step_overflow=total("step_overflow"),
+        membrane_min=np.min([p.membrane_min for p in parts], axis=0).astype(np.int64),
+        membrane_max=np.max([p.membrane_max for p in parts], axis=0).astype(np.int64),
+        sample_sops=cat("sample_sops"), sample_spikes=cat("sample_spikes"),
+        sample_input_events=cat("sample_input_events"), final_membranes=finals,
+    )
+
+
 def conv_fanout(layer: Conv2d, in_hw: tuple[int, int]) -> np.ndarray:
     """``[H, W]`` int64: synapses (output neurons it reaches) of one input pixel of one channel.
 

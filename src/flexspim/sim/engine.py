@@ -17,7 +17,7 @@ import numpy as np
 from flexspim.errors import ConfigError, FormatError, NetworkError
 from flexspim.net.network import IntNetwork
 from flexspim.sim import bitlevel, fast
-from flexspim.sim.common import BatchStats, layer_neurons
+from flexspim.sim.common import BatchStats, layer_neurons, merge_stats
 from flexspim.sim.result import SimResult
 
 #: Largest event count per pixel and bin, plus one (float32 inputs of the fast engine stay exact
@@ -92,28 +92,6 @@ def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = No
     return arr
 
 
-def _merge(parts: list[BatchStats]) -> dict[str, Any]:
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(p, name) for p in parts], axis=0)
-
-    def total(name: str) -> np.ndarray:
-        return np.sum([getattr(p, name) for p in parts], axis=0).astype(np.int64)
-
-    finals = None
-    if parts[0].final_membranes is not None:
-        finals = [np.concatenate([p.final_membranes[i] for p in parts], axis=0)  # type: ignore
-                  for i in range(len(parts[0].final_membranes))]
-    return dict(
-        output_counts=cat("output_counts"),
-        input_events=total("step_input_events"), sops=total("step_sops"),
-        output_spikes=total("step_output_spikes"), overflow_events=total("step_overflow"),
-        membrane_min=np.min([p.membrane_min for p in parts], axis=0).astype(np.int64),
-        membrane_max=np.max([p.membrane_max for p in parts], axis=0).astype(np.int64),
-        sample_sops=cat("sample_sops"), sample_spikes=cat("sample_spikes"),
-        sample_input_events=cat("sample_input_events"), final_membranes=finals,
-    )
-
-
 def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
              n_time_bins: int | None = None, sensor_size: Sequence[int] | None = None,
              labels: Any = None, batch_size: int = 64, progress: bool = False,
@@ -145,11 +123,16 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
             chunk = spikes[:, start : start + int(batch_size)]
             parts.append(run_batch(net, chunk, return_membranes=return_membranes))
             bar.update(chunk.shape[1])
-    merged = _merge(parts)
-    counts = merged.pop("output_counts")
+    merged = merge_stats(parts)
+    counts = merged.output_counts
     return SimResult(
         engine=engine, n_samples=n, n_timesteps=n_t,
         layer_names=[layer.name for layer in net.layers],
         predictions=np.argmax(counts, axis=1).astype(np.int64), labels=lab,
-        output_counts=counts, network=net.name, layer_neurons=layer_neurons(net), **merged,
+        output_counts=counts, network=net.name, layer_neurons=layer_neurons(net),
+        input_events=merged.step_input_events, sops=merged.step_sops,
+        output_spikes=merged.step_output_spikes, overflow_events=merged.step_overflow,
+        membrane_min=merged.membrane_min, membrane_max=merged.membrane_max,
+        sample_sops=merged.sample_sops, sample_spikes=merged.sample_spikes,
+        sample_input_events=merged.sample_input_events, final_membranes=merged.final_membranes,
     )

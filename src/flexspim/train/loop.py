@@ -52,10 +52,10 @@ class TrainConfig:
     """Everything that defines a training run (stored in every checkpoint).
 
     ``w_bits`` / ``v_bits``: one width for every spiking layer or one per layer (bits).
-    ``time_bins``: timesteps T per sample. ``lr``: Adam learning rate (default 2e-3, tuned on the
+    ``time_bins``: timesteps T per sample. ``lr``: Adam learning rate (default 3e-3, tuned on the
     digits preset), multiplied by ``lr_decay`` after every epoch (default 0.85, tuned on the digits
     preset; a schedule that does not depend on ``epochs``, so a run can be extended with
-    ``--resume --epochs N``). ``batch_size``: samples per step (default 32, tuned on the digits preset).
+    ``--resume --epochs N``). ``batch_size``: samples per step (default 16, tuned on the digits preset).
     """
 
     preset: str = "digits"
@@ -63,8 +63,8 @@ class TrainConfig:
     w_bits: tuple[int, ...] = (8,)
     v_bits: tuple[int, ...] = (16,)
     time_bins: int = 12
-    batch_size: int = 32
-    lr: float = 2e-3
+    batch_size: int = 16
+    lr: float = 3e-3
     lr_decay: float = 0.85
     seed: int = 0
     reset: str = "subtract"

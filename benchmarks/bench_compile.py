@@ -1,0 +1,57 @@
+"""Benchmark of the compiler: time of the ``optimal`` policy on the default 6-conv DVS Gesture
+network (2 macros; goal < 1 s) and of ``reproduce --quick`` (goal < 2 minutes on 2 cores).
+
+Usage: ``python benchmarks/bench_compile.py [--json FILE]``. Prints the figures and writes them
+as JSON (keys ``optimal_s``, ``optimal_solve_s``, ``fixed_policy_s``, ``reproduce_quick_s``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+from flexspim._io import write_json
+from flexspim.compile import compile_network
+from flexspim.hw import default_hardware
+from flexspim.net.presets import dvs_gesture_scnn
+from flexspim.reproduce import reproduce
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs of optimal")
+    args = parser.parse_args()
+    net, hw = dvs_gesture_scnn(), default_hardware()
+    compile_network(net, hw, policy="optimal")  # warm-up: imports PuLP, starts CBC once
+    opt_s, solve_s = [], []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        m = compile_network(net, hw, policy="optimal")
+        opt_s.append(time.perf_counter() - t0)
+        solve_s.append(m.search["solve_s"])
+    fixed = []
+    for policy in ("ws", "os", "hs-min"):
+        t0 = time.perf_counter()
+        compile_network(net, hw, policy=policy)
+        fixed.append(time.perf_counter() - t0)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        reproduce(True, tmp)
+        rq = time.perf_counter() - t0
+    out = {"optimal_s": statistics.median(opt_s), "optimal_max_s": max(opt_s),
+           "optimal_solve_s": statistics.median(solve_s), "fixed_policy_s": max(fixed),
+           "reproduce_quick_s": rq, "optimal_goal_s": 1.0, "reproduce_quick_goal_s": 120.0}
+    print(f"optimal on the default network (2 macros): median {out['optimal_s']:.3f} s, "
+          f"max {out['optimal_max_s']:.3f} s (goal < 1 s)")
+    print(f"fixed policies: at most {out['fixed_policy_s']:.3f} s")
+    print(f"reproduce --quick: {rq:.1f} s (goal < 120 s)")
+    if args.json:
+        write_json(args.json, out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

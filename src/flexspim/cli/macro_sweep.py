@@ -1,0 +1,169 @@
+"""``flexspim macro-sweep``: characterise one macro from the bit-level model (docs/energy.md).
+
+Energy per SOP across weight and membrane widths and operand shapes, the saving of standby
+columns, the gain against stacking operands row-wise, and the spread across shapes at 16 bit with
+32 output channels, printed with the paper's figures beside the model's. ``--json`` writes the
+numbers (format ``flexspim-macro-sweep``, version 1); ``--plot`` a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from flexspim._io import versioned, write_json
+from flexspim.energy.ops import macro_characterisation
+from flexspim.errors import ConfigError
+from flexspim.hw import Hardware, default_hardware, load_hardware
+
+SWEEP_FORMAT = "flexspim-macro-sweep"
+SWEEP_VERSION = 1
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "macro-sweep", help="energy per SOP across widths and shapes, paper vs model",
+        description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--voltage", type=float, metavar="V",
+                   help="supply for the width/shape tables (default: the hardware's, 0.9 V)")
+    p.add_argument("--hardware", metavar="FILE", help="hardware description (.yaml/.toml)")
+    p.add_argument("--extrapolate", action="store_true",
+                   help="allow a voltage outside the characterised 0.9-1.1 V range")
+    p.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
+    p.add_argument("--plot", metavar="FILE", help="write a PNG plot")
+    p.set_defaults(func=run)
+
+
+def hardware_for(args: argparse.Namespace) -> Hardware:
+    """The hardware description of the command line (file, voltage, extrapolation)."""
+    hw = load_hardware(args.hardware) if args.hardware else default_hardware()
+    changes: dict[str, Any] = {}
+    if args.extrapolate:
+        changes["allow_extrapolation"] = True
+    if args.voltage is not None:
+        m = hw.macro
+        if not (args.extrapolate or hw.allow_extrapolation) and \
+                not m.v_min <= args.voltage <= m.v_max:
+            raise ConfigError(f"--voltage {args.voltage}: outside the characterised range "
+                              f"[{m.v_min}, {m.v_max}] V; choose a voltage inside it or add "
+                              f"--extrapolate")
+        changes.update(voltage=args.voltage, f_sys_mhz=None)
+    try:
+        return hw.with_(**changes) if changes else hw
+    except ConfigError as exc:
+        raise ConfigError(f"--voltage {args.voltage}: {exc}") from None
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def summary_rows(res: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(quantity, paper, model) rows of the headline table."""
+    paper = res["paper"]
+    return [
+        ("energy/SOP 8b W / 16b V at 0.9 V (pJ)", f"{paper['pj_per_sop_8w16v_0v9']:.1f}",
+         f"{res['pj_per_sop_8w16v_0v9']:.2f}"),
+        ("energy/SOP 8b W / 16b V at 1.1 V (pJ)", f"{paper['pj_per_sop_8w16v_1v1']:.1f}",
+         f"{res['pj_per_sop_8w16v_1v1']:.2f}"),
+        ("power, full activity, 0.9 V / 75.5 MHz (mW)", f"{paper['full_power_mw_0v9']:.1f}",
+         f"{res['full_power_mw_0v9']:.2f}"),
+        ("power, full activity, 1.1 V / 157 MHz (mW)", f"{paper['full_power_mw_1v1']:.1f}",
+         f"{res['full_power_mw_1v1']:.2f}"),
+        ("standby column saving", _pct(paper["standby_saving"]), _pct(res["standby_saving"])),
+        ("max gain vs row-wise stacking", f"up to {paper['max_gain_vs_rowwise']:.1f}x",
+         f"{res['max_gain_vs_rowwise']:.2f}x (K={res['max_gain_channels']})"),
+        ("spread across shapes, 16 b, 32 och", f"< {_pct(paper['shape_spread_16b_32och'])}",
+         _pct(res["shape_spread_16b_32och"])),
+    ]
+
+
+def print_report(res: dict[str, Any], out: TextIO) -> None:
+    """The tables of the characterisation, paper beside model."""
+    rows = summary_rows(res)
+    w0 = max(len(r[0]) for r in rows)
+    print(f"FlexSpIM macro characterisation (bit-level model; tables at {res['voltage_v']:g} V, "
+          f"{res['f_sys_mhz']:.1f} MHz)", file=out)
+    print(f"{'quantity':<{w0}}  {'paper':>12}  {'model':>16}", file=out)
+    for q, p, m in rows:
+        print(f"{q:<{w0}}  {p:>12}  {m:>16}", file=out)
+    print("", file=out)
+    print("energy per SOP (pJ), one membrane per row (cols = membrane bits), full row:", file=out)
+    w_list = sorted({p["w_bits"] for p in res["width_sweep"]})
+    v_list = sorted({p["v_bits"] for p in res["width_sweep"]})
+    table = {(p["w_bits"], p["v_bits"]): p["pj_per_sop"] for p in res["width_sweep"]}
+    print("  W \\ V " + "".join(f"{v:>8}" for v in v_list), file=out)
+    for wb in w_list:
+        cells = "".join(f"{table[(wb, v)]:>8.2f}" if (wb, v) in table else f"{'-':>8}"
+                        for v in v_list)
+        print(f"  {wb:>5} " + cells, file=out)
+    print("", file=out)
+    print(f"operand shapes, {res['v_bits']}-bit membranes, 32 output channels:", file=out)
+    for p in res["shape_sweep"]:
+        print(f"  {p['shape']:>6}  {p['row_ops']:>3} row ops  {p['pj_per_sop']:>7.2f} pJ/SOP",
+              file=out)
+    print("", file=out)
+    print("output channels K: row-wise (1 operand per row op) vs best flexible shape:", file=out)
+    for p in res["channel_sweep"]:
+        print(f"  K={p['channels']:>4}  row-wise {p['rowwise_pj_per_sop']:>7.2f}  best "
+              f"{p['best_shape']:>5} {p['best_pj_per_sop']:>6.2f} pJ/SOP  gain {p['gain']:.2f}x",
+              file=out)
+
+
+def plot(res: dict[str, Any], path: str | Path) -> None:
+    """A three-panel PNG: widths, row-wise vs flexible over channels, shapes at 32 channels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from flexspim._io import write_with
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    ax = axes[0]
+    for wb in sorted({p["w_bits"] for p in res["width_sweep"]}):
+        pts = [p for p in res["width_sweep"] if p["w_bits"] == wb]
+        ax.plot([p["v_bits"] for p in pts], [p["pj_per_sop"] for p in pts], "o-",
+                label=f"W={wb} b")
+    ax.set_xlabel("membrane bits")
+    ax.set_ylabel("energy per SOP (pJ)")
+    ax.set_title(f"(a) widths at {res['voltage_v']:g} V")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    ks = [p["channels"] for p in res["channel_sweep"]]
+    ax.plot(ks, [p["rowwise_pj_per_sop"] for p in res["channel_sweep"]], "s-",
+            label="row-wise stacking")
+    ax.plot(ks, [p["best_pj_per_sop"] for p in res["channel_sweep"]], "o-",
+            label="best flexible shape")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("output channels")
+    ax.set_ylabel("energy per SOP (pJ)")
+    ax.set_title(f"(b) max gain {res['max_gain_vs_rowwise']:.2f}x (paper: up to 4.3x)")
+    ax.legend(fontsize=8)
+    ax = axes[2]
+    shapes = res["shape_sweep"]
+    ax.bar([p["shape"] for p in shapes], [p["pj_per_sop"] for p in shapes])
+    ax.set_xlabel("operand shape (rows x cols)")
+    ax.set_ylabel("energy per SOP (pJ)")
+    ax.set_title(f"(c) 32 channels: spread {100 * res['shape_spread_16b_32och']:.0f}%")
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    hw = hardware_for(args)
+    with tqdm(desc="macro-sweep", unit="point", file=sys.stderr, leave=False) as bar:
+        res = macro_characterisation(hw, progress=lambda label: bar.update(1))
+    print_report(res, sys.stdout)
+    if args.json:
+        write_json(args.json, versioned(SWEEP_FORMAT, SWEEP_VERSION, res))
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plot:
+        plot(res, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0

@@ -1,0 +1,64 @@
+"""Bit-level model of one FlexSpIM macro (DESIGN.md §4 ``macro``; paper §II, Fig. 2-3).
+
+An explicit bit array (512 x 256 by default) holding weights and membrane potentials, per-column
+2-bit control cells, dual-wordline AND/NOR reads, the five phases of an in-memory addition,
+ripple carries chained across row segments, standby columns, external row reads and writes, and
+counters of everything it does. It is the golden model of the arithmetic; docs/macro.md describes
+it phase by phase.
+
+Quick use::
+
+    from flexspim.macro import in_memory_add
+    membranes, counters = in_memory_add([100, -5], [27, -128], v_bits=16, w_bits=8)
+"""
+
+from flexspim.macro.add import InMemoryAddResult, in_memory_add
+from flexspim.macro.array import (
+    MAX_OPERAND_BITS,
+    LaneBlock,
+    Macro,
+    check_values,
+    decode_bits,
+    encode_bits,
+)
+from flexspim.macro.counters import MacroCounters
+from flexspim.macro.phases import (
+    CTRL_NAMES,
+    END,
+    MID,
+    STANDBY,
+    START,
+    carry_chain,
+    dual_wordline_read,
+    lane_codes,
+    overflow_direction,
+    parse_lanes,
+    precharge,
+    single_wordline_read,
+    sum_bits,
+)
+
+__all__ = [
+    "CTRL_NAMES",
+    "END",
+    "MAX_OPERAND_BITS",
+    "MID",
+    "STANDBY",
+    "START",
+    "InMemoryAddResult",
+    "LaneBlock",
+    "Macro",
+    "MacroCounters",
+    "carry_chain",
+    "check_values",
+    "decode_bits",
+    "dual_wordline_read",
+    "encode_bits",
+    "in_memory_add",
+    "lane_codes",
+    "overflow_direction",
+    "parse_lanes",
+    "precharge",
+    "single_wordline_read",
+    "sum_bits",
+]

@@ -1,0 +1,65 @@
+"""The end-to-end demo on the shipped digits model: results.json's keys and values, bit-exactness
+against the integer reference, the policies' costs, the report; run through the CLI once on a
+small subset of the test split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flexspim.cli import main
+from flexspim.compile import load_mapping
+from flexspim.report import load_run
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    code = main(["demo", "--samples", "24", "--out", str(out), "--no-progress"])
+    assert code == 0
+    return out
+
+
+def test_results_json_holds_the_promised_keys(demo_out: Path) -> None:
+    res = json.loads((demo_out / "results.json").read_text())
+    assert res["format"] == "flexspim-demo-results" and res["version"] == 1
+    for key in ("accuracy_hardware", "accuracy_reference", "bit_exact",
+                "energy_per_inference_uj", "latency_per_inference_us", "policies"):
+        assert key in res
+    assert res["n_samples"] == 24
+    assert res["bit_exact"] is True and all(res["checks"].values())
+    assert res["accuracy_hardware"] == res["accuracy_reference"]
+    assert 0.0 <= res["accuracy_hardware"] <= 1.0
+    assert set(res["policies"]) == {"hs-min", "optimal"}
+    for pol in res["policies"].values():
+        assert pol["energy_per_inference_uj"] > 0 and pol["latency_per_inference_us"] > 0
+        comps = pol["components_pj_per_inference"]
+        assert comps and abs(sum(comps.values()) / 1e6 - pol["energy_per_inference_uj"]) <= \
+            1e-6 * max(1.0, pol["energy_per_inference_uj"])
+        assert 0.0 <= pol["stationary_fraction"] <= 1.0
+    best = res["policy"]
+    assert res["energy_per_inference_uj"] == min(
+        p["energy_per_inference_uj"] for p in res["policies"].values())
+    assert res["policies"][best]["energy_per_inference_uj"] == res["energy_per_inference_uj"]
+
+
+def test_outputs_are_readable_and_consistent(demo_out: Path) -> None:
+    for pol in ("hs-min", "optimal"):
+        mapping = load_mapping(demo_out / f"mapping_{pol}.json")
+        assert mapping.policy == pol
+        run = load_run(demo_out / f"run_{pol}.json")
+        assert run.mapping is not None and run.cost is not None and run.hardware is not None
+        assert run.simulation.n_samples == 24
+    html = (demo_out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+    assert "policies compared" in html and 'class="missing"' not in html
+
+
+def test_demo_summary_is_printed(demo_out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flexspim.demo import format_summary
+
+    res = json.loads((demo_out / "results.json").read_text())
+    text = format_summary(res, demo_out)
+    assert "bit-exact: True" in text and "hs-min" in text and "report.html" in text

@@ -1,0 +1,199 @@
+"""NIR interchange: lossless round trip of integer networks, snnTorch import, clear errors."""
+
+from __future__ import annotations
+
+import warnings
+
+import nir
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flexspim.cli import main
+from flexspim.errors import FormatError, NetworkError
+from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool, load_network
+from flexspim.net.reference import run_reference
+from flexspim.train import QuantSNN, import_nir, model_to_nir, network_from_nir, network_to_nir
+from flexspim.train.arch import preset
+from flexspim.train.nir_io import write_nir
+
+
+def random_net(seed: int, w_bits: int, v_bits: int, reset: str) -> IntNetwork:
+    rng = np.random.default_rng(seed)
+    lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
+
+    def w(*shape: int) -> np.ndarray:
+        return rng.integers(lo, hi + 1, size=shape)
+
+    top = (1 << (v_bits - 1)) - 1
+    thr = [int(rng.integers(1, min(top, 40) + 1)) for _ in range(3)]
+    common = dict(w_bits=w_bits, v_bits=v_bits, reset=reset)
+    return IntNetwork((2, 8, 8), (
+        Conv2d("c1", w(4, 2, 3, 3), threshold=thr[0], padding=(1, 1), **common),
+        SpikeMaxPool("p1", (2, 2)),
+        Conv2d("c2", w(5, 4, 3, 3), threshold=thr[1], stride=(2, 2), padding=(1, 1), **common),
+        Flatten("flat"),
+        Linear("fc", w(3, 20), threshold=thr[2], **common),
+    ), name="rt")
+
+
+def same_network(a: IntNetwork, b: IntNetwork) -> None:
+    assert a.input_shape == b.input_shape
+    assert [type(x) for x in a.layers] == [type(x) for x in b.layers]
+    for x, y in zip(a.spiking_layers, b.spiking_layers, strict=True):
+        assert np.array_equal(x.weight, y.weight)
+        assert (x.threshold, x.reset, x.w_bits, x.v_bits) == (y.threshold, y.reset, y.w_bits,
+                                                              y.v_bits)
+        assert getattr(x, "stride", None) == getattr(y, "stride", None)
+        assert getattr(x, "padding", None) == getattr(y, "padding", None)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 1000), w_bits=st.integers(1, 8), extra=st.integers(0, 8),
+       reset=st.sampled_from(["subtract", "zero"]))
+def test_integer_network_round_trip_is_lossless(tmp_path_factory, seed: int, w_bits: int,
+                                                extra: int, reset: str) -> None:
+    net = random_net(seed, w_bits, max(2, w_bits + extra), reset)
+    path = tmp_path_factory.mktemp("nir") / "net.nir"
+    write_nir(network_to_nir(net), path)
+    back, report = import_nir(path, w_bits=net.layers[0].w_bits, v_bits=net.layers[0].v_bits)
+    same_network(net, back)
+    assert [la.name for la in back.spiking_layers] == ["c1", "c2", "fc"]
+    assert set(report.scales.values()) == {1.0} and report.notes == ()
+
+
+def test_exported_graph_nodes() -> None:
+    net = random_net(0, 4, 8, "zero")
+    g = network_to_nir(net)
+    kinds = [type(g.nodes[a]).__name__ for a, _ in g.edges] + ["Output"]
+    assert kinds == ["Input", "Conv2d", "IF", "SumPool2d", "Threshold", "Conv2d", "IF",
+                     "Flatten", "Linear", "IF", "Output"]
+    assert float(g.nodes["c1_if"].v_threshold.flat[0]) == net.layers[0].threshold - 0.5
+    assert g.nodes["c1_if"].metadata["reset"] == "zero"
+
+
+def test_float_model_export_holds_float_weights() -> None:
+    torch.manual_seed(0)
+    model = QuantSNN(preset("digits", (2, 12, 12), 4), w_bits=6, v_bits=12)
+    g = model_to_nir(model)
+    assert np.allclose(g.nodes["conv1"].weight, model.weights["conv1"].detach().numpy())
+    net, _ = network_from_nir(g, w_bits=6, v_bits=12)
+    assert [la.name for la in net.layers] == [s.name for s in model.arch.layers]
+
+
+def snntorch_model(weights: list[np.ndarray], thresholds: list[float], beta: float,
+                   reset: str) -> torch.nn.Sequential:
+    snn = pytest.importorskip("snntorch")
+    conv = torch.nn.Conv2d(2, 3, 3, padding=1, bias=False)
+    fc = torch.nn.Linear(3 * 4 * 4, 4, bias=False)
+    conv.weight.data = torch.tensor(weights[0], dtype=torch.float32)
+    fc.weight.data = torch.tensor(weights[1], dtype=torch.float32)
+    return torch.nn.Sequential(
+        conv, snn.Leaky(beta=torch.full((3, 8, 8), beta), threshold=torch.full((3, 8, 8),
+                        thresholds[0]), init_hidden=True, reset_mechanism=reset),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Flatten(), fc,
+        snn.Leaky(beta=torch.full((4,), beta), threshold=torch.full((4,), thresholds[1]),
+                  init_hidden=True, reset_mechanism=reset, output=True),
+    )
+
+
+def export_snntorch(model: torch.nn.Sequential) -> nir.NIRGraph:
+    pytest.importorskip("nirtorch")
+    from snntorch.export_nir import export_to_nir
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return export_to_nir(model, torch.zeros(1, 2, 8, 8), ignore_dims=[0])
+
+
+def test_snntorch_export_imports_with_widths_and_notes() -> None:
+    rng = np.random.default_rng(0)
+    model = snntorch_model([rng.normal(size=(3, 2, 3, 3)), rng.normal(size=(4, 48))],
+                           [1.0, 1.0], 0.9, "subtract")
+    g = export_snntorch(model)
+    with pytest.raises(NetworkError, match=r"AvgPool2d\).*Threshold"):
+        network_from_nir(g, w_bits=4, v_bits=12)
+    # spike OR pooling: AvgPool2d followed by a Threshold below 1/4
+    pool = next(k for k, v in g.nodes.items() if isinstance(v, nir.AvgPool2d))
+    nxt = next(b for a, b in g.edges if a == pool)
+    g.nodes["or"] = nir.Threshold(threshold=np.full((3, 4, 4), 0.1))
+    g.edges = [e for e in g.edges if e != (pool, nxt)] + [(pool, "or"), ("or", nxt)]
+    net, report = network_from_nir(g, w_bits=4, v_bits=12)
+    assert [type(la).__name__ for la in net.layers] == ["Conv2d", "SpikeMaxPool", "Flatten",
+                                                        "Linear"]
+    for layer in net.spiking_layers:
+        assert layer.w_bits == 4 and np.abs(layer.weight).max() == 7  # max|w| -> 2**3 - 1
+        assert layer.reset == "zero"  # NIR semantics: reset to v_reset = 0
+    assert any("leak" in note for note in report.notes)
+
+
+def test_snntorch_integer_if_model_matches_reference_exactly() -> None:
+    """beta = 1 (IF), integer weights, zero reset: snnTorch's own spikes = our integer network."""
+    rng = np.random.default_rng(1)
+    w1 = rng.integers(-3, 4, size=(3, 2, 3, 3)).astype(float)
+    w2 = rng.integers(-3, 4, size=(4, 48)).astype(float)
+    model = snntorch_model([w1, w2], [2.5, 1.5], 1.0, "zero")
+    model[2] = torch.nn.MaxPool2d(2)  # spiking OR pooling on the torch side
+    g = export_snntorch(torch.nn.Sequential(*[m for i, m in enumerate(model) if i != 2]))
+    # rebuild the NIR chain with the OR pooling node pair flexspim uses
+    conv_if = next(b for a, b in g.edges if isinstance(g.nodes[a], nir.Conv2d))
+    flat = next(b for a, b in g.edges if a == conv_if)
+    g.nodes["pool"] = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                    padding=np.array([0, 0]))
+    g.nodes["or"] = nir.Threshold(threshold=np.full((3, 4, 4), 0.5))
+    g.edges = [e for e in g.edges if e != (conv_if, flat)] + [(conv_if, "pool"),
+                                                              ("pool", "or"), ("or", flat)]
+    net, report = network_from_nir(g, w_bits=8, v_bits=16)
+    assert set(report.scales.values()) == {1.0}
+    assert [la.threshold for la in net.spiking_layers] == [3, 2]
+    x = (rng.random((6, 5, 2, 8, 8)) < 0.3).astype(np.int64)  # [T, N, C, H, W]
+    ref = run_reference(net, x)
+    from snntorch import utils
+
+    utils.reset(model)
+    with torch.no_grad():
+        out = torch.stack([model(torch.tensor(x[t], dtype=torch.float32))[0]
+                           for t in range(x.shape[0])])
+    assert np.array_equal(out.numpy().astype(np.int64), ref.spikes[-1])
+
+
+def test_unsupported_nodes_name_node_and_type() -> None:
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([4])),
+                            "lin": nir.Linear(weight=np.ones((3, 4))),
+                            "li": nir.LI(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3)),
+                            "output": nir.Output(output_type=np.array([3]))},
+                     edges=[("input", "lin"), ("lin", "li"), ("li", "output")])
+    with pytest.raises(NetworkError, match=r"'li' \(LI\) is not supported"):
+        network_from_nir(g)
+    g2 = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([4])),
+                             "aff": nir.Affine(weight=np.ones((3, 4)), bias=np.ones(3)),
+                             "if": nir.IF(r=np.ones(3), v_threshold=np.ones(3)),
+                             "output": nir.Output(output_type=np.array([3]))},
+                      edges=[("input", "aff"), ("aff", "if"), ("if", "output")])
+    with pytest.raises(NetworkError, match=r"'aff' \(Affine\): nonzero bias"):
+        network_from_nir(g2)
+
+
+@pytest.fixture
+def own_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flexspim.cli
+
+    monkeypatch.setattr(flexspim.cli, "SUBCOMMAND_MODULES", ("flexspim.cli.import_nir",))
+
+
+def test_cli_import(tmp_path, capsys: pytest.CaptureFixture[str], own_cli) -> None:
+    net = random_net(3, 6, 14, "subtract")
+    write_nir(network_to_nir(net), tmp_path / "m.nir")
+    assert main(["import", str(tmp_path / "m.nir"), "--w-bits", "6", "--v-bits", "14",
+                 "--out", str(tmp_path / "m.npz")]) == 0
+    same_network(net, load_network(tmp_path / "m.npz"))
+    (tmp_path / "bad.nir").write_bytes(b"garbage")
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "bad.nir"), "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.nir" in err[0] and "NIR" in err[0]
+    with pytest.raises(FormatError, match="no such NIR file"):
+        import_nir(tmp_path / "missing.nir")
