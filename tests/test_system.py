@@ -188,3 +188,49 @@ def test_mapping_of_another_network_or_hardware_is_refused(tiny_result) -> None:
     hw3 = hw.with_(system=dataclasses.replace(hw.system, n_macros=3))
     with pytest.raises(MappingError, match=r"\[hardware-match\].*2 macro"):
         system_counts(_tiny(), m, hw3, tiny_result)
+
+
+def test_cli_simulate_with_mapping_prices_the_run(tmp_path, capsys) -> None:
+    """`flexspim simulate --mapping` prints the breakdown, writes a run document and a plot, and
+    the report command reads that document; its cost equals the Python API's."""
+    import json
+
+    from flexspim.cli import main
+    from flexspim.compile import save_mapping
+    from flexspim.net import save_network
+    from flexspim.report import load_run
+
+    net = IntNetwork(input_shape=(2, 6, 6), layers=(
+        Conv2d(name="c1", weight=np.random.default_rng(1).integers(-8, 8, (4, 2, 3, 3)),
+               w_bits=4, v_bits=10, threshold=6, padding=(1, 1)),
+        Flatten(name="flat"),
+        Linear(name="fc", weight=np.random.default_rng(2).integers(-8, 8, (3, 144)),
+               w_bits=4, v_bits=10, threshold=5)), name="small")
+    hw = default_hardware()
+    mapping = compile_network(net, hw, policy="hs-min")
+    save_network(net, tmp_path / "n.npz")
+    save_mapping(mapping, tmp_path / "m.json")
+    x = (np.random.default_rng(3).random((5, 4, 2, 6, 6)) < 0.2).astype(np.int64)
+    np.save(tmp_path / "x.npy", x)
+    code = main(["simulate", str(tmp_path / "n.npz"), str(tmp_path / "x.npy"), "--labels",
+                 "0,1,2,0", "--mapping", str(tmp_path / "m.json"), "--json",
+                 str(tmp_path / "run.json"), "--plot", str(tmp_path / "e.png")])
+    out = capsys.readouterr().out
+    assert code == 0 and "macro_compute" in out and "energy per inference" in out
+    assert (tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
+    doc = json.loads((tmp_path / "run.json").read_text())
+    assert doc["format"] == "flexspim-run" and doc["mapping"]["policy"] == "hs-min"
+    expected = system_cost(net, mapping, hw, system_counts(net, mapping, hw, simulate(net, x)))
+    assert doc["cost"]["energy_per_inference_uj"] == pytest.approx(
+        expected.energy_per_inference_uj, rel=1e-12)
+    assert load_run(tmp_path / "run.json").cost is not None
+    assert main(["report", str(tmp_path / "run.json"), "--out", str(tmp_path / "r.html")]) == 0
+    assert "data:image/png;base64" in (tmp_path / "r.html").read_text()
+
+
+def test_cli_simulate_plot_without_mapping_is_a_clear_error(tmp_path, capsys) -> None:
+    from flexspim.cli import main
+
+    code = main(["simulate", "n.npz", "x.npy", "--plot", str(tmp_path / "e.png")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--mapping" in err[0]

@@ -16,6 +16,7 @@ the :class:`~flexspim.sim.SimResult`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass
@@ -24,9 +25,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from flexspim.compile import Mapping, load_mapping
+from flexspim.energy.system import system_cost
 from flexspim.errors import ConfigError, FormatError
+from flexspim.hw import Hardware, default_hardware, hardware_to_dict, load_hardware
 from flexspim.net import IntNetwork, load_network
+from flexspim.report import make_run_document, plot_energy_breakdown, save_run_document
 from flexspim.sim import ENGINES, SimResult, simulate
+from flexspim.sim.system import system_counts
 
 LABEL_IN_NAME = re.compile(r"label(\d+)")
 
@@ -58,6 +64,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--labels", metavar="LABELS",
                    help="comma-separated labels, or a .npy/.csv file with one label per sample")
     p.add_argument("--batch-size", type=int, default=64, help="samples per batch (default 64)")
+    p.add_argument("--mapping", metavar="FILE",
+                   help="mapping JSON from 'flexspim compile': count and price the run on it")
+    p.add_argument("--hw", metavar="FILE",
+                   help="hardware description (.yaml/.toml) for --mapping (default: the paper's "
+                        "system with the mapping's macro count)")
+    p.add_argument("--plot", metavar="FILE", help="PNG of the energy breakdown (with --mapping)")
     p.set_defaults(func=run)
 
 
@@ -174,13 +186,39 @@ def print_summary(result: SimResult, out: TextIO | None = None) -> None:
               f"{int(result.membrane_max[i].max()):>12}", file=out)
 
 
+def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
+    """The hardware a mapping is priced on: ``--hw`` if given, else the default system with the
+    mapping's macro count."""
+    if hw_file:
+        return load_hardware(hw_file)
+    hw = default_hardware()
+    return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
+
+
 def run(args: argparse.Namespace) -> int:
+    if (args.plot or args.hw) and not args.mapping:
+        raise ConfigError("--plot and --hw price a run on a mapping; add --mapping FILE (made by "
+                          "'flexspim compile NETWORK --out FILE')")
     data = load_inputs(args)
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
     result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
                       sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
                       batch_size=args.batch_size, progress=True)
     print_summary(result)
+    if mapping is None or hw is None:
+        if args.json:
+            result.save_json(args.json)
+            print(f"wrote {args.json}")
+        return 0
+    cost = system_cost(data.net, mapping, hw, system_counts(data.net, mapping, hw, result))
+    print(f"mapping {args.mapping}: policy {mapping.policy}, {mapping.n_macros} macro(s)")
+    print(cost.table())
     if args.json:
-        result.save_json(args.json)
+        save_run_document(make_run_document(result, mapping=mapping, cost=cost,
+                                            hardware=hardware_to_dict(hw)), args.json)
         print(f"wrote {args.json}")
+    if args.plot:
+        plot_energy_breakdown(cost, args.plot)
+        print(f"wrote {args.plot}")
     return 0

@@ -198,13 +198,15 @@ class Mapping:
         except KeyError as exc:
             raise FormatError(f"{where}: mapping field {exc} missing; recompile with "
                               f"'flexspim compile'") from None
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, AttributeError) as exc:
             raise FormatError(f"{where}: malformed mapping field ({exc})") from None
         _check_consistent(m, where)
         return m
 
 
-def _layer_from_dict(d: dict[str, Any], where: str) -> LayerMapping:
+def _layer_from_dict(d: Any, where: str) -> LayerMapping:
+    if not isinstance(d, dict):
+        raise FormatError(f"{where}: each entry of 'layers' must be a mapping, got {d!r:.40}")
     names = {f.name for f in fields(LayerMapping)}
     unknown = set(d) - names
     if unknown:

@@ -96,27 +96,38 @@ class ResultStore:
             db.close()
             self._db = None  # type: ignore[assignment]
 
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement and fetch its rows; a damaged file becomes a FormatError."""
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise FormatError(f"{self.path}: damaged sweep store ({exc}); give a new --out path "
+                              f"or delete the file") from None
+
     def keys(self) -> set[str]:
         """Keys of every stored point."""
-        return {k for (k,) in self._db.execute("SELECT key FROM points")}
+        return {k for (k,) in self._exec("SELECT key FROM points")}
 
     def __contains__(self, key: str) -> bool:
-        return self._db.execute("SELECT 1 FROM points WHERE key = ?", (key,)).fetchone() \
-            is not None
+        return bool(self._exec("SELECT 1 FROM points WHERE key = ?", (key,)))
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+        return int(self._exec("SELECT COUNT(*) FROM points")[0][0])
 
     def put(self, key: str, sweep: str, point: SweepPoint, status: str,
             metrics: dict[str, Any] | None = None, error: str | None = None) -> bool:
         """Store one point and commit; returns False (and changes nothing) if the key exists."""
-        seq = int(self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM points").fetchone()[0])
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO points (key, seq, sweep, point, status, metrics, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (key, seq, sweep, json.dumps(point.to_dict(), sort_keys=True), status,
-             dumps_json(metrics or {}), error))
-        self._db.commit()
+        seq = int(self._exec("SELECT COALESCE(MAX(seq), 0) + 1 FROM points")[0][0])
+        try:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO points (key, seq, sweep, point, status, metrics, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, seq, sweep, json.dumps(point.to_dict(), sort_keys=True), status,
+                 dumps_json(metrics or {}), error))
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            raise FormatError(f"{self.path}: cannot store point {key} ({exc}); give a new "
+                              f"--out path or delete the file") from None
         return cur.rowcount == 1
 
     def get(self, key: str) -> PointResult | None:
@@ -134,7 +145,7 @@ class ResultStore:
         sql = f"SELECT key, seq, sweep, point, status, metrics, error FROM points {where} " \
               f"ORDER BY seq"
         out = []
-        for key, seq, sweep, point, status, metrics, error in self._db.execute(sql, args):
+        for key, seq, sweep, point, status, metrics, error in self._exec(sql, args):
             try:
                 out.append(PointResult(key=key, sweep=sweep,
                                        point=SweepPoint.from_dict(json.loads(point)),

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,9 @@ def load_network(path: str | os.PathLike[str]) -> IntNetwork:
     try:
         with np.load(p, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise FormatError(f"{p}: not a flexspim network file or truncated ({exc}); re-export "
-                          f"it with 'flexspim export'") from None
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
+        raise FormatError(f"{p}: not a flexspim network file, truncated or corrupt ({exc}); "
+                          f"re-export it with 'flexspim export'") from None
     except ValueError as exc:
         raise FormatError(f"{p}: corrupt network file ({exc})") from None
     if "header" not in arrays:

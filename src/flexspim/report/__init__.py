@@ -15,7 +15,13 @@ from flexspim.report.document import (
     run_data,
     save_run_document,
 )
-from flexspim.report.html import SECTIONS, confusion_matrix, render_report, write_report
+from flexspim.report.html import (
+    SECTIONS,
+    confusion_matrix,
+    plot_energy_breakdown,
+    render_report,
+    write_report,
+)
 
 __all__ = [
     "RUN_FORMAT",
@@ -25,6 +31,7 @@ __all__ = [
     "confusion_matrix",
     "load_run",
     "make_run_document",
+    "plot_energy_breakdown",
     "render_report",
     "run_data",
     "save_run_document",

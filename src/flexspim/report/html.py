@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from flexspim._io import write_text_atomic
+from flexspim._io import write_text_atomic, write_with
 from flexspim.report.document import RunData, run_data
 
 # ----------------------------------------------------------------------------- small helpers
@@ -195,6 +195,52 @@ def energy_tables(cost: dict[str, Any]) -> tuple[dict[str, float], dict[str, dic
     return comps, per_layer
 
 
+def draw_energy_breakdown(fig: Any, comps: dict[str, float],
+                          per_layer: dict[str, dict[str, float]]) -> None:
+    """Draw on ``fig``: energy per component (bars) and per layer (stacked by component), in nJ
+    per inference, from :func:`energy_tables`."""
+    names = list(comps)
+    layers = list(per_layer)
+    ax1 = fig.add_subplot(1, 2, 1)
+    ax1.barh(range(len(names)), [comps[k] / 1e3 for k in names], color="tab:green")
+    ax1.set_yticks(range(len(names)))
+    ax1.set_yticklabels(names, fontsize=8)
+    ax1.invert_yaxis()
+    ax1.set_xlabel("nJ per inference")
+    ax1.set_title("by component", fontsize=9)
+    ax2 = fig.add_subplot(1, 2, 2)
+    bottom = np.zeros(len(layers))
+    for k in names:
+        vals = np.array([per_layer[la].get(k, 0.0) / 1e3 for la in layers])
+        ax2.bar(range(len(layers)), vals, bottom=bottom, label=k)
+        bottom += vals
+    ax2.set_xticks(range(len(layers)))
+    ax2.set_xticklabels(layers, rotation=45, ha="right", fontsize=8)
+    ax2.set_ylabel("nJ per inference")
+    ax2.set_title("by layer", fontsize=9)
+    if layers:
+        ax2.legend(fontsize=6)
+
+
+def plot_energy_breakdown(cost: Any, path: str | os.PathLike[str]) -> None:
+    """Write a PNG of the energy breakdown of ``cost`` (a CostReport or its document),
+    atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    doc = cost.to_dict() if hasattr(cost, "to_dict") else dict(cost)
+    comps, per_layer = energy_tables(doc)
+    fig = plt.figure(figsize=(10.0, 0.3 * len(comps) + 3.0))
+    try:
+        draw_energy_breakdown(fig, comps, per_layer)
+        fig.tight_layout()
+        write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
 def section_energy(run: RunData) -> str:
     if run.cost is None:
         return _missing("cost", "give the run a mapping and cost (flexspim simulate --mapping, "
@@ -209,28 +255,9 @@ def section_energy(run: RunData) -> str:
     if comps:
         total = sum(comps.values()) or 1.0
         names = list(comps)
-        layers = list(per_layer)
 
         def draw(fig: Any) -> None:
-            ax1 = fig.add_subplot(1, 2, 1)
-            ax1.barh(range(len(names)), [comps[k] / 1e3 for k in names], color="tab:green")
-            ax1.set_yticks(range(len(names)))
-            ax1.set_yticklabels(names, fontsize=8)
-            ax1.invert_yaxis()
-            ax1.set_xlabel("nJ per inference")
-            ax1.set_title("by component", fontsize=9)
-            ax2 = fig.add_subplot(1, 2, 2)
-            bottom = np.zeros(len(layers))
-            for k in names:
-                vals = np.array([per_layer[la].get(k, 0.0) / 1e3 for la in layers])
-                ax2.bar(range(len(layers)), vals, bottom=bottom, label=k)
-                bottom += vals
-            ax2.set_xticks(range(len(layers)))
-            ax2.set_xticklabels(layers, rotation=45, ha="right", fontsize=8)
-            ax2.set_ylabel("nJ per inference")
-            ax2.set_title("by layer", fontsize=9)
-            if layers:
-                ax2.legend(fontsize=6)
+            draw_energy_breakdown(fig, comps, per_layer)
 
         parts.append(_png(draw, (10.0, 0.3 * len(names) + 3.0)))
         parts.append(_table(("component", "pJ per inference", "share"),
