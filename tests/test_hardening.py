@@ -1,9 +1,9 @@
 """Hardening: CLI errors are one line with exit code 2 (a traceback only with --debug); the file
 readers (AEDAT, network, mapping, hardware, sweep, run document, sweep store) survive random and
-mutated bytes with nothing but FlexspimError; output files are written atomically.
+mutated bytes with nothing but FlexspimError; output files are written atomically; a training
+run killed part-way resumes to the same result.
 
-(Killing a sweep part-way and resuming it is tested in tests/test_dse.py; training resume in the
-training tests.)
+(Killing a sweep part-way and resuming it is tested in tests/test_dse.py.)
 """
 
 from __future__ import annotations
@@ -359,3 +359,63 @@ def test_network_and_hardware_saves_are_atomic(tmp_path: Path,
     with pytest.raises(OSError):
         net_io.save_network(net, tmp_path / "n.npz")
     assert (tmp_path / "n.npz").read_bytes() == before and _no_temp_files(tmp_path)
+
+
+# ----------------------------------------------------------------------------- killed training
+
+def test_killed_training_run_resumes_to_the_same_result(tmp_path: Path) -> None:
+    """SIGKILL `flexspim train` after its first epoch's checkpoint, resume it with --resume: the
+    metrics hold each epoch once and the exported network equals an uninterrupted run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from flexspim.train.frames import Frames, save_frames
+
+    rng = np.random.default_rng(7)
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 3, n)
+        x = rng.poisson(0.05, (n, 4, 2, 8, 8))
+        for i in range(n):
+            x[i, :, y[i] % 2, 2 * y[i]:2 * y[i] + 3, 1:7] += rng.poisson(0.8, (4, 3, 6))
+        return x.astype(np.int16), y.astype(np.int64)
+
+    (xtr, ytr), (xte, yte) = split(400), split(20)
+    save_frames(tmp_path / "f.npz", Frames(xtr, ytr, xte, yte, name="synthetic"))
+    epochs = 6
+
+    def train(out: Path, *extra: str) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        return subprocess.Popen(
+            [sys.executable, "-m", "flexspim", "train", "--data", str(tmp_path / "f.npz"),
+             "--time-bins", "4", "--epochs", str(epochs), "--batch-size", "8", "--seed", "3",
+             "--threads", "1", "--out", str(out), *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+
+    killed = tmp_path / "killed"
+    proc = train(killed)
+    deadline = time.monotonic() + 300
+    metrics = killed / "metrics.csv"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before_kill = len(metrics.read_text().splitlines()) - 1
+    assert 1 <= done_before_kill < epochs, "the run was not killed part-way"
+    assert not (killed / "summary.json").exists()
+    assert train(killed, "--resume").wait() == 0
+    assert train(tmp_path / "straight").wait() == 0
+
+    rows = [line.split(",")[0] for line in metrics.read_text().splitlines()[1:]]
+    assert rows == [str(e) for e in range(1, epochs + 1)]
+    for run in ("killed", "straight"):
+        assert main(["export", str(tmp_path / run / "checkpoint.pt"), "--out",
+                     str(tmp_path / f"{run}.npz")]) == 0
+    a, b = load_network(tmp_path / "killed.npz"), load_network(tmp_path / "straight.npz")
+    for la, lb in zip(a.spiking_layers, b.spiking_layers, strict=True):
+        assert np.array_equal(la.weight, lb.weight) and la.threshold == lb.threshold

@@ -136,16 +136,15 @@ def test_snntorch_integer_if_model_matches_reference_exactly() -> None:
     w1 = rng.integers(-3, 4, size=(3, 2, 3, 3)).astype(float)
     w2 = rng.integers(-3, 4, size=(4, 48)).astype(float)
     model = snntorch_model([w1, w2], [2.5, 1.5], 1.0, "zero")
-    model[2] = torch.nn.MaxPool2d(2)  # spiking OR pooling on the torch side
-    g = export_snntorch(torch.nn.Sequential(*[m for i, m in enumerate(model) if i != 2]))
-    # rebuild the NIR chain with the OR pooling node pair flexspim uses
-    conv_if = next(b for a, b in g.edges if isinstance(g.nodes[a], nir.Conv2d))
-    flat = next(b for a, b in g.edges if a == conv_if)
-    g.nodes["pool"] = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
-                                    padding=np.array([0, 0]))
+    g = export_snntorch(model)  # the whole model: snnTorch traces it, shapes must fit
+    # the NIR pooling node becomes the OR pooling pair flexspim uses (SumPool2d + Threshold) ...
+    pool = next(k for k, v in g.nodes.items() if isinstance(v, nir.AvgPool2d))
+    nxt = next(b for a, b in g.edges if a == pool)
+    g.nodes[pool] = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                  padding=np.array([0, 0]))
     g.nodes["or"] = nir.Threshold(threshold=np.full((3, 4, 4), 0.5))
-    g.edges = [e for e in g.edges if e != (conv_if, flat)] + [(conv_if, "pool"),
-                                                              ("pool", "or"), ("or", flat)]
+    g.edges = [e for e in g.edges if e != (pool, nxt)] + [(pool, "or"), ("or", nxt)]
+    model[2] = torch.nn.MaxPool2d(2)  # ... and spike OR (max) pooling on the torch side
     net, report = network_from_nir(g, w_bits=8, v_bits=16)
     assert set(report.scales.values()) == {1.0}
     assert [la.threshold for la in net.spiking_layers] == [3, 2]

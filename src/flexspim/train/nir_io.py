@@ -19,9 +19,15 @@ Norse and Sinabs write them, and quantizes each synapse + neuron pair to ``w_bit
 - input gain per step: IF ``r``; LIF ``r * dt / tau`` (snnTorch writes ``r = tau / dt``, gain 1);
   CubaLIF ``r * w_in * dt / tau_mem`` (the synaptic filter replaced by its DC gain);
 - effective weights ``W * gain`` are scaled by ``s = max|W gain| / (2**(w_bits-1) - 1)`` and
-  rounded (``s = 1`` when they already are integers that fit, so a flexspim export reimports
-  losslessly); the threshold becomes ``theta = floor(v_threshold / s) + 1`` (``v * s >
-  v_threshold``), clipped to ``[1, 2**(v_bits-1) - 1]``;
+  rounded; ``s = 1`` when they already are integers inside the ``w_bits``-bit two's-complement
+  range ``[-2**(w_bits-1), 2**(w_bits-1) - 1]``. The threshold becomes ``theta =
+  floor(v_threshold / s) + 1`` (``v * s > v_threshold``), clipped to ``[1, 2**(v_bits-1) - 1]``
+  (a clip is noted); at ``s = 1`` the integer ``threshold`` of flexspim's metadata is used when
+  it agrees with ``v_threshold``. So an integer network exported by flexspim reimports
+  bit-identically at its own widths (weights and thresholds are written as float32 below
+  2**23, float64 above, both exact);
+- Flatten: any ``start_dim`` / ``end_dim`` (a leading batch dimension in its ``input_type``
+  included) that flattens the whole (C, H, W) sample to one vector;
 - leaks (finite ``tau``) and synaptic filters have no counterpart in the IF hardware model
   (paper §II: IF neurons, no leak); they are dropped and listed in the :class:`ImportReport`.
 - reset: the node's ``reset`` metadata if present, else ``reset`` given by the caller, else NIR's
@@ -56,9 +62,15 @@ def _nir() -> Any:
     return nir
 
 
+def _exact_dtype(largest: float) -> type:
+    """float32 while every value up to ``largest`` (in magnitude) and its halves are exact in
+    it (< 2**23), else float64 (exact below 2**52): integer networks survive the trip."""
+    return np.float32 if abs(largest) < 2.0**23 else np.float64
+
+
 def _if_node(nir: Any, layer: SpikingLayer, shape: tuple[int, ...], threshold: float) -> Any:
     return nir.IF(r=np.ones(shape, dtype=np.float32),
-                  v_threshold=np.full(shape, threshold, dtype=np.float32),
+                  v_threshold=np.full(shape, threshold, dtype=_exact_dtype(threshold)),
                   v_reset=np.zeros(shape, dtype=np.float32),
                   metadata={"reset": layer.reset, "w_bits": int(layer.w_bits),
                             "v_bits": int(layer.v_bits), "threshold": int(layer.threshold)})
@@ -100,7 +112,8 @@ def _graph_from_layers(net: IntNetwork, weights: dict[str, np.ndarray],
 
 def network_to_nir(net: IntNetwork) -> Any:
     """The integer network as a ``nir.NIRGraph`` (weights as float32 integers; module docstring)."""
-    weights = {la.name: np.asarray(la.weight, dtype=np.float32) for la in net.spiking_layers}
+    weights = {la.name: np.asarray(la.weight, dtype=_exact_dtype(
+        float(np.abs(la.weight).max(initial=0)))) for la in net.spiking_layers}
     thresholds = {la.name: la.threshold - 0.5 for la in net.spiking_layers}
     return _graph_from_layers(net, weights, thresholds)
 
@@ -289,6 +302,34 @@ _NEURON_GAIN: dict[str, Callable[[str, Any, float], tuple[float, list[str]]]] = 
 }
 
 
+def _quantize_weights(w_eff: np.ndarray, w_bits: int) -> tuple[np.ndarray, float]:
+    """Integer weights of ``w_bits`` bits and their scale (float units per weight unit).
+
+    Weights that already are integers inside the ``w_bits``-bit two's-complement range keep
+    scale 1 (an exported integer network reimports bit-identically); any others are scaled
+    symmetrically, ``s = max|w| / (2**(w_bits-1) - 1)`` (1 bit: ``s = max|w|``, levels
+    {-1, 0}), and rounded to nearest.
+    """
+    lo, hi = int_range(w_bits)
+    if w_eff.size and np.all(w_eff == np.round(w_eff)) and w_eff.min() >= lo and w_eff.max() <= hi:
+        return np.round(w_eff).astype(np.int64), 1.0
+    top = max(hi, 1)
+    amax = float(np.abs(w_eff).max()) if w_eff.size else 0.0
+    scale = amax / top if amax > 0 else 1.0
+    q = np.clip(np.round(w_eff / scale), -top if w_bits > 1 else -1, top if w_bits > 1 else 0)
+    return q.astype(np.int64), scale
+
+
+def _stored_threshold(node: Any, v_thr: float) -> int | None:
+    """The integer threshold flexspim wrote in the node's metadata, if it agrees with
+    ``v_threshold`` (``theta - 0.5``, to the precision the float was stored with); else None."""
+    meta = _meta(node, "threshold")
+    if isinstance(meta, (bool, float)) or not isinstance(meta, int):
+        return None
+    tolerance = 0.5 + abs(v_thr) * float(np.finfo(np.float32).eps)
+    return int(meta) if abs((meta - 0.5) - v_thr) <= tolerance else None
+
+
 def _on_neuron(st: _State, name: str, node: Any) -> None:
     kind = type(node).__name__
     if st.synapse is None:
@@ -311,17 +352,16 @@ def _on_neuron(st: _State, name: str, node: Any) -> None:
     if v_thr <= 0 or gain <= 0:
         raise NetworkError(f"NIR node '{name}' ({kind}): threshold {v_thr:g} and input gain "
                            f"{gain:g} must be > 0")
-    w_eff = w * gain
-    lo, hi = int_range(st.w_bits)
-    top = max(hi, 1)
-    amax = float(np.abs(w_eff).max()) if w_eff.size else 0.0
-    if np.all(w_eff == np.round(w_eff)) and w_eff.min(initial=0) >= lo and amax <= hi:
-        scale = 1.0
-    else:
-        scale = amax / top if amax > 0 else 1.0
-    q = np.clip(np.round(w_eff / scale), lo if st.w_bits > 1 else -1, top if st.w_bits > 1 else 0)
-    theta = int(np.clip(math.floor(v_thr / scale) + 1, 1, int_range(st.v_bits)[1]))
-    common = dict(name=syn_name, weight=q.astype(np.int64), w_bits=st.w_bits, v_bits=st.v_bits,
+    q, scale = _quantize_weights(w * gain, st.w_bits)
+    theta_max = int_range(st.v_bits)[1]
+    theta = _stored_threshold(node, v_thr) if scale == 1.0 else None
+    if theta is None:
+        theta = math.floor(v_thr / scale) + 1
+    if theta > theta_max:
+        st.notes.append(f"{syn_name}: threshold {theta} clipped to {theta_max}, the largest "
+                        f"{st.v_bits}-bit membrane value; import with a larger --v-bits")
+    theta = int(min(max(theta, 1), theta_max))
+    common = dict(name=syn_name, weight=q, w_bits=st.w_bits, v_bits=st.v_bits,
                   threshold=theta, reset=reset)
     if info["kind"] == "conv2d":
         st.layers.append(Conv2d(**common, stride=info["stride"], padding=info["padding"]))
@@ -357,8 +397,26 @@ def _on_threshold(st: _State, name: str, node: Any) -> None:
     st.pool = None
 
 
+def _flatten_dims(node: Any, ndim: int) -> tuple[int, int, int]:
+    """(start, end, batch) of a Flatten node over a sample of ``ndim`` dims: ``batch`` is 1 when
+    its ``input_type`` keeps a leading batch dimension (torch's ``start_dim=1``), else 0."""
+    in_type = getattr(node, "input_type", None)
+    in_shape = in_type.get("input") if isinstance(in_type, dict) else None
+    n_in = _arr(in_shape).reshape(-1).size if in_shape is not None else ndim
+    batch = 1 if n_in == ndim + 1 else 0
+    full = ndim + batch
+    start, end = int(np.asarray(node.start_dim)), int(np.asarray(node.end_dim))
+    return (start + full if start < 0 else start) - batch, (end + full if end < 0 else end) - batch, batch
+
+
 def _on_flatten(st: _State, name: str, node: Any) -> None:
     _check_no_pending(st, name, node)
+    start, end, batch = _flatten_dims(node, len(st.shape))
+    if start > 0 or end < len(st.shape) - 1 or start < -batch:
+        dims = f"{int(np.asarray(node.start_dim))}..{int(np.asarray(node.end_dim))}"
+        raise NetworkError(f"NIR node '{name}' (Flatten): dims {dims} of input {st.shape} "
+                           f"(batch dimension: {'yes' if batch else 'no'}) do not flatten the "
+                           f"whole sample; the integer network flattens (C, H, W) to one vector")
     st.layers.append(Flatten(name=name))
     st.shape = (int(np.prod(st.shape)),)
 
