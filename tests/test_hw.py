@@ -124,3 +124,16 @@ def test_hardware_is_frozen() -> None:
     hw = default_hardware()
     with pytest.raises(dataclasses.FrozenInstanceError):
         hw.voltage = 1.0  # type: ignore[misc]
+
+
+def test_parameter_table_in_docs_is_current() -> None:
+    """docs/parameters.md holds the table generated from the hardware dataclasses, and every
+    parameter has a source."""
+    from pathlib import Path
+
+    from flexspim.hw.spec import parameter_rows, parameters_markdown
+
+    hw = default_hardware()
+    assert all(source for _, _, _, source in parameter_rows(hw))
+    doc = (Path(__file__).parent.parent / "docs" / "parameters.md").read_text()
+    assert parameters_markdown(hw) in doc, "regenerate the table in docs/parameters.md"

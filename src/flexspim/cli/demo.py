@@ -23,7 +23,8 @@ def register(subparsers: Any) -> None:
                    help="output folder (default out/demo)")
     p.add_argument("--train", action="store_true",
                    help="train the digits model instead of loading the shipped one")
-    p.add_argument("--hardware", metavar="FILE", help="hardware file (default: the defaults)")
+    p.add_argument("--hw", "--hardware", dest="hardware", metavar="FILE",
+                   help="hardware description (.yaml/.toml; default: the paper's system)")
     p.add_argument("--samples", type=int, metavar="N",
                    help="simulate a seeded subset of N test samples (default: all; 120 with "
                    "--quick)")

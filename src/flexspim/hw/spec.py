@@ -135,8 +135,9 @@ class SystemSpec:
     n_macros: int = _f(2, f"{PAPER}: Fig. 4 maps the 6-conv SCNN onto two macros", lo=1,
                        unit="macros")
     buffer_kib: float = _f(
-        256.0, "assumption: a 256 KiB on-chip SRAM buffer, typical of edge SNN accelerators "
-        "(e.g. 256 KiB in Tianjic/SpiNNaker2 PE-level memories is 128-256 KiB)", lo=0, unit="KiB")
+        256.0, "assumption: a 256 KiB on-chip SRAM buffer shared by the macros, the order of "
+        "the SRAM next to one core of an edge neuromorphic chip (SpiNNaker2: 128 KiB per "
+        "processing element)", lo=0, unit="KiB")
     dram: DramSpec = field(default_factory=DramSpec, metadata={"source": "see DramSpec"})
     buffer_bits_per_cycle: int = _f(
         256, "assumption: the buffer port is as wide as one macro row (256 columns) and moves "
@@ -399,3 +400,34 @@ def save_hardware(hw: Hardware, path: str | os.PathLike[str]) -> None:
 def field_sources(obj: Any) -> dict[str, str]:
     """Map ``field -> source`` for a hardware dataclass (for docs and reports)."""
     return {f.name: f.metadata.get("source", "") for f in fields(obj)}
+
+
+def parameter_rows(obj: Any, prefix: str = "") -> list[tuple[str, Any, str, str]]:
+    """Every leaf parameter of a hardware dataclass as ``(dotted name, default value, unit,
+    source)``, nested dataclasses expanded (docs/parameters.md is generated from this)."""
+    rows: list[tuple[str, Any, str, str]] = []
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            rows.extend(parameter_rows(value, prefix=f"{name}."))
+        else:
+            rows.append((name, value, str(f.metadata.get("unit", "")),
+                         str(f.metadata.get("source", ""))))
+    return rows
+
+
+def parameters_markdown(hw: Any) -> str:
+    """A Markdown table of :func:`parameter_rows`: each parameter, its default, unit and source,
+    the paper's facts marked as such."""
+    lines = ["| parameter | default | unit | from the paper? | source |",
+             "|---|---|---|---|---|"]
+    for name, value, unit, source in parameter_rows(hw):
+        shown = "none" if value is None else (f"{value:g}" if isinstance(value, float)
+                                              else str(value))
+        paper = "yes" if source.startswith("FlexSpIM paper") else (
+            "fitted to it" if "FlexSpIM paper" in source or source.startswith("calibrated")
+            else "no")
+        lines.append(f"| `{name}` | {shown} | {unit} | {paper} | "
+                     f"{source.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

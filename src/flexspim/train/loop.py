@@ -230,7 +230,7 @@ def fit(config: TrainConfig, train_data: tuple[Any, Any], test_data: tuple[Any, 
                                      lr=config.lr)
         optimizer.load_state_dict(ck.state["optimizer"])
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-        pass
+        scheduler.load_state_dict(ck.state["scheduler"])
         torch.set_rng_state(ck.state["torch_rng"])
         history, start = ck.history, ck.epoch
     total = (config.epochs - start) * steps
