@@ -511,3 +511,30 @@ def test_cli_data_info(
     )
     assert run_cli(monkeypatch, ["data", "info", "digits"]) == 0
     assert "samples      1797 (train 1438, test 359)" in capsys.readouterr().out
+
+
+def test_cli_data_frames_feeds_simulate(tmp_path, capsys) -> None:
+    """`flexspim data frames digits` writes a frames file whose test split, labels included,
+    `flexspim simulate` runs; a frames file of the wrong version is a one-line error."""
+    import json
+
+    from flexspim.cli import main
+    from flexspim.net import Flatten, IntNetwork, Linear, save_network
+    from flexspim.train.frames import load_frames_file
+
+    out = tmp_path / "d.npz"
+    assert main(["data", "frames", "digits", "--time-bins", "3", "--out", str(out)]) == 0
+    frames = load_frames_file(out)
+    assert frames.x_train.shape[1:] == (3, 2, 20, 20) and frames.x_test.shape[0] == 359
+    net = IntNetwork((2, 20, 20), (Flatten("flat"), Linear(
+        "fc", np.random.default_rng(0).integers(-3, 4, (10, 800)), w_bits=3, v_bits=12,
+        threshold=4)), name="lin")
+    save_network(net, tmp_path / "n.npz")
+    capsys.readouterr()
+    assert main(["simulate", str(tmp_path / "n.npz"), str(out), "--json",
+                 str(tmp_path / "r.json")]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["labels"] == frames.y_test.tolist()
+    assert main(["data", "frames", "digits", "--time-bins", "0", "--out", str(out)]) == 2
+    assert "--time-bins 0" in capsys.readouterr().err

@@ -4,6 +4,8 @@ EVENTS is one of
 
 - a ``.npy`` of events (a structured array with fields x, y, p, t): one sample;
 - a ``.npy`` of binned spikes, integer ``[T, N, *input_shape]`` (time first, then samples);
+- a frames file ``.npz`` (``flexspim data frames``; format ``flexspim-frames``): its test split
+  (``--split train`` for the other) with its labels;
 - a folder of event ``.npy`` files, one sample per file, in file-name order. Labels come from a
   ``labels.csv`` in the folder (lines ``file name,label``; a header line is allowed) or, without
   one, from file names that contain ``label<k>`` (for example ``user03_label7.npy``).
@@ -64,6 +66,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--labels", metavar="LABELS",
                    help="comma-separated labels, or a .npy/.csv file with one label per sample")
     p.add_argument("--batch-size", type=int, default=64, help="samples per batch (default 64)")
+    p.add_argument("--split", choices=("test", "train"), default="test",
+                   help="split of a frames file to simulate (default test)")
     p.add_argument("--mapping", metavar="FILE",
                    help="mapping JSON from 'flexspim compile': count and price the run on it")
     p.add_argument("--hw", metavar="FILE",
@@ -154,6 +158,14 @@ def load_inputs(args: argparse.Namespace) -> SimulateInputs:
                 raise FormatError(f"{f}: not an event array (fields x, y, p, t); a folder must "
                                   f"hold one event .npy per sample")
         labels, names = _folder_labels(src, files), [f.stem for f in files]
+    elif src.suffix == ".npz" and src.is_file():
+        from flexspim.train.frames import load_frames_file
+
+        frames = load_frames_file(src)
+        x = frames.x_test if args.split == "test" else frames.x_train
+        labels = frames.y_test if args.split == "test" else frames.y_train
+        inputs = np.ascontiguousarray(np.moveaxis(x, 1, 0)).astype(np.int64)
+        names = [f"{src.stem}:{args.split}[{i}]" for i in range(x.shape[0])]
     elif src.exists():
         inputs = _load_npy(src)
         n = 1 if inputs.dtype.names is not None else int(inputs.shape[1]) if inputs.ndim > 1 else 0

@@ -1,0 +1,159 @@
+"""Training summaries and model records: what a trained network is and how it was measured.
+
+Two JSON formats (written atomically, each with its format name and version):
+
+- ``summary.json``, format ``flexspim-train-summary`` version 1, written by ``flexspim train``
+  into its output folder after the last epoch: the command that reproduces the run (every option
+  spelled out), the training config, the dataset sizes, the wall times (s), the test accuracy of
+  the quantized model's exact evaluation and of the exported integer network on the ``fast``
+  simulator (:func:`flexspim.sim.simulate`), and the exported network's fingerprint;
+- the model record, format ``flexspim-model-record`` version 1, written by ``flexspim export
+  --record FILE`` beside a network file: the summary's facts about the run, the commands that
+  made the file, the file's SHA-256, and ``n_time_bins`` (the timesteps the network expects;
+  :func:`flexspim.dse.networks.shipped_time_bins` reads it for the shipped digits model).
+
+A record is only written when the checkpoint, the summary and the exported network agree (same
+config, same epoch, same network fingerprint), so its accuracies are those of that very file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flexspim.errors import ConfigError, FormatError
+from flexspim.net import IntNetwork, SpikingLayer
+from flexspim.net.io import network_header
+from flexspim.train.loop import Checkpoint, TrainConfig
+
+SUMMARY_FORMAT = "flexspim-train-summary"
+SUMMARY_VERSION = 1
+RECORD_FORMAT = "flexspim-model-record"
+RECORD_VERSION = 1
+#: Name of the summary file in a training output folder.
+SUMMARY_NAME = "summary.json"
+#: Keys a summary must hold for a record to be made from it.
+SUMMARY_KEYS = ("command", "config", "epochs_run", "n_train", "n_test", "input_shape",
+                "test_accuracy_integer_model", "test_accuracy_fast_sim", "train_seconds",
+                "data_seconds", "torch_threads", "network_fingerprint")
+
+
+def network_fingerprint(net: IntNetwork) -> str:
+    """SHA-256 (hex) of what ``net`` computes: its header (layers, shapes, thresholds, widths,
+    reset modes) and every integer weight and initial membrane. Independent of file bytes (a
+    ``.npz`` holds write times), so two exports of one checkpoint have the same fingerprint."""
+    h = hashlib.sha256(json.dumps(network_header(net), sort_keys=True).encode("utf-8"))
+    for layer in net.layers:
+        if isinstance(layer, SpikingLayer):
+            h.update(layer.name.encode("utf-8"))
+            h.update(np.ascontiguousarray(layer.weight, dtype=np.int64).tobytes())
+            if layer.initial_membrane is not None:
+                h.update(np.ascontiguousarray(layer.initial_membrane, dtype=np.int64).tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _bits_text(bits: Sequence[int]) -> str:
+    return ",".join(str(int(b)) for b in bits)
+
+
+def train_command(config: TrainConfig, *, data: str | os.PathLike[str] | None,
+                  out: str | os.PathLike[str], threads: int) -> str:
+    """The ``flexspim train`` command line that reproduces ``config`` (every option spelled out,
+    so a change of the presets' defaults does not change what it means)."""
+    argv = ["flexspim", "train", "--preset", config.preset]
+    if data is not None:
+        argv += ["--data", str(data)]
+    argv += ["--seed", str(config.seed), "--epochs", str(config.epochs),
+             "--time-bins", str(config.time_bins), "--batch-size", str(config.batch_size),
+             "--lr", repr(float(config.lr)), "--w-bits", _bits_text(config.w_bits),
+             "--v-bits", _bits_text(config.v_bits), "--reset", config.reset]
+    if not config.learn_threshold:
+        argv.append("--fixed-threshold")
+    argv += ["--threads", str(int(threads)), "--out", str(out)]
+    return shlex.join(argv)
+
+
+def export_command(checkpoint: str | os.PathLike[str], out: str | os.PathLike[str],
+                   record: str | os.PathLike[str], name: str) -> str:
+    """The ``flexspim export`` command line that writes ``out`` and its record."""
+    return shlex.join(["flexspim", "export", str(checkpoint), "--out", str(out), "--name", name,
+                       "--record", str(record)])
+
+
+def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a training summary; a missing file, another format or version, or missing keys
+    raise an error naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no training summary; 'flexspim train' writes it after the last "
+                          f"epoch (finish or resume the run first)")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise FormatError(f"{p}: not a readable training summary ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != SUMMARY_FORMAT:
+        raise FormatError(f"{p}: not a flexspim training summary (no '{SUMMARY_FORMAT}' format)")
+    if doc.get("version") != SUMMARY_VERSION:
+        raise FormatError(f"{p}: training summary version {doc.get('version')!r}, this flexspim "
+                          f"reads version {SUMMARY_VERSION}; rerun 'flexspim train'")
+    missing = [k for k in SUMMARY_KEYS if k not in doc]
+    if missing:
+        raise FormatError(f"{p}: training summary lacks {', '.join(missing)}; rerun "
+                          f"'flexspim train'")
+    return doc
+
+
+def model_record(checkpoint: Checkpoint, summary: dict[str, Any], net: IntNetwork,
+                 network_file: str | os.PathLike[str], *, export_cmd: str,
+                 summary_path: str | os.PathLike[str] = SUMMARY_NAME) -> dict[str, Any]:
+    """The record of ``network_file`` (module docstring); ConfigError when the summary does not
+    describe this checkpoint's network."""
+    where = Path(summary_path)
+    config = checkpoint.config
+    if summary["config"] != config.to_dict():
+        diff = sorted(k for k, v in config.to_dict().items() if summary["config"].get(k) != v)
+        raise ConfigError(f"{where}: options {', '.join(diff) or '(keys)'} differ from the "
+                          f"checkpoint's; export the checkpoint of the same run")
+    if int(summary["epochs_run"]) != checkpoint.epoch:
+        raise ConfigError(f"{where}: summary after epoch {summary['epochs_run']}, checkpoint at "
+                          f"epoch {checkpoint.epoch}; finish the run ('flexspim train "
+                          f"--resume') so that both agree")
+    if summary["network_fingerprint"] != network_fingerprint(net):
+        raise ConfigError(f"{where}: the summary's accuracies belong to another network than "
+                          f"this checkpoint exports; rerun 'flexspim train'")
+    history = list(checkpoint.history)
+    return {
+        "format": RECORD_FORMAT, "version": RECORD_VERSION,
+        "name": net.name, "file": Path(network_file).name,
+        "sha256": file_sha256(network_file), "network_fingerprint": summary["network_fingerprint"],
+        "preset": config.preset, "seed": config.seed, "epochs": checkpoint.epoch,
+        "n_time_bins": config.time_bins,
+        "w_bits": [int(la.w_bits) for la in net.spiking_layers],
+        "v_bits": [int(la.v_bits) for la in net.spiking_layers],
+        "thresholds": [int(la.threshold) for la in net.spiking_layers],
+        "reset": config.reset, "input_shape": list(net.input_shape),
+        "commands": [summary["command"], export_cmd],
+        "command": f"{summary['command']} && {export_cmd}",
+        "config": config.to_dict(), "data": summary.get("data"),
+        "n_train": summary["n_train"], "n_test": summary["n_test"],
+        "test_accuracy_integer_model": summary["test_accuracy_integer_model"],
+        "test_accuracy_fast_sim": summary["test_accuracy_fast_sim"],
+        "accuracy_note": "test split, every sample; integer model = the quantized model's "
+                         "exact evaluation, fast sim = flexspim.sim.simulate(engine='fast') on "
+                         "this file",
+        "train_seconds": summary["train_seconds"], "data_seconds": summary["data_seconds"],
+        "torch_threads": summary["torch_threads"], "host": summary.get("host"),
+        "history": history,
+    }
