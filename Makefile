@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv bench lint clean
+.PHONY: run test venv bench lint clean model
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sim.py --json out/bench/sim.json
 	$(PY) benchmarks/bench_aedat.py --json out/bench/aedat.json
 	$(PY) benchmarks/bench_compile.py --json out/bench/compile.json
+
+# The shipped digits model and its record (docs/training.md): seeded, 2 torch threads.
+MODEL_RUN := out/model/digits
+MODEL_DIR := src/flexspim/assets
+model: $(STAMP)
+	rm -rf $(MODEL_RUN)
+	$(VENV)/bin/flexspim train --preset digits --seed 0 --epochs 15 --time-bins 12 \
+		--w-bits 8 --v-bits 16 --threads 2 --out $(MODEL_RUN)
+	$(VENV)/bin/flexspim export $(MODEL_RUN)/checkpoint.pt --name digits_net \
+		--out $(MODEL_DIR)/digits_net.npz --record $(MODEL_DIR)/digits_net.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

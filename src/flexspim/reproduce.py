@@ -34,6 +34,10 @@ PAPER = {
     "shape_spread_16b_32och": 0.24,          # Fig. 7a: < 24% across shapes
 }
 
+#: Every JSON file of ``reproduce`` carries this format name (with a ``figure`` key) and version.
+REPRODUCE_FORMAT = "flexspim-reproduce"
+REPRODUCE_VERSION = 1
+
 QUICK_MACROS = (1, 2, 4, 8, 16, 18, 32)
 FULL_MACROS = (1, 2, 3, 4, 6, 8, 12, 16, 18, 24, 32)
 QUICK_SPARSITY = (0.85, 0.9, 0.95, 0.99)
@@ -51,6 +55,11 @@ def _plt():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _document(figure: str, res: dict[str, Any]) -> dict[str, Any]:
+    """``res`` with the format name, version and figure name in front."""
+    return {"format": REPRODUCE_FORMAT, "version": REPRODUCE_VERSION, "figure": figure, **res}
 
 
 def _save(fig: Any, path: Path) -> None:
@@ -81,7 +90,7 @@ def fig4(net: IntNetwork, hw: Hardware, activity: Activity, out: Path) -> dict[s
     ax.set_title("Fig. 4: stationary-operand fraction, 2 macros", fontsize=9)
     ax.yaxis.label.set_size(7)
     _save(fig, out / "fig4_stationary_fraction.png")
-    write_json(out / "fig4_stationary_fraction.json", res)
+    write_json(out / "fig4_stationary_fraction.json", _document("fig4_stationary_fraction", res))
     return res
 
 
@@ -127,7 +136,7 @@ def fig7a(hw: Hardware, out: Path) -> dict[str, Any]:
         axes[1].axis("off")
     fig.tight_layout()
     _save(fig, out / "fig7a_shapes.png")
-    write_json(out / "fig7a_shapes.json", res)
+    write_json(out / "fig7a_shapes.json", _document("fig7a_shapes", res))
     return res
 
 
@@ -191,7 +200,7 @@ def fig7bcd(net: IntNetwork, hw: Hardware, macros: tuple[int, ...],
         ax.legend(fontsize=6)
     fig.tight_layout()
     _save(fig, out / "fig7bcd_system.png")
-    write_json(out / "fig7bcd_system.json", res)
+    write_json(out / "fig7bcd_system.json", _document("fig7bcd_system", res))
     return res
 
 
@@ -245,7 +254,7 @@ def table1(hw: Hardware, out: Path) -> dict[str, Any]:
     res = {"rows": rows, "pj_per_sop_8w16v_0v9": rows["0.9V"]["pj_per_sop"],
            "pj_per_sop_8w16v_1v1": rows["1.1V"]["pj_per_sop"],
            "normalisation": "pJ per 1-bit SOP = pJ/SOP / v_bits (16)"}
-    write_json(out / "table1.json", res)
+    write_json(out / "table1.json", _document("table1", res))
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.bar(["0.9 V model", "0.9 V paper", "1.1 V model", "1.1 V paper"],
@@ -332,5 +341,5 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
         "paper": PAPER,
         "files": sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".json")),
     }
-    write_json(out / "summary.json", summary)
+    write_json(out / "summary.json", _document("summary", summary))
     return summary

@@ -1,4 +1,10 @@
-"""``flexspim export``: a training checkpoint -> integer network file (and NIR on request)."""
+"""``flexspim export``: a training checkpoint -> integer network file (and NIR on request).
+
+``--record FILE`` also writes the network's record (format ``flexspim-model-record`` version 1,
+:mod:`flexspim.train.record`): the commands that made it, seed, epochs, time bins, widths,
+training wall time and the measured test accuracies, taken from the ``summary.json`` that
+``flexspim train`` wrote beside the checkpoint (it must describe the same network).
+"""
 
 from __future__ import annotations
 
@@ -15,18 +21,41 @@ def register(subparsers: Any) -> None:
     p.add_argument("--nir", type=Path, help="also write the integer network as NIR (.nir)")
     p.add_argument("--nir-float", type=Path, help="also write the float model as NIR (.nir)")
     p.add_argument("--name", help="network name (default: '<preset>_net')")
+    p.add_argument("--record", type=Path, help="also write the network's record (.json) from "
+                   "the run's summary.json beside the checkpoint")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from flexspim.net import save_network
+    import hashlib
+
+    from flexspim._io import write_bytes_atomic, write_json
+    from flexspim.net.io import network_to_bytes
     from flexspim.train import export_network, load_checkpoint
     from flexspim.train.nir_io import model_to_nir, network_to_nir, write_nir
+    from flexspim.train.record import (
+        SUMMARY_NAME,
+        export_command,
+        load_summary,
+        model_record,
+    )
 
     ck = load_checkpoint(args.checkpoint)
-    net = export_network(ck.model, name=args.name or f"{ck.config.preset}_net")
-    save_network(net, args.out)
+    name = args.name or f"{ck.config.preset}_net"
+    net = export_network(ck.model, name=name)
+    data = network_to_bytes(net)
+    record = None
+    if args.record is not None:  # checked before anything is written
+        summary_path = args.checkpoint.parent / SUMMARY_NAME
+        record = model_record(ck, load_summary(summary_path), net, args.out,
+                              hashlib.sha256(data).hexdigest(), summary_path=summary_path,
+                              export_cmd=export_command(args.checkpoint, args.out, args.record,
+                                                        name))
+    write_bytes_atomic(args.out, data)
     written = [str(args.out)]
+    if record is not None:
+        write_json(args.record, record)
+        written.append(str(args.record))
     if args.nir is not None:
         write_nir(network_to_nir(net), args.nir)
         written.append(str(args.nir))

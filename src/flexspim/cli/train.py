@@ -4,7 +4,8 @@ Data: the preset's own dataset (``digits``: the offline digits event dataset, no
 DVS Gesture folder (``--data DIR``, original release or Tonic's layout), or a frames file
 (``--data FILE.npz``, format ``flexspim-frames``). After the last epoch the exported integer
 network is simulated with ``flexspim.sim.simulate(engine="fast")`` on the test split and the
-result is written to ``OUT/summary.json`` (format ``flexspim-train-summary`` version 1).
+result is written to ``OUT/summary.json`` (format ``flexspim-train-summary`` version 1,
+:mod:`flexspim.train.record`), with the full command line that reproduces the run.
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from typing import Any
 
 from flexspim._io import versioned, write_json
 from flexspim.errors import ConfigError
-
-SUMMARY_FORMAT = "flexspim-train-summary"
-SUMMARY_VERSION = 1
 
 #: Per-preset defaults (``None`` options of the command take these). Digits: tuned to reach
 #: >= 95% in under 10 minutes on 2 cores; DVS Gesture: the recipe of docs/training.md.
@@ -118,6 +116,17 @@ def load_training_data(preset: str, data: Path | None, time_bins: int) -> Any:
                               name=preset if data is None else data.name, classes=classes)
 
 
+def _host() -> dict[str, Any]:
+    """Where the run was measured (wall times depend on it)."""
+    import os
+    import platform
+
+    import torch
+
+    return {"cpus": os.cpu_count(), "machine": platform.machine(),
+            "python": platform.python_version(), "torch": torch.__version__}
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -125,6 +134,13 @@ def run(args: argparse.Namespace) -> int:
     from flexspim.net import save_network
     from flexspim.sim import simulate
     from flexspim.train import TrainConfig, export_network, fit
+    from flexspim.train.record import (
+        SUMMARY_FORMAT,
+        SUMMARY_NAME,
+        SUMMARY_VERSION,
+        network_fingerprint,
+        train_command,
+    )
 
     if args.threads is not None:
         if args.threads < 1:
@@ -147,16 +163,21 @@ def run(args: argparse.Namespace) -> int:
     sim = simulate(net, np.transpose(frames.x_test, (1, 0, 2, 3, 4)), engine="fast",
                    labels=frames.y_test, progress=True)
     acc = float(np.mean(sim.predictions == frames.y_test))
+    threads = torch.get_num_threads()
     summary = versioned(SUMMARY_FORMAT, SUMMARY_VERSION, {
-        "preset": args.preset, "config": config.to_dict(), "data": str(args.data or args.preset),
+        "command": train_command(config, data=args.data, out=args.out, threads=threads),
+        "preset": args.preset, "seed": config.seed, "config": config.to_dict(),
+        "data": str(args.data or f"flexspim.data.DigitsEvents(seed=0), {config.time_bins} bins"),
         "n_train": int(frames.y_train.size), "n_test": int(frames.y_test.size),
         "input_shape": list(net.input_shape), "epochs_run": len(result.history),
         "test_accuracy_fast_sim": acc,
         "test_accuracy_integer_model": result.history[-1].get("test_acc"),
         "data_seconds": round(t_data, 2), "train_seconds": round(t_train, 2),
-        "torch_threads": torch.get_num_threads(), "network": str(args.out / "network.npz"),
+        "epoch_seconds_total": round(sum(float(r["time_s"]) for r in result.history), 2),
+        "resumed": bool(args.resume), "torch_threads": threads, "host": _host(),
+        "network": str(args.out / "network.npz"), "network_fingerprint": network_fingerprint(net),
     })
-    write_json(args.out / "summary.json", summary)
+    write_json(args.out / SUMMARY_NAME, summary)
     print(f"test accuracy {acc:.4f} (fast simulator, {frames.y_test.size} samples); "
           f"trained in {t_train:.1f} s; checkpoint {args.out / 'checkpoint.pt'}")
     return 0

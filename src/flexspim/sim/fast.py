@@ -18,10 +18,18 @@ Threads: torch's intra-op pool, as the caller sets it (``torch.set_num_threads``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+try:  # the compiled backend; without Numba the torch backend runs
+    import numba
+    from numba import prange
+except ImportError:  # pragma: no cover - exercised only where Numba is not installed
+    numba = None
+    prange = range
 
 from flexspim.net.layers import Conv2d, Flatten, SpikeMaxPool, SpikingLayer, int_range
 from flexspim.net.network import IntNetwork
@@ -261,3 +269,100 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> B
         sample_input_events=samples["inputs"],
         final_membranes=finals if return_membranes else None,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Event-driven compiled backend (Numba): one kernel per spiking layer, exact integer arithmetic.
+# --------------------------------------------------------------------------------------------
+
+#: int32 membranes hold every exact sum while ``2**(v_bits-1) + bound`` stays below 2**31;
+#: otherwise the compiled backend accumulates in int64 (bounded by 2**62, see common.py).
+INT32_EXACT = 1 << 31
+
+
+def _if_layer_kernel(x, w, fan, stride_h, stride_w, pad_h, pad_w, lo, hi, half, mask,  # type: ignore[no-untyped-def]  # noqa: ANN001, E501
+                     threshold, subtract, v, spikes, ins, sops, outs, over, vmin, vmax):
+    """One IF layer (conv2d; linear as a 1x1 conv on a 1x1 map) over all T for every sample.
+
+    ``x`` int counts ``[T, N, C, H, W]``; ``w`` ``[C, KH, KW, O]`` in the accumulator dtype;
+    ``fan`` int64 ``[H, W]`` synapses per input pixel; ``v`` ``[N, OH, OW, O]`` membranes (hold
+    the initial membranes on entry, the final ones on exit); ``spikes`` uint8 ``[T, N, O, OH,
+    OW]`` (written); ``ins, sops, outs, over, vmin, vmax`` int64 ``[T, N]`` (written).
+    Event-driven: every input event (count k at pixel (c, y, x)) adds k times its fan-out
+    weights into the membranes it reaches (one SOP each); then every neuron is wrapped to
+    v_bits (counted as an overflow if it left the range), compared and reset (DESIGN.md §3).
+    """
+    n_t, n_s, n_c, h, wd = x.shape
+    kh, kw, n_o = w.shape[1], w.shape[2], w.shape[3]
+    oh, ow = v.shape[1], v.shape[2]
+    for s in prange(n_s):
+        vs = v[s]
+        for t in range(n_t):
+            n_in = 0
+            n_sop = 0
+            for c in range(n_c):
+                for y in range(h):
+                    for xx in range(wd):
+                        k = x[t, s, c, y, xx]
+                        if k == 0:
+                            continue
+                        n_in += k
+                        n_sop += k * fan[y, xx]
+                        for i in range(kh):
+                            ry = y + pad_h - i
+                            if ry < 0 or ry % stride_h != 0:
+                                continue
+                            oy = ry // stride_h
+                            if oy >= oh:
+                                continue
+                            for j in range(kw):
+                                rx = xx + pad_w - j
+                                if rx < 0 or rx % stride_w != 0:
+                                    continue
+                                ox = rx // stride_w
+                                if ox >= ow:
+                                    continue
+                                row = vs[oy, ox]
+                                wrow = w[c, i, j]
+                                if k == 1:
+                                    for o in range(n_o):
+                                        row[o] += wrow[o]
+                                else:
+                                    for o in range(n_o):
+                                        row[o] += k * wrow[o]
+            n_out = 0
+            n_over = 0
+            mn = hi
+            mx = lo
+            for oy in range(oh):
+                for ox in range(ow):
+                    row = vs[oy, ox]
+                    for o in range(n_o):
+                        val = row[o]
+                        if val < lo or val > hi:
+                            val = ((val + half) & mask) - half
+                            n_over += 1
+                        mn = min(mn, val)
+                        mx = max(mx, val)
+                        if val >= threshold:
+                            spikes[t, s, o, oy, ox] = 1
+                            n_out += 1
+                            val = val - threshold if subtract else 0
+                        else:
+                            spikes[t, s, o, oy, ox] = 0
+                        row[o] = val
+            ins[t, s] = n_in
+            sops[t, s] = n_sop
+            outs[t, s] = n_out
+            over[t, s] = n_over
+            vmin[t, s] = mn
+            vmax[t, s] = mx
+
+
+@functools.cache
+def _compiled_kernel() -> Callable[..., None] | None:
+    """The Numba-compiled layer kernel (parallel over samples, cached on disk), or None when
+    Numba is not installed (the torch backend runs then)."""
+    if numba is None:
+        return None
+    return numba.njit(parallel=True, cache=True, nogil=True)(_if_layer_kernel)  # type: ignore

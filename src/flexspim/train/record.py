@@ -116,10 +116,10 @@ def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def model_record(checkpoint: Checkpoint, summary: dict[str, Any], net: IntNetwork,
-                 network_file: str | os.PathLike[str], *, export_cmd: str,
+                 network_file: str | os.PathLike[str], sha256: str, *, export_cmd: str,
                  summary_path: str | os.PathLike[str] = SUMMARY_NAME) -> dict[str, Any]:
-    """The record of ``network_file`` (module docstring); ConfigError when the summary does not
-    describe this checkpoint's network."""
+    """The record of ``network_file`` whose bytes have SHA-256 ``sha256`` (module docstring);
+    ConfigError when the summary does not describe this checkpoint's network."""
     where = Path(summary_path)
     config = checkpoint.config
     if summary["config"] != config.to_dict():
@@ -137,7 +137,7 @@ def model_record(checkpoint: Checkpoint, summary: dict[str, Any], net: IntNetwor
     return {
         "format": RECORD_FORMAT, "version": RECORD_VERSION,
         "name": net.name, "file": Path(network_file).name,
-        "sha256": file_sha256(network_file), "network_fingerprint": summary["network_fingerprint"],
+        "sha256": sha256, "network_fingerprint": summary["network_fingerprint"],
         "preset": config.preset, "seed": config.seed, "epochs": checkpoint.epoch,
         "n_time_bins": config.time_bins,
         "w_bits": [int(la.w_bits) for la in net.spiking_layers],
@@ -154,6 +154,8 @@ def model_record(checkpoint: Checkpoint, summary: dict[str, Any], net: IntNetwor
                          "exact evaluation, fast sim = flexspim.sim.simulate(engine='fast') on "
                          "this file",
         "train_seconds": summary["train_seconds"], "data_seconds": summary["data_seconds"],
+        "epoch_seconds_total": summary.get("epoch_seconds_total"),
+        "resumed": summary.get("resumed"),
         "torch_threads": summary["torch_threads"], "host": summary.get("host"),
         "history": history,
     }
