@@ -25,11 +25,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
+# benchmarks (docs/benchmarks.md): run them on an otherwise idle machine
 bench: $(STAMP)
-	$(PY) benchmarks/bench_macro.py --json out/bench/macro.json
-	$(PY) benchmarks/bench_sim.py --json out/bench/sim.json
-	$(PY) benchmarks/bench_aedat.py --json out/bench/aedat.json
-	$(PY) benchmarks/bench_compile.py --json out/bench/compile.json
+	$(PY) benchmarks/bench_macro.py --json benchmarks/results/macro.json
+	$(PY) benchmarks/bench_sim.py --json benchmarks/results/sim.json
+	$(PY) benchmarks/bench_aedat.py --json benchmarks/results/aedat.json
+	$(PY) benchmarks/bench_compile.py --json benchmarks/results/compile.json
 
 # The shipped digits model and its record (docs/training.md): seeded, 2 torch threads.
 MODEL_RUN := out/model/digits

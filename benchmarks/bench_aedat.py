@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from machine import machine_info
 
-from flexspim._io import dumps_json, write_json
+from flexspim._io import write_json
 from flexspim.data import encode_aedat, make_events, read_aedat
 
 
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         spec_tonic_ok, spec_tonic_diff = False, [spec_tonic_error or ""]
     result = {
+        "benchmark": "aedat",
         "events": int(args.events),
         "packet_events": int(args.packet_events),
         "file_bytes": int(size),
@@ -156,8 +158,18 @@ def main(argv: list[str] | None = None) -> int:
             "tonic_matches_spec": bool(spec_tonic_ok),
             "tonic_differences": spec_tonic_diff,
         },
+        "machine": machine_info(),
     }
-    print(dumps_json(result), end="")
+    print(f"{'reader':<22}{'seconds':>10}{'events/s':>16}")
+    print(f"{'flexspim read_aedat':<22}{ours_s:>10.3f}{args.events / ours_s:>16,.0f}")
+    print(f"{'tonic (same steps)':<22}{tonic_s:>10.3f}{args.events / tonic_s:>16,.0f}")
+    print(f"ratio_vs_tonic = {tonic_s / ours_s:.2f}; {args.events:,} events, {size:,} bytes; "
+          f"same events as tonic: {same_both}; as written: {same_ours}")
+    print(f"spec file (invalid event, timestamp overflow, other packet type): flexspim "
+          f"{'matches' if spec_ok else 'DIFFERS'}, tonic "
+          f"{'matches' if spec_tonic_ok else 'differs: ' + '; '.join(spec_tonic_diff)}")
+    if ibm_error:
+        print(f"tonic.io.read_dvs_ibm itself fails: {ibm_error}")
     if args.json:
         write_json(args.json, result)
     return 0 if same_ours and spec_ok else 1

@@ -12,6 +12,8 @@ import statistics
 import tempfile
 import time
 
+from machine import machine_info
+
 from flexspim._io import write_json
 from flexspim.compile import compile_network
 from flexspim.hw import default_hardware
@@ -19,11 +21,12 @@ from flexspim.net.presets import dvs_gesture_scnn
 from flexspim.reproduce import reproduce
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of optimal")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    machine = machine_info()
     net, hw = dvs_gesture_scnn(), default_hardware()
     compile_network(net, hw, policy="optimal")  # warm-up: imports PuLP, starts CBC once
     opt_s, solve_s = [], []
@@ -41,9 +44,11 @@ def main() -> int:
         t0 = time.perf_counter()
         reproduce(True, tmp)
         rq = time.perf_counter() - t0
-    out = {"optimal_s": statistics.median(opt_s), "optimal_max_s": max(opt_s),
+    out = {"benchmark": "compile", "optimal_s": statistics.median(opt_s),
+           "optimal_max_s": max(opt_s),
            "optimal_solve_s": statistics.median(solve_s), "fixed_policy_s": max(fixed),
-           "reproduce_quick_s": rq, "optimal_goal_s": 1.0, "reproduce_quick_goal_s": 120.0}
+           "reproduce_quick_s": rq, "optimal_goal_s": 1.0, "reproduce_quick_goal_s": 120.0,
+           "machine": machine}
     print(f"optimal on the default network (2 macros): median {out['optimal_s']:.3f} s, "
           f"max {out['optimal_max_s']:.3f} s (goal < 1 s)")
     print(f"fixed policies: at most {out['fixed_policy_s']:.3f} s")

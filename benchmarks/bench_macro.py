@@ -14,11 +14,11 @@ Every result is checked against NumPy integer arithmetic (mod 2**16).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 
 import numpy as np
+from machine import machine_info
 
 from flexspim._io import write_json
 from flexspim.macro import in_memory_add
@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({r['us_per_call']:.0f} us/call, {r['row_ops_per_call']} row ops)")
     doc = {"benchmark": "bench_macro", "v_bits": V_BITS, "w_bits": W_BITS,
            "lane_adds_per_s": by_batch[-1]["lane_adds_per_s"], "by_batch": by_batch,
-           "python": platform.python_version(), "numpy": np.__version__,
-           "machine": platform.machine()}
+           "machine": machine_info()}
     print(f"lane_adds_per_s = {doc['lane_adds_per_s']:,.0f} (16-bit lanes, full-macro batches)")
     if args.json:
         write_json(args.json, doc)

@@ -10,6 +10,10 @@ Thresholds are calibrated on a few samples so that every hidden layer spikes at 
 Silicon peak: 16 lanes of 16-bit membranes per 256-column row, one row operation per system cycle
 at 157 MHz (paper Table I) = 2.51 GSOP/s.
 
+The fast engine runs its default backend (``numba``: event-driven compiled kernels, when Numba
+is installed); the ``torch`` backend (dense float32 convolutions) is timed beside it, and the two
+must agree on every sample.
+
     python benchmarks/bench_sim.py [--json FILE] [--samples N] [--threads 2]
 """
 
@@ -24,13 +28,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import machine_info
 
 from flexspim._io import write_json
 from flexspim.hw import default_hardware
 from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikingLayer
 from flexspim.net.presets import dvs_gesture_scnn
 from flexspim.net.reference import run_reference
-from flexspim.sim import SimResult, simulate
+from flexspim.sim import SimResult, result_differences, simulate
+from flexspim.sim import fast as fast_engine
 
 T_STEPS = 20
 INPUT_DENSITY = 0.05  # issue 3 §5: inputs 95% zeros
@@ -123,6 +129,24 @@ def run_snntorch(net: IntNetwork, x: np.ndarray, batch: int) -> tuple[float, np.
     return time.perf_counter() - t0, np.concatenate(counts)
 
 
+def simulate_backend(net: IntNetwork, x: np.ndarray, batch: int, backend: str) -> SimResult:
+    """The fast engine with an explicit backend, batch by batch (same result type)."""
+    from flexspim.sim.common import layer_neurons, merge_stats
+
+    parts = [fast_engine.run_batch(net, x[:, s : s + batch], backend=backend)
+             for s in range(0, x.shape[1], batch)]
+    m = merge_stats(parts)
+    return SimResult(
+        engine=f"fast/{backend}", n_samples=int(x.shape[1]), n_timesteps=int(x.shape[0]),
+        layer_names=[la.name for la in net.layers],
+        predictions=np.argmax(m.output_counts, axis=1).astype(np.int64), labels=None,
+        output_counts=m.output_counts, network=net.name, layer_neurons=layer_neurons(net),
+        input_events=m.step_input_events, sops=m.step_sops, output_spikes=m.step_output_spikes,
+        overflow_events=m.step_overflow, membrane_min=m.membrane_min,
+        membrane_max=m.membrane_max, sample_sops=m.sample_sops, sample_spikes=m.sample_spikes,
+        sample_input_events=m.sample_input_events)
+
+
 def bit_exact(net: IntNetwork, x: np.ndarray) -> bool:
     """fast engine == PyTorch integer reference on ``x``: spikes, membranes and every count."""
     ref = run_reference(net, x)
@@ -168,7 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--exact-samples", type=int, default=4,
                     help="samples checked against the reference")
     args = ap.parse_args(argv)
+    machine = machine_info()  # load average before this run's own work
     torch.set_num_threads(args.threads)
+    try:
+        import numba
+
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        print("numba is not installed: the fast engine runs its torch backend", file=sys.stderr)
+    backend = fast_engine.default_backend()
 
     net = dvs_gesture_scnn(w_bits=WEIGHT_BITS, v_bits=MEMBRANE_BITS, seed=0)
     t0 = time.perf_counter()
@@ -184,6 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         fast_runs.append(time.perf_counter() - t0)
     fast_s = min(fast_runs)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    torch_runs = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        res_torch = simulate_backend(net, x, args.batch, "torch")
+        torch_runs.append(time.perf_counter() - t0)
+    backends_agree = result_differences(res, res_torch) == []
     hw = default_hardware()
     lanes = hw.macro.cols // MEMBRANE_BITS
     silicon = lanes * hw.macro.f_sys_max_mhz * 1e6
@@ -201,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     doc = {
         "benchmark": "sim", "samples": res.n_samples, "timesteps": res.n_timesteps,
         "threads": args.threads, "batch": args.batch, "repeats": args.repeats,
-        "fast_runs_s": fast_runs, "snntorch_runs_s": [r[0] for r in snn_runs],
+        "backend": backend, "fast_runs_s": fast_runs,
+        "torch_backend_runs_s": torch_runs, "torch_backend_sops_per_s": res.total_sops
+        / min(torch_runs), "backends_agree": backends_agree,
+        "snntorch_runs_s": [r[0] for r in snn_runs],
         "total_sops": res.total_sops, "fast_wall_s": fast_s,
         "sops_per_s": sops_per_s, "silicon_peak_sops_per_s": silicon,
         "ratio_vs_silicon": sops_per_s / silicon,
@@ -212,9 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         "calibration_densities": densities,
         "spike_density": {n: float(d) for n, d in zip(res.layer_names, dens, strict=True)},
         "thresholds": {la.name: la.threshold for la in net.spiking_layers},
+        "machine": machine,
     }
-    print(f"fast: {sops_per_s / 1e9:.2f} GSOP/s ({fast_s:.2f} s), "
+    print(f"fast ({backend}): {sops_per_s / 1e9:.2f} GSOP/s ({fast_s:.2f} s), "
           f"{doc['ratio_vs_silicon']:.2f}x silicon peak ({silicon / 1e9:.2f} GSOP/s)")
+    print(f"fast (torch backend): {doc['torch_backend_sops_per_s'] / 1e9:.2f} GSOP/s "
+          f"({min(torch_runs):.2f} s); backends agree on all samples: {backends_agree}")
     print(f"snnTorch: {snn_s:.2f} s -> fast engine is {doc['speedup_vs_snntorch']:.2f}x faster")
     print(f"bit-exact vs reference ({args.exact_samples} samples): {exact}")
     print(f"peak memory: {peak_mb:.0f} MB; bitlevel: "

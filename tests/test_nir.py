@@ -64,6 +64,50 @@ def test_integer_network_round_trip_is_lossless(tmp_path_factory, seed: int, w_b
     assert set(report.scales.values()) == {1.0} and report.notes == ()
 
 
+@pytest.mark.parametrize("w_bits, v_bits", [(24, 24), (30, 40), (60, 64)])
+def test_wide_integer_network_round_trip_is_lossless(tmp_path, w_bits: int, v_bits: int) -> None:
+    """Weights and thresholds beyond float32 (2**24) and float64 (2**53) still come back exact."""
+    rng = np.random.default_rng(w_bits)
+    lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
+    weight = rng.integers(lo, hi, size=(3, 8), endpoint=True)
+    weight[0, :2] = lo, hi  # the extremes of the range
+    thr = (1 << (v_bits - 1)) - 3
+    net = IntNetwork((8,), (Linear("fc", weight, w_bits=w_bits, v_bits=v_bits, threshold=thr,
+                                   reset="subtract"),), name="wide")
+    write_nir(network_to_nir(net), tmp_path / "w.nir")
+    back, report = import_nir(tmp_path / "w.nir", w_bits=w_bits, v_bits=v_bits)
+    same_network(net, back)
+    assert report.scales == {"fc": 1.0}
+
+
+def test_import_at_other_widths_rescales_and_notes_clipped_thresholds() -> None:
+    net = random_net(5, 8, 16, "subtract")
+    back, report = network_from_nir(network_to_nir(net), w_bits=4, v_bits=5)
+    for layer, orig in zip(back.spiking_layers, net.spiking_layers, strict=True):
+        assert np.abs(layer.weight).max() == 7 and report.scales[layer.name] > 1
+        assert np.array_equal(np.sign(layer.weight[np.abs(orig.weight) > 16]),
+                              np.sign(orig.weight[np.abs(orig.weight) > 16]))
+    same, _ = network_from_nir(network_to_nir(net), w_bits=8, v_bits=16)
+    same_network(net, same)
+    big = IntNetwork((4,), (Linear("fc", np.array([[1, -1, 2, 0]]), w_bits=4, v_bits=16,
+                                   threshold=1000, reset="zero"),))
+    small, report = network_from_nir(network_to_nir(big), w_bits=4, v_bits=8)
+    assert small.layers[0].threshold == 127 and any("clipped" in n for n in report.notes)
+
+
+def test_flatten_that_keeps_dimensions_is_an_error() -> None:
+    g = network_to_nir(random_net(1, 4, 8, "zero"))
+    g.nodes["flat"] = nir.Flatten(input_type={"input": np.array([5, 2, 2])}, start_dim=1,
+                                  end_dim=-1)
+    with pytest.raises(NetworkError, match=r"'flat' \(Flatten\).*whole sample"):
+        network_from_nir(g, w_bits=4, v_bits=8)
+    # a leading batch dimension (torch's start_dim=1) flattens the whole sample
+    g.nodes["flat"] = nir.Flatten(input_type={"input": np.array([1, 5, 2, 2])}, start_dim=1,
+                                  end_dim=-1)
+    net, _ = network_from_nir(g, w_bits=4, v_bits=8)
+    assert net.shapes[-1] == ((20,), (3,))
+
+
 def test_exported_graph_nodes() -> None:
     net = random_net(0, 4, 8, "zero")
     g = network_to_nir(net)

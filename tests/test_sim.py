@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
 from strategies import networks_and_inputs
 
 from flexspim.errors import ConfigError, FormatError, NetworkError
@@ -18,13 +19,29 @@ from flexspim.net.reference import ReferenceResult, run_reference
 from flexspim.sim import (
     ENGINES,
     SimResult,
+    fast,
     load_result,
     prepare_inputs,
     result_differences,
     simulate,
 )
 from flexspim.sim.bitlevel import conv_sops, rounds
-from flexspim.sim.common import conv_fanout
+from flexspim.sim.common import FLOAT32_EXACT, BatchStats, conv_fanout, layer_input_bounds
+
+#: Backends of the fast engine present here (numba only where Numba is installed).
+BACKENDS = [b for b in fast.BACKENDS if b != "numba" or fast.numba is not None]
+
+
+@pytest.fixture(autouse=True)
+def _one_numba_thread():
+    """Numba's kernels on one thread in these tests (the machine's cores are shared)."""
+    if fast.numba is None:
+        yield
+        return
+    before = fast.numba.get_num_threads()
+    fast.numba.set_num_threads(1)
+    yield
+    fast.numba.set_num_threads(before)
 
 
 def assert_matches_reference(res: SimResult, ref: ReferenceResult) -> None:
@@ -46,13 +63,115 @@ def assert_matches_reference(res: SimResult, ref: ReferenceResult) -> None:
         np.testing.assert_array_equal(got, want)
 
 
-@settings(max_examples=400, deadline=None)
+def assert_stats_match_reference(st: BatchStats, ref: ReferenceResult) -> None:
+    """One engine batch (:class:`BatchStats`) equals the reference: spikes, membranes, counts."""
+    np.testing.assert_array_equal(st.output_counts, ref.output_counts)
+    for got, want in (
+        (st.step_input_events, ref.step_input_events.sum(axis=1).T),
+        (st.step_sops, ref.step_sops.sum(axis=1).T),
+        (st.step_output_spikes, ref.step_output_spikes.sum(axis=1).T),
+        (st.step_overflow, ref.step_overflow.sum(axis=1).T),
+        (st.membrane_min, ref.step_membrane_min.min(axis=1).T),
+        (st.membrane_max, ref.step_membrane_max.max(axis=1).T),
+        (st.sample_sops, ref.sops), (st.sample_spikes, ref.output_spikes),
+        (st.sample_input_events, ref.input_events),
+    ):
+        np.testing.assert_array_equal(got, want)
+    assert st.final_membranes is not None
+    assert len(st.final_membranes) == len(ref.final_membranes)
+    for got, want in zip(st.final_membranes, ref.final_membranes, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=300, deadline=None)
 @given(networks_and_inputs())
 def test_fast_engine_equals_reference(case: tuple[IntNetwork, np.ndarray]) -> None:
     net, x = case
     ref = run_reference(net, x)
     res = simulate(net, x, engine="fast", return_membranes=True, batch_size=2)
     assert_matches_reference(res, ref)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=200, deadline=None)
+@given(case=networks_and_inputs())
+def test_every_fast_backend_equals_reference(backend: str,
+                                             case: tuple[IntNetwork, np.ndarray]) -> None:
+    net, x = case
+    st = fast.run_batch(net, x, return_membranes=True, backend=backend)
+    assert_stats_match_reference(st, run_reference(net, x))
+
+
+def _edge_net(weights: list[int], v_bits: int, init: int | None, threshold: int) -> IntNetwork:
+    """One linear neuron with the given fan-in weights (w_bits = v_bits)."""
+    fc = Linear(name="fc", weight=np.array([weights], dtype=np.int64), w_bits=v_bits,
+                v_bits=v_bits, threshold=threshold,
+                initial_membrane=None if init is None else np.array([init], dtype=np.int64))
+    return IntNetwork(input_shape=(len(weights),), layers=(fc,))
+
+
+@settings(max_examples=60, deadline=None)
+@given(offset=st.integers(-3, 3), negative=st.booleans(), count=st.integers(1, 2),
+       backend=st.sampled_from(BACKENDS))
+def test_exact_bounds_on_both_sides(offset: int, negative: bool, count: int,
+                                    backend: str) -> None:
+    """Synaptic sums and membranes right below and above each backend's exact bound: 2**24
+    (float32, torch backend: above it float64) and 2**31 (int32, numba backend: above it int64).
+    Sums of 2**24 + 1 are not float32 numbers and 2**31 is not an int32, so choosing the narrow
+    arithmetic one step too far gives wrong spikes, membranes or counts."""
+    bound = FLOAT32_EXACT if backend == "torch" else fast.INT32_EXACT
+    # synaptic side: two weights whose sum is bound + offset (times the count)
+    v_bits = 34
+    total = (bound + offset) // count
+    half = total // 2
+    sign = -1 if negative else 1
+    net = _edge_net([sign * half, sign * (total - half)], v_bits, None, 1)
+    x = np.array([[[count, count]], [[count, 0]], [[0, count]]], dtype=np.int64)
+    st_ = fast.run_batch(net, x, return_membranes=True, backend=backend)
+    assert_stats_match_reference(st_, run_reference(net, x))
+    # membrane side: a membrane at its range limit plus inputs that take the exact sum to the
+    # bound + offset (v_bits = 24 for float32; 32 for int32, whose own wrap mod 2**32 would hide
+    # overflow events of 32-bit membranes)
+    v_bits = 24 if backend == "torch" else 32
+    lo, hi = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+    total = max(0, bound - (1 << (v_bits - 1)) + offset) // count
+    half = total // 2
+    weights = [sign * half, sign * (total - half)]
+    net = _edge_net(weights, v_bits, lo if negative else hi, hi)
+    x = np.array([[[count, count]], [[count, 0]]], dtype=np.int64)
+    assert_stats_match_reference(fast.run_batch(net, x, return_membranes=True,
+                                                backend=backend), run_reference(net, x))
+
+
+def test_arithmetic_switches_at_the_bounds() -> None:
+    """The narrow arithmetic is chosen exactly while the bound holds, on both sides."""
+    net = _edge_net([(1 << 23) - 1, (1 << 23) - 1], 32, None, 1)  # fan-in sum 2**24 - 2
+    layer = net.layers[0]
+    assert fast._dtype_for(layer_input_bounds(net, 1)[0]) == torch.float32
+    assert fast._dtype_for(layer_input_bounds(net, 2)[0]) == torch.float64
+    assert fast._dtype_for(FLOAT32_EXACT - 1) == torch.float32
+    assert fast._dtype_for(FLOAT32_EXACT) == torch.float64
+    assert fast._dtype_for(1 << 53) == torch.int64
+    # int32 accumulators: 2**(v_bits-1) + bound <= 2**31
+    assert fast.accumulator_dtype(layer, 0) == np.int32
+    assert fast.accumulator_dtype(layer, 1) == np.int64
+    small = _edge_net([3], 16, None, 1).layers[0]
+    assert fast.accumulator_dtype(small, (1 << 31) - (1 << 15)) == np.int32
+    assert fast.accumulator_dtype(small, (1 << 31) - (1 << 15) + 1) == np.int64
+
+
+def test_tap_and_run_tables_match_the_convolution() -> None:
+    # 5 inputs, kernel 3, stride 2, padding 1 -> 3 outputs: q*2 - 1 + i == p
+    table = fast.tap_table(5, 3, 3, 2, 1)
+    assert table[0].tolist()[:3] == [1, 1, 0]  # p=0: tap 1 of output 0
+    assert table[1, 0] == 2 and sorted(table[1, 1:5].reshape(2, 2).tolist()) == [[0, 1], [2, 0]]
+    assert fast.tap_table(1, 1, 1, 1, 0).tolist() == [[1, 0, 0]]
+
+
+def test_unknown_backend_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="unknown fast-engine backend"):
+        fast.run_batch(_wrapping_net(), np.zeros((1, 1, 2, 6, 6), dtype=np.int64),
+                       backend="nope")
 
 
 @settings(max_examples=150, deadline=None)
@@ -309,3 +428,55 @@ def test_cli_errors(tmp_path: Path) -> None:
         _cli([str(tmp_path / "net.npz"), str(tmp_path / "x.npy"), "--sensor-size", "3"])
     with pytest.raises(ConfigError, match="--labels"):
         _cli([str(tmp_path / "net.npz"), str(tmp_path / "x.npy"), "--labels", "a,b"])
+
+
+#: Search settings of the coverage tests: the first example found is enough (no shrinking).
+_FIND = settings(max_examples=3000, database=None, phases=[Phase.generate])
+
+_FEATURES = {
+    "conv2d": lambda n: any(isinstance(la, Conv2d) for la in n.layers),
+    "strided padded conv": lambda n: any(isinstance(la, Conv2d) and max(la.stride) == 2
+                                         and max(la.padding) == 1 for la in n.layers),
+    "maxpool": lambda n: any(isinstance(la, SpikeMaxPool) for la in n.layers),
+    "flatten": lambda n: any(isinstance(la, Flatten) for la in n.layers),
+    "two linear": lambda n: sum(isinstance(la, Linear) for la in n.layers) == 2,
+    "1-bit weights": lambda n: any(la.w_bits == 1 for la in n.spiking_layers),
+    "32-bit weights": lambda n: any(la.w_bits == 32 for la in n.spiking_layers),
+    "2-bit membranes": lambda n: any(la.v_bits == 2 for la in n.spiking_layers),
+    "32-bit membranes": lambda n: any(la.v_bits == 32 for la in n.spiking_layers),
+    "zero reset": lambda n: any(la.reset == "zero" for la in n.spiking_layers),
+    "subtract reset": lambda n: any(la.reset == "subtract" for la in n.spiking_layers),
+    "initial membrane": lambda n: any(la.initial_membrane is not None
+                                      for la in n.spiking_layers),
+}
+
+
+@pytest.mark.parametrize("feature", sorted(_FEATURES))
+def test_random_networks_cover(feature: str) -> None:
+    """The property tests' strategy reaches every layer type, width and neuron option."""
+    from hypothesis import find
+    from strategies import int_networks
+
+    find(int_networks(), _FEATURES[feature], settings=_FIND)
+
+
+@pytest.mark.parametrize("what", ["overflow", "deep spikes", "float32 path", "wide path",
+                                  "counts above one"])
+def test_random_cases_cover(what: str) -> None:
+    """Random cases overflow, spike in the last layer, and take both sides of the exact
+    bounds (float32 / wider synaptic sums) of the fast engine."""
+    from hypothesis import find
+
+    def bounds(c: tuple[IntNetwork, np.ndarray]) -> list[int]:
+        return [b for b, la in zip(layer_input_bounds(c[0], int(c[1].max())), c[0].layers,
+                                   strict=True) if la in c[0].spiking_layers]
+
+    checks = {
+        "overflow": lambda c: run_reference(*c).step_overflow.sum() > 0,
+        "deep spikes": lambda c: len(c[0].spiking_layers) >= 3
+        and run_reference(*c).output_counts.sum() > 0,
+        "float32 path": lambda c: all(b < FLOAT32_EXACT for b in bounds(c)),
+        "wide path": lambda c: any(b >= FLOAT32_EXACT for b in bounds(c)),
+        "counts above one": lambda c: int(c[1].max()) > 1,
+    }
+    find(networks_and_inputs(), checks[what], settings=_FIND)

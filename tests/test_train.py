@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flexspim.cli import main
+from flexspim.cli import build_parser, main
 from flexspim.errors import ConfigError, FormatError
 from flexspim.net import load_network
 from flexspim.net.presets import dvs_gesture_scnn
@@ -34,6 +35,7 @@ from flexspim.train import (
     weight_levels,
 )
 from flexspim.train.frames import frames_from_arrays, load_frames_file, save_frames
+from flexspim.train.record import file_sha256, network_fingerprint
 
 TINY = Architecture("tiny", (2, 8, 8), (ConvSpec("conv1", 4), PoolSpec("pool1"),
                                          ConvSpec("conv2", 6, 3, 2, 1), FlattenSpec("flatten"),
@@ -109,15 +111,21 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple:
 
 
 def test_training_learns_and_export_is_exact(trained: tuple) -> None:
+    """Export guarantee (issue 4 §2): on every test sample of a trained model, the integer
+    reference and the fast simulator give the quantized model's class and spike counts."""
     result, _, _, (xte, yte), _ = trained
     assert result.history[-1]["test_acc"] >= 0.8  # chance is 1/3
     net = export_network(result.model)
     assert [la.w_bits for la in net.spiking_layers] == [4, 4, 4]
+    counts = integer_counts(result.model, xte)
     pred = integer_predictions(result.model, xte)
-    assert np.array_equal(pred, run_reference(net, time_major(xte)).predictions)
+    ref = run_reference(net, time_major(xte))
     sim = simulate(net, time_major(xte), engine="fast", labels=yte)
-    assert np.array_equal(pred, sim.predictions)
+    assert np.array_equal(pred, ref.predictions) and np.array_equal(pred, sim.predictions)
+    assert np.array_equal(counts, ref.output_counts)
+    assert np.array_equal(counts, sim.output_counts)
     assert sim.accuracy == pytest.approx(result.history[-1]["test_acc"])
+    assert len(set(pred.tolist())) == 3  # a real classifier, not one class everywhere
 
 
 def test_metrics_files(trained: tuple) -> None:
@@ -212,15 +220,38 @@ def test_cli_train_export_resume(tmp_path, capsys: pytest.CaptureFixture[str], o
     assert summary["epochs_run"] == 2 and 0 <= summary["test_accuracy_fast_sim"] <= 1
     assert summary["test_accuracy_fast_sim"] == pytest.approx(
         summary["test_accuracy_integer_model"], abs=1e-6)
+    # the summary's command reproduces the run: every option spelled out
+    parsed = build_parser().parse_args(shlex.split(summary["command"])[1:])
+    assert (parsed.epochs, parsed.seed, parsed.time_bins, parsed.w_bits, parsed.v_bits,
+            parsed.data, parsed.out, parsed.resume) == (2, 0, 4, (6,), (12,),
+                                                        tmp_path / "f.npz", out, False)
     assert main(["export", str(out / "checkpoint.pt"), "--out", str(tmp_path / "n.npz"),
-                 "--nir", str(tmp_path / "n.nir")]) == 0
+                 "--nir", str(tmp_path / "n.nir"), "--record", str(tmp_path / "n.json")]) == 0
     net = load_network(tmp_path / "n.npz")
     assert [la.w_bits for la in net.spiking_layers] == [6, 6, 6]
     assert (tmp_path / "n.nir").is_file()
+    rec = json.loads((tmp_path / "n.json").read_text())
+    assert (rec["format"], rec["version"]) == ("flexspim-model-record", 1)
+    assert rec["sha256"] == file_sha256(tmp_path / "n.npz")
+    assert rec["network_fingerprint"] == network_fingerprint(net)
+    assert (rec["epochs"], rec["n_time_bins"], rec["seed"]) == (2, 4, 0)
+    assert (rec["w_bits"], rec["v_bits"]) == ([6, 6, 6], [12, 12, 12])
+    for key in ("test_accuracy_fast_sim", "test_accuracy_integer_model", "train_seconds"):
+        assert rec[key] == summary[key]
+    assert rec["commands"][0] == summary["command"]
+    assert rec["commands"][1].startswith("flexspim export ") and "--record" in rec["commands"][1]
     capsys.readouterr()
     assert main(["export", str(tmp_path / "f.npz"), "--out", str(tmp_path / "m.npz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "checkpoint" in err[0]
+    # a summary that describes another network: no record, and no network file either
+    summary["network_fingerprint"] = "0" * 64
+    (out / "summary.json").write_text(json.dumps(summary))
+    assert main(["export", str(out / "checkpoint.pt"), "--out", str(tmp_path / "m.npz"),
+                 "--record", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another network" in err[0] and "summary.json" in err[0]
+    assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.json").exists()
 
 
 def test_cli_train_rejects_mismatched_time_bins(tmp_path, capsys, own_cli) -> None:
@@ -229,3 +260,33 @@ def test_cli_train_rejects_mismatched_time_bins(tmp_path, capsys, own_cli) -> No
     assert main(["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "7",
                  "--out", str(tmp_path / "o")]) == 2
     assert "--time-bins 4" in capsys.readouterr().err
+
+
+def test_shipped_digits_model_matches_its_record() -> None:
+    """The shipped model is the file its record describes, made at 8/16 bits by the recorded
+    commands, and the record's fast-simulator accuracy is what the file gives on the whole
+    digits test split (re-measured here)."""
+    from flexspim.demo import load_test_split
+    from flexspim.dse.networks import shipped_model_info, shipped_model_path, shipped_time_bins
+
+    path = shipped_model_path()
+    info = shipped_model_info()
+    assert (info["format"], info["version"]) == ("flexspim-model-record", 1)
+    assert path.stat().st_size < 1_000_000 and info["sha256"] == file_sha256(path)
+    net = load_network(path)
+    assert info["network_fingerprint"] == network_fingerprint(net)
+    assert shipped_time_bins() == info["n_time_bins"] == net_time_bins(info)
+    assert {(la.w_bits, la.v_bits) for la in net.spiking_layers} == {(8, 16)}
+    assert info["command"].startswith("flexspim train --preset digits --seed 0 ")
+    assert info["train_seconds"] < 600 and info["test_accuracy_fast_sim"] >= 0.95
+    spikes, labels = load_test_split(info["n_time_bins"])
+    assert labels.size == info["n_test"]
+    sim = simulate(net, spikes, engine="fast", labels=labels)
+    assert sim.accuracy == pytest.approx(info["test_accuracy_fast_sim"], abs=1e-9)
+    assert sim.accuracy == pytest.approx(info["test_accuracy_integer_model"], abs=1e-6)
+
+
+def net_time_bins(info: dict) -> int:
+    """The time bins written in the recorded training command."""
+    argv = shlex.split(info["commands"][0])
+    return int(argv[argv.index("--time-bins") + 1])

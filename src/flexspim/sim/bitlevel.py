@@ -4,8 +4,9 @@ Per timestep and spiking layer, the layer's input events are expanded into their
 (target neuron, weight) pair per event and existing synapse (an input count k gives k SOPs). The
 SOPs are grouped into *rounds* in which every neuron appears at most once, and each round is one
 call of :func:`flexspim.macro.in_memory_add` (one lane per SOP; paper §II: one in-memory
-addition per lane; a round larger than one macro holds is split into several calls), so a neuron that receives several events in one timestep adds them in sequence
-into its wrapped ``v_bits`` membrane. A neuron overflowed in the timestep iff the sum of its
+addition per lane; a round larger than one macro holds is split into several calls), so a
+neuron that receives several events in one timestep adds them in sequence into its wrapped
+``v_bits`` membrane. A neuron overflowed in the timestep iff the sum of its
 per-lane wrap directions (+1/-1) is nonzero: its exact sum left the range by that many multiples of
 2**v_bits. The SOP counts are the macro's own counters. Threshold and reset follow
 :mod:`flexspim.net.layers`. Meant for small networks and checks: it is slow.

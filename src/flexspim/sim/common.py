@@ -43,7 +43,8 @@ class BatchStats:
 
 
 def merge_stats(parts: list[BatchStats]) -> BatchStats:
-    """One :class:`BatchStats` for the samples of ``parts`` in order (counts add, min/max combine)."""
+    """One :class:`BatchStats` for the samples of ``parts`` in order (counts add, min/max
+    combine)."""
     if len(parts) == 1:
         return parts[0]
 

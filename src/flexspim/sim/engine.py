@@ -37,7 +37,8 @@ def _is_event_array(obj: Any) -> bool:
 
 def bin_event_streams(streams: Sequence[np.ndarray], n_time_bins: int,
                       sensor_size: tuple[int, int, int]) -> np.ndarray:
-    """Bin event streams into ``[T, N, P, H, W]`` int64 counts with :func:`flexspim.data.bin_events`."""
+    """Bin event streams into ``[T, N, P, H, W]`` int64 counts with
+    :func:`flexspim.data.bin_events`."""
     from flexspim.data import bin_events
 
     frames = [np.asarray(bin_events(ev, sensor_size, n_time_bins), dtype=np.int64)

@@ -39,12 +39,25 @@ from flexspim.train.nir_io import (
     network_from_nir,
     network_to_nir,
 )
+from flexspim.train.record import (
+    RECORD_FORMAT,
+    RECORD_VERSION,
+    SUMMARY_FORMAT,
+    SUMMARY_VERSION,
+    load_summary,
+    model_record,
+    network_fingerprint,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_NAME",
     "CHECKPOINT_VERSION",
     "PRESETS",
+    "RECORD_FORMAT",
+    "RECORD_VERSION",
+    "SUMMARY_FORMAT",
+    "SUMMARY_VERSION",
     "Architecture",
     "Checkpoint",
     "ConvSpec",
@@ -62,7 +75,10 @@ __all__ = [
     "integer_counts",
     "integer_predictions",
     "load_checkpoint",
+    "load_summary",
+    "model_record",
     "model_to_nir",
+    "network_fingerprint",
     "network_from_nir",
     "network_to_nir",
     "preset",

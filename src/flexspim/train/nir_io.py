@@ -24,8 +24,9 @@ Norse and Sinabs write them, and quantizes each synapse + neuron pair to ``w_bit
   floor(v_threshold / s) + 1`` (``v * s > v_threshold``), clipped to ``[1, 2**(v_bits-1) - 1]``
   (a clip is noted); at ``s = 1`` the integer ``threshold`` of flexspim's metadata is used when
   it agrees with ``v_threshold``. So an integer network exported by flexspim reimports
-  bit-identically at its own widths (weights and thresholds are written as float32 below
-  2**23, float64 above, both exact);
+  bit-identically at its own widths, at any width (weights are written as float32 below
+  2**24, float64 below 2**53, int64 above; thresholds as float32 below 2**23, else float64,
+  with the exact integer in the metadata);
 - Flatten: any ``start_dim`` / ``end_dim`` (a leading batch dimension in its ``input_type``
   included) that flattens the whole (C, H, W) sample to one vector;
 - leaks (finite ``tau``) and synaptic filters have no counterpart in the IF hardware model
@@ -62,15 +63,21 @@ def _nir() -> Any:
     return nir
 
 
-def _exact_dtype(largest: float) -> type:
-    """float32 while every value up to ``largest`` (in magnitude) and its halves are exact in
-    it (< 2**23), else float64 (exact below 2**52): integer networks survive the trip."""
-    return np.float32 if abs(largest) < 2.0**23 else np.float64
+def _weight_dtype(largest: int) -> type:
+    """A dtype that holds every integer weight up to ``largest`` in magnitude exactly: float32
+    below 2**24 (what torch-based tools expect), float64 below 2**53, else int64."""
+    return np.float32 if largest < 2**24 else np.float64 if largest < 2**53 else np.int64
+
+
+def _threshold_dtype(threshold: float) -> type:
+    """float32 while ``theta - 0.5`` is exact in it (theta < 2**23), else float64 (the node's
+    metadata holds the integer threshold exactly in any case)."""
+    return np.float32 if abs(threshold) < 2.0**23 else np.float64
 
 
 def _if_node(nir: Any, layer: SpikingLayer, shape: tuple[int, ...], threshold: float) -> Any:
     return nir.IF(r=np.ones(shape, dtype=np.float32),
-                  v_threshold=np.full(shape, threshold, dtype=_exact_dtype(threshold)),
+                  v_threshold=np.full(shape, threshold, dtype=_threshold_dtype(threshold)),
                   v_reset=np.zeros(shape, dtype=np.float32),
                   metadata={"reset": layer.reset, "w_bits": int(layer.w_bits),
                             "v_bits": int(layer.v_bits), "threshold": int(layer.threshold)})
@@ -112,8 +119,11 @@ def _graph_from_layers(net: IntNetwork, weights: dict[str, np.ndarray],
 
 def network_to_nir(net: IntNetwork) -> Any:
     """The integer network as a ``nir.NIRGraph`` (weights as float32 integers; module docstring)."""
-    weights = {la.name: np.asarray(la.weight, dtype=_exact_dtype(
-        float(np.abs(la.weight).max(initial=0)))) for la in net.spiking_layers}
+    weights = {}
+    for la in net.spiking_layers:
+        w = np.asarray(la.weight, dtype=np.int64)
+        largest = max(-int(w.min()), int(w.max())) if w.size else 0
+        weights[la.name] = w.astype(_weight_dtype(largest))
     thresholds = {la.name: la.threshold - 0.5 for la in net.spiking_layers}
     return _graph_from_layers(net, weights, thresholds)
 
@@ -155,6 +165,14 @@ def _arr(value: Any) -> np.ndarray:
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=np.float64)
+
+
+def _weights(value: Any) -> np.ndarray:
+    """Synapse weights: int64 when stored as integers (exact at any width), else float64."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value)
+    return arr.astype(np.int64) if np.issubdtype(arr.dtype, np.integer) else arr.astype(np.float64)
 
 
 def _meta(node: Any, key: str) -> Any:
@@ -231,7 +249,7 @@ def _on_input(st: _State, name: str, node: Any) -> None:
 
 def _on_conv(st: _State, name: str, node: Any) -> None:
     _check_no_pending(st, name, node)
-    w = _arr(node.weight)
+    w = _weights(node.weight)
     if w.ndim != 4 or len(st.shape) != 3 or w.shape[1] != st.shape[0]:
         raise NetworkError(f"NIR node '{name}' (Conv2d): weight {w.shape} does not fit input "
                            f"{st.shape}")
@@ -252,7 +270,7 @@ def _on_conv(st: _State, name: str, node: Any) -> None:
 
 def _on_linear(st: _State, name: str, node: Any) -> None:
     _check_no_pending(st, name, node)
-    w = _arr(node.weight)
+    w = _weights(node.weight)
     bias = getattr(node, "bias", None)
     if bias is not None and np.any(_arr(bias) != 0):
         raise NetworkError(f"NIR node '{name}' ({type(node).__name__}): nonzero bias; the "
@@ -314,6 +332,7 @@ def _quantize_weights(w_eff: np.ndarray, w_bits: int) -> tuple[np.ndarray, float
     if w_eff.size and np.all(w_eff == np.round(w_eff)) and w_eff.min() >= lo and w_eff.max() <= hi:
         return np.round(w_eff).astype(np.int64), 1.0
     top = max(hi, 1)
+    w_eff = w_eff.astype(np.float64)
     amax = float(np.abs(w_eff).max()) if w_eff.size else 0.0
     scale = amax / top if amax > 0 else 1.0
     q = np.clip(np.round(w_eff / scale), -top if w_bits > 1 else -1, top if w_bits > 1 else 0)
@@ -352,7 +371,7 @@ def _on_neuron(st: _State, name: str, node: Any) -> None:
     if v_thr <= 0 or gain <= 0:
         raise NetworkError(f"NIR node '{name}' ({kind}): threshold {v_thr:g} and input gain "
                            f"{gain:g} must be > 0")
-    q, scale = _quantize_weights(w * gain, st.w_bits)
+    q, scale = _quantize_weights(w if gain == 1.0 else w * gain, st.w_bits)
     theta_max = int_range(st.v_bits)[1]
     theta = _stored_threshold(node, v_thr) if scale == 1.0 else None
     if theta is None:
