@@ -344,12 +344,14 @@ def _if_layer_kernel(x: Any, blocks: Any, where: Any, w: Any, n_real: int, fan: 
                     i, oy = row_taps[y, 1 + 2 * a], row_taps[y, 2 + 2 * a]
                     for b in range(col_taps[xx, 0]):
                         j, ox = col_taps[xx, 1 + 2 * b], col_taps[xx, 2 + 2 * b]
+                        vrow = vs[oy, ox]
+                        wrow = w[c, i, j]
                         if k == 1:
                             for o in range(n_o):
-                                vs[oy, ox, o] += w[c, i, j, o]
+                                vrow[o] += wrow[o]
                         else:
                             for o in range(n_o):
-                                vs[oy, ox, o] += k * w[c, i, j, o]
+                                vrow[o] += k * wrow[o]
             mn = vf[0]
             mx = vf[0]
             for q in range(n_v):
