@@ -63,3 +63,15 @@ def test_demo_summary_is_printed(demo_out: Path, capsys: pytest.CaptureFixture[s
     res = json.loads((demo_out / "results.json").read_text())
     text = format_summary(res, demo_out)
     assert "bit-exact: True" in text and "hs-min" in text and "report.html" in text
+
+
+def test_demo_prints_the_macro_characterisation_beside_the_paper(demo_out: Path) -> None:
+    from flexspim.demo import format_summary
+
+    res = json.loads((demo_out / "results.json").read_text())
+    macro = res["macro"]
+    assert abs(macro["pj_per_sop_8w16v_0v9"] / 5.7 - 1) <= 0.03
+    assert abs(macro["pj_per_sop_8w16v_1v1"] / 7.2 - 1) <= 0.03
+    text = format_summary(res, demo_out)
+    line = next(x for x in text.splitlines() if "at 0.9 V (pJ)" in x)
+    assert "5.7" in line and f"{macro['pj_per_sop_8w16v_0v9']:.2f}" in line

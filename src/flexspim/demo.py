@@ -31,6 +31,7 @@ import numpy as np
 
 from flexspim._io import write_json
 from flexspim.dse.networks import shipped_model_info, shipped_model_path, shipped_time_bins
+from flexspim.energy.ops import characterisation_rows, macro_characterisation
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, default_hardware, hardware_to_dict
 from flexspim.net import IntNetwork, load_network, save_network
@@ -230,6 +231,11 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
     write_report(report_doc, out / "report.html",
                  title=f"flexspim demo: digits on FlexSpIM ({best})")
     timings["report_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    char = macro_characterisation(hw)
+    summary["macro"] = {k: v for k, v in char.items() if isinstance(v, (int, float, str, dict))
+                        and k != "shape_sweep"}
+    timings["macro_characterisation_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
     summary["timings_s"] = timings
     write_json(out / "results.json", summary)
@@ -251,6 +257,13 @@ def format_summary(summary: dict[str, Any], out_dir: str | Path) -> str:
         lines.append(f"  {p:>8}: {s['energy_per_inference_uj']:.3f} uJ/inference, "
                      f"{s['latency_per_inference_us']:.1f} us/inference, "
                      f"{100 * s['stationary_fraction']:.1f} % stationary")
+    macro = summary.get("macro")
+    if macro:
+        rows = characterisation_rows(macro)
+        w0 = max(len(r[0]) for r in rows)
+        lines.append("  macro characterisation (bit-level model, paper beside model):")
+        lines.append(f"    {'quantity':<{w0}}  {'paper':>12}  {'model':>16}")
+        lines.extend(f"    {q:<{w0}}  {p:>12}  {m:>16}" for q, p, m in rows)
     lines.append(f"  wrote {Path(out_dir) / 'results.json'} and {Path(out_dir) / 'report.html'}")
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from flexspim._io import versioned, write_json
-from flexspim.energy.ops import macro_characterisation
+from flexspim.energy.ops import characterisation_rows, macro_characterisation
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, default_hardware, load_hardware
 
@@ -56,33 +56,9 @@ def hardware_for(args: argparse.Namespace) -> Hardware:
         raise ConfigError(f"--voltage {args.voltage}: {exc}") from None
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def summary_rows(res: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(quantity, paper, model) rows of the headline table."""
-    paper = res["paper"]
-    return [
-        ("energy/SOP 8b W / 16b V at 0.9 V (pJ)", f"{paper['pj_per_sop_8w16v_0v9']:.1f}",
-         f"{res['pj_per_sop_8w16v_0v9']:.2f}"),
-        ("energy/SOP 8b W / 16b V at 1.1 V (pJ)", f"{paper['pj_per_sop_8w16v_1v1']:.1f}",
-         f"{res['pj_per_sop_8w16v_1v1']:.2f}"),
-        ("power, full activity, 0.9 V / 75.5 MHz (mW)", f"{paper['full_power_mw_0v9']:.1f}",
-         f"{res['full_power_mw_0v9']:.2f}"),
-        ("power, full activity, 1.1 V / 157 MHz (mW)", f"{paper['full_power_mw_1v1']:.1f}",
-         f"{res['full_power_mw_1v1']:.2f}"),
-        ("standby column saving", _pct(paper["standby_saving"]), _pct(res["standby_saving"])),
-        ("max gain vs row-wise stacking", f"up to {paper['max_gain_vs_rowwise']:.1f}x",
-         f"{res['max_gain_vs_rowwise']:.2f}x (K={res['max_gain_channels']})"),
-        ("spread across shapes, 16 b, 32 och", f"< {_pct(paper['shape_spread_16b_32och'])}",
-         _pct(res["shape_spread_16b_32och"])),
-    ]
-
-
 def print_report(res: dict[str, Any], out: TextIO) -> None:
     """The tables of the characterisation, paper beside model."""
-    rows = summary_rows(res)
+    rows = characterisation_rows(res)
     w0 = max(len(r[0]) for r in rows)
     print(f"FlexSpIM macro characterisation (bit-level model; tables at {res['voltage_v']:g} V, "
           f"{res['f_sys_mhz']:.1f} MHz)", file=out)

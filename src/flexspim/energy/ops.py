@@ -250,7 +250,9 @@ def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
       updated by one event) = row-wise energy per SOP / the best flexible shape's;
       ``max_gain_vs_rowwise`` is the largest over :data:`SWEEP_CHANNELS`.
     - ``shape_spread_16b_32och``: over the shapes rows x cols = v_bits (cols dividing v_bits) of
-      ``channels_for_spread`` lanes, max / min energy per SOP - 1.
+      ``channels_for_spread`` lanes, max / min energy per SOP - 1;
+      ``shape_spread_16b_32och_half_row``: the same over the shapes whose lanes fill at least
+      half a row (the others leave most columns in standby for many row operations).
 
     The width and shape tables are at ``hw.voltage``. ``progress(label)`` is called once per
     sweep point (for a progress bar).
@@ -299,6 +301,9 @@ def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
     e = [p["pj_per_sop"] for p in spread_pts]
     out["shape_sweep"] = spread_pts
     out["shape_spread_16b_32och"] = max(e) / min(e) - 1.0
+    half = [p["pj_per_sop"] for p in spread_pts
+            if channels_for_spread * p["cols"] * 2 >= hw.macro.cols]
+    out["shape_spread_16b_32och_half_row"] = max(half) / min(half) - 1.0 if half else None
     out["row_op_time_ns"] = row_op_time_ns(hw)
     out["leakage_uw"] = leakage_power_uw(hw)
     out["paper"] = dict(PAPER_FIGURES)
@@ -326,3 +331,31 @@ __all__ = [
     "shapes_for",
     "voltage_scale",
 ]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def characterisation_rows(res: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(quantity, paper, model) rows of the characterisation table (``flexspim macro-sweep``,
+    ``flexspim demo``) from a :func:`macro_characterisation` result."""
+    paper = res["paper"]
+    return [
+        ("energy/SOP 8b W / 16b V at 0.9 V (pJ)", f"{paper['pj_per_sop_8w16v_0v9']:.1f}",
+         f"{res['pj_per_sop_8w16v_0v9']:.2f}"),
+        ("energy/SOP 8b W / 16b V at 1.1 V (pJ)", f"{paper['pj_per_sop_8w16v_1v1']:.1f}",
+         f"{res['pj_per_sop_8w16v_1v1']:.2f}"),
+        ("power, full activity, 0.9 V / 75.5 MHz (mW)", f"{paper['full_power_mw_0v9']:.1f}",
+         f"{res['full_power_mw_0v9']:.2f}"),
+        ("power, full activity, 1.1 V / 157 MHz (mW)", f"{paper['full_power_mw_1v1']:.1f}",
+         f"{res['full_power_mw_1v1']:.2f}"),
+        ("standby column saving", _pct(paper["standby_saving"]), _pct(res["standby_saving"])),
+        ("max gain vs row-wise stacking", f"up to {paper['max_gain_vs_rowwise']:.1f}x",
+         f"{res['max_gain_vs_rowwise']:.2f}x (K={res['max_gain_channels']})"),
+        ("spread across shapes, 16 b, 32 och", f"< {_pct(paper['shape_spread_16b_32och'])}",
+         _pct(res["shape_spread_16b_32och"])),
+        ("  same, shapes filling >= half a row", "-",
+         "-" if res.get("shape_spread_16b_32och_half_row") is None
+         else _pct(res["shape_spread_16b_32och_half_row"])),
+    ]
