@@ -222,6 +222,7 @@ def test_row_ops_one_by_one_equal_vectorised_add(data: st.DataObject) -> None:
             if last:
                 ovf += o.tolist()
     assert mac.read_membranes(block, count=False).tolist() == fast.membranes.tolist()
+    assert mac.read_weights(block, count=False).tolist() == ws  # additions leave weights
     assert ovf == fast.overflow.tolist()
     assert mac.counters == fast.counters
 

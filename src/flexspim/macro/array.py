@@ -123,11 +123,6 @@ class LaneBlock:
                                                                   self.lanes_per_row)
         return idx < self.n_lanes
 
-    def lane_columns(self) -> np.ndarray:
-        """First column of each lane, int64 ``[n_lanes]``."""
-        slot = np.arange(self.n_lanes, dtype=np.int64) % self.lanes_per_row
-        return self.col0 + slot * self.cols
-
 
 def check_values(values: Any, bits: int, name: str) -> np.ndarray:
     """Integers that fit ``bits``-bit two's complement, as a flat int64 array.
@@ -449,41 +444,40 @@ class Macro:
         ``count`` counts one row write per weight row; pass False for set-up that is not part
         of the workload (loading a fresh macro).
         """
-        self._check_block(block)
-        vals = check_values(values, block.w_bits, "weights")
-        if vals.size != block.n_lanes:
-            raise OperandError(f"weights: got {vals.size} values for {block.n_lanes} lanes")
-        rows = block.weight_rows()
-        self._write_block(block, rows, vals)
-        if count:
-            self._counts["row_writes"] += int(rows.size)
+        self._write_operand(block, values, "weights", count)
 
     def write_membranes(self, block: LaneBlock, values: Any, *, count: bool = True) -> None:
         """Write one membrane potential per lane (padding cells sign-extended)."""
+        self._write_operand(block, values, "membranes", count)
+
+    def read_membranes(self, block: LaneBlock, *, count: bool = True) -> np.ndarray:
+        """The lanes' membrane potentials (int64), read from the array's cells."""
+        return self._read_operand(block, "membranes", count)
+
+    def read_weights(self, block: LaneBlock, *, count: bool = True) -> np.ndarray:
+        """The lanes' weights (int64), read from the array's cells."""
+        return self._read_operand(block, "weights", count)
+
+    def _operand_rows(self, block: LaneBlock, operand: str) -> tuple[np.ndarray, int]:
         self._check_block(block)
-        vals = check_values(values, block.v_bits, "membranes")
+        if operand == "weights":
+            return block.weight_rows(), block.w_bits
+        return block.membrane_rows(), block.v_bits
+
+    def _write_operand(self, block: LaneBlock, values: Any, operand: str, count: bool) -> None:
+        rows, bits = self._operand_rows(block, operand)
+        vals = check_values(values, bits, operand)
         if vals.size != block.n_lanes:
-            raise OperandError(f"membranes: got {vals.size} values for {block.n_lanes} lanes")
-        rows = block.membrane_rows()
+            raise OperandError(f"{operand}: got {vals.size} values for {block.n_lanes} lanes")
         self._write_block(block, rows, vals)
         if count:
             self._counts["row_writes"] += int(rows.size)
 
-    def read_membranes(self, block: LaneBlock, *, count: bool = True) -> np.ndarray:
-        """The lanes' membrane potentials (int64), read from the array's cells."""
-        self._check_block(block)
-        rows = block.membrane_rows()
+    def _read_operand(self, block: LaneBlock, operand: str, count: bool) -> np.ndarray:
+        rows, bits = self._operand_rows(block, operand)
         if count:
             self._counts["row_reads"] += int(rows.size)
-        return self._read_block(block, rows, block.v_bits)
-
-    def read_weights(self, block: LaneBlock, *, count: bool = True) -> np.ndarray:
-        """The lanes' weights (int64), read from the array's cells."""
-        self._check_block(block)
-        rows = block.weight_rows()
-        if count:
-            self._counts["row_reads"] += int(rows.size)
-        return self._read_block(block, rows, block.w_bits)
+        return self._read_block(block, rows, bits)
 
     def add(self, block: LaneBlock) -> np.ndarray:
         """membrane += weight on every lane of ``block``; returns the overflow direction (int8).

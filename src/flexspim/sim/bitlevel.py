@@ -22,7 +22,7 @@ import numpy as np
 from flexspim.hw import MacroSpec
 from flexspim.net.layers import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer
 from flexspim.net.network import IntNetwork
-from flexspim.sim.common import BatchStats, layer_input_bounds
+from flexspim.sim.common import BatchStats, batch_stats, layer_input_bounds, new_tallies
 
 
 def conv_sops(layer: Conv2d, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,9 +125,7 @@ def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = F
     layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)  # same limits as `fast`
     shapes = [out for _, out in net.shapes]
     sizes = [int(np.prod(s)) for s in shapes]
-    stats = {k: np.zeros((n_l, n_t), dtype=np.int64)
-             for k in ("inputs", "sops", "spikes", "overflow", "vmin", "vmax")}
-    samples = {k: np.zeros((n, n_l), dtype=np.int64) for k in ("inputs", "sops", "spikes")}
+    stats, samples = new_tallies(n_l, n_t, n)
     v: dict[int, np.ndarray] = {}
     for li, layer in enumerate(net.layers):
         if isinstance(layer, SpikingLayer):
@@ -175,11 +173,4 @@ def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = F
         counts += x.reshape(n, -1)
     finals = ([v[li].reshape(n, *shapes[li]).copy() for li in sorted(v)]
               if return_membranes else None)
-    return BatchStats(
-        output_counts=counts,
-        step_input_events=stats["inputs"], step_sops=stats["sops"],
-        step_output_spikes=stats["spikes"], step_overflow=stats["overflow"],
-        membrane_min=stats["vmin"], membrane_max=stats["vmax"],
-        sample_sops=samples["sops"], sample_spikes=samples["spikes"],
-        sample_input_events=samples["inputs"], final_membranes=finals,
-    )
+    return batch_stats(counts, stats, samples, finals)

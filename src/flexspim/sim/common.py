@@ -42,6 +42,31 @@ class BatchStats:
     final_membranes: list[np.ndarray] | None
 
 
+Tallies = dict[str, np.ndarray]
+
+
+def new_tallies(n_layers: int, n_timesteps: int, n_samples: int) -> tuple[Tallies, Tallies]:
+    """Zeroed per-step ``[L, T]`` tallies (inputs, sops, spikes, overflow, vmin, vmax) and
+    per-sample ``[N, L]`` tallies (inputs, sops, spikes) that an engine fills in."""
+    steps = {k: np.zeros((n_layers, n_timesteps), dtype=np.int64)
+             for k in ("inputs", "sops", "spikes", "overflow", "vmin", "vmax")}
+    samples = {k: np.zeros((n_samples, n_layers), dtype=np.int64)
+               for k in ("inputs", "sops", "spikes")}
+    return steps, samples
+
+
+def batch_stats(output_counts: np.ndarray, steps: Tallies, samples: Tallies,
+                final_membranes: list[np.ndarray] | None) -> BatchStats:
+    """The :class:`BatchStats` of filled :func:`new_tallies`."""
+    return BatchStats(
+        output_counts=output_counts,
+        step_input_events=steps["inputs"], step_sops=steps["sops"],
+        step_output_spikes=steps["spikes"], step_overflow=steps["overflow"],
+        membrane_min=steps["vmin"], membrane_max=steps["vmax"],
+        sample_sops=samples["sops"], sample_spikes=samples["spikes"],
+        sample_input_events=samples["inputs"], final_membranes=final_membranes)
+
+
 def merge_stats(parts: list[BatchStats]) -> BatchStats:
     """One :class:`BatchStats` for the samples of ``parts`` in order (counts add, min/max
     combine)."""

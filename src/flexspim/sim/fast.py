@@ -43,9 +43,11 @@ from flexspim.sim.common import (
     FLOAT32_EXACT,
     FLOAT64_EXACT,
     BatchStats,
+    batch_stats,
     conv_fanout,
     layer_input_bounds,
     merge_stats,
+    new_tallies,
 )
 
 
@@ -236,9 +238,7 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> B
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     n_l = len(net.layers)
     bounds = layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)
-    stats = {k: np.zeros((n_l, n_t), dtype=np.int64)
-             for k in ("inputs", "sops", "spikes", "overflow", "vmin", "vmax")}
-    samples = {k: np.zeros((n, n_l), dtype=np.int64) for k in ("inputs", "sops", "spikes")}
+    stats, samples = new_tallies(n_l, n_t, n)
     # float32 holds the input exactly, and any sum over one frame, below 2**24
     frame_bound = int(spikes.max()) * int(np.prod(spikes.shape[2:]))
     in_dtype = np.float32 if frame_bound < FLOAT32_EXACT else np.float64
@@ -266,15 +266,7 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> B
         stats["spikes"][li] = events.sum(axis=1)
         samples["spikes"][:, li] = events.sum(axis=0)
     counts = x.reshape(n_t, n, -1).sum(dim=0, dtype=torch.float64).to(torch.int64).numpy()
-    return BatchStats(
-        output_counts=counts,
-        step_input_events=stats["inputs"], step_sops=stats["sops"],
-        step_output_spikes=stats["spikes"], step_overflow=stats["overflow"],
-        membrane_min=stats["vmin"], membrane_max=stats["vmax"],
-        sample_sops=samples["sops"], sample_spikes=samples["spikes"],
-        sample_input_events=samples["inputs"],
-        final_membranes=finals if return_membranes else None,
-    )
+    return batch_stats(counts, stats, samples, finals if return_membranes else None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,9 +489,7 @@ def _run_compiled(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -
     # feature maps run channels-last [T, N, H, W, C]: an event's fan-out weights and the
     # membranes it reaches are contiguous runs of output channels
     x = np.ascontiguousarray(x.transpose(0, 1, 3, 4, 2) if x.ndim == 5 else x)
-    stats = {k: np.zeros((n_l, n_t), dtype=np.int64)
-             for k in ("inputs", "sops", "spikes", "overflow", "vmin", "vmax")}
-    samples = {k: np.zeros((n, n_l), dtype=np.int64) for k in ("inputs", "sops", "spikes")}
+    stats, samples = new_tallies(n_l, n_t, n)
     finals: list[np.ndarray] = []
     for li, (layer, (in_shape, out_shape)) in enumerate(zip(net.layers, net.shapes,
                                                             strict=True)):
@@ -544,15 +534,7 @@ def _run_compiled(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -
     if x.ndim == 5:
         x = x.transpose(0, 1, 4, 2, 3)
     counts = x.reshape(n_t, n, -1).sum(axis=0, dtype=np.int64)
-    return BatchStats(
-        output_counts=counts,
-        step_input_events=stats["inputs"], step_sops=stats["sops"],
-        step_output_spikes=stats["spikes"], step_overflow=stats["overflow"],
-        membrane_min=stats["vmin"], membrane_max=stats["vmax"],
-        sample_sops=samples["sops"], sample_spikes=samples["spikes"],
-        sample_input_events=samples["inputs"],
-        final_membranes=finals if return_membranes else None,
-    )
+    return batch_stats(counts, stats, samples, finals if return_membranes else None)
 
 
 #: Backends of the fast engine: name -> runner. Identical results; ``numba`` (event-driven,

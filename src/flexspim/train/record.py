@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from flexspim._io import read_versioned_json
 from flexspim.errors import ConfigError, FormatError
 from flexspim.net import IntNetwork, SpikingLayer
 from flexspim.net.io import network_header
@@ -99,15 +100,7 @@ def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"{p}: no training summary; 'flexspim train' writes it after the last "
                           f"epoch (finish or resume the run first)")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"{p}: not a readable training summary ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != SUMMARY_FORMAT:
-        raise FormatError(f"{p}: not a flexspim training summary (no '{SUMMARY_FORMAT}' format)")
-    if doc.get("version") != SUMMARY_VERSION:
-        raise FormatError(f"{p}: training summary version {doc.get('version')!r}, this flexspim "
-                          f"reads version {SUMMARY_VERSION}; rerun 'flexspim train'")
+    doc = read_versioned_json(p, SUMMARY_FORMAT, SUMMARY_VERSION)
     missing = [k for k in SUMMARY_KEYS if k not in doc]
     if missing:
         raise FormatError(f"{p}: training summary lacks {', '.join(missing)}; rerun "
