@@ -23,13 +23,14 @@ RANKS: dict[str, int] = {
     "flexspim.train": 6,
     "flexspim.compile": 7,
     "flexspim.sim": 8,
-    "flexspim.energy.system": 9,
-    "flexspim.report": 10,
-    "flexspim.dse": 11,
-    "flexspim.demo": 12,
-    "flexspim.reproduce": 12,
-    "flexspim.cli": 13,
-    "flexspim.__main__": 13,
+    "flexspim.system": 9,
+    "flexspim.energy.system": 10,
+    "flexspim.report": 11,
+    "flexspim.dse": 12,
+    "flexspim.demo": 13,
+    "flexspim.reproduce": 13,
+    "flexspim.cli": 14,
+    "flexspim.__main__": 14,
 }
 
 

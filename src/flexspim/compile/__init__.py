@@ -3,12 +3,15 @@ WS or membranes = OS, paper §III and Fig. 4), operand shapes, placement of row 
 macros' rows and columns, spilling to the buffer and DRAM, and the versioned mapping file.
 
 :func:`compile_network` maps an :class:`~flexspim.net.IntNetwork` with one of :data:`POLICIES`;
-:func:`save_mapping`/:func:`load_mapping` read and write ``flexspim-mapping`` version 1;
+:func:`save_mapping`/:func:`load_mapping` read and write ``flexspim-mapping`` version 2;
+:func:`build_program` turns a mapping into the tables the system engine executes, and
+:func:`estimate_counts` gives its expected counts without executing it;
 :func:`plot_mapping` draws each macro's rows and columns; :func:`overflow_bounds` proves, from
 the weights and thresholds, whether a layer's membranes can overflow.
 """
 
 from flexspim.compile.activity import Activity
+from flexspim.compile.estimate import estimate_counts, layer_loads, layer_totals
 from flexspim.compile.geometry import STATIONARY, LayerGeometry, network_geometry
 from flexspim.compile.mapping import (
     MAPPING_FORMAT,
@@ -19,41 +22,32 @@ from flexspim.compile.mapping import (
     load_mapping,
     save_mapping,
 )
-from flexspim.compile.model import (
-    COMPONENTS,
-    LayerCounts,
-    LayerTotals,
-    MacroCounts,
-    Prices,
-    SystemCounts,
-    activity_totals,
-    mapping_counts,
-)
 from flexspim.compile.overflow import OverflowBound, overflow_bounds
+from flexspim.compile.placement import PLACEMENTS
 from flexspim.compile.plot import plot_mapping
 from flexspim.compile.policies import POLICIES, compile_network
+from flexspim.compile.program import LayerProgram, Program, build_program
 
 __all__ = [
-    "COMPONENTS",
     "MAPPING_FORMAT",
     "MAPPING_VERSION",
+    "PLACEMENTS",
     "POLICIES",
     "STATIONARY",
     "Activity",
-    "LayerCounts",
     "LayerGeometry",
     "LayerMapping",
-    "LayerTotals",
-    "MacroCounts",
+    "LayerProgram",
     "OverflowBound",
     "Mapping",
-    "Prices",
-    "SystemCounts",
+    "Program",
     "Tile",
-    "activity_totals",
+    "build_program",
     "compile_network",
+    "estimate_counts",
+    "layer_loads",
+    "layer_totals",
     "load_mapping",
-    "mapping_counts",
     "network_geometry",
     "overflow_bounds",
     "plot_mapping",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flexspim.errors import ConfigError
 from flexspim.net.layers import SpikeMaxPool, SpikingLayer
@@ -35,15 +36,24 @@ class Activity:
 
     ``input_events[l]``: events into ``net.layers[l]`` (every layer, pool and flatten
     included); the output events of layer l are ``input_events[l + 1]``, and those of the last
-    layer are ``last_output_events``.
+    layer are ``last_output_events``. ``sops[l]``, when measured, are the layer's synaptic
+    operations (else input events x the layer's mean fan-out are used). ``source`` says where the
+    numbers come from (printed by ``flexspim compile``).
     """
 
     input_events: tuple[float, ...]
     n_timesteps: int
     last_output_events: float = 0.0
+    sops: tuple[float, ...] | None = None
+    source: str = "assumed"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_events", tuple(float(x) for x in self.input_events))
+        if self.sops is not None:
+            object.__setattr__(self, "sops", tuple(float(x) for x in self.sops))
+            if len(self.sops) != len(self.input_events) or \
+                    any(not math.isfinite(x) or x < 0 for x in self.sops):
+                raise ConfigError("activity: give one finite SOP count >= 0 per layer")
         if int(self.n_timesteps) < 1:
             raise ConfigError(f"activity: n_timesteps = {self.n_timesteps} must be >= 1")
         bad = [x for x in self.input_events if not math.isfinite(x) or x < 0]
@@ -61,6 +71,12 @@ class Activity:
         if len(self.input_events) != len(net.layers):
             raise ConfigError(f"activity: {len(self.input_events)} event counts for network "
                               f"'{net.name}' with {len(net.layers)} layers; give one per layer")
+
+    def describe(self) -> str:
+        """One line: where the activity comes from and its numbers per layer (per sample)."""
+        ev = ", ".join(f"{x:.4g}" for x in self.input_events)
+        return (f"activity ({self.source}): T = {self.n_timesteps}, input events per sample "
+                f"into each layer: {ev}")
 
     @classmethod
     def from_sparsity(cls, net: IntNetwork, *, input_sparsity: float = DEFAULT_INPUT_SPARSITY,
@@ -98,22 +114,41 @@ class Activity:
             else:
                 out = events[-1]
             events.append(out)
-        return cls(tuple(events[:-1]), t, events[-1])
+        return cls(tuple(events[:-1]), t, events[-1],
+                   source=f"assumed: input sparsity {float(input_sparsity):g}, hidden spike "
+                          f"density {', '.join(f'{d:g}' for d in sorted(set(dens)))}")
 
     @classmethod
     def from_counts(cls, net: IntNetwork, input_events_per_sample: Sequence[float],
-                    n_timesteps: int, last_output_events: float = 0.0) -> Activity:
-        """Activity from measured events per sample into each layer (one per layer)."""
+                    n_timesteps: int, last_output_events: float = 0.0,
+                    sops_per_sample: Sequence[float] | None = None,
+                    source: str = "measured") -> Activity:
+        """Activity from measured events (and optionally SOPs) per sample into each layer."""
         act = cls(tuple(float(x) for x in input_events_per_sample), int(n_timesteps),
-                  float(last_output_events))
+                  float(last_output_events),
+                  None if sops_per_sample is None else tuple(float(x) for x in sops_per_sample),
+                  source)
         act.check(net)
         return act
 
     @classmethod
     def from_result(cls, net: IntNetwork, input_events: Sequence[float],
-                    output_spikes: Sequence[float], n_samples: int, n_timesteps: int) -> Activity:
-        """Activity from a simulation's per-layer totals (input events and output spikes of
-        every layer over ``n_samples`` samples), averaged per sample."""
+                    output_spikes: Sequence[float], n_samples: int, n_timesteps: int,
+                    sops: Sequence[float] | None = None, source: str = "measured") -> Activity:
+        """Activity from a simulation's per-layer totals (input events, output spikes and
+        optionally SOPs of every layer over ``n_samples`` samples), averaged per sample."""
         n = max(int(n_samples), 1)
         return cls.from_counts(net, [float(x) / n for x in input_events], n_timesteps,
-                               float(output_spikes[-1]) / n)
+                               float(output_spikes[-1]) / n,
+                               None if sops is None else [float(x) / n for x in sops], source)
+
+    @classmethod
+    def from_sim_result(cls, net: IntNetwork, result: Any, source: str = "measured") -> Activity:
+        """Activity measured by a :class:`~flexspim.sim.SimResult` (or anything with its
+        ``input_events``, ``output_spikes``, ``sops`` ``[L, T]`` arrays and sample count)."""
+        import numpy as np
+
+        return cls.from_result(net, np.asarray(result.input_events).sum(axis=1),
+                               np.asarray(result.output_spikes).sum(axis=1),
+                               int(result.n_samples), int(result.n_timesteps),
+                               np.asarray(result.sops).sum(axis=1), source)

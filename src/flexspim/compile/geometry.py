@@ -1,20 +1,43 @@
-"""Geometry of a spiking layer on the FlexSpIM array (paper §II, Fig. 3; DESIGN.md §3).
+"""Geometry of a spiking layer on the FlexSpIM array (paper §II, Fig. 3; docs/compiler.md).
 
 A layer has two operand kinds: ``w_bits`` weights and ``v_bits`` membranes. Both share one
 column span of ``cols`` columns per SOP lane (the *operand shape*): a membrane occupies
 ``v_rows = ceil(v_bits / cols)`` rows and a weight ``w_rows = ceil(w_bits / cols)`` rows of that
 span (the weight is sign-extended by the adder). One row holds ``lanes = macro_cols // cols``
-lanes side by side; the other ``macro_cols - lanes * cols`` columns stay in precharge standby.
+lanes side by side; the columns of unused lanes stay in precharge standby.
 
-The stationary operand is stored in *row groups*: one group is ``rows_per_group`` rows holding up
-to ``lanes`` operands that one input event updates together (the output channels of one input
-channel and kernel tap for weights, the output channels of one output position for membranes).
+A linear layer is treated as a 1 x 1 convolution of ``in_features`` channels on a 1 x 1 map.
+
+**Channel groups.** The ``out_channels`` lanes that one input event updates at one output
+position are split into ``n_cg = ceil(out_channels / lanes)`` channel groups of at most ``lanes``.
+
+**Lane packing.** When one channel group holds every output channel with room to spare
+(``out_channels * pack <= lanes``), ``pack`` kernel taps (weights stationary) or ``pack``
+neighbouring output positions of one output row (membranes stationary) share a row group side by
+side, so one row operation updates the lanes of several taps or positions of the same event.
+
+**Row groups of the stationary operand** (indices in this order; ``resident`` and ``spilled``
+groups are chosen by :func:`spread_mask`):
+
+- weights (WS): group ``(c_in, tap block b, cg)``, ``((c_in * n_blocks) + b) * n_cg + cg``;
+  a tap block is taps ``[b*pack, (b+1)*pack)`` in row-major (i, j) order;
+- membranes (OS): group ``(oy, x block xb, cg)``, ``((oy * n_xblocks) + xb) * n_cg + cg``;
+  an x block is output columns ``[xb*pack, (xb+1)*pack)`` of output row ``oy``.
+
+Lane ``s * out_in_group + k`` of a group (slot s, channel k of the group) sits at columns
+``[lane * cols, (lane + 1) * cols)``.
+
+**Operand groups in memory** (what the buffer or DRAM holds, unpacked): weights
+``(c_in, tap, cg)`` at ``((c_in * taps) + tap) * n_cg + cg``; membranes ``(position, cg)`` at
+``position * n_cg + cg``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from flexspim.errors import MappingError
 from flexspim.hw import Hardware
@@ -37,12 +60,10 @@ def _valid_pairs(n_in: int, n_out: int, k: int, stride: int, pad: int) -> int:
 
 @dataclass(frozen=True)
 class LayerGeometry:
-    """Sizes of one spiking layer that the mapping and the cost model need.
+    """Sizes of one spiking layer as a convolution (a linear layer is 1 x 1 on a 1 x 1 map).
 
     ``fan_out`` is the mean number of SOPs per input event (synapses per input neuron, taps that
     fall into the zero padding excluded), exact for uniformly placed events.
-    ``positions_per_event`` is the mean number of output positions one event reaches (each with
-    ``out_channels`` SOPs); ``stationary groups`` follow the module docstring.
     """
 
     name: str
@@ -52,12 +73,32 @@ class LayerGeometry:
     v_bits: int
     out_channels: int
     in_channels: int
-    taps: int
-    out_positions: int
-    n_weights: int
-    n_neurons: int
-    n_inputs: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
     fan_out: float
+
+    @property
+    def taps(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+    @property
+    def out_positions(self) -> int:
+        return self.out_hw[0] * self.out_hw[1]
+
+    @property
+    def n_weights(self) -> int:
+        return self.out_channels * self.in_channels * self.taps
+
+    @property
+    def n_neurons(self) -> int:
+        return self.out_channels * self.out_positions
+
+    @property
+    def n_inputs(self) -> int:
+        return self.in_channels * self.in_hw[0] * self.in_hw[1]
 
     @property
     def weight_bits(self) -> int:
@@ -68,6 +109,10 @@ class LayerGeometry:
     def membrane_bits(self) -> int:
         """All membrane bits of the layer."""
         return self.n_neurons * self.v_bits
+
+    def operand_count(self, operand: str) -> int:
+        """Number of ``operand`` ("weights" or "membranes") operands."""
+        return self.n_weights if operand == "weights" else self.n_neurons
 
     def operand_bits(self, stationary: str) -> int:
         """Bits of the ``stationary`` operand ("weights" or "membranes")."""
@@ -93,15 +138,13 @@ def layer_geometry(net: IntNetwork, index: int) -> LayerGeometry:
         _, oh, ow = out_shape
         pairs = (_valid_pairs(h, oh, kh, layer.stride[0], layer.padding[0])
                  * _valid_pairs(w, ow, kw, layer.stride[1], layer.padding[1]))
-        n_inputs = c_in * h * w
-        fan_out = c_out * pairs / (h * w)
         return LayerGeometry(layer.name, index, "conv2d", layer.w_bits, layer.v_bits, c_out,
-                             c_in, kh * kw, oh * ow, layer.n_weights, c_out * oh * ow, n_inputs,
-                             float(fan_out))
+                             c_in, (kh, kw), tuple(layer.stride), tuple(layer.padding), (h, w),
+                             (oh, ow), float(c_out * pairs / (h * w)))
     if isinstance(layer, Linear):
         return LayerGeometry(layer.name, index, "linear", layer.w_bits, layer.v_bits,
-                             layer.out_features, layer.in_features, 1, 1, layer.n_weights,
-                             layer.out_features, layer.in_features, float(layer.out_features))
+                             layer.out_features, layer.in_features, (1, 1), (1, 1), (0, 0),
+                             (1, 1), (1, 1), float(layer.out_features))
     raise MappingError("spiking-layer", f"layer '{layer.name}' ({layer.kind}) has no operands to "
                        f"map; only conv2d and linear layers are mapped")
 
@@ -114,54 +157,96 @@ def network_geometry(net: IntNetwork) -> tuple[LayerGeometry, ...]:
 
 @dataclass(frozen=True)
 class Option:
-    """One way to map a layer: which operand is stationary and the lane width ``cols``."""
+    """One way to map a layer: the stationary operand, the lane width ``cols`` and the number of
+    taps (WS) or output positions (OS) packed side by side in a row group."""
 
     stationary: str
     cols: int
+    pack: int = 1
 
 
 @dataclass(frozen=True)
 class OptionGeometry:
-    """Row and column use of a layer under an :class:`Option` on a ``rows x cols`` macro.
+    """Row and column use of a layer under an :class:`Option` (module docstring).
 
-    - ``v_rows``/``w_rows``: rows of one membrane / weight operand (``ceil(bits / cols)``);
-    - ``lanes``: SOP lanes per row (``macro_cols // cols``); ``lane_cols = lanes * cols``;
+    - ``v_rows``/``w_rows``: rows of one membrane / weight (``ceil(bits / cols)``);
+    - ``lanes``: lanes per row; ``n_cg`` channel groups of at most ``channels_per_group``;
+    - ``group_lanes``: lanes a stationary row group uses (``pack * channels_per_group``);
     - ``groups``: row groups of the stationary operand, ``rows_per_group`` rows each;
-    - ``scratch_rows``: rows for one streamed row group of both operands (``w_rows + v_rows``),
-      so that a streamed operand or a spilled part of the stationary one can be processed;
-    - ``row_ops_per_position``: row operations to add one event into the ``out_channels``
-      membranes of one output position: ``ceil(out_channels / lanes) * v_rows``.
+    - ``memory_groups``: unpacked groups of the streamed operand in memory;
+    - ``scratch_rows``: rows for one streamed weight and one streamed membrane slice.
     """
 
     option: Option
     v_rows: int
     w_rows: int
     lanes: int
-    lane_cols: int
+    n_cg: int
+    channels_per_group: int
+    n_blocks: int
     groups: int
     rows_per_group: int
+    memory_groups: int
     scratch_rows: int
-    row_ops_per_position: int
+
+    @property
+    def pack(self) -> int:
+        return self.option.pack
+
+    @property
+    def group_lanes(self) -> int:
+        return self.pack * self.channels_per_group
+
+    @property
+    def lane_cols(self) -> int:
+        """Columns a stationary row group spans."""
+        return self.group_lanes * self.option.cols
 
     @property
     def stationary_rows(self) -> int:
         """Rows of the whole stationary operand."""
         return self.groups * self.rows_per_group
 
+    def group_operands(self, geo: LayerGeometry) -> float:
+        """Mean operands per stationary group (the last channel group may be partial)."""
+        return geo.operand_count(self.option.stationary) / self.groups if self.groups else 0.0
+
+
+def max_pack(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware) -> int:
+    """Largest lane packing for ``cols``-column lanes: taps (WS) or x positions (OS) that fit
+    beside one full channel group in a row."""
+    lanes = hw.macro.cols // cols
+    if geo.out_channels > lanes:
+        return 1
+    limit = geo.taps if stationary == "weights" else geo.out_hw[1]
+    return max(1, min(lanes // geo.out_channels, limit))
+
 
 def option_geometry(geo: LayerGeometry, option: Option, hw: Hardware) -> OptionGeometry:
     """Row/column use of ``geo`` under ``option`` (see :class:`OptionGeometry`)."""
-    c = option.cols
+    c, pack = option.cols, option.pack
     lanes = hw.macro.cols // c
-    v_rows = math.ceil(geo.v_bits / c)
-    w_rows = math.ceil(geo.w_bits / c)
-    ch_groups = math.ceil(geo.out_channels / lanes)
+    if c < 1 or lanes < 1:
+        raise MappingError("operand-shape", f"layer '{geo.name}': lanes of {c} columns do not "
+                           f"fit a {hw.macro.cols}-column macro")
+    if pack < 1 or pack > max_pack(geo, option.stationary, c, hw):
+        raise MappingError("lane-packing", f"layer '{geo.name}': pack = {pack} "
+                           f"{'taps' if option.stationary == 'weights' else 'positions'} of "
+                           f"{geo.out_channels} lanes at {c} columns do not fit one row; use "
+                           f"pack <= {max_pack(geo, option.stationary, c, hw)}")
+    v_rows, w_rows = math.ceil(geo.v_bits / c), math.ceil(geo.w_bits / c)
+    n_cg = math.ceil(geo.out_channels / lanes)
+    per_group = min(geo.out_channels, lanes)
     if option.stationary == "weights":
-        groups, per_group = ch_groups * geo.in_channels * geo.taps, w_rows
+        n_blocks = math.ceil(geo.taps / pack)
+        groups, rows = geo.in_channels * n_blocks * n_cg, w_rows
+        memory_groups = geo.out_positions * n_cg
     else:
-        groups, per_group = ch_groups * geo.out_positions, v_rows
-    return OptionGeometry(option, v_rows, w_rows, lanes, lanes * c, groups, per_group,
-                          w_rows + v_rows, ch_groups * v_rows)
+        n_blocks = math.ceil(geo.out_hw[1] / pack)
+        groups, rows = geo.out_hw[0] * n_blocks * n_cg, v_rows
+        memory_groups = geo.in_channels * geo.taps * n_cg
+    return OptionGeometry(option, v_rows, w_rows, lanes, n_cg, per_group, n_blocks, groups,
+                          rows, memory_groups, w_rows + v_rows)
 
 
 def shape_candidates(geo: LayerGeometry, hw: Hardware) -> tuple[int, ...]:
@@ -175,3 +260,40 @@ def shape_candidates(geo: LayerGeometry, hw: Hardware) -> tuple[int, ...]:
                 <= hw.macro.rows:
             out.add(c)
     return tuple(sorted(out, reverse=True))
+
+
+def spread_mask(n_total: int, n_selected: int) -> np.ndarray:
+    """Boolean mask selecting ``n_selected`` of ``n_total`` indices evenly spread: index i is
+    selected when ``floor((i + 1) k / n) > floor(i k / n)``.
+
+    Used for which row groups stay resident and which off-array groups sit in the buffer, so
+    that activity that varies across channels or positions meets each level in proportion.
+    """
+    n, k = int(n_total), int(n_selected)
+    if not 0 <= k <= n:
+        raise ValueError(f"spread_mask: cannot select {k} of {n}")
+    i = np.arange(n, dtype=np.int64)
+    return ((i + 1) * k) // max(n, 1) > (i * k) // max(n, 1)
+
+
+def units_per_event(geo: LayerGeometry, og: OptionGeometry) -> float:
+    """Mean row-operation groups (units) one input event causes, over uniformly placed events:
+    WS: tap blocks holding a valid tap; OS: x blocks hit; times the channel groups."""
+    (kh, kw), (sh, sw), (ph, pw) = geo.kernel, geo.stride, geo.padding
+    (h, w), (oh, ow) = geo.in_hw, geo.out_hw
+    total = 0
+    pack = og.pack
+    for y in range(h):
+        for x in range(w):
+            hits = set()
+            for i in range(kh):
+                for j in range(kw):
+                    ny, nx = y + ph - i, x + pw - j
+                    if ny % sh or nx % sw:
+                        continue
+                    oy, ox = ny // sh, nx // sw
+                    if 0 <= oy < oh and 0 <= ox < ow:
+                        hits.add((i * kw + j) // pack if og.option.stationary == "weights"
+                                 else (oy, ox // pack))
+            total += len(hits)
+    return total / (h * w) * og.n_cg

@@ -1,10 +1,12 @@
 """The compiled mapping (hand-off from ``compile`` to ``sim`` and ``energy.system``) and its file.
 
-File format ``flexspim-mapping`` version 1 (docs/compiler.md): one JSON object
-``{"format": "flexspim-mapping", "version": 1, "policy": ..., "network": ..., "n_macros": ...,
+File format ``flexspim-mapping`` version 2 (docs/compiler.md): one JSON object
+``{"format": "flexspim-mapping", "version": 2, "policy": ..., "network": ..., "n_macros": ...,
 "rows": ..., "cols": ..., "scratch_rows": ..., "search": {...}, "layers": [{...}, ...]}`` whose
 layer entries hold the fields of :class:`LayerMapping` (tiles as lists of objects).
-Written atomically; a file of another format or version raises FormatError.
+Version 2 records lane packing and where each row group lives (whole groups, not bits), so that
+the system engine can execute the mapping. Written atomically; a file of another format or
+version raises FormatError.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from flexspim._io import check_versioned, read_json, versioned, write_json
 from flexspim.errors import FormatError
 
 MAPPING_FORMAT = "flexspim-mapping"
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Tile:
     """Rows ``[row_start, row_stop)`` x columns ``[col_start, col_stop)`` of macro ``macro``
-    holding ``groups`` row groups of one layer's stationary operand."""
+    holding ``groups`` row groups of one layer's stationary operand, one after the other.
+
+    The resident groups of a layer (in increasing group index) fill its tiles in order."""
 
     macro: int
     row_start: int
@@ -39,16 +43,22 @@ class Tile:
 
 @dataclass(frozen=True)
 class LayerMapping:
-    """How one spiking layer is mapped (docs/compiler.md).
+    """How one spiking layer is mapped (docs/compiler.md; group numbering in
+    :mod:`flexspim.compile.geometry`).
 
     - ``stationary``: ``"weights"`` (WS) or ``"membranes"`` (OS); the other operand streams.
     - ``cols``: columns per SOP lane; ``weight_shape``/``membrane_shape`` = (rows, cols) of one
-      operand; ``lanes`` per row (the other columns are in standby).
+      operand; ``lanes`` per row; ``pack`` taps (WS) or x positions (OS) side by side in a row
+      group of ``group_lanes`` lanes (the other columns are in standby).
     - ``groups`` row groups of ``rows_per_group`` rows hold the whole stationary operand;
-      ``resident_groups`` of them sit in the arrays (``tiles``), the rest is spilled.
-    - ``home_macro``: the macro whose scratch rows process streamed and spilled operands.
-    - ``*_buffer_bits``/``*_dram_bits``: where the streamed operand and the spilled part of the
-      stationary operand are kept (bits).
+      ``resident_groups`` of them, evenly spread over the group indices
+      (:func:`~flexspim.compile.geometry.spread_mask`), sit in the arrays (``tiles``); the rest is
+      spilled, and ``spilled_buffer_groups`` of the spilled ones (evenly spread) are in the buffer,
+      the others in DRAM.
+    - The streamed operand is kept in memory as ``memory_groups`` unpacked groups;
+      ``streamed_buffer_groups`` of them (evenly spread) are in the buffer, the rest in DRAM.
+    - ``home_macro``: the macro whose scratch rows process spilled groups, and whose comparator
+      checks membranes kept outside the arrays.
     """
 
     name: str
@@ -67,10 +77,11 @@ class LayerMapping:
     resident_groups: int
     tiles: tuple[Tile, ...]
     home_macro: int
-    streamed_buffer_bits: float = 0.0
-    streamed_dram_bits: float = 0.0
-    spilled_buffer_bits: float = 0.0
-    spilled_dram_bits: float = 0.0
+    pack: int = 1
+    group_lanes: int = 0
+    memory_groups: int = 0
+    streamed_buffer_groups: int = 0
+    spilled_buffer_groups: int = 0
 
     @property
     def weight_bits(self) -> int:
@@ -91,8 +102,13 @@ class LayerMapping:
         return self.membrane_bits if self.stationary == "weights" else self.weight_bits
 
     @property
+    def stationary_operands(self) -> int:
+        """Number of stationary operands (resident or not)."""
+        return self.n_weights if self.stationary == "weights" else self.n_neurons
+
+    @property
     def resident_fraction(self) -> float:
-        """Fraction of the stationary operand held in the arrays (0..1)."""
+        """Fraction of the stationary operand's row groups held in the arrays (0..1)."""
         return self.resident_groups / self.groups if self.groups else 1.0
 
     @property
@@ -101,9 +117,38 @@ class LayerMapping:
         return self.stationary_bits * self.resident_fraction
 
     @property
+    def resident_operands(self) -> float:
+        """Stationary operands held in the arrays."""
+        return self.stationary_operands * self.resident_fraction
+
+    @property
     def spilled_bits(self) -> float:
         """Stationary-operand bits spilled to the buffer or DRAM."""
         return self.stationary_bits - self.resident_bits
+
+    @property
+    def spilled_groups(self) -> int:
+        return self.groups - self.resident_groups
+
+    @property
+    def streamed_buffer_bits(self) -> float:
+        """Bits of the streamed operand kept in the buffer."""
+        return self.streamed_bits * (self.streamed_buffer_groups / self.memory_groups
+                                     if self.memory_groups else 0.0)
+
+    @property
+    def streamed_dram_bits(self) -> float:
+        return self.streamed_bits - self.streamed_buffer_bits
+
+    @property
+    def spilled_buffer_bits(self) -> float:
+        """Bits of the spilled stationary operand kept in the buffer."""
+        return self.stationary_bits * (self.spilled_buffer_groups / self.groups
+                                       if self.groups else 0.0)
+
+    @property
+    def spilled_dram_bits(self) -> float:
+        return self.spilled_bits - self.spilled_buffer_bits
 
     @property
     def stationary_fraction(self) -> float:
@@ -117,8 +162,8 @@ class LayerMapping:
         return self.resident_groups * self.rows_per_group
 
     def macro_share(self, n_macros: int) -> list[float]:
-        """Share of the layer's array work done by each macro: resident groups where they sit,
-        spilled groups on ``home_macro``."""
+        """Share of the layer's resident groups on each macro, the spilled groups counted on
+        ``home_macro`` (a layout summary; the system engine counts the real work)."""
         share = [0.0] * n_macros
         if self.groups == 0:
             share[self.home_macro] = 1.0
@@ -156,6 +201,17 @@ class Mapping:
     @property
     def resident_bits(self) -> float:
         return float(sum(lm.resident_bits for lm in self.layers))
+
+    @property
+    def resident_operands(self) -> float:
+        """Stationary operands held in the arrays, all layers (paper Fig. 4 counts operands)."""
+        return float(sum(lm.resident_operands for lm in self.layers))
+
+    @property
+    def whole_layer_operands(self) -> int:
+        """Stationary operands of the layers whose whole stationary operand is resident."""
+        return sum(lm.stationary_operands for lm in self.layers
+                   if lm.resident_groups == lm.groups)
 
     def layer(self, name: str) -> LayerMapping:
         """The mapping of layer ``name``."""
@@ -217,11 +273,9 @@ def _layer_from_dict(d: Any, where: str) -> LayerMapping:
     kw["weight_shape"] = tuple(int(x) for x in d["weight_shape"])
     kw["membrane_shape"] = tuple(int(x) for x in d["membrane_shape"])
     for k in ("index", "cols", "lanes", "n_weights", "n_neurons", "w_bits", "v_bits", "groups",
-              "rows_per_group", "resident_groups", "home_macro"):
+              "rows_per_group", "resident_groups", "home_macro", "pack", "group_lanes",
+              "memory_groups", "streamed_buffer_groups", "spilled_buffer_groups"):
         kw[k] = int(d[k])
-    for k in ("streamed_buffer_bits", "streamed_dram_bits", "spilled_buffer_bits",
-              "spilled_dram_bits"):
-        kw[k] = float(d.get(k, 0.0))
     kw["name"], kw["stationary"] = str(d["name"]), str(d["stationary"])
     return LayerMapping(**kw)
 
@@ -231,6 +285,11 @@ def _check_consistent(m: Mapping, where: str) -> None:
         if lm.stationary not in ("weights", "membranes"):
             raise FormatError(f"{where}: layer '{lm.name}': stationary = {lm.stationary!r}, "
                               f"expected 'weights' or 'membranes'")
+        if not (0 <= lm.streamed_buffer_groups <= lm.memory_groups
+                and 0 <= lm.spilled_buffer_groups <= lm.groups - lm.resident_groups
+                and lm.pack >= 1 and 1 <= lm.group_lanes <= lm.lanes):
+            raise FormatError(f"{where}: layer '{lm.name}': pack, group_lanes or buffer groups "
+                              f"out of range; recompile the mapping")
         if not 0 <= lm.resident_groups <= lm.groups:
             raise FormatError(f"{where}: layer '{lm.name}': resident_groups = "
                               f"{lm.resident_groups} outside [0, groups = {lm.groups}]")

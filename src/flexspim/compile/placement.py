@@ -10,6 +10,11 @@ from flexspim.compile.mapping import Tile
 from flexspim.compile.rules import BITS_PER_KIB, buffer_capacity
 from flexspim.hw import Hardware
 
+#: Placement strategies: ``balanced`` spreads each layer's groups evenly over the macros with
+#: room (its events then run on several macros in parallel); ``first-fit`` fills one macro
+#: after the other (fewest macros per layer, fewest routed events).
+PLACEMENTS: tuple[str, ...] = ("balanced", "first-fit")
+
 
 @dataclass(frozen=True)
 class Request:
@@ -21,55 +26,88 @@ class Request:
     lane_cols: int
 
 
-def place_groups(requests: Sequence[Request], order: Sequence[int], hw: Hardware,
-                 scratch_rows: int) -> list[tuple[int, tuple[Tile, ...], int]]:
-    """First-fit placement, requests taken in ``order``: each macro fills its rows
-    ``[scratch_rows, rows)`` from the top; a request takes as many whole groups as fit in the
-    first macro with room, then the next. Returns per request (placed groups, tiles, home
-    macro); the home macro is the one holding its first tile, else the macro with most room."""
-    n, rows = hw.system.n_macros, hw.macro.rows
-    used = [scratch_rows] * n
-    out: list[tuple[int, tuple[Tile, ...], int] | None] = [None] * len(requests)
-    for i in order:
-        req = requests[i]
-        left, tiles = req.groups, []
-        g = req.rows_per_group
-        for m in range(n):
+def _balanced(want: int, free: list[int]) -> list[int]:
+    """Groups per macro, at most ``free[m]`` each, summing to ``min(want, sum(free))``, with the
+    largest share as small as possible (water filling; ties go to the lower macro index)."""
+    want = min(want, sum(free))
+    take = [0] * len(free)
+    left = want
+    open_ = [m for m in range(len(free)) if free[m] > 0]
+    while left > 0 and open_:
+        share = max(left // len(open_), 1)
+        for m in list(open_):
             if left <= 0:
                 break
-            fit = (rows - used[m]) // g if g > 0 else 0
-            take = min(fit, left)
-            if take > 0:
-                tiles.append(Tile(m, used[m], used[m] + take * g, 0, req.lane_cols, take))
-                used[m] += take * g
-                left -= take
-        out[i] = (req.groups - left, tuple(tiles), -1)
-    result: list[tuple[int, tuple[Tile, ...], int]] = []
-    for placed, tiles, _ in out:  # type: ignore[misc]
-        home = tiles[0].macro if tiles else min(range(n), key=lambda m: (used[m], m))
-        result.append((placed, tiles, home))
-    return result
+            add = min(share, free[m] - take[m], left)
+            take[m] += add
+            left -= add
+            if take[m] >= free[m]:
+                open_.remove(m)
+    return take
+
+
+def place_groups(requests: Sequence[Request], order: Sequence[int], hw: Hardware,
+                 scratch_rows: int, strategy: str = "balanced"
+                 ) -> list[tuple[int, tuple[Tile, ...], int]]:
+    """Place requests in ``order``: every macro keeps rows ``[0, scratch_rows)`` for scratch and
+    fills the rest from the top. ``balanced`` gives each request an even share of every macro
+    with room; ``first-fit`` fills the first macro with room, then the next. Returns per request
+    (placed groups, tiles in macro order, home macro); the home macro is the macro with the most
+    free rows after placement (ties: the lowest index)."""
+    n, rows = hw.system.n_macros, hw.macro.rows
+    used = [scratch_rows] * n
+    placed: list[tuple[int, tuple[Tile, ...]] | None] = [None] * len(requests)
+    for i in order:
+        req = requests[i]
+        g = req.rows_per_group
+        free = [(rows - used[m]) // g if g > 0 else 0 for m in range(n)]
+        if strategy == "balanced":
+            take = _balanced(req.groups, free)
+        else:
+            take, left = [0] * n, req.groups
+            for m in range(n):
+                take[m] = min(free[m], left)
+                left -= take[m]
+        tiles = []
+        for m in range(n):
+            if take[m] > 0:
+                tiles.append(Tile(m, used[m], used[m] + take[m] * g, 0, req.lane_cols, take[m]))
+                used[m] += take[m] * g
+        placed[i] = (sum(take), tuple(tiles))
+    home = min(range(n), key=lambda m: (used[m], m))
+    return [(k, tiles, home) for k, tiles in placed]  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
 class OffArrayItem:
-    """An operand (or part) kept outside the arrays: ``bits``, and memory traffic per bit."""
+    """An operand (or part) kept outside the arrays: ``groups`` of ``bits_per_group`` bits, and
+    the memory traffic each of its bits causes."""
 
     layer: str
     kind: str  # "streamed" or "spilled"
-    bits: float
+    groups: int
+    bits_per_group: float
     traffic_per_bit: float
 
+    @property
+    def bits(self) -> float:
+        return self.groups * self.bits_per_group
 
-def allocate_buffer(items: Sequence[OffArrayItem], hw: Hardware) -> list[float]:
-    """Bits of each item held in the buffer: items with the most traffic per bit first (optimal
-    for a linear cost per bit), the rest in DRAM. With DRAM disabled, everything must fit
-    (rule ``buffer-capacity``)."""
+
+def allocate_buffer(items: Sequence[OffArrayItem], hw: Hardware) -> list[int]:
+    """Groups of each item held in the buffer: items with the most traffic per bit first (optimal
+    for a linear cost per bit, up to whole groups), the rest in DRAM. With DRAM disabled,
+    everything must fit (rule ``buffer-capacity``)."""
     buffer_capacity([(it.layer, it.bits) for it in items], hw)
     cap = hw.system.buffer_kib * BITS_PER_KIB
-    out = [0.0] * len(items)
+    out = [0] * len(items)
+    if not hw.system.dram.enabled:
+        return [it.groups for it in items]
     for i in sorted(range(len(items)), key=lambda j: (-items[j].traffic_per_bit, j)):
-        take = min(items[i].bits, cap)
+        it = items[i]
+        if it.groups == 0 or it.bits_per_group <= 0:
+            continue
+        take = min(it.groups, int(cap // it.bits_per_group))
         out[i] = take
-        cap -= take
+        cap -= take * it.bits_per_group
     return out

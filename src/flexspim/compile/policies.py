@@ -4,12 +4,15 @@
 - ``os``: membranes stationary in every layer;
 - ``hs-min``: the paper's hybrid rule, the smaller operand of each layer stays;
 - ``optimal``: an exact integer linear program (PuLP/CBC) over every layer's stationary
-  operand, lane width and resident row groups, and the buffer share of every off-array
-  operand, minimising the modelled energy of the run (:mod:`flexspim.compile.model`) under the
-  macros' rows and the buffer size.
+  operand, lane width, lane packing and resident row groups, and the buffer share of every
+  off-array operand, minimising the estimated energy of one inference
+  (:mod:`flexspim.compile.estimate`, priced by :mod:`flexspim.energy.prices`) under the macros'
+  rows and the buffer size.
 
-The fixed policies choose, per layer, the lane width with the lowest modelled energy for their
-stationary operand, then fill the arrays with the row groups that save the most energy per row.
+The fixed policies choose, per layer, the shape (lane width and packing) with the lowest
+estimated energy for their stationary operand, then fill the arrays with the row groups that
+save the most energy per row. ``stationary={"conv1": "membranes"}`` forces layers under any
+policy (the others follow the policy).
 """
 
 from __future__ import annotations
@@ -17,94 +20,180 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from collections.abc import Mapping as MappingType
 from dataclasses import dataclass
 
+import numpy as np
+
 from flexspim.compile.activity import Activity
+from flexspim.compile.estimate import LayerLoad, estimate_counts, layer_loads, layer_totals
 from flexspim.compile.geometry import (
     STATIONARY,
     LayerGeometry,
     Option,
     OptionGeometry,
+    max_pack,
     network_geometry,
     option_geometry,
 )
 from flexspim.compile.mapping import LayerMapping, Mapping
-from flexspim.compile.model import (
-    LayerTotals,
-    Prices,
-    activity_totals,
-    layer_counts,
-    mapping_counts,
-)
 from flexspim.compile.placement import (
+    PLACEMENTS,
     OffArrayItem,
     Request,
     allocate_buffer,
     place_groups,
 )
-from flexspim.compile.rules import (
-    BITS_PER_KIB,
-    scratch_reserve_fits,
-    scratch_rows_fit,
-)
+from flexspim.compile.rules import BITS_PER_KIB, scratch_reserve_fits, scratch_rows_fit
+from flexspim.energy.prices import Prices, dynamic_energy_pj, price
 from flexspim.errors import ConfigError, MappingError
 from flexspim.hw import Hardware
 from flexspim.net.network import IntNetwork
 
 POLICIES: tuple[str, ...] = ("ws", "os", "hs-min", "optimal")
+#: Short names accepted for forced stationarity (``--stationary conv1=os``).
+STATIONARY_ALIASES: dict[str, str] = {"ws": "weights", "weights": "weights", "w": "weights",
+                                      "os": "membranes", "membranes": "membranes",
+                                      "v": "membranes"}
 
 
 @dataclass(frozen=True)
 class _Ctx:
-    """Everything a policy needs: geometry, activity totals (per sample) and prices."""
+    """Everything a policy needs: geometry, activity per layer, prices and the options."""
 
     net: IntNetwork
     hw: Hardware
     activity: Activity
     geos: tuple[LayerGeometry, ...]
-    totals: tuple[LayerTotals, ...]
+    loads: tuple[LayerLoad, ...]
     prices: Prices
     shapes: tuple[tuple[int, ...], ...]
+    forced: tuple[str | None, ...]
+    placement: str
+    forced_shapes: tuple[tuple[int, int] | None, ...] = ()
 
     def energy(self, i: int, og: OptionGeometry, k: float, bs: float, bp: float) -> float:
-        """Modelled energy (pJ per sample, routing excluded) of layer i under one choice."""
-        c = layer_counts(self.geos[i], og, k, bs, bp, self.totals[i], 1,
-                         self.activity.n_timesteps, self.hw.macro.cols)
-        return self.prices.total_pj(c)
+        """Estimated energy (pJ per inference, routing excluded) of layer i under one choice.
+
+        Leakage is charged over the layer's busy time on one macro divided by the macro count
+        (its work spread over every macro), which keeps the objective linear."""
+        tot = layer_totals(self.geos[i], og, self.loads[i], self.hw, k, bs, bp)
+        dyn = dynamic_energy_pj(tot, self.prices)
+        leak_uw = self.hw.system.n_macros * self.prices.macro_leakage_uw \
+            + self.prices.buffer_leakage_uw
+        busy = float(self.prices.busy_ns(tot).sum()) / self.hw.system.n_macros
+        return dyn + leak_uw * busy * 1e-3
 
     def traffic(self, i: int, og: OptionGeometry, k: float) -> tuple[float, float]:
-        """Memory traffic per buffered bit of the streamed and of the spilled item."""
-        def level_bits(bs: float, bp: float) -> float:
-            c = layer_counts(self.geos[i], og, k, bs, bp, self.totals[i], 1,
-                             self.activity.n_timesteps, self.hw.macro.cols)
-            return c.buffer_read_bits + c.buffer_write_bits
-        base = level_bits(0.0, 0.0)
-        return level_bits(1.0, 0.0) - base, level_bits(0.0, 1.0) - base
+        """Energy saved per bit of the streamed and of the spilled item moved to the buffer."""
+        base = self.energy(i, og, k, 0.0, 0.0)
+        return (base - self.energy(i, og, k, 1.0, 0.0),
+                base - self.energy(i, og, k, 0.0, 1.0))
+
+    def options(self, i: int, stationary: Sequence[str] = STATIONARY) -> list[OptionGeometry]:
+        """Every shape (lane width, packing) of layer i for the allowed stationary operands."""
+        allowed = [self.forced[i]] if self.forced[i] else list(stationary)
+        shape = self.forced_shapes[i] if self.forced_shapes else None
+        out = []
+        for st in allowed:
+            if shape is not None:
+                out.append(option_geometry(self.geos[i], Option(st, *shape), self.hw))
+                continue
+            for c in self.shapes[i]:
+                for p in pack_candidates(self.geos[i], st, c, self.hw):
+                    out.append(option_geometry(self.geos[i], Option(st, c, p), self.hw))
+        return out
 
 
-def _context(net: IntNetwork, hw: Hardware, activity: Activity | None) -> _Ctx:
+def pack_candidates(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware
+                    ) -> tuple[int, ...]:
+    """Packings worth considering: for each number of tap blocks (WS) or x blocks (OS), the
+    smallest packing that reaches it, at most 8 of them (the largest included)."""
+    top = max_pack(geo, stationary, cols, hw)
+    span = geo.taps if stationary == "weights" else geo.out_hw[1]
+    seen: dict[int, int] = {}
+    for p in range(1, top + 1):
+        seen.setdefault(-(-span // p), p)
+    packs = sorted(seen.values())
+    if len(packs) > 8:
+        packs = sorted({packs[int(round(j * (len(packs) - 1) / 7))] for j in range(8)})
+    return tuple(packs)
+
+
+def _forced(net: IntNetwork, stationary: MappingType[str, str] | None) -> tuple[str | None, ...]:
+    geos = network_geometry(net)
+    names = [g.name for g in geos]
+    forced = dict.fromkeys(names)
+    for name, st in (stationary or {}).items():
+        if name not in forced:
+            raise ConfigError(f"stationary: network '{net.name}' has no spiking layer '{name}'; "
+                              f"layers: {', '.join(names)}")
+        key = str(st).strip().lower()
+        if key not in STATIONARY_ALIASES:
+            raise ConfigError(f"stationary: layer '{name}' = {st!r}; use ws (weights) or os "
+                              f"(membranes)")
+        forced[name] = STATIONARY_ALIASES[key]
+    return tuple(forced[n] for n in names)
+
+
+def _forced_shapes(net: IntNetwork, hw: Hardware,
+                   shapes: MappingType[str, int | tuple[int, int]] | None
+                   ) -> tuple[tuple[int, int] | None, ...]:
+    geos = network_geometry(net)
+    names = [g.name for g in geos]
+    out: dict[str, tuple[int, int] | None] = dict.fromkeys(names)
+    for name, shape in (shapes or {}).items():
+        if name not in out:
+            raise ConfigError(f"shapes: network '{net.name}' has no spiking layer '{name}'; "
+                              f"layers: {', '.join(names)}")
+        cols, pack = (int(shape), 1) if isinstance(shape, (int, np.integer)) else \
+            (int(shape[0]), int(shape[1]))
+        geo = geos[names.index(name)]
+        if cols not in scratch_rows_fit(geo, hw) and not (
+                1 <= cols <= hw.macro.cols and
+                -(-geo.v_bits // cols) + -(-geo.w_bits // cols) <= hw.macro.rows):
+            raise ConfigError(f"shapes: layer '{name}': lanes of {cols} columns do not fit a "
+                              f"{hw.macro.rows} x {hw.macro.cols} macro with scratch rows")
+        out[name] = (cols, pack)
+    return tuple(out[n] for n in names)
+
+
+def _context(net: IntNetwork, hw: Hardware, activity: Activity | None,
+             stationary: MappingType[str, str] | None, placement: str,
+             shapes: MappingType[str, int | tuple[int, int]] | None = None) -> _Ctx:
     act = activity if activity is not None else Activity.from_sparsity(net)
     act.check(net)
     geos = network_geometry(net)
-    outs = [act.output_events(i) for i in range(len(net.layers))]
-    totals = tuple(activity_totals(net, act.input_events, outs))
-    shapes = tuple(scratch_rows_fit(g, hw) for g in geos)
-    return _Ctx(net, hw, act, geos, totals, Prices.from_hw(hw), shapes)
+    cands = tuple(scratch_rows_fit(g, hw) for g in geos)
+    return _Ctx(net, hw, act, geos, tuple(layer_loads(net, act)), Prices.from_hw(hw), cands,
+                _forced(net, stationary), placement, _forced_shapes(net, hw, shapes))
 
 
 def _best_shape(ctx: _Ctx, i: int, stationary: str) -> OptionGeometry:
-    """Lane width with the lowest energy for ``stationary``, fully resident, off-array in the
-    buffer (ties: the widest span)."""
+    """Shape with the lowest energy for ``stationary``, fully resident, off-array in the buffer
+    (ties: the first of :meth:`_Ctx.options`, the widest lanes without packing)."""
     best: tuple[float, OptionGeometry] | None = None
-    for c in ctx.shapes[i]:
-        og = option_geometry(ctx.geos[i], Option(stationary, c), ctx.hw)
-        e = ctx.energy(i, og, og.groups, ctx.geos[i].streamed_bits(stationary), 0.0)
+    st = ctx.forced[i] or stationary
+    for og in ctx.options(i, (st,)):
+        e = ctx.energy(i, og, og.groups, ctx.geos[i].streamed_bits(st), 0.0)
         if best is None or e < best[0] - 1e-9:
             best = (e, og)
     if best is None:
         raise MappingError("scratch-rows", f"layer '{ctx.geos[i].name}': no operand shape "
                            f"fits the macro's rows; use a larger macro")
     return best[1]
+
+
+def _layer_mapping(g: LayerGeometry, og: OptionGeometry, k: int, tiles: tuple, home: int,
+                   bs: int, bp: int) -> LayerMapping:
+    return LayerMapping(
+        name=g.name, index=g.index, stationary=og.option.stationary, cols=og.option.cols,
+        weight_shape=(og.w_rows, og.option.cols), membrane_shape=(og.v_rows, og.option.cols),
+        lanes=og.lanes, n_weights=g.n_weights, n_neurons=g.n_neurons, w_bits=g.w_bits,
+        v_bits=g.v_bits, groups=og.groups, rows_per_group=og.rows_per_group,
+        resident_groups=int(k), tiles=tiles, home_macro=home, pack=og.pack,
+        group_lanes=og.group_lanes, memory_groups=og.memory_groups,
+        streamed_buffer_groups=int(bs), spilled_buffer_groups=int(bp))
 
 
 def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence[int],
@@ -115,28 +204,19 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
     scratch_reserve_fits(scratch, hw, ctx.geos[0].name)
     reqs = [Request(g.name, int(k), og.rows_per_group, og.lane_cols)
             for g, og, k in zip(ctx.geos, ogs, want, strict=True)]
-    placed = place_groups(reqs, order, hw, scratch)
+    placed = place_groups(reqs, order, hw, scratch, ctx.placement)
     items: list[OffArrayItem] = []
     for i, (og, (k, _, _)) in enumerate(zip(ogs, placed, strict=True)):
         g = ctx.geos[i]
         st = og.option.stationary
         ds, dp = ctx.traffic(i, og, k)
-        spilled = g.operand_bits(st) * (1.0 - (k / og.groups if og.groups else 1.0))
-        items.append(OffArrayItem(g.name, "streamed", float(g.streamed_bits(st)), ds))
-        items.append(OffArrayItem(g.name, "spilled", spilled, dp))
+        items.append(OffArrayItem(g.name, "streamed", og.memory_groups,
+                                  g.streamed_bits(st) / og.memory_groups, ds))
+        items.append(OffArrayItem(g.name, "spilled", og.groups - k,
+                                  g.operand_bits(st) / og.groups, dp))
     buf = allocate_buffer(items, hw)
-    layers = []
-    for i, (og, (k, tiles, home)) in enumerate(zip(ogs, placed, strict=True)):
-        g = ctx.geos[i]
-        layers.append(LayerMapping(
-            name=g.name, index=g.index, stationary=og.option.stationary, cols=og.option.cols,
-            weight_shape=(og.w_rows, og.option.cols), membrane_shape=(og.v_rows, og.option.cols),
-            lanes=og.lanes, n_weights=g.n_weights, n_neurons=g.n_neurons, w_bits=g.w_bits,
-            v_bits=g.v_bits, groups=og.groups, rows_per_group=og.rows_per_group,
-            resident_groups=int(k), tiles=tiles, home_macro=home,
-            streamed_buffer_bits=buf[2 * i], streamed_dram_bits=items[2 * i].bits - buf[2 * i],
-            spilled_buffer_bits=buf[2 * i + 1],
-            spilled_dram_bits=items[2 * i + 1].bits - buf[2 * i + 1]))
+    layers = [_layer_mapping(ctx.geos[i], og, k, tiles, home, buf[2 * i], buf[2 * i + 1])
+              for i, (og, (k, tiles, home)) in enumerate(zip(ogs, placed, strict=True))]
     return Mapping(policy=policy, n_macros=hw.system.n_macros, rows=hw.macro.rows,
                    cols=hw.macro.cols, scratch_rows=scratch, layers=tuple(layers),
                    network=ctx.net.name, search=dict(search or {}))
@@ -167,53 +247,62 @@ def _hs_min(ctx: _Ctx) -> Mapping:
     return _fixed(ctx, "hs-min", LayerGeometry.smaller_operand)
 
 
-def modelled_energy_pj(ctx: _Ctx, mapping: Mapping) -> float:
-    """Modelled energy per sample (pJ, routing included) of ``mapping`` under the context."""
-    counts = mapping_counts(ctx.net, mapping, ctx.hw, ctx.totals, 1, ctx.activity.n_timesteps)
-    return float(sum(ctx.prices.total_pj(c) for c in counts.layers))
+def estimated_energy_pj(ctx: _Ctx, mapping: Mapping) -> float:
+    """Estimated energy of one inference (pJ, routing and leakage included) of ``mapping``."""
+    counts = estimate_counts(ctx.net, mapping, ctx.hw, ctx.activity)
+    energy, _ = price(counts, ctx.prices)
+    return float(energy.sum())
 
 
-def _optimal(ctx: _Ctx) -> Mapping:
+def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: dict,
+               s_var, objective: list, cap_rows: list, cap_buf: list, scale: float
+               ) -> list[OptionGeometry]:
+    """Variables and constraints of layer i: one binary per option, its resident groups and
+    buffered bits; returns the options."""
+    g, hw = ctx.geos[i], ctx.hw
+    layer_opts = ctx.options(i)
+    for j, og in enumerate(layer_opts):
+        st = og.option.stationary
+        b_s, b_p = float(g.streamed_bits(st)), float(g.operand_bits(st))
+        x[i, j] = prob.add_variable(f"x_{i}_{j}", 0, 1, cat="Binary")
+        k[i, j] = prob.add_variable(f"k_{i}_{j}", 0, og.groups, cat="Integer")
+        bs[i, j] = prob.add_variable(f"bs_{i}_{j}", 0)
+        bp[i, j] = prob.add_variable(f"bp_{i}_{j}", 0)
+        base = ctx.energy(i, og, 0, 0.0, 0.0)
+        ck = (ctx.energy(i, og, og.groups, 0.0, 0.0) - base) / max(og.groups, 1)
+        cs = ctx.energy(i, og, 0, 1.0, 0.0) - base
+        cp = ctx.energy(i, og, 0, 0.0, 1.0) - base
+        objective += [scale * base * x[i, j], scale * ck * k[i, j],
+                      scale * cs * bs[i, j], scale * cp * bp[i, j]]
+        prob += k[i, j] <= og.groups * x[i, j]
+        prob += bs[i, j] <= b_s * x[i, j]
+        spilled = b_p * x[i, j] - (b_p / max(og.groups, 1)) * k[i, j]
+        prob += bp[i, j] <= spilled
+        if not hw.system.dram.enabled:
+            prob += bs[i, j] == b_s * x[i, j]
+            prob += bp[i, j] == spilled
+        prob += s_var >= og.scratch_rows * x[i, j]
+        cap_rows.append(og.rows_per_group * k[i, j])
+        cap_buf += [bs[i, j], bp[i, j]]
+    prob += pulp.lpSum(x[i, j] for j in range(len(layer_opts))) == 1
+    return layer_opts
+
+
+def _solve(ctx: _Ctx) -> tuple[list[OptionGeometry], list[int], str, float]:
+    """Solve the ILP; returns (options, resident groups, solver status, objective in pJ)."""
     import pulp
 
-    t0 = time.perf_counter()
     hw = ctx.hw
     n, rows = hw.system.n_macros, hw.macro.rows
     scale = 1e-3  # objective in nJ keeps the solver's numbers moderate
     prob = pulp.LpProblem("flexspim_mapping", pulp.LpMinimize)
-    opts: list[list[OptionGeometry]] = []
     x, k, bs, bp = {}, {}, {}, {}
     s_var = prob.add_variable("scratch_rows", 0, rows)
-    objective = []
-    cap_rows, cap_buf = [], []
-    for i, g in enumerate(ctx.geos):
-        layer_opts = [option_geometry(g, Option(st, c), hw) for st in STATIONARY
-                      for c in ctx.shapes[i]]
-        opts.append(layer_opts)
-        for j, og in enumerate(layer_opts):
-            st = og.option.stationary
-            b_s, b_p = float(g.streamed_bits(st)), float(g.operand_bits(st))
-            x[i, j] = prob.add_variable(f"x_{i}_{j}", 0, 1, cat="Binary")
-            k[i, j] = prob.add_variable(f"k_{i}_{j}", 0, og.groups, cat="Integer")
-            bs[i, j] = prob.add_variable(f"bs_{i}_{j}", 0)
-            bp[i, j] = prob.add_variable(f"bp_{i}_{j}", 0)
-            base = ctx.energy(i, og, 0, 0.0, 0.0)
-            ck = (ctx.energy(i, og, og.groups, 0.0, 0.0) - base) / max(og.groups, 1)
-            cs = ctx.energy(i, og, 0, 1.0, 0.0) - base
-            cp = ctx.energy(i, og, 0, 0.0, 1.0) - base
-            objective += [scale * base * x[i, j], scale * ck * k[i, j],
-                          scale * cs * bs[i, j], scale * cp * bp[i, j]]
-            prob += k[i, j] <= og.groups * x[i, j]
-            prob += bs[i, j] <= b_s * x[i, j]
-            spilled = b_p * x[i, j] - (b_p / max(og.groups, 1)) * k[i, j]
-            prob += bp[i, j] <= spilled
-            if not hw.system.dram.enabled:
-                prob += bs[i, j] == b_s * x[i, j]
-                prob += bp[i, j] == spilled
-            prob += s_var >= og.scratch_rows * x[i, j]
-            cap_rows.append(og.rows_per_group * k[i, j])
-            cap_buf += [bs[i, j], bp[i, j]]
-        prob += pulp.lpSum(x[i, j] for j in range(len(layer_opts))) == 1
+    objective: list = []
+    cap_rows: list = []
+    cap_buf: list = []
+    opts = [_ilp_layer(prob, pulp, ctx, i, x, k, bs, bp, s_var, objective, cap_rows, cap_buf,
+                       scale) for i in range(len(ctx.geos))]
     prob += pulp.lpSum(cap_rows) + n * s_var <= n * rows
     prob += pulp.lpSum(cap_buf) <= hw.system.buffer_kib * BITS_PER_KIB
     prob += pulp.lpSum(objective)
@@ -221,38 +310,42 @@ def _optimal(ctx: _Ctx) -> Mapping:
         # PuLP 3.x announces that the bundled CBC moves to an extra in 4.0; it is still the
         # solver shipped inside the installed pulp (pyproject extra "opt")
         warnings.simplefilter("ignore", DeprecationWarning)
-        status = prob.solve(pulp.PULP_CBC_CMD(msg=False))
-    status_name = pulp.LpStatus[status]
-    if status_name != "Optimal":
+        status = pulp.LpStatus[prob.solve(pulp.PULP_CBC_CMD(msg=False))]
+    if status != "Optimal":
         raise MappingError(
             "capacity",
             f"network '{ctx.net.name}': no mapping fits {n} macro(s) of {rows} rows and a "
             f"{hw.system.buffer_kib:g} KiB buffer with DRAM "
-            f"{'enabled' if hw.system.dram.enabled else 'disabled'} (solver: {status_name}); "
+            f"{'enabled' if hw.system.dram.enabled else 'disabled'} (solver: {status}); "
             f"add macros, enlarge the buffer or enable DRAM")
-    ogs, want, dens = [], [], []
+    ogs, want = [], []
     for i in range(len(ctx.geos)):
         j = max(range(len(opts[i])), key=lambda jj: x[i, jj].value() or 0.0)
-        og = opts[i][j]
-        ogs.append(og)
+        ogs.append(opts[i][j])
         want.append(int(round(k[i, j].value() or 0.0)))
-        dens.append(og.rows_per_group)
-    order = sorted(range(len(ogs)), key=lambda jj: (-dens[jj], jj))
-    objective_pj = float(pulp.value(prob.objective)) / scale
-    solve_s = time.perf_counter() - t0
+    return ogs, want, status, float(pulp.value(prob.objective)) / scale
+
+
+def _optimal(ctx: _Ctx) -> Mapping:
+    t0 = time.perf_counter()
+    ogs, want, status, objective_pj = _solve(ctx)
+    order = sorted(range(len(ogs)), key=lambda jj: (-ogs[jj].rows_per_group, jj))
     best = _build(ctx, "optimal", ogs, want, order)
-    best_e = modelled_energy_pj(ctx, best)
+    best_e = estimated_energy_pj(ctx, best)
     source = "ilp"
+    # the ILP's objective is linear (leakage over a spread busy time, routing left out); the
+    # fixed policies are priced with the full estimate too and kept if they come out lower
     for name, fn in (("ws", _ws), ("os", _os), ("hs-min", _hs_min)):
         try:
             cand = fn(ctx)
         except MappingError:
             continue
-        e = modelled_energy_pj(ctx, cand)
+        e = estimated_energy_pj(ctx, cand)
         if e < best_e - 1e-6 * abs(best_e):
             best, best_e, source = cand, e, name
-    search = {"solver": "pulp-cbc", "status": status_name, "ilp_objective_pj": objective_pj,
-              "modelled_energy_pj": best_e, "solve_s": solve_s, "source": source}
+    search = {"solver": "pulp-cbc", "status": status, "ilp_objective_pj": objective_pj,
+              "estimated_energy_pj": best_e, "solve_s": time.perf_counter() - t0,
+              "source": source}
     return Mapping(policy="optimal", n_macros=best.n_macros, rows=best.rows, cols=best.cols,
                    scratch_rows=best.scratch_rows, layers=best.layers, network=best.network,
                    search=search)
@@ -265,20 +358,31 @@ _POLICY_FUNCS: dict[str, Callable[[_Ctx], Mapping]] = {
 
 
 def compile_network(net: IntNetwork, hw: Hardware, *, policy: str = "hs-min",
-                    activity: Activity | None = None) -> Mapping:
+                    activity: Activity | None = None,
+                    stationary: MappingType[str, str] | None = None,
+                    placement: str = "balanced",
+                    shapes: MappingType[str, int | tuple[int, int]] | None = None) -> Mapping:
     """Map ``net`` onto ``hw.system.n_macros`` macros with ``policy`` (one of
     :data:`POLICIES`); ``activity`` (default: :meth:`Activity.from_sparsity` defaults) weighs
-    the modelled energy that chooses shapes, residency and (for ``optimal``) stationarity.
+    the estimated energy that chooses shapes, residency and (for ``optimal``) stationarity.
+    ``stationary`` forces layers (``{"conv1": "os"}``); ``shapes`` forces a layer's lane width
+    or (lane width, packing) (``{"conv1": (4, 2)}``); ``placement`` is one of
+    :data:`~flexspim.compile.placement.PLACEMENTS`.
 
     Raises MappingError naming the rule, the layer and what is short.
     """
     if policy not in _POLICY_FUNCS:
         raise ConfigError(f"unknown policy '{policy}'; use one of {', '.join(POLICIES)}")
-    ctx = _context(net, hw, activity)
+    if placement not in PLACEMENTS:
+        raise ConfigError(f"unknown placement '{placement}'; use one of {', '.join(PLACEMENTS)}")
+    ctx = _context(net, hw, activity, stationary, placement, shapes)
     mapping = _POLICY_FUNCS[policy](ctx)
+    search = dict(mapping.search)
     if policy != "optimal":
-        search = {"modelled_energy_pj": modelled_energy_pj(ctx, mapping)}
-        mapping = Mapping(policy=mapping.policy, n_macros=mapping.n_macros, rows=mapping.rows,
-                          cols=mapping.cols, scratch_rows=mapping.scratch_rows,
-                          layers=mapping.layers, network=mapping.network, search=search)
-    return mapping
+        search["estimated_energy_pj"] = estimated_energy_pj(ctx, mapping)
+    search["activity"] = ctx.activity.describe()
+    search["forced"] = {g.name: f for g, f in zip(ctx.geos, ctx.forced, strict=True) if f}
+    search["placement"] = placement
+    return Mapping(policy=mapping.policy, n_macros=mapping.n_macros, rows=mapping.rows,
+                   cols=mapping.cols, scratch_rows=mapping.scratch_rows, layers=mapping.layers,
+                   network=mapping.network, search=search)

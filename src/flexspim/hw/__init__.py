@@ -9,6 +9,7 @@ dataclasses; no raw dict travels past it.
 from flexspim.hw.spec import (
     HW_FORMAT,
     HW_VERSION,
+    ControllerSpec,
     DramSpec,
     Hardware,
     MacroEnergy,
@@ -25,6 +26,7 @@ from flexspim.hw.spec import (
 __all__ = [
     "HW_FORMAT",
     "HW_VERSION",
+    "ControllerSpec",
     "DramSpec",
     "Hardware",
     "MacroEnergy",

@@ -30,11 +30,12 @@ PAPER = "FlexSpIM paper (arXiv 2410.23082, ISCAS 2025)"
 
 
 def _f(default: Any, source: str, *, lo: float | None = None, hi: float | None = None,
-       lo_open: bool = False, unit: str = "") -> Any:
-    """A dataclass field with its source and allowed range [lo, hi] (lo excluded if lo_open)."""
+       lo_open: bool = False, unit: str = "", choices: tuple[str, ...] = ()) -> Any:
+    """A dataclass field with its source and allowed range [lo, hi] (lo excluded if lo_open),
+    or, for a text field, its allowed ``choices``."""
     return field(default=default,
                  metadata={"source": source, "lo": lo, "hi": hi, "lo_open": lo_open,
-                           "unit": unit})
+                           "unit": unit, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,28 @@ class DramSpec:
 
 
 @dataclass(frozen=True)
+class ControllerSpec:
+    """What the controller of each macro does when it executes a mapping (docs/system-model.md).
+
+    The rules change counts, never results: additions commute, so every order gives the same
+    spikes and membranes. Each one can be switched to see what it is worth.
+    """
+
+    scratch_reuse: bool = _f(
+        True, "assumption: a streamed slice already in a macro's scratch rows is not loaded "
+        "again (the rows still hold it; nothing to fetch)")
+    event_order: str = _f(
+        "arrival", f"{PAPER}: Fig. 1(c) processes a layer's input events one after the other as "
+        "they arrive ('arrival'); 'target' lets the controller sort a timestep's work by the "
+        "streamed slice it needs (an assumption beyond the paper)", choices=("arrival", "target"))
+    compare: str = _f(
+        "all", f"{PAPER}: Fig. 1(c) compares the layer's membranes with the threshold after each "
+        "timestep ('all'); 'active' compares only membranes changed by this timestep's events or "
+        "by a reset at the previous one (an assumption beyond the paper)",
+        choices=("all", "active"))
+
+
+@dataclass(frozen=True)
 class SystemSpec:
     """The system around the macros: macro count and the memory levels operands spill to."""
 
@@ -145,6 +168,8 @@ class SystemSpec:
     dram_gbit_per_s: float = _f(
         51.2, "JEDEC JESD209-4 LPDDR4: one x16 channel at 3200 MT/s = 6.4 GB/s = 51.2 Gbit/s",
         lo=0, lo_open=True, unit="Gbit/s")
+    controller: ControllerSpec = field(default_factory=ControllerSpec,
+                                       metadata={"source": "see ControllerSpec"})
 
 
 @dataclass(frozen=True)
@@ -223,6 +248,12 @@ def _check_range(obj: Any, where: str) -> None:
         name = f"{where}.{f.name}" if where else f.name
         if value is None:
             continue
+        choices = meta.get("choices") or ()
+        if choices:
+            if value not in choices:
+                raise ConfigError(f"hardware field '{name}' = {value!r}: must be one of "
+                                  f"{', '.join(repr(c) for c in choices)}")
+            continue
         if isinstance(value, bool) or f.type in ("bool",):
             if not isinstance(value, bool):
                 raise ConfigError(f"hardware field '{name}' = {value!r}: expected true or false")
@@ -249,6 +280,7 @@ def validate_hardware(hw: Hardware) -> None:
     _check_range(hw.macro_energy, "macro_energy")
     _check_range(hw.system, "system")
     _check_range(hw.system.dram, "system.dram")
+    _check_range(hw.system.controller, "system.controller")
     _check_range(hw.system_energy, "system_energy")
     _check_range(hw, "")
     m = hw.macro
@@ -282,6 +314,10 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+#: Sections nested in a section (``system.dram``, ``system.controller``).
+_SUBSECTIONS: dict[str, type] = {"dram": DramSpec, "controller": ControllerSpec}
+
+
 def _build(cls: type, data: Any, where: str, source: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: section '{where}' must be a mapping of field: value, "
@@ -295,8 +331,8 @@ def _build(cls: type, data: Any, where: str, source: str) -> Any:
                 f"; known fields: {', '.join(known)}"
             raise ConfigError(f"{source}: unknown hardware field '{where}.{key}'{hint}")
         f = known[key]
-        if key == "dram":
-            kwargs[key] = _build(DramSpec, value, f"{where}.dram", source)
+        if key in _SUBSECTIONS:
+            kwargs[key] = _build(_SUBSECTIONS[key], value, f"{where}.{key}", source)
         else:
             if f.type == "int" and isinstance(value, float) and value.is_integer():
                 value = int(value)

@@ -1,0 +1,266 @@
+"""A mapping is a program: what each macro's controller needs to execute it
+(docs/system-model.md). Used by the system engine and by the analytic estimator.
+
+:func:`build_program` checks that the mapping belongs to the network and the hardware, checks
+the capacities it relies on (scratch rows, rows per macro, the buffer when DRAM is off), and
+builds one :class:`LayerProgram` per spiking layer: the layer as a convolution, and lookup
+tables from every row group to where it lives (macro and first row for resident groups, buffer
+or DRAM for the rest). Levels are coded :data:`BUFFER` and :data:`DRAM`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from flexspim.compile.geometry import (
+    LayerGeometry,
+    Option,
+    layer_geometry,
+    option_geometry,
+    spread_mask,
+)
+from flexspim.compile.mapping import LayerMapping, Mapping
+from flexspim.compile.rules import (
+    BITS_PER_KIB,
+    hardware_matches,
+    mapping_matches,
+)
+from flexspim.energy.counts import COUNT_FIELDS
+from flexspim.errors import MappingError
+from flexspim.hw import Hardware
+from flexspim.net.layers import SpikingLayer
+from flexspim.net.network import IntNetwork
+
+BUFFER = 0
+DRAM = 1
+
+
+@dataclass(frozen=True, eq=False)
+class LayerProgram:
+    """One spiking layer as executed on the macros (all arrays int64).
+
+    The layer is a convolution ``[c_in, h, w] -> [c_out, oh, ow]`` (a linear layer is 1 x 1);
+    ``weight`` is ``[c_out, c_in, kh, kw]``; membranes are numbered C-order over
+    ``[c_out, oh, ow]``. ``stationary`` is 0 for weights (WS), 1 for membranes (OS).
+
+    - ``stat_macro[g]``: macro of stationary group g, -1 when spilled; ``stat_row[g]``: its first
+      row there; ``stat_level[g]``: buffer or DRAM for a spilled group; ``stat_bits[g]``: bits
+      of the operands it holds.
+    - ``mem_level[k]``: buffer or DRAM for memory group k of the streamed operand.
+    - ``home``: macro that runs spilled groups and compares membranes kept outside the arrays.
+    - ``neuron_macro[n]``: where neuron n's spikes start from (the macro holding its membrane,
+      else ``home``).
+    """
+
+    name: str
+    index: int
+    geo: LayerGeometry
+    weight: np.ndarray
+    threshold: int
+    reset_zero: bool
+    initial: np.ndarray
+    stationary: int
+    cols: int
+    pack: int
+    lanes: int
+    n_cg: int
+    channels_per_group: int
+    n_blocks: int
+    v_rows: int
+    w_rows: int
+    stat_macro: np.ndarray
+    stat_row: np.ndarray
+    stat_level: np.ndarray
+    stat_bits: np.ndarray
+    mem_level: np.ndarray
+    home: int
+    neuron_macro: np.ndarray
+
+    @property
+    def v_bits(self) -> int:
+        return self.geo.v_bits
+
+    @property
+    def w_bits(self) -> int:
+        return self.geo.w_bits
+
+    @property
+    def n_neurons(self) -> int:
+        return self.geo.n_neurons
+
+    def cg_channels(self, cg: int) -> int:
+        """Output channels in channel group ``cg`` (the last one may be partial)."""
+        return min(self.channels_per_group, self.geo.out_channels - cg * self.channels_per_group)
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    """Every spiking layer's :class:`LayerProgram` (in network order) and the system it runs on."""
+
+    layers: tuple[LayerProgram, ...]
+    n_macros: int
+    macro_rows: int
+    macro_cols: int
+    scratch_rows: int
+    policy: str
+
+
+def check_mapping(net: IntNetwork, mapping: Mapping, hw: Hardware) -> None:
+    """Raise MappingError unless ``mapping`` was compiled for ``net`` on ``hw`` (rules
+    ``network-match`` and ``hardware-match``)."""
+    expected = [(lay.name, lay.n_weights, int(np.prod(net.shapes[i][1])), lay.w_bits,
+                 lay.v_bits) for i, lay in enumerate(net.layers) if isinstance(lay, SpikingLayer)]
+    actual = [(lm.name, lm.n_weights, lm.n_neurons, lm.w_bits, lm.v_bits)
+              for lm in mapping.layers]
+    mapping_matches(expected, actual, f"mapping for network '{mapping.network}'")
+    hardware_matches(mapping.rows, mapping.cols, mapping.n_macros, hw,
+                     f"mapping for network '{mapping.network}'")
+
+
+def _check_capacity(mapping: Mapping, hw: Hardware) -> None:
+    """Rules ``scratch-rows``, ``macro-rows`` and ``buffer-capacity`` on a loaded mapping."""
+    rows_used = [mapping.scratch_rows] * mapping.n_macros
+    for lm in mapping.layers:
+        need = lm.weight_shape[0] + lm.membrane_shape[0]
+        if need > mapping.scratch_rows:
+            raise MappingError("scratch-rows", f"layer '{lm.name}': a streamed weight and "
+                               f"membrane need {need} scratch rows, the mapping reserves "
+                               f"{mapping.scratch_rows}; recompile the mapping")
+        for t in lm.tiles:
+            if t.row_start < mapping.scratch_rows or t.rows != t.groups * lm.rows_per_group:
+                raise MappingError("macro-rows", f"layer '{lm.name}': tile {t} overlaps the "
+                                   f"scratch rows or does not hold {t.groups} groups of "
+                                   f"{lm.rows_per_group} rows; recompile the mapping")
+            rows_used[t.macro] += t.rows
+    for m, used in enumerate(rows_used):
+        if used > mapping.rows:
+            raise MappingError("macro-rows", f"macro {m}: the mapping uses {used} rows of "
+                               f"{mapping.rows}; recompile the mapping")
+    if not hw.system.dram.enabled:
+        held = sum(lm.streamed_bits - lm.streamed_buffer_bits + lm.spilled_dram_bits
+                   for lm in mapping.layers)
+        if held > 0.5:
+            raise MappingError("buffer-capacity", f"the mapping keeps {held:.0f} bits in DRAM "
+                               f"but DRAM is disabled in the hardware; recompile the mapping")
+    buffered = sum(lm.streamed_buffer_bits + lm.spilled_buffer_bits for lm in mapping.layers)
+    if buffered > hw.system.buffer_kib * BITS_PER_KIB + 0.5:
+        raise MappingError("buffer-capacity", f"the mapping keeps {buffered / BITS_PER_KIB:.1f} "
+                           f"KiB in the buffer, the hardware has {hw.system.buffer_kib:g} KiB; "
+                           f"recompile the mapping for this hardware")
+
+
+def _stationary_tables(lm: LayerMapping, groups: int, rows_per_group: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(macro, first row, level) of every stationary group of ``lm``."""
+    macro = np.full(groups, -1, dtype=np.int64)
+    row = np.full(groups, -1, dtype=np.int64)
+    level = np.full(groups, -1, dtype=np.int64)
+    resident = np.flatnonzero(spread_mask(groups, lm.resident_groups))
+    k = 0
+    for t in lm.tiles:
+        idx = resident[k:k + t.groups]
+        macro[idx] = t.macro
+        row[idx] = t.row_start + rows_per_group * np.arange(t.groups)
+        k += t.groups
+    spilled = np.flatnonzero(macro < 0)
+    in_buffer = spread_mask(spilled.size, lm.spilled_buffer_groups)
+    level[spilled] = np.where(in_buffer, BUFFER, DRAM)
+    return macro, row, level
+
+
+def _group_bits(geo: LayerGeometry, og_pack: int, stationary: int, n_cg: int, cpg: int,
+                n_blocks: int, groups: int) -> np.ndarray:
+    """Bits of the operands each stationary group holds."""
+    g = np.arange(groups)
+    cg = g % n_cg
+    chans = np.minimum(cpg, geo.out_channels - cg * cpg)
+    block = (g // n_cg) % n_blocks
+    if stationary == 0:
+        slots = np.minimum(og_pack, geo.taps - block * og_pack)
+        return chans * slots * geo.w_bits
+    slots = np.minimum(og_pack, geo.out_hw[1] - block * og_pack)
+    return chans * slots * geo.v_bits
+
+
+def _neuron_macro(geo: LayerGeometry, stat_macro: np.ndarray, stationary: int, pack: int,
+                  n_cg: int, cpg: int, n_blocks: int, home: int) -> np.ndarray:
+    """Macro each neuron's spikes leave from (its membrane's macro under OS, else home)."""
+    n = geo.n_neurons
+    if stationary == 0:
+        return np.full(n, home, dtype=np.int64)
+    ch, pos = np.divmod(np.arange(n), geo.out_positions)
+    oy, ox = np.divmod(pos, geo.out_hw[1])
+    g = ((oy * n_blocks) + ox // pack) * n_cg + ch // cpg
+    m = stat_macro[g]
+    return np.where(m >= 0, m, home).astype(np.int64)
+
+
+def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware) -> LayerProgram:
+    """The :class:`LayerProgram` of one mapped layer."""
+    geo = layer_geometry(net, lm.index)
+    og = option_geometry(geo, Option(lm.stationary, lm.cols, lm.pack), hw)
+    if (og.groups, og.rows_per_group, og.memory_groups) != \
+            (lm.groups, lm.rows_per_group, lm.memory_groups):
+        raise MappingError("network-match", f"layer '{lm.name}': the mapping's groups do not "
+                           f"match the layer's shape; recompile the mapping")
+    layer = net.layers[lm.index]
+    weight = np.asarray(layer.weight, dtype=np.int64)
+    weight = weight.reshape(geo.out_channels, geo.in_channels, *geo.kernel)
+    st = 0 if lm.stationary == "weights" else 1
+    macro, row, level = _stationary_tables(lm, og.groups, og.rows_per_group)
+    mem_level = np.where(spread_mask(og.memory_groups, lm.streamed_buffer_groups), BUFFER, DRAM)
+    init = layer.initial_membrane
+    initial = (np.zeros(geo.n_neurons, dtype=np.int64) if init is None
+               else np.asarray(init, dtype=np.int64).reshape(-1))
+    return LayerProgram(
+        name=lm.name, index=lm.index, geo=geo, weight=np.ascontiguousarray(weight),
+        threshold=int(layer.threshold), reset_zero=layer.reset == "zero", initial=initial,
+        stationary=st, cols=lm.cols, pack=lm.pack, lanes=og.lanes, n_cg=og.n_cg,
+        channels_per_group=og.channels_per_group, n_blocks=og.n_blocks, v_rows=og.v_rows,
+        w_rows=og.w_rows, stat_macro=macro, stat_row=row, stat_level=level,
+        stat_bits=_group_bits(geo, lm.pack, st, og.n_cg, og.channels_per_group, og.n_blocks,
+                              og.groups).astype(np.int64),
+        mem_level=mem_level.astype(np.int64), home=lm.home_macro,
+        neuron_macro=_neuron_macro(geo, macro, st, lm.pack, og.n_cg, og.channels_per_group,
+                                   og.n_blocks, lm.home_macro))
+
+
+def build_program(net: IntNetwork, mapping: Mapping, hw: Hardware) -> Program:
+    """Check ``mapping`` against ``net`` and ``hw`` and build its :class:`Program`."""
+    check_mapping(net, mapping, hw)
+    _check_capacity(mapping, hw)
+    layers = tuple(layer_program(net, lm, hw) for lm in mapping.layers)
+    return Program(layers, mapping.n_macros, mapping.rows, mapping.cols, mapping.scratch_rows,
+                   mapping.policy)
+
+
+def compare_groups(lp: LayerProgram) -> int:
+    """Groups the threshold compare works on: stationary groups (OS) or memory groups (WS)."""
+    return int(lp.stat_macro.size if lp.stationary == 1 else lp.mem_level.size)
+
+
+def memory_group_bits(lp: LayerProgram) -> np.ndarray:
+    """Bits of each memory group of the streamed operand (membranes under WS, weights under
+    OS; the last channel group may be partial)."""
+    cg = np.arange(lp.mem_level.size) % lp.n_cg
+    chans = np.minimum(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
+    return chans * (lp.v_bits if lp.stationary == 0 else lp.w_bits)
+
+
+def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
+    """``[macros, fields]`` of setting the layer's membranes to their initial values at the start
+    of an inference: resident membrane rows are written in the array, the others in memory."""
+    out = np.zeros((n_macros, len(COUNT_FIELDS)))
+    f = {name: i for i, name in enumerate(COUNT_FIELDS)}
+    if lp.stationary == 1:
+        res = lp.stat_macro >= 0
+        np.add.at(out[:, f["array_row_writes"]], lp.stat_macro[res], lp.v_rows)
+        for lvl, name in ((BUFFER, "buffer_write_bits"), (DRAM, "dram_write_bits")):
+            out[lp.home, f[name]] += float(lp.stat_bits[(~res) & (lp.stat_level == lvl)].sum())
+    else:
+        bits = memory_group_bits(lp)
+        for lvl, name in ((BUFFER, "buffer_write_bits"), (DRAM, "dram_write_bits")):
+            out[lp.home, f[name]] += float(bits[lp.mem_level == lvl].sum())
+    return out

@@ -1,0 +1,566 @@
+"""The bit-level mode of the system engine: the mapping executed row operation by row operation
+on the bit-level macro model (:class:`flexspim.macro.Macro`), for small networks.
+
+Each macro is a :class:`~flexspim.macro.Macro` holding the mapping's resident row groups at their
+rows (loaded before the run, not counted), with the mapping's operand shapes: a membrane of
+``v_rows`` rows and a weight of ``w_rows`` rows in the same ``cols``-column lane, lanes side by
+side as the group's slots and channels, carries chained across row segments, weight rows past
+``w_rows`` run in sign-extension mode, the last segment narrowed to the membrane's width, unused
+columns in standby. Streamed slices are written into the scratch rows (``[0, w_rows)`` for a
+weight, ``[w_rows, w_rows + v_rows)`` for a membrane) with row writes, membranes read back with
+row reads; the buffer and DRAM are :class:`Memory` stores that count the bits moved. Threshold
+compares read membrane rows in place (counted as compare reads, not as row reads), resets write
+rows back. The controller follows the same schedule and rules as the fast mode
+(:mod:`flexspim.system.kernel`), written again here from the macro's point of view; counts come
+from the macros' own counters and the stores, so the two modes check each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flexspim.compile.program import DRAM, LayerProgram, Program, compare_groups
+from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES
+from flexspim.hw import Hardware
+from flexspim.macro.array import Macro, decode_bits, encode_bits
+from flexspim.macro.phases import STANDBY, lane_codes
+from flexspim.net.layers import SpikingLayer
+from flexspim.net.network import IntNetwork
+from flexspim.sim.common import batch_stats, new_tallies
+
+F = FIELD_INDEX
+P_INIT, P_INTEGRATE, P_FIRE = (PHASES.index(p) for p in ("init", "integrate", "fire"))
+
+
+@dataclass
+class Memory:
+    """The buffer and DRAM: operand values by (layer, kind, index), and the bits moved, charged
+    to a count row when read or written."""
+
+    values: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+
+    @staticmethod
+    def charge(row: np.ndarray, level: int, bits: float, read: bool) -> None:
+        name = ("dram" if level == DRAM else "buffer") + ("_read_bits" if read else "_write_bits")
+        row[F[name]] += bits
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One active lane of a unit: its lane index in the row group, the neuron it updates, the
+    weight (c_out, c_in, i, j) it adds, and its memory group."""
+
+    lane: int
+    neuron: int
+    weight: tuple[int, int, int, int]
+    group: int
+
+
+def unit_lanes(lp: LayerProgram, q: int, block: int, cg: int) -> list[Lane]:
+    """The active lanes of the unit (event at flat input q, tap/x block, channel group)."""
+    g = lp.geo
+    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
+    h, w = g.in_hw
+    oh, ow = g.out_hw
+    c, y, x = q // (h * w), (q // w) % h, q % w
+    c0, c1 = cg * lp.channels_per_group, min(g.out_channels, (cg + 1) * lp.channels_per_group)
+    out = []
+    for s in range(lp.pack):
+        if lp.stationary == 0:
+            tap = block * lp.pack + s
+            if tap >= kh * kw:
+                break
+            i, j = divmod(tap, kw)
+            ny, nx = y + ph - i, x + pw - j
+            if ny < 0 or nx < 0 or ny % sh or nx % sw or ny // sh >= oh or nx // sw >= ow:
+                continue
+            oy, ox = ny // sh, nx // sw
+        else:
+            oy, ox = block // lp.n_blocks, (block % lp.n_blocks) * lp.pack + s
+            if ox >= ow:
+                break
+            i, j = y + ph - oy * sh, x + pw - ox * sw
+            if not (0 <= i < kh and 0 <= j < kw):
+                continue
+        pos = oy * ow + ox
+        for ch in range(c0, c1):
+            grp = pos * lp.n_cg + cg if lp.stationary == 0 else \
+                (c * kh * kw + i * kw + j) * lp.n_cg + cg
+            out.append(Lane(s * (c1 - c0) + ch - c0, ch * oh * ow + pos, (ch, c, i, j), grp))
+    return out
+
+
+def event_units(lp: LayerProgram, q: int) -> list[tuple[int, int, int]]:
+    """(block, channel group, slice key) of every unit of an event, in execution order (WS: tap
+    blocks ascending; OS: x blocks hit, ascending; channel groups inner)."""
+    g = lp.geo
+    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
+    h, w = g.in_hw
+    oh, ow = g.out_hw
+    c, y, x = q // (h * w), (q // w) % h, q % w
+    blocks: dict[int, int] = {}
+    for i in range(kh):
+        for j in range(kw):
+            ny, nx = y + ph - i, x + pw - j
+            if ny < 0 or nx < 0 or ny % sh or nx % sw or ny // sh >= oh or nx // sw >= ow:
+                continue
+            oy, ox = ny // sh, nx // sw
+            b = (i * kw + j) // lp.pack if lp.stationary == 0 else oy * lp.n_blocks + ox // lp.pack
+            blocks.setdefault(b, oy * ow + ox)
+    out = []
+    for b in sorted(blocks):
+        for cg in range(lp.n_cg):
+            out.append((b, cg, _slice_key(lp, c, y, x, b, cg, blocks[b])))
+    return out
+
+
+def _slice_key(lp: LayerProgram, c: int, y: int, x: int, b: int, cg: int, pos: int) -> int:
+    g = lp.geo
+    if lp.stationary == 0:
+        if lp.pack == 1:
+            return pos * lp.n_cg + cg
+        return ((y * g.in_hw[1] + x) * lp.n_blocks + b) * lp.n_cg + cg
+    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
+    oy, xb = divmod(b, lp.n_blocks)
+    i, j0 = y + ph - oy * sh, x + pw - xb * lp.pack * sw
+    if lp.pack == 1:
+        return (c * kh * kw + i * kw + j0) * lp.n_cg + cg
+    partial = int(xb == lp.n_blocks - 1 and g.out_hw[1] % lp.pack != 0)
+    span = kw + (lp.pack - 1) * sw
+    return (((c * kh + i) * span + j0) * 2 + partial) * lp.n_cg + cg
+
+
+def stationary_group(lp: LayerProgram, q: int, block: int, cg: int) -> int:
+    """Index of the stationary row group a unit runs on."""
+    if lp.stationary == 0:
+        c = q // (lp.geo.in_hw[0] * lp.geo.in_hw[1])
+        return (c * lp.n_blocks + block) * lp.n_cg + cg
+    return block * lp.n_cg + cg
+
+
+class _Layer:
+    """Controller state of one layer on the macros for one sample."""
+
+    def __init__(self, lp: LayerProgram, prog: Program, hw: Hardware, macros: list[Macro]):
+        self.lp, self.prog, self.hw, self.macros = lp, prog, hw, macros
+        self.cols = lp.cols
+        self.stream: dict[int, int] = {}      # neuron -> membrane value kept in memory
+        self.wkey = [-1] * prog.n_macros
+        self.vkey = [-1] * prog.n_macros
+        self.vslice: list[list[tuple[int, int, int]]] = [[] for _ in range(prog.n_macros)]
+
+    # ---------------------------------------------------------------- operand placement
+    def group_lanes(self, g: int) -> list[tuple[int, int]]:
+        """(lane, neuron) of every operand slot of OS membrane group g."""
+        lp = self.lp
+        oh, ow = lp.geo.out_hw
+        pb, cg = divmod(g, lp.n_cg)
+        oy, xb = divmod(pb, lp.n_blocks)
+        c0 = cg * lp.channels_per_group
+        c1 = min(lp.geo.out_channels, c0 + lp.channels_per_group)
+        out = []
+        for s in range(lp.pack):
+            ox = xb * lp.pack + s
+            if ox >= ow:
+                break
+            for ch in range(c0, c1):
+                out.append((s * (c1 - c0) + ch - c0, ch * oh * ow + oy * ow + ox))
+        return out
+
+    def weight_group_lanes(self, g: int) -> list[tuple[int, tuple[int, int, int, int]]]:
+        """(lane, weight index) of every slot of WS weight group g."""
+        lp = self.lp
+        kh, kw = lp.geo.kernel
+        rest, cg = divmod(g, lp.n_cg)
+        c, b = divmod(rest, lp.n_blocks)
+        c0 = cg * lp.channels_per_group
+        c1 = min(lp.geo.out_channels, c0 + lp.channels_per_group)
+        out = []
+        for s in range(lp.pack):
+            tap = b * lp.pack + s
+            if tap >= kh * kw:
+                break
+            for ch in range(c0, c1):
+                out.append((s * (c1 - c0) + ch - c0, (ch, c, tap // kw, tap % kw)))
+        return out
+
+    def write_lanes(self, m: int, row0: int, n_rows: int, lanes: list[tuple[int, int]],
+                    bits: int, count: bool = True) -> None:
+        """Write integer operands into lanes (sign-extended over ``n_rows`` rows)."""
+        mac = self.macros[m]
+        rows = [mac.bits[row0 + r].copy() for r in range(n_rows)]
+        if lanes:
+            vals = np.array([v for _, v in lanes], dtype=np.int64)
+            cells = encode_bits(vals, n_rows * self.cols)
+            for k, (lane, _) in enumerate(lanes):
+                for r in range(n_rows):
+                    rows[r][lane * self.cols:(lane + 1) * self.cols] = \
+                        cells[k, r * self.cols:(r + 1) * self.cols]
+        for r in range(n_rows):
+            if count:
+                mac.write_row(row0 + r, rows[r])
+            else:
+                mac._bits[row0 + r] = rows[r]  # set-up load: not part of the workload
+
+    def read_lanes(self, m: int, row0: int, n_rows: int, lanes: list[int], bits: int,
+                   count: bool) -> list[int]:
+        """Integer operands of ``lanes`` (rows read counted when ``count``)."""
+        mac = self.macros[m]
+        rows = [mac.read_row(row0 + r) if count else mac.bits[row0 + r]
+                for r in range(n_rows)]
+        out = []
+        for lane in lanes:
+            cells = np.concatenate([rows[r][lane * self.cols:(lane + 1) * self.cols]
+                                    for r in range(n_rows)])[None, :]
+            out.append(int(decode_bits(cells, bits)[0]))
+        return out
+
+    def load_resident(self) -> None:
+        """Place the resident weights (WS) at their rows; resident membranes are written by
+        the init phase."""
+        lp = self.lp
+        if lp.stationary != 0:
+            return
+        for g in np.flatnonzero(lp.stat_macro >= 0):
+            lanes = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(int(g))]
+            self.write_lanes(int(lp.stat_macro[g]), int(lp.stat_row[g]), lp.w_rows, lanes,
+                             lp.w_bits, count=False)
+
+
+def _configure(mac: Macro, lanes: list[int], cols: int, width: int) -> None:
+    codes = np.full(mac.spec.cols, STANDBY, dtype=np.uint8)
+    one = lane_codes(1, cols, width)
+    for lane in sorted(lanes):
+        codes[lane * cols:(lane + 1) * cols] = one
+    mac.configure(codes)
+
+
+class _Exec(_Layer):
+    """Runs one layer's units, compares and resets on the macros (see the module docstring)."""
+
+    def __init__(self, lp: LayerProgram, prog: Program, hw: Hardware, macros: list[Macro]):
+        super().__init__(lp, prog, hw, macros)
+        self.reuse = hw.system.controller.scratch_reuse
+        self.wraps: dict[int, int] = {}
+        self.touched: set[int] = set()
+        self.spiked_prev: set[int] = set()
+        self.holder: dict[int, int] = {}          # membrane memory group -> macro holding it
+        self.vgroups: list[list[int]] = [[] for _ in range(prog.n_macros)]
+
+    # ---------------------------------------------------------------- scratch rows
+    def store(self, m: int, row: np.ndarray) -> None:
+        """Write the membrane slice in macro m's scratch rows back to memory."""
+        lp = self.lp
+        lanes = self.vslice[m]
+        values = self.read_lanes(m, lp.w_rows, lp.v_rows, [ln for ln, _, _ in lanes],
+                                 lp.v_bits, count=True)
+        for (_, neuron, level), val in zip(lanes, values, strict=True):
+            self.stream[neuron] = val
+            Memory.charge(row, level, lp.v_bits, read=False)
+        for grp in self.vgroups[m]:
+            self.holder.pop(grp, None)
+        self.vgroups[m] = []
+        self.vkey[m] = -1
+        self.vslice[m] = []
+
+    def flush(self, rows: np.ndarray) -> None:
+        """End of the integrate phase: store every membrane slice, forget the scratch rows."""
+        for m in range(self.prog.n_macros):
+            if self.vkey[m] >= 0:
+                self.store(m, rows[m])
+        self.wkey = [-1] * self.prog.n_macros
+
+    def _weight_rows(self, m: int, g: int, key: int, lanes: list[Lane], row: np.ndarray) -> int:
+        lp = self.lp
+        if lp.stationary == 0:
+            if lp.stat_macro[g] >= 0:
+                return int(lp.stat_row[g])
+            if not (self.reuse and self.wkey[m] == g):
+                vals = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(g)]
+                self.write_lanes(m, 0, lp.w_rows, vals, lp.w_bits)
+                Memory.charge(row, int(lp.stat_level[g]), float(lp.stat_bits[g]), read=True)
+                self.wkey[m] = g
+            return 0
+        if not (self.reuse and self.wkey[m] == key):
+            vals = [(ln.lane, int(lp.weight[ln.weight])) for ln in lanes]
+            self.write_lanes(m, 0, lp.w_rows, vals, lp.w_bits)
+            for ln in lanes:
+                Memory.charge(row, int(lp.mem_level[ln.group]), lp.w_bits, read=True)
+            self.wkey[m] = key
+        return 0
+
+    def _membrane_rows(self, m: int, g: int, key: int, lanes: list[Lane],
+                       rows: np.ndarray) -> int:
+        lp = self.lp
+        row = rows[m]
+        if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+            return int(lp.stat_row[g])
+        want = key if lp.stationary == 0 else g
+        if not (self.reuse and self.vkey[m] == want):
+            groups = list(dict.fromkeys(ln.group for ln in lanes)) if lp.stationary == 0 else []
+            for grp in groups:                  # a slice lives in one macro at a time
+                other = self.holder.get(grp, -1)
+                if other >= 0 and other != m:
+                    self.store(other, rows[other])
+            if self.vkey[m] >= 0:
+                self.store(m, row)
+            if lp.stationary == 0:
+                held = [(ln.lane, ln.neuron, int(lp.mem_level[ln.group])) for ln in lanes]
+                for _, _, level in held:
+                    Memory.charge(row, level, lp.v_bits, read=True)
+            else:
+                level = int(lp.stat_level[g])
+                held = [(lane, neuron, level) for lane, neuron in self.group_lanes(g)]
+                Memory.charge(row, level, float(lp.stat_bits[g]), read=True)
+            self.write_lanes(m, lp.w_rows, lp.v_rows,
+                             [(lane, self.stream[n]) for lane, n, _ in held], lp.v_bits)
+            self.vslice[m] = held
+            self.vkey[m] = want
+            for grp in groups:
+                self.holder[grp] = m
+            self.vgroups[m] = groups
+        return lp.w_rows
+
+    def run_unit(self, q: int, block: int, cg: int, key: int, rows: np.ndarray) -> int:
+        """One unit on its macro; returns the macro."""
+        lp = self.lp
+        g = stationary_group(lp, q, block, cg)
+        m = int(lp.stat_macro[g]) if lp.stat_macro[g] >= 0 else lp.home
+        lanes = unit_lanes(lp, q, block, cg)
+        w_row0 = self._weight_rows(m, g, key, lanes, rows[m])
+        v_row0 = self._membrane_rows(m, g, key, lanes, rows)
+        self._add(m, lanes, v_row0, w_row0)
+        rows[m, F["units"]] += 1
+        for ln in lanes:
+            self.touched.add(self.compare_group(ln.neuron))
+        if not self.reuse and self.vkey[m] >= 0:
+            self.store(m, rows[m])
+        return m
+
+    def _add(self, m: int, lanes: list[Lane], v_row0: int, w_row0: int) -> None:
+        lp = self.lp
+        mac = self.macros[m]
+        order = sorted(lanes, key=lambda ln: ln.lane)
+        ids = [ln.lane for ln in order]
+        ovf = np.zeros(len(ids), dtype=np.int8)
+        for k in range(lp.v_rows):
+            width = lp.cols if k < lp.v_rows - 1 else lp.v_bits - (lp.v_rows - 1) * lp.cols
+            _configure(mac, ids, lp.cols, width)
+            ovf = mac.row_op(v_row0 + k, w_row0 + k if k < lp.w_rows else None,
+                             first_segment=k == 0, last_segment=k == lp.v_rows - 1)
+        for ln, d in zip(order, ovf.tolist(), strict=True):
+            self.wraps[ln.neuron] = self.wraps.get(ln.neuron, 0) + int(d)
+
+    # ---------------------------------------------------------------- compare and reset
+    def compare_group(self, neuron: int) -> int:
+        lp = self.lp
+        npos = lp.geo.out_positions
+        ch, pos = divmod(neuron, npos)
+        if lp.stationary == 0:
+            return pos * lp.n_cg + ch // lp.channels_per_group
+        oy, ox = divmod(pos, lp.geo.out_hw[1])
+        return ((oy * lp.n_blocks) + ox // lp.pack) * lp.n_cg + ch // lp.channels_per_group
+
+    def group_neurons(self, g: int) -> list[tuple[int, int]]:
+        """(lane, neuron) of compare group g."""
+        lp = self.lp
+        if lp.stationary == 1:
+            return self.group_lanes(g)
+        pos, cg = divmod(g, lp.n_cg)
+        c0 = cg * lp.channels_per_group
+        c1 = min(lp.geo.out_channels, c0 + lp.channels_per_group)
+        return [(ch - c0, ch * lp.geo.out_positions + pos) for ch in range(c0, c1)]
+
+    def membranes(self) -> np.ndarray:
+        """Every membrane, read without counting (statistics and final state)."""
+        lp = self.lp
+        v = np.zeros(lp.n_neurons, dtype=np.int64)
+        for g in range(compare_groups(lp)):
+            pairs = self.group_neurons(g)
+            if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+                vals = self.read_lanes(int(lp.stat_macro[g]), int(lp.stat_row[g]), lp.v_rows,
+                                       [ln for ln, _ in pairs], lp.v_bits, count=False)
+            else:
+                vals = [self.stream[n] for _, n in pairs]
+            for (_, n), val in zip(pairs, vals, strict=True):
+                v[n] = val
+        return v
+
+    def fire(self, t: int, rows: np.ndarray, out: np.ndarray) -> None:
+        """Compare the (active) groups with the threshold, write spikes into ``out`` and reset."""
+        lp = self.lp
+        active = self.hw.system.controller.compare == "all" or t == 0
+        spiked: set[int] = set()
+        for g in range(compare_groups(lp)):
+            if not (active or g in self.touched or g in self.spiked_prev):
+                continue
+            pairs = self.group_neurons(g)
+            resident = lp.stationary == 1 and lp.stat_macro[g] >= 0
+            if resident:
+                m = int(lp.stat_macro[g])
+                vals = self.read_lanes(m, int(lp.stat_row[g]), lp.v_rows,
+                                       [ln for ln, _ in pairs], lp.v_bits, count=False)
+                rows[m, F["compare_row_reads"]] += lp.v_rows
+            else:
+                level = int(lp.stat_level[g]) if lp.stationary == 1 else int(lp.mem_level[g])
+                vals = [self.stream[n] for _, n in pairs]
+                Memory.charge(rows[lp.home], level, len(pairs) * lp.v_bits, read=True)
+            reset = []
+            for (lane, n), val in zip(pairs, vals, strict=True):
+                if val >= lp.threshold:
+                    out[n] = 1
+                    new = 0 if lp.reset_zero else val - lp.threshold
+                    reset.append((lane, n, new))
+            if not reset:
+                continue
+            spiked.add(g)
+            if resident:
+                self.write_lanes(m, int(lp.stat_row[g]), lp.v_rows,
+                                 [(lane, new) for lane, _, new in reset], lp.v_bits)
+            else:
+                for _, n, new in reset:
+                    self.stream[n] = new
+                Memory.charge(rows[lp.home], level, len(reset) * lp.v_bits, read=False)
+        self.spiked_prev = spiked
+        self.touched = set()
+
+    def init(self, rows: np.ndarray) -> None:
+        """Set every membrane to its initial value (resident rows written, the rest stored)."""
+        lp = self.lp
+        for g in range(compare_groups(lp)):
+            pairs = self.group_neurons(g)
+            if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+                self.write_lanes(int(lp.stat_macro[g]), int(lp.stat_row[g]), lp.v_rows,
+                                 [(lane, int(lp.initial[n])) for lane, n in pairs], lp.v_bits)
+            else:
+                for _, n in pairs:
+                    self.stream[n] = int(lp.initial[n])
+        _charge_init(lp, rows)
+
+
+def _charge_init(lp: LayerProgram, rows: np.ndarray) -> None:
+    """Memory writes of the initial membranes kept outside the arrays (on the home macro)."""
+    if lp.stationary == 1:
+        for g in np.flatnonzero(lp.stat_macro < 0):
+            Memory.charge(rows[lp.home], int(lp.stat_level[g]), float(lp.stat_bits[g]), False)
+        return
+    for g in range(lp.mem_level.size):
+        cg = g % lp.n_cg
+        chans = min(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
+        Memory.charge(rows[lp.home], int(lp.mem_level[g]), chans * lp.v_bits, False)
+
+
+def _take_counters(macros: list[Macro], rows: np.ndarray) -> None:
+    """Add each macro's counters since the last call to its count row, then clear them."""
+    for m, mac in enumerate(macros):
+        c = mac.counters
+        p = mac.spec.phases_per_add
+        rows[m, F["row_ops"]] += c.row_ops
+        rows[m, F["active_col_ops"]] += c.active_col_phases / p
+        rows[m, F["standby_col_ops"]] += c.standby_col_phases / p
+        rows[m, F["array_row_writes"]] += c.row_writes
+        rows[m, F["array_row_reads"]] += c.row_reads
+        rows[m, F["sops"]] += c.sops
+        mac.reset_counters()
+
+
+def _integrate(ex: _Exec, x_t: np.ndarray, src: np.ndarray, rows: np.ndarray) -> None:
+    """The integrate phase of one timestep: units in schedule order, routing counted."""
+    lp = ex.lp
+    units: list[tuple[int, int, int, int]] = []
+    n_ev = 0
+    for q in np.flatnonzero(x_t).tolist():
+        for _ in range(int(x_t[q])):
+            ev = event_units(lp, q)
+            dests = set()
+            for b, cg, key in ev:
+                g = stationary_group(lp, q, b, cg)
+                dests.add(int(lp.stat_macro[g]) if lp.stat_macro[g] >= 0 else lp.home)
+                units.append((q, b, cg, key))
+            for m in dests:
+                if m != int(src[q]):
+                    rows[m, F["routed_events"]] += 1
+            n_ev += 1
+    if ex.hw.system.controller.event_order == "target":
+        units.sort(key=lambda u: u[3])          # stable: arrival order within a key
+    for q, b, cg, key in units:
+        ex.run_unit(q, b, cg, key, rows)
+    ex.flush(rows)
+
+
+def _run_layer(ex: _Exec, x: np.ndarray, srcs: np.ndarray, counts: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One layer of one sample over all timesteps; returns (spikes [T, neurons], stats
+    [T, 5] as the fast mode, final membranes)."""
+    n_t = x.shape[0]
+    macros = ex.macros
+    out = np.zeros((n_t, ex.lp.n_neurons), dtype=np.uint8)
+    stats = np.zeros((n_t, 5), dtype=np.int64)
+    for t in range(n_t):
+        rows = counts[t]
+        if t == 0:
+            ex.init(rows[P_INIT])
+            _take_counters(macros, rows[P_INIT])
+        _integrate(ex, x[t], srcs[t % srcs.shape[0]], rows[P_INTEGRATE])
+        _take_counters(macros, rows[P_INTEGRATE])
+        v = ex.membranes()
+        stats[t, 0] = int(rows[P_INTEGRATE, :, F["sops"]].sum())
+        stats[t, 2] = sum(1 for d in ex.wraps.values() if d != 0)
+        stats[t, 3], stats[t, 4] = int(v.min()), int(v.max())
+        ex.wraps = {}
+        ex.fire(t, rows[P_FIRE], out[t])
+        _take_counters(macros, rows[P_FIRE])
+        stats[t, 1] = int(out[t].sum())
+    return out, stats, ex.membranes()
+
+
+def run_batch_bitlevel(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.ndarray,
+                       return_membranes: bool) -> tuple[Any, np.ndarray]:
+    """One batch ``[T, N, ...]`` sample by sample on fresh macros; returns (BatchStats, counts
+    ``[N, T, layers, phases, macros, fields]``)."""
+    from flexspim.system.routing import passive
+
+    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
+    steps, samples = new_tallies(len(net.layers), n_t, n)
+    counts = np.zeros((n, n_t, len(prog.layers), len(PHASES), prog.n_macros, len(COUNT_FIELDS)))
+    finals: list[list[np.ndarray]] = [[] for _ in prog.layers]
+    output = np.zeros((n, net.n_classes), dtype=np.int64)
+    vmin = np.full((len(net.layers), n_t), np.iinfo(np.int64).max, dtype=np.int64)
+    vmax = np.full((len(net.layers), n_t), np.iinfo(np.int64).min, dtype=np.int64)
+    for s in range(n):
+        macros = [Macro(hw.macro) for _ in range(prog.n_macros)]
+        execs = [_Exec(lp, prog, hw, macros) for lp in prog.layers]
+        for ex in execs:
+            ex.load_resident()
+        x = np.asarray(spikes[:, s], dtype=np.int64).reshape(n_t, 1, -1)
+        srcs = np.full((1, 1, x.shape[2]), -1, dtype=np.int64)
+        k = 0
+        for li, layer in enumerate(net.layers):
+            per = x[:, 0].sum(axis=1, dtype=np.int64)
+            steps["inputs"][li] += per
+            samples["inputs"][s, li] = per.sum()
+            if isinstance(layer, SpikingLayer):
+                out, st, final = _run_layer(execs[k], x[:, 0], srcs[:, 0], counts[s, :, k])
+                steps["sops"][li] += st[:, 0]
+                samples["sops"][s, li] = st[:, 0].sum()
+                steps["overflow"][li] += st[:, 2]
+                vmin[li] = np.minimum(vmin[li], st[:, 3])
+                vmax[li] = np.maximum(vmax[li], st[:, 4])
+                finals[k].append(final.reshape(net.shapes[li][1]))
+                x = out.reshape(n_t, 1, -1)
+                srcs = execs[k].lp.neuron_macro.reshape(1, 1, -1)
+                k += 1
+            else:
+                x, srcs = passive(layer, x, srcs, net.shapes[li][0])
+            spk = x[:, 0].sum(axis=1, dtype=np.int64)
+            steps["spikes"][li] += spk
+            samples["spikes"][s, li] = spk.sum()
+        output[s] = x[:, 0].sum(axis=0, dtype=np.int64)
+    spiking = [i for i, layer in enumerate(net.layers) if isinstance(layer, SpikingLayer)]
+    for li in spiking:
+        steps["vmin"][li], steps["vmax"][li] = vmin[li], vmax[li]
+    fin = [np.stack(f) for f in finals] if return_membranes else None
+    return batch_stats(output, steps, samples, fin), counts
