@@ -12,7 +12,10 @@ Steps, all offline:
    spike count per layer and SOP count per layer (``bit_exact``); a few samples also through the
    bit-level macro engine;
 4. for the policies ``hs-min`` and ``optimal`` (paper §III, Fig. 4): compile onto the default
-   hardware for the measured activity, count per macro, cost (energy breakdown in pJ, latency);
+   hardware for the measured activity, execute the mapping on the system engine over the whole
+   split (counts per macro from the executed events), cost it (energy breakdown in pJ, latency
+   as the makespan, macro utilisation) and compare with the analytic estimate; a few samples
+   also through the system engine's bit-level mode (counts and results equal the fast mode's);
 5. ``results.json`` (format ``flexspim-demo-results`` v1), a run document per policy
    (``run_<policy>.json``), the mappings, the simulation result and ``report.html``.
 
@@ -46,6 +49,10 @@ QUICK_SAMPLES = 120
 #: Samples also run through the bit-level macro engine (slow: every SOP through the macro model).
 BITLEVEL_SAMPLES = 2
 QUICK_BITLEVEL_SAMPLES = 1
+#: Timesteps of the first sample run through the system engine's bit-level mode (every row
+#: operation of the mapping through the macro model: about 40,000 units per inference of the
+#: digits model; the first timesteps already exercise every layer, shape and rule).
+SYSTEM_BITLEVEL_TIMESTEPS = 3
 #: Epochs of the --train run (the shipped model's record names its own).
 TRAIN_EPOCHS = 8
 
@@ -98,19 +105,33 @@ def check_bit_exact(net: IntNetwork, spikes: np.ndarray, result: Any
     }, ref
 
 
-def cost_policy(net: IntNetwork, hw: Hardware, result: Any, policy: str) -> tuple[Any, Any]:
-    """Compile ``net`` with ``policy`` for the measured activity and cost it from the
-    simulator's counts; returns (Mapping, CostReport)."""
+def cost_policy(net: IntNetwork, hw: Hardware, result: Any, spikes: np.ndarray,
+                labels: np.ndarray, policy: str) -> tuple[Any, Any, Any, Any]:
+    """Compile ``net`` with ``policy`` for the activity ``result`` measured, execute the mapping
+    on the system engine (fast mode) over ``spikes`` and price it; returns (Mapping, CostReport,
+    the SystemRun, the analytic estimate's CostReport)."""
     from flexspim.compile import Activity, compile_network
-    from flexspim.energy.system import system_cost
-    from flexspim.sim.system import system_counts
+    from flexspim.energy.system import estimate_cost, system_cost
+    from flexspim.system import run_system
 
-    activity = Activity.from_result(net, result.input_events.sum(axis=1),
-                                    result.output_spikes.sum(axis=1), result.n_samples,
-                                    result.n_timesteps)
+    activity = Activity.from_sim_result(net, result)
     mapping = compile_network(net, hw, policy=policy, activity=activity)
-    counts = system_counts(net, mapping, hw, result)
-    return mapping, system_cost(net, mapping, hw, counts)
+    run = run_system(net, mapping, hw, spikes, labels=labels)
+    return (mapping, system_cost(run.counts, hw), run,
+            estimate_cost(net, mapping, hw, activity))
+
+
+def check_system_bitlevel(net: IntNetwork, hw: Hardware, mapping: Any, spikes: np.ndarray
+                          ) -> bool:
+    """Run ``spikes`` through the system engine's bit-level mode (every row operation through
+    the macro model) and compare results and every count with the fast mode's."""
+    from flexspim.sim import result_differences
+    from flexspim.system import run_system
+
+    bit = run_system(net, mapping, hw, spikes, mode="bitlevel")
+    fast = run_system(net, mapping, hw, spikes)
+    same_counts = bool(np.array_equal(bit.counts.data, fast.counts.data))
+    return same_counts and not result_differences(bit.result, fast.result)
 
 
 def _cost_summary(mapping: Any, cost: Any) -> dict[str, Any]:
@@ -121,7 +142,9 @@ def _cost_summary(mapping: Any, cost: Any) -> dict[str, Any]:
         "latency_per_inference_us": float(cost.latency_per_inference_us),
         "latency_per_timestep_us": float(cost.latency_per_timestep_us),
         "stationary_fraction": float(mapping.stationary_fraction),
+        "stationary_operands": float(mapping.resident_operands),
         "stationary": {lm.name: lm.stationary for lm in mapping.layers},
+        "macro_utilisation": [float(m["utilisation"]) for m in cost.per_macro],
         "components_pj_per_inference": {k: float(v) / n for k, v in cost.total_pj.items()},
         "per_layer_pj_per_inference": {layer: {k: float(v) / n for k, v in comp.items()}
                                        for layer, comp in cost.per_layer_pj.items()},
@@ -182,22 +205,38 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
     head = simulate(net, spikes[:, :n_bit], engine="fast", labels=labels[:n_bit])
     checks["bitlevel_vs_fast"] = not result_differences(bit, head)
     timings["simulate_bitlevel_s"] = time.perf_counter() - t
-    bit_exact = all(checks.values())
     result.save_json(out / "simulation.json")
 
     policies: dict[str, Any] = {}
     docs: dict[str, dict[str, Any]] = {}
+    runs: dict[str, Any] = {}
     for policy in DEMO_POLICIES:
         t = time.perf_counter()
-        _say(log, f"compiling and costing with policy {policy} ...")
-        mapping, cost = cost_policy(net, hw, result, policy)
+        _say(log, f"compiling with policy {policy} and executing the mapping on the system "
+                  f"engine ...")
+        mapping, cost, run, estimate = cost_policy(net, hw, result, spikes, labels, policy)
         from flexspim.compile import save_mapping
+        from flexspim.energy.system import cost_difference
+        from flexspim.sim import result_differences as differ
 
         save_mapping(mapping, out / f"mapping_{policy}.json")
         policies[policy] = _cost_summary(mapping, cost)
+        diff = cost_difference(cost, estimate)
+        policies[policy]["estimate_energy_per_inference_uj"] = estimate.energy_per_inference_uj
+        policies[policy]["estimate_vs_engine_energy"] = diff["energy_rel"]
+        policies[policy]["estimate_vs_engine_latency"] = diff["latency_rel"]
         policies[policy]["compile_and_cost_s"] = time.perf_counter() - t
+        checks[f"system_engine_{policy}_vs_fast"] = not differ(run.result, result)
+        runs[policy] = (mapping, run)
         docs[policy] = make_run_document(result, mapping=mapping, cost=cost, hardware=hw)
         save_run_document(docs[policy], out / f"run_{policy}.json")
+    t = time.perf_counter()
+    n_sys = 1
+    mapping, run = runs[DEMO_POLICIES[-1]]
+    checks["system_bitlevel_vs_fast"] = check_system_bitlevel(
+        net, hw, mapping, spikes[:SYSTEM_BITLEVEL_TIMESTEPS, :n_sys])
+    timings["system_bitlevel_s"] = time.perf_counter() - t
+    bit_exact = all(checks.values())
 
     best = min(DEMO_POLICIES, key=lambda p: policies[p]["energy_per_inference_uj"])
     acc_hw = result.accuracy
@@ -210,6 +249,8 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
         "n_samples": int(result.n_samples), "n_timesteps": int(result.n_timesteps),
         "accuracy_hardware": acc_hw, "accuracy_reference": acc_ref,
         "bit_exact": bool(bit_exact), "checks": checks, "bitlevel_samples": int(n_bit),
+        "system_bitlevel_samples": int(n_sys),
+        "system_bitlevel_timesteps": int(min(SYSTEM_BITLEVEL_TIMESTEPS, spikes.shape[0])),
         "policy": best,
         "energy_per_inference_uj": policies[best]["energy_per_inference_uj"],
         "latency_per_inference_us": policies[best]["latency_per_inference_us"],
@@ -254,9 +295,13 @@ def format_summary(summary: dict[str, Any], out_dir: str | Path) -> str:
         f"{pct(summary['accuracy_reference'])}, bit-exact: {summary['bit_exact']}",
     ]
     for p, s in summary["policies"].items():
+        util = ", ".join(f"{100 * u:.0f}%" for u in s.get("macro_utilisation", []))
         lines.append(f"  {p:>8}: {s['energy_per_inference_uj']:.3f} uJ/inference, "
-                     f"{s['latency_per_inference_us']:.1f} us/inference, "
-                     f"{100 * s['stationary_fraction']:.1f} % stationary")
+                     f"{s['latency_per_inference_us']:.1f} us/inference (system engine, "
+                     f"executed; analytic estimate "
+                     f"{100 * s.get('estimate_vs_engine_energy', 0.0):+.2f}%), "
+                     f"{s.get('stationary_operands', 0):.0f} stationary operands, macros busy "
+                     f"{util}")
     macro = summary.get("macro")
     if macro:
         rows = characterisation_rows(macro)

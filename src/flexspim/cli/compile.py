@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flexspim.compile import (
+    PLACEMENTS,
     POLICIES,
     Activity,
     compile_network,
@@ -23,6 +24,7 @@ from flexspim.compile import (
     save_mapping,
 )
 from flexspim.compile.activity import DEFAULT_INPUT_SPARSITY, DEFAULT_TIMESTEPS
+from flexspim.compile.policies import STATIONARY_ALIASES
 from flexspim.energy.system import estimate_cost
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, default_hardware, load_hardware
@@ -50,7 +52,44 @@ def register(subparsers: Any) -> None:
                    help=f"expected input sparsity (default {DEFAULT_INPUT_SPARSITY})")
     p.add_argument("--time-bins", type=int, default=DEFAULT_TIMESTEPS, metavar="T",
                    help=f"timesteps per sample (default {DEFAULT_TIMESTEPS})")
+    p.add_argument("--activity", metavar="RUN.json",
+                   help="compile for the activity a simulation measured (a JSON written by "
+                        "'flexspim simulate --json'); replaces --sparsity and --time-bins")
+    p.add_argument("--stationary", metavar="LAYER=ws|os[,...]",
+                   help="force layers' stationary operand, e.g. conv1=os,conv3=ws; the other "
+                        "layers follow --policy")
+    p.add_argument("--placement", choices=PLACEMENTS, default="balanced",
+                   help="spread each layer's row groups over the macros (balanced, default) or "
+                        "fill one macro after the other (first-fit)")
     p.set_defaults(func=run)
+
+
+def parse_stationary(text: str | None) -> dict[str, str]:
+    """``conv1=os,conv3=ws`` -> ``{"conv1": "os", "conv3": "ws"}``."""
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or value.strip().lower() not in STATIONARY_ALIASES:
+            raise ConfigError(f"--stationary {text!r}: expected LAYER=ws or LAYER=os, comma "
+                              f"separated (e.g. conv1=os,conv3=ws)")
+        out[name.strip()] = value.strip().lower()
+    return out
+
+
+def activity_from_run(net: IntNetwork, path: str) -> Activity:
+    """The activity a simulation measured, from its ``--json`` file (a simulation result or a
+    run document)."""
+    from flexspim.report.document import load_run
+
+    sim = load_run(path).simulation
+    if list(sim.layer_names) != [layer.name for layer in net.layers]:
+        raise ConfigError(f"--activity {path}: measured on layers "
+                          f"{', '.join(sim.layer_names)}, the network has "
+                          f"{', '.join(layer.name for layer in net.layers)}; simulate this "
+                          f"network with 'flexspim simulate NETWORK DATA --json {path}'")
+    return Activity.from_sim_result(net, sim, source=f"measured in {path}")
 
 
 def load_network_arg(text: str) -> IntNetwork:
@@ -74,19 +113,21 @@ def summary(mapping: Any, cost: Any) -> str:
     """The printed table of a mapping and its estimated cost."""
     lines = [f"network {mapping.network}: policy {mapping.policy}, {mapping.n_macros} macro(s) "
              f"of {mapping.rows} x {mapping.cols}, {mapping.scratch_rows} scratch rows each",
-             f"{'layer':<10}{'stationary':<11}{'shape (r x c)':>14}{'lanes':>6}"
-             f"{'resident':>10}{'stat.frac':>10}{'buffer kib':>11}{'dram kib':>10}"]
+             f"{'layer':<10}{'stationary':<11}{'shape (r x c)':>14}{'lanes':>6}{'pack':>5}"
+             f"{'resident':>10}{'operands':>10}{'buffer kib':>11}{'dram kib':>10}"]
     for lm in mapping.layers:
         shape = lm.weight_shape if lm.stationary == "weights" else lm.membrane_shape
         buf = (lm.streamed_buffer_bits + lm.spilled_buffer_bits) / 8192
         dram = (lm.streamed_dram_bits + lm.spilled_dram_bits) / 8192
         lines.append(f"{lm.name:<10}{lm.stationary:<11}{f'{shape[0]} x {shape[1]}':>14}"
-                     f"{lm.lanes:>6}{100 * lm.resident_fraction:>9.1f}%"
-                     f"{100 * lm.stationary_fraction:>9.1f}%{buf:>11.1f}{dram:>10.1f}")
-    lines.append(f"stationary-operand fraction (resident stationary bits / all operand bits): "
-                 f"{100 * mapping.stationary_fraction:.1f}%")
+                     f"{lm.lanes:>6}{lm.pack:>5}{100 * lm.resident_fraction:>9.1f}%"
+                     f"{lm.resident_operands:>10.0f}{buf:>11.1f}{dram:>10.1f}")
+    lines.append(f"stationary operands in the arrays: {mapping.resident_operands:.0f} "
+                 f"({mapping.whole_layer_operands} in layers held whole); stationary bits: "
+                 f"{100 * mapping.stationary_fraction:.1f}% of all operand bits")
     lines.append(f"estimated energy {cost.energy_per_inference_uj:.2f} uJ per inference, "
-                 f"latency {cost.latency_per_inference_us:.1f} us")
+                 f"latency {cost.latency_per_inference_us:.1f} us (analytic estimate; "
+                 f"'flexspim simulate NETWORK DATA --mapping FILE' executes it)")
     return "\n".join(lines)
 
 
@@ -104,12 +145,18 @@ def overflow_summary(net: IntNetwork, n_timesteps: int) -> str:
 def run(args: argparse.Namespace) -> int:
     net = load_network_arg(args.network)
     hw = hardware_args(args.hw, args.macros)
-    activity = Activity.from_sparsity(net, input_sparsity=args.sparsity,
-                                      n_timesteps=args.time_bins)
-    mapping = compile_network(net, hw, policy=args.policy, activity=activity)
+    stationary = parse_stationary(args.stationary)
+    if args.activity:
+        activity = activity_from_run(net, args.activity)
+    else:
+        activity = Activity.from_sparsity(net, input_sparsity=args.sparsity,
+                                          n_timesteps=args.time_bins)
+    print(activity.describe())
+    mapping = compile_network(net, hw, policy=args.policy, activity=activity,
+                              stationary=stationary, placement=args.placement)
     cost = estimate_cost(net, mapping, hw, activity)
     print(summary(mapping, cost))
-    print(overflow_summary(net, args.time_bins))
+    print(overflow_summary(net, activity.n_timesteps))
     out = args.out or f"{Path(args.network).name.removesuffix('.npz')}.mapping.json"
     save_mapping(mapping, out)
     print(f"wrote {out}")

@@ -27,14 +27,19 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from flexspim.compile import Mapping, load_mapping
-from flexspim.energy.system import system_cost
+from flexspim.compile import Activity, Mapping, load_mapping
+from flexspim.compile.program import check_mapping
+from flexspim.energy.system import CostReport, cost_difference, estimate_cost, system_cost
 from flexspim.errors import ConfigError, FormatError
 from flexspim.hw import Hardware, default_hardware, hardware_to_dict, load_hardware
 from flexspim.net import IntNetwork, load_network
-from flexspim.report import make_run_document, plot_energy_breakdown, save_run_document
+from flexspim.report import (
+    make_run_document,
+    plot_energy_breakdown,
+    plot_timeline,
+    save_run_document,
+)
 from flexspim.sim import ENGINES, SimResult, simulate
-from flexspim.sim.system import system_counts
 
 LABEL_IN_NAME = re.compile(r"label(\d+)")
 
@@ -57,7 +62,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("events", metavar="EVENTS",
                    help="events .npy, binned spikes .npy [T, N, C, H, W], or a folder of events")
     p.add_argument("--engine", choices=sorted(ENGINES), default="fast",
-                   help="fast (vectorised, default) or bitlevel (every SOP through the macro)")
+                   help="fast (compiled, default) or bitlevel (every SOP through the bit-level "
+                        "macro model); with --mapping, the mode of the system engine")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
     p.add_argument("--time-bins", type=int, metavar="T",
                    help="number of time bins for event inputs (required for events)")
@@ -74,6 +80,9 @@ def register(subparsers: Any) -> None:
                    help="hardware description (.yaml/.toml) for --mapping (default: the paper's "
                         "system with the mapping's macro count)")
     p.add_argument("--plot", metavar="FILE", help="PNG of the energy breakdown (with --mapping)")
+    p.add_argument("--timeline", metavar="FILE",
+                   help="figure of the macros' timeline over the first inference (with "
+                        "--mapping)")
     p.set_defaults(func=run)
 
 
@@ -207,30 +216,66 @@ def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
     return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
 
 
-def run(args: argparse.Namespace) -> int:
-    if (args.plot or args.hw) and not args.mapping:
-        raise ConfigError("--plot and --hw price a run on a mapping; add --mapping FILE (made by "
-                          "'flexspim compile NETWORK --out FILE')")
-    data = load_inputs(args)
-    mapping = load_mapping(args.mapping) if args.mapping else None
-    hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
-    result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
+def estimate_line(cost: CostReport, estimate: CostReport) -> str:
+    """How far the analytic estimate (from the measured activity) is from the executed run."""
+    d = cost_difference(cost, estimate)
+    return (f"analytic estimate for the measured activity: {estimate.energy_per_inference_uj:.3f}"
+            f" uJ ({100 * d['energy_rel']:+.2f}% against the executed run), latency "
+            f"{estimate.latency_per_inference_us:.1f} us ({100 * d['latency_rel']:+.1f}%)")
+
+
+def _run_mapped(args: argparse.Namespace, data: SimulateInputs, mapping: Mapping,
+                hw: Hardware) -> int:
+    """Execute the mapping on the system engine, price it, compare with the estimate."""
+    from flexspim.system import run_system
+
+    run_ = run_system(data.net, mapping, hw, data.inputs, mode=args.engine,
+                      n_time_bins=args.time_bins,
                       sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
                       batch_size=args.batch_size, progress=True)
+    result = run_.result
     print_summary(result)
-    if mapping is None or hw is None:
-        if args.json:
-            result.save_json(args.json)
-            print(f"wrote {args.json}")
-        return 0
-    cost = system_cost(data.net, mapping, hw, system_counts(data.net, mapping, hw, result))
-    print(f"mapping {args.mapping}: policy {mapping.policy}, {mapping.n_macros} macro(s)")
+    cost = system_cost(run_.counts, hw)
+    estimate = estimate_cost(data.net, mapping, hw,
+                             Activity.from_sim_result(data.net, result, source="this run"))
+    print(f"mapping {args.mapping}: policy {mapping.policy}, {mapping.n_macros} macro(s); "
+          f"system engine ({args.engine}): counts from the executed events")
     print(cost.table())
+    print(estimate_line(cost, estimate))
     if args.json:
+        extra = {"system_engine": {"mode": args.engine,
+                                   "estimate_energy_per_inference_uj":
+                                       estimate.energy_per_inference_uj,
+                                   **{k: v for k, v in cost_difference(cost, estimate).items()
+                                      if k != "components"}}}
         save_run_document(make_run_document(result, mapping=mapping, cost=cost,
-                                            hardware=hardware_to_dict(hw)), args.json)
+                                            hardware=hardware_to_dict(hw), extra=extra),
+                          args.json)
         print(f"wrote {args.json}")
     if args.plot:
         plot_energy_breakdown(cost, args.plot)
         print(f"wrote {args.plot}")
+    if args.timeline:
+        plot_timeline(cost, args.timeline)
+        print(f"wrote {args.timeline}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.plot or args.hw or args.timeline) and not args.mapping:
+        raise ConfigError("--plot, --timeline and --hw price a run on a mapping; add --mapping "
+                          "FILE (made by 'flexspim compile NETWORK --out FILE')")
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
+    data = load_inputs(args)
+    if mapping is not None and hw is not None:
+        check_mapping(data.net, mapping, hw)      # before any long work
+        return _run_mapped(args, data, mapping, hw)
+    result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
+                      sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
+                      batch_size=args.batch_size, progress=True)
+    print_summary(result)
+    if args.json:
+        result.save_json(args.json)
+        print(f"wrote {args.json}")
     return 0

@@ -7,8 +7,9 @@ Two evaluators, chosen by the sweep's ``evaluation`` (registry :data:`EVALUATORS
   exact for the event counts it is given, no data needed, milliseconds per point.
 - ``simulate``: the network runs bit-exactly (fast engine) on a seeded sample of the offline
   digits test split; the mapping is compiled for the measured activity, and the cost comes from
-  the simulator's counts (:func:`flexspim.sim.system.system_counts` then
-  :func:`flexspim.energy.system.system_cost`). Gives accuracy too.
+  the counts of the system engine executing the mapping on those samples
+  (:func:`flexspim.system.run_system` then :func:`flexspim.energy.system.system_cost`). Gives
+  accuracy too.
 
 Both return plain metrics (JSON-ready): ``energy_per_inference_uj`` (uJ),
 ``latency_per_inference_us`` and ``latency_per_timestep_us`` (us), ``energy_per_inference_pj``,
@@ -91,11 +92,12 @@ def evaluate_analytic(task: Task) -> dict[str, Any]:
 
 
 def simulate_point(task: Task, net: IntNetwork) -> tuple[Any, Any, Any, Hardware]:
-    """Simulate ``net`` on the task's data sample; returns (SimResult, Mapping, CostReport, hw)."""
+    """Simulate ``net`` on the task's data sample, compile for the measured activity and run the
+    mapping on the system engine; returns (SimResult, Mapping, CostReport, hw)."""
     from flexspim.compile import Activity, compile_network
     from flexspim.energy.system import system_cost
     from flexspim.sim import simulate
-    from flexspim.sim.system import system_counts
+    from flexspim.system import run_system
 
     if task.network.kind == "dvs_gesture":
         raise ConfigError("network dvs_gesture has no offline data to simulate; use "
@@ -107,16 +109,13 @@ def simulate_point(task: Task, net: IntNetwork) -> tuple[Any, Any, Any, Hardware
                           f"network trained on it (network: digits)")
     result = simulate(net, spikes, engine="fast", labels=labels)
     hw = point_hardware(task.hardware, task.point)
-    activity = Activity.from_result(net, result.input_events.sum(axis=1),
-                                    result.output_spikes.sum(axis=1), result.n_samples,
-                                    result.n_timesteps)
+    activity = Activity.from_sim_result(net, result)
     kwargs: dict[str, Any] = {"activity": activity}
     if task.point.policy is not None:
         kwargs["policy"] = task.point.policy
     mapping = compile_network(net, hw, **kwargs)
-    counts = system_counts(net, mapping, hw, result)
-    cost = system_cost(net, mapping, hw, counts)
-    return result, mapping, cost, hw
+    run = run_system(net, mapping, hw, spikes, labels=labels)
+    return run.result, mapping, system_cost(run.counts, hw), hw
 
 
 def evaluate_simulated(task: Task) -> dict[str, Any]:

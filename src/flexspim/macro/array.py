@@ -275,6 +275,28 @@ class Macro:
         self._starts = col0 + lane_cols * np.arange(n_lanes, dtype=np.int64)
         self._widths = np.full(n_lanes, w, dtype=np.int64)
 
+    def configure_lanes_at(self, starts: Any, lane_cols: int, width: int | None = None) -> None:
+        """Configure lanes of ``lane_cols`` columns starting at the given columns (increasing,
+        not overlapping), each computing on its first ``width`` columns (default all); every
+        other column is in standby. The same codes as :meth:`configure` would parse, set
+        directly (the controller of the system engine reconfigures per row operation)."""
+        st = np.asarray(starts, dtype=np.int64).reshape(-1)
+        w = lane_cols if width is None else width
+        if lane_cols < 1 or not 1 <= w <= lane_cols or (st.size and (
+                st[0] < 0 or st[-1] + lane_cols > self.spec.cols
+                or np.any(np.diff(st) < lane_cols))):
+            raise OperandError(
+                f"configure_lanes_at: lanes of {lane_cols} columns (computing on {w}) at "
+                f"columns {st.tolist()[:8]} do not fit {self.spec.cols} columns without "
+                f"overlapping; pass increasing starts at least {lane_cols} apart")
+        codes = np.zeros(self.spec.cols, dtype=np.uint8)
+        one = lane_codes(1, lane_cols, w)
+        for c in st.tolist():
+            codes[c:c + lane_cols] = one
+        self._ctrl = codes
+        self._starts = st.copy()
+        self._widths = np.full(st.size, w, dtype=np.int64)
+
     # ------------------------------------------------------------------ external row I/O
     def _check_row(self, row: Any, name: str = "row") -> int:
         if isinstance(row, bool) or not isinstance(row, (int, np.integer)) \

@@ -22,6 +22,7 @@ from flexspim.report.html import (
     render_report,
     write_report,
 )
+from flexspim.report.macros import plot_timeline
 
 __all__ = [
     "RUN_FORMAT",
@@ -32,6 +33,7 @@ __all__ = [
     "load_run",
     "make_run_document",
     "plot_energy_breakdown",
+    "plot_timeline",
     "render_report",
     "run_data",
     "save_run_document",

@@ -421,6 +421,29 @@ def section_extra(run: RunData) -> str:
     return "".join(parts)
 
 
+def section_macros(run: RunData) -> str:
+    """Per-macro utilisation and the timeline of the first inference (system engine)."""
+    from flexspim.report.macros import draw_timeline, draw_utilisation, timeline_arrays
+
+    if run.cost is None or not run.cost.get("per_macro"):
+        return _missing("per-macro data", "run the mapping on the system engine (flexspim "
+                        "simulate NETWORK DATA --mapping FILE)")
+    per = run.cost["per_macro"]
+    parts = [f"<p>Counted by the {_esc(run.cost.get('source', 'engine'))} "
+             f"({'executed events' if run.cost.get('source') == 'engine' else 'analytic'})."
+             f"</p>"]
+    phase, _, _, _ = timeline_arrays(run.cost)
+    if phase.size:
+        parts.append(_png(lambda fig: draw_timeline(fig, run.cost),
+                          (10.0, 1.4 + 0.3 * min(len(per), 32))))
+    parts.append(_png(lambda fig: draw_utilisation(fig, run.cost), (8.0, 2.8)))
+    parts.append(_table(("macro", "utilisation", "busy per inference (us)",
+                         "row operations per inference"),
+                        [(p.get("macro"), f"{100 * float(p.get('utilisation', 0)):.1f} %",
+                          p.get("busy_us"), p.get("row_ops")) for p in per]))
+    return "".join(parts)
+
+
 #: The report's sections, in page order: (anchor, title, renderer).
 SECTIONS: tuple[tuple[str, str, Callable[[RunData], str]], ...] = (
     ("summary", "Summary", section_summary),
@@ -428,6 +451,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunData], str]], ...] = (
     ("layers", "Per-layer spike densities and SOPs", section_layers),
     ("energy", "Energy breakdown", section_energy),
     ("latency", "Latency", section_latency),
+    ("macros", "Macros: utilisation and timeline", section_macros),
     ("occupancy", "Macro occupancy", section_occupancy),
     ("stationarity", "Stationarity per layer", section_stationarity),
     ("hardware", "Hardware description", section_hardware),

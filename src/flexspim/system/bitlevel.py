@@ -26,7 +26,6 @@ from flexspim.compile.program import DRAM, LayerProgram, Program, compare_groups
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES
 from flexspim.hw import Hardware
 from flexspim.macro.array import Macro, decode_bits, encode_bits
-from flexspim.macro.phases import STANDBY, lane_codes
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import batch_stats, new_tallies
@@ -209,14 +208,13 @@ class _Layer:
                    count: bool) -> list[int]:
         """Integer operands of ``lanes`` (rows read counted when ``count``)."""
         mac = self.macros[m]
-        rows = [mac.read_row(row0 + r) if count else mac.bits[row0 + r]
-                for r in range(n_rows)]
-        out = []
-        for lane in lanes:
-            cells = np.concatenate([rows[r][lane * self.cols:(lane + 1) * self.cols]
-                                    for r in range(n_rows)])[None, :]
-            out.append(int(decode_bits(cells, bits)[0]))
-        return out
+        rows = np.stack([mac.read_row(row0 + r) if count else mac.bits[row0 + r]
+                         for r in range(n_rows)])                  # [rows, cols]
+        if not lanes:
+            return []
+        idx = np.asarray(lanes, dtype=np.int64)[:, None] * self.cols + np.arange(self.cols)
+        cells = rows[:, idx].transpose(1, 0, 2).reshape(len(lanes), n_rows * self.cols)
+        return decode_bits(cells, bits).tolist()
 
     def load_resident(self) -> None:
         """Place the resident weights (WS) at their rows; resident membranes are written by
@@ -231,11 +229,8 @@ class _Layer:
 
 
 def _configure(mac: Macro, lanes: list[int], cols: int, width: int) -> None:
-    codes = np.full(mac.spec.cols, STANDBY, dtype=np.uint8)
-    one = lane_codes(1, cols, width)
-    for lane in sorted(lanes):
-        codes[lane * cols:(lane + 1) * cols] = one
-    mac.configure(codes)
+    """Control cells: the given lanes (sorted) active on their first ``width`` columns."""
+    mac.configure_lanes_at([lane * cols for lane in lanes], cols, width)
 
 
 class _Exec(_Layer):
@@ -249,6 +244,7 @@ class _Exec(_Layer):
         self.spiked_prev: set[int] = set()
         self.holder: dict[int, int] = {}          # membrane memory group -> macro holding it
         self.vgroups: list[list[int]] = [[] for _ in range(prog.n_macros)]
+        self.neuron_group = [self._compare_group(n) for n in range(lp.n_neurons)]
 
     # ---------------------------------------------------------------- scratch rows
     def store(self, m: int, row: np.ndarray) -> None:
@@ -335,7 +331,7 @@ class _Exec(_Layer):
         self._add(m, lanes, v_row0, w_row0)
         rows[m, F["units"]] += 1
         for ln in lanes:
-            self.touched.add(self.compare_group(ln.neuron))
+            self.touched.add(self.neuron_group[ln.neuron])
         if not self.reuse and self.vkey[m] >= 0:
             self.store(m, rows[m])
         return m
@@ -355,7 +351,7 @@ class _Exec(_Layer):
             self.wraps[ln.neuron] = self.wraps.get(ln.neuron, 0) + int(d)
 
     # ---------------------------------------------------------------- compare and reset
-    def compare_group(self, neuron: int) -> int:
+    def _compare_group(self, neuron: int) -> int:
         lp = self.lp
         npos = lp.geo.out_positions
         ch, pos = divmod(neuron, npos)
