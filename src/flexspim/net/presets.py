@@ -22,6 +22,15 @@ DVS_GESTURE_CONVS: tuple[tuple[int, int], ...] = (
 DVS_GESTURE_INPUT: tuple[int, int, int] = (2, 32, 32)
 DVS_GESTURE_CLASSES = 11
 
+#: (out_channels, stride) of the paper-scale preset (docs/reproduce.md §"The paper-scale
+#: workload"): the same six 3 x 3 convolutions at the full DVS128 resolution, channels doubling
+#: as the map halves, base width 32 so that the paper's hybrid (HS-min) stationary set needs
+#: about 14 macros of 16 kB, just below the 16-18 macros where the paper's saving peaks.
+PAPER_SCALE_CONVS: tuple[tuple[int, int], ...] = (
+    (32, 2), (64, 1), (64, 2), (128, 1), (128, 2), (256, 2),
+)
+PAPER_SCALE_INPUT: tuple[int, int, int] = (2, 128, 128)
+
 
 def _bits_list(bits: int | Sequence[int], n: int, name: str) -> list[int]:
     if isinstance(bits, (int, np.integer)):
@@ -84,3 +93,17 @@ def dvs_gesture_scnn(
     thr = _threshold(thresholds, i, q, vb[i])
     layers.append(Linear(name="fc", weight=fc_w, w_bits=wb[i], v_bits=vb[i], threshold=thr))
     return IntNetwork(input_shape=input_shape, layers=tuple(layers), name="dvs_gesture_scnn")
+
+
+def paper_scale_scnn(*, w_bits: int | Sequence[int] = 8, v_bits: int | Sequence[int] = 16,
+                     seed: int = 0, weight_scale: float = 0.25,
+                     thresholds: Sequence[int] | None = None) -> IntNetwork:
+    """The paper-scale DVS Gesture SCNN (docs/reproduce.md): input 2 x 128 x 128 (the DVS128
+    sensor, no down-sampling), 3 x 3 convolutions of 32, 64, 64, 128, 128, 256 channels with
+    stride 2 at the 1st, 3rd, 5th and 6th, padding 1, then a linear classifier to 11 classes;
+    8-bit weights and 16-bit membranes (paper Table I). Seeded random weights as in
+    :func:`dvs_gesture_scnn`; give ``thresholds`` from a calibration for realistic activity."""
+    net = dvs_gesture_scnn(w_bits=w_bits, v_bits=v_bits, seed=seed, weight_scale=weight_scale,
+                           thresholds=thresholds, input_shape=PAPER_SCALE_INPUT,
+                           convs=PAPER_SCALE_CONVS)
+    return IntNetwork(input_shape=net.input_shape, layers=net.layers, name="paper_scale_scnn")
