@@ -12,7 +12,8 @@ EVENTS is one of
 
 ``--labels`` overrides them with comma-separated integers or a ``.npy``/``.csv`` file of one label
 per sample. Prints accuracy (when labels are known), SOPs and spikes per layer; ``--json`` writes
-the :class:`~flexspim.sim.SimResult`.
+the :class:`~flexspim.sim.SimResult`. The mapping, the hardware and every output path are checked
+before the simulation starts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from flexspim.cli._common import (
+    add_hw,
+    add_no_progress,
+    add_plot,
+    check_figure_path,
+    check_output_file,
+    progress_enabled,
+)
 from flexspim.compile import Mapping, load_mapping
 from flexspim.energy.system import system_cost
 from flexspim.errors import ConfigError, FormatError
@@ -55,7 +64,8 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("network", metavar="NETWORK", help="integer network file (.npz)")
     p.add_argument("events", metavar="EVENTS",
-                   help="events .npy, binned spikes .npy [T, N, C, H, W], or a folder of events")
+                   help="events .npy, binned spikes .npy [T, N, C, H, W], a frames file .npz "
+                        "('flexspim data frames'), or a folder of event .npy files")
     p.add_argument("--engine", choices=sorted(ENGINES), default="fast",
                    help="fast (vectorised, default) or bitlevel (every SOP through the macro)")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
@@ -70,10 +80,10 @@ def register(subparsers: Any) -> None:
                    help="split of a frames file to simulate (default test)")
     p.add_argument("--mapping", metavar="FILE",
                    help="mapping JSON from 'flexspim compile': count and price the run on it")
-    p.add_argument("--hw", metavar="FILE",
-                   help="hardware description (.yaml/.toml) for --mapping (default: the paper's "
-                        "system with the mapping's macro count)")
-    p.add_argument("--plot", metavar="FILE", help="PNG of the energy breakdown (with --mapping)")
+    add_hw(p, "hardware description (.yaml/.yml/.toml) for --mapping (default: the paper's "
+              "system with the mapping's macro count)")
+    add_plot(p, "the energy breakdown by component and layer (with --mapping)")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 
@@ -207,16 +217,36 @@ def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
     return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
 
 
+def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mapping,
+                       hw: Hardware) -> None:
+    """Refuse, before any simulation, a mapping made for another network or hardware; the
+    message gives the command that makes a matching one."""
+    from flexspim.compile.model import check_mapping
+    from flexspim.errors import MappingError
+
+    try:
+        check_mapping(net, mapping, hw)
+    except MappingError as exc:
+        hw_opt = f" --hw {args.hw}" if args.hw else ""
+        raise ConfigError(f"--mapping {args.mapping}: {exc}; for example 'flexspim compile "
+                          f"{args.network}{hw_opt} --out {args.mapping}'") from None
+
+
 def run(args: argparse.Namespace) -> int:
     if (args.plot or args.hw) and not args.mapping:
         raise ConfigError("--plot and --hw price a run on a mapping; add --mapping FILE (made by "
                           "'flexspim compile NETWORK --out FILE')")
-    data = load_inputs(args)
+    check_figure_path(args.plot)
+    if args.json:
+        check_output_file(args.json, "--json", example="run.json")
     mapping = load_mapping(args.mapping) if args.mapping else None
     hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
+    data = load_inputs(args)
+    if mapping is not None and hw is not None:
+        check_mapping_args(args, data.net, mapping, hw)
     result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
                       sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
-                      batch_size=args.batch_size, progress=True)
+                      batch_size=args.batch_size, progress=progress_enabled(args))
     print_summary(result)
     if mapping is None or hw is None:
         if args.json:
