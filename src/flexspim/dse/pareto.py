@@ -71,9 +71,12 @@ def _draw_panel(ax: Any, pts: Sequence[PointResult], metric: str, label: str) ->
     ax.plot([_value(r, "energy_per_inference_uj") for r in front],
             [scale * float(_value(r, metric) or 0.0) for r in front], "-", c="0.15", lw=1.2,
             zorder=0)
-    ax.set_xlabel("energy per inference (µJ)")
+    energies = [float(_value(r, "energy_per_inference_uj") or 0.0) for r in pts]
+    wide = min(energies) > 0 and max(energies) / min(energies) > 20
+    ax.set_xlabel("energy per inference (µJ" + (", log scale)" if wide else ")"))
     ax.set_ylabel(label)
-    ax.set_xscale("log")
+    if wide:
+        ax.set_xscale("log")
     ax.grid(alpha=0.3)
     return [r.key for r in front]
 

@@ -44,8 +44,10 @@ def _fmt(value: Any) -> str:
         v = float(value)
         if v == 0:
             return "0"
-        if abs(v) >= 1e6 or abs(v) < 1e-3:
-            return f"{v:.4g}"
+        if abs(v) >= 1e4:
+            return f"{v:,.0f}"  # thousands separators, never e-notation
+        if abs(v) < 1e-3:
+            return f"{v:.3g}"
         return f"{v:,.4g}" if abs(v) >= 1000 else f"{v:.4g}"
     return str(value)
 
@@ -123,8 +125,10 @@ def section_summary(run: RunData) -> str:
         ("overflow events", int(sim.overflow_events.sum())),
     ]
     if run.cost is not None:
-        rows += [("energy per inference (uJ)", run.cost.get("energy_per_inference_uj")),
-                 ("latency per inference (us)", run.cost.get("latency_per_inference_us"))]
+        e = run.cost.get("energy_per_inference_uj")
+        rows += [("energy per inference (nJ)", _nj(1e6 * e) if isinstance(e, (int, float))
+                  else None),
+                 ("latency per inference (µs)", run.cost.get("latency_per_inference_us"))]
     if run.mapping is not None:
         rows += [("mapping policy", run.mapping.policy), ("macros", run.mapping.n_macros),
                  ("stationary fraction", f"{100 * run.mapping.stationary_fraction:.1f} %")]
@@ -247,7 +251,7 @@ def draw_energy_breakdown(fig: Any, comps: dict[str, float],
     ax1.barh(range(len(names)), [comps[k] / 1e3 for k in names],
              color=[colours[k] for k in names], edgecolor="0.25", linewidth=0.5)
     ax1.set_yticks(range(len(names)))
-    ax1.set_yticklabels(names, fontsize=8)
+    ax1.set_yticklabels([label(k) for k in names], fontsize=8)
     ax1.invert_yaxis()
     ax1.set_xlabel("energy per inference (nJ)")
     ax1.set_title("by component", fontsize=9)
@@ -258,7 +262,7 @@ def draw_energy_breakdown(fig: Any, comps: dict[str, float],
         vals = np.array([per_layer[la].get(k, 0.0) / 1e3 for la in layers])
         if not vals.any():
             continue
-        ax2.bar(range(len(layers)), vals, bottom=bottom, label=k, color=colours[k],
+        ax2.bar(range(len(layers)), vals, bottom=bottom, label=label(k), color=colours[k],
                 edgecolor="0.25", linewidth=0.5)
         bottom += vals
     ax2.set_xticks(range(len(layers)))
@@ -309,11 +313,12 @@ def section_energy(run: RunData) -> str:
         parts.append(_png(draw, (10.0, 0.3 * len(names) + 3.0),
                           "energy per inference by component and by layer"))
         parts.append(_table(("component", "energy per inference (nJ)", "share"),
-                            [(k, _nj(v), f"{100 * v / total:.1f} %") for k, v in comps.items()]))
+                            [(label(k), _nj(v), f"{100 * v / total:.1f} %")
+                             for k, v in comps.items()]))
     if per_layer:
         cols = list(dict.fromkeys(c for v in per_layer.values() for c in v))
         parts.append("<h3>Energy per layer (nJ per inference)</h3>")
-        parts.append(_table(("layer", *cols, "total"),
+        parts.append(_table(("layer", *[label(c) for c in cols], "total"),
                             [(k, *[_nj(v[c]) if c in v else None for c in cols],
                               _nj(sum(v.values()))) for k, v in per_layer.items()]))
     return "".join(parts) or _missing("energy breakdown", "the cost part is empty")
