@@ -64,3 +64,46 @@ def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110,
                                                  bbox_inches="tight"))
     finally:
         pyplot().close(fig)
+
+
+def polish(fig: Any, *, min_font: float = 8.0) -> None:
+    """Make a drawn figure readable on its own, whatever drew it.
+
+    Each axes' data lines (those with markers) get a marker and line style of their own besides
+    their colour; a log axis gets plain tick labels (``200``, not ``2 x 10^2``); labels, titles
+    and legends smaller than ``min_font`` points grow to it; a legend is redrawn where it
+    covers the fewest points, listing only labelled series.
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+    for ax in fig.get_axes():
+        data = [ln for ln in ax.get_lines() if ln.get_marker() not in (None, "None", "")]
+        for i, ln in enumerate(data):
+            style = series_style(i)
+            ln.set_marker(style["marker"])
+            ln.set_linestyle(style["linestyle"])
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "log":
+                axis.set_major_formatter(plain)
+                axis.set_minor_formatter(plain if _few_decades(ax, axis) else
+                                         FuncFormatter(lambda _v, _p: ""))
+            axis.label.set_size(max(axis.label.get_size(), min_font))
+        ax.title.set_size(max(ax.title.get_size(), min_font + 1))
+        legend = ax.get_legend()
+        if legend is not None:
+            size = max(legend.get_texts()[0].get_fontsize(), min_font) if legend.get_texts() \
+                else min_font
+            handles, labels = ax.get_legend_handles_labels()
+            if not handles:  # a legend of handles made by hand: keep them
+                handles = list(legend.legend_handles)
+                labels = [t.get_text() for t in legend.get_texts()]
+            ax.legend(handles, labels, fontsize=size, loc="best", framealpha=0.85)
+
+
+def _few_decades(ax: Any, axis: Any) -> bool:
+    """Whether a log axis spans less than one decade (so minor ticks need labels too)."""
+    import math
+
+    lo, hi = ax.get_xlim() if axis is ax.xaxis else ax.get_ylim()
+    return lo > 0 and hi > 0 and math.log10(hi / lo) < 1
