@@ -1,4 +1,4 @@
-"""Geometry of a spiking layer on the FlexSpIM array (paper §II, Fig. 3; DESIGN.md §3).
+"""Geometry of a spiking layer on the FlexSpIM array (paper §II, Fig. 3; docs/design.md §3).
 
 A layer has two operand kinds: ``w_bits`` weights and ``v_bits`` membranes. Both share one
 column span of ``cols`` columns per SOP lane (the *operand shape*): a membrane occupies

@@ -102,7 +102,7 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
     ``inputs``: binned spikes ``[T, N, *net.input_shape]`` or event streams (see the module
     docstring). ``engine``: a key of :data:`ENGINES` (``fast`` by default, ``bitlevel`` runs every
     SOP through the macro model). Samples run in batches of ``batch_size``; ``progress`` shows a
-    tqdm bar on stderr. Arithmetic and counts: DESIGN.md §3, :class:`SimResult`.
+    tqdm bar on stderr. Arithmetic and counts: docs/design.md §3, :class:`SimResult`.
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
