@@ -73,6 +73,9 @@ def register(subparsers: Any) -> None:
                    help="number of time bins for event inputs (required for events)")
     p.add_argument("--sensor-size", metavar="W,H",
                    help="sensor width,height of the events (default: the network input)")
+    p.add_argument("--downsample", type=int, metavar="K",
+                   help="divide event coordinates by K first (x // K, y // K), e.g. 4 takes a "
+                        "128 x 128 sensor to 32 x 32; --sensor-size is the size before")
     p.add_argument("--labels", metavar="LABELS",
                    help="comma-separated labels, or a .npy/.csv file with one label per sample")
     p.add_argument("--batch-size", type=int, default=64, help="samples per batch (default 64)")
@@ -217,6 +220,32 @@ def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
     return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
 
 
+def downsampled(inputs: Any, sensor_size: tuple[int, ...] | None, factor: int | None
+                ) -> tuple[Any, tuple[int, ...] | None]:
+    """Event inputs with coordinates divided by ``factor`` (``--downsample``) and the sensor
+    size they then have; binned inputs cannot be down-sampled."""
+    if factor is None:
+        return inputs, sensor_size
+    from flexspim.data import Downsample
+
+    if factor < 1:
+        raise ConfigError(f"--downsample {factor}: use an integer >= 1")
+    streams = [inputs] if getattr(inputs, "dtype", None) is not None and \
+        inputs.dtype.names is not None else inputs
+    if not isinstance(streams, list) or not all(getattr(e, "dtype", None) is not None and
+                                                e.dtype.names is not None for e in streams):
+        raise ConfigError("--downsample applies to event inputs (x, y, p, t); these inputs are "
+                          "already binned, so drop the option")
+    size = None
+    if sensor_size is not None:
+        from flexspim.data.events import check_in_sensor
+
+        for e in streams:  # against the size the user gave, before the coordinates change
+            check_in_sensor(e, (sensor_size[0], sensor_size[1], 2), where="--sensor-size")
+        size = (-(-sensor_size[0] // factor), -(-sensor_size[1] // factor), *sensor_size[2:])
+    return [Downsample(factor)(e) for e in streams], size
+
+
 def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mapping,
                        hw: Hardware) -> None:
     """Refuse, before any simulation, a mapping made for another network or hardware; the
@@ -244,8 +273,10 @@ def run(args: argparse.Namespace) -> int:
     data = load_inputs(args)
     if mapping is not None and hw is not None:
         check_mapping_args(args, data.net, mapping, hw)
-    result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
-                      sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
+    inputs, sensor_size = downsampled(data.inputs, _parse_sensor_size(args.sensor_size),
+                                      args.downsample)
+    result = simulate(data.net, inputs, engine=args.engine, n_time_bins=args.time_bins,
+                      sensor_size=sensor_size, labels=data.labels,
                       batch_size=args.batch_size, progress=progress_enabled(args))
     print_summary(result)
     if mapping is None or hw is None:
