@@ -347,6 +347,7 @@ def _plot_table1(chips: list[dict[str, Any]], path: Path) -> None:
                     (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
                     va="bottom", fontsize=7)
     ax.set_xticks(range(len(chips)), labels, fontsize=7)
+    ax.set_xlabel("chip, process node and supply")
     ax.set_ylabel("pJ per 1-bit addition")
     ax.set_ylim(0, 1.25 * max(vals))
     ax.set_title("Table I: energy per operation / accumulated bits, as each source reports it "
@@ -371,11 +372,11 @@ def _fmt(v: float | None, pct: bool) -> str:
 EXPLAINED_IN: dict[str, str] = {
     "stationary_gain_hsmin_vs_ws": "docs/reproduce.md, section 'Fig. 4: stationary operands'",
     "max_system_saving_hs_vs_ws": "docs/reproduce.md, section 'Fig. 7: system energy'",
-    "max_gain_vs_rowwise": "docs/energy.md, section 'What the model gives'",
-    "shape_spread_16b_32och": "docs/energy.md, section 'What the model gives' (the shape "
+    "max_gain_vs_rowwise": "docs/energy.md, section 'What the model gives (0.9 V)'",
+    "shape_spread_16b_32och": "docs/energy.md, section 'What the model gives (0.9 V)' (the shape "
                               "spread)",
-    "pj_per_sop_8w16v_0v9": "docs/energy.md, section 'What the model gives'",
-    "pj_per_sop_8w16v_1v1": "docs/energy.md, section 'What the model gives'",
+    "pj_per_sop_8w16v_0v9": "docs/energy.md, section 'What the model gives (0.9 V)'",
+    "pj_per_sop_8w16v_1v1": "docs/energy.md, section 'What the model gives (0.9 V)'",
 }
 
 #: Relative difference from the paper's value above which a result counts as different.

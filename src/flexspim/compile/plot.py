@@ -84,7 +84,7 @@ def draw_mapping(fig: Any, mapping: Mapping) -> None:
     n = mapping.n_macros
     ncol = min(n, 4)
     nrow = math.ceil(n / ncol)
-    axes = fig.subplots(nrow, ncol, squeeze=False, sharey=True)
+    axes = fig.subplots(nrow, ncol, squeeze=False, sharex=True, sharey=True)
     for m in range(nrow * ncol):
         ax = axes[m // ncol][m % ncol]
         if m >= n:
@@ -95,8 +95,9 @@ def draw_mapping(fig: Any, mapping: Mapping) -> None:
         ax.set_xticks([0, mapping.cols // 2, mapping.cols - 1])
         ax.set_yticks([0, mapping.rows // 2, mapping.rows - 1])
         ax.tick_params(labelsize=7)
-        if m + ncol >= n:
+        if m + ncol >= n:  # the lowest panel of its column: ticks and label
             ax.set_xlabel("column (bit line)", fontsize=8)
+            ax.tick_params(labelbottom=True)
         if m % ncol == 0:
             ax.set_ylabel("row (word line)", fontsize=8)
     fig.suptitle(f"{mapping.network} on {n} macro(s) of {mapping.rows} x {mapping.cols}: "

@@ -359,7 +359,6 @@ def sweep_from_dict(doc: Any, source: str = "<sweep>",
                 raise ConfigError(f"{src}: space.policy value '{pol}' is unknown; use one of "
                                   f"{', '.join(known)}{more}")
 
-    _check_hardware_space(space, hardware, src)
     if network.kind == "dvs_gesture" and evaluation == "simulate":
         raise ConfigError(f"{src}: network dvs_gesture has random weights and no offline data, "
                           f"so it takes 'evaluation: analytic'; use 'network: digits' to "
@@ -395,6 +394,7 @@ def sweep_from_dict(doc: Any, source: str = "<sweep>",
         if total > MAX_POINTS:
             raise ConfigError(f"{src}: the grid has {total} points, more than {MAX_POINTS}; "
                               f"use mode: random with n_points")
+    _check_hardware_space(space, hardware, src)
     return SweepSpec(name=name, network=network, hardware=hardware, mode=mode,
                      evaluation=evaluation, n_timesteps=n_timesteps, samples=samples,
                      n_points=n_points, seed=seed, space=space, mixed=mixed, source=src)

@@ -254,6 +254,7 @@ def draw_energy_breakdown(fig: Any, comps: dict[str, float],
     ax1.set_yticklabels([label(k) for k in names], fontsize=8)
     ax1.invert_yaxis()
     ax1.set_xlabel("energy per inference (nJ)")
+    ax1.set_ylabel("component")
     ax1.set_title("by component", fontsize=9)
     ax1.grid(axis="x", alpha=0.3)
     ax2 = fig.add_subplot(1, 2, 2)
