@@ -45,6 +45,12 @@ def figure_problems(fig: Figure) -> list[str]:
     out: list[str] = []
     title = fig._suptitle.get_text() if fig._suptitle is not None else ""
     axes = [ax for ax in fig.get_axes() if ax.axison and ax.get_label() != "<colorbar>"]
+    if not getattr(fig, "saved_tight", True):  # a legend beside the panels must be in the file
+        for legend in fig.legends:
+            box = legend.get_window_extent()
+            if not (fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1 and fig.bbox.y0 <= box.y0
+                    and box.y1 <= fig.bbox.y1):
+                out.append("a figure legend lies outside the saved area")
     for i, ax in enumerate(axes):
         name = ax.get_title() or f"panel {i}"
         if not _has_data(ax):
@@ -82,6 +88,7 @@ def saved(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
     original = Figure.savefig
 
     def record(self: Figure, *args: Any, **kwargs: Any) -> Any:
+        self.saved_tight = kwargs.get("bbox_inches") == "tight"  # type: ignore[attr-defined]
         figures.append(self)
         return original(self, *args, **kwargs)
 

@@ -75,7 +75,7 @@ def _png(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 3.6),
         draw(fig)
         fig.tight_layout()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")  # keep outside legends
     finally:
         plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
