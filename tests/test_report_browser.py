@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser import inspect_page, screenshot
+from browser import chromium, inspect_page, screenshot
 
 from flexspim.cli import main
 from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, save_network
@@ -49,6 +49,7 @@ def _network() -> IntNetwork:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """report.html of a priced run, made by the command line."""
+    chromium()  # skip (or, in CI, fail) before making anything when there is no browser
     d = tmp_path_factory.mktemp("browser")
     save_network(_network(), d / "net.npz")
     rng = np.random.default_rng(1)
