@@ -233,16 +233,16 @@ def test_compile_command_prints_summary_and_writes_files(tmp_path, capsys) -> No
     parser = argparse.ArgumentParser()
     cli_compile.register(parser.add_subparsers())
     out, png = tmp_path / "m.json", tmp_path / "m.png"
-    args = parser.parse_args(["compile", "dvs-gesture", "--macros", "3", "--policy", "ws",
-                              "--out", str(out), "--plot", str(png), "--sparsity", "0.9"])
+    args = parser.parse_args(["compile", "dvs-gesture", "--n-macros", "3", "--policy", "ws",
+                              "--out", str(out), "--plot", str(png), "--input-sparsity", "0.9"])
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "conv1" in text and "stationary-operand fraction" in text and "uJ per inference" in text
     m = load_mapping(out)
     assert m.n_macros == 3 and m.policy == "ws"
     assert png.read_bytes()[:4] == b"\x89PNG"
-    bad = parser.parse_args(["compile", "dvs-gesture", "--macros", "0", "--out", str(out)])
-    with pytest.raises(ConfigError, match="--macros 0"):
+    bad = parser.parse_args(["compile", "dvs-gesture", "--n-macros", "0", "--out", str(out)])
+    with pytest.raises(ConfigError, match="--n-macros 0"):
         bad.func(bad)
 
 

@@ -57,7 +57,7 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
         t / "r.json", json.dumps({"format": "flexspim-mapping", "version": 1}))],
      "expected a simulation result"),
     ("demo: out is a file", lambda t: ["demo", "--out", _write(t / "f", "x")], "is a file"),
-    ("demo: bad hardware", lambda t: ["demo", "--out", str(t / "d"), "--hardware", _write(
+    ("demo: bad hardware", lambda t: ["demo", "--out", str(t / "d"), "--hw", _write(
         t / "hw.yaml", "voltage: 5\n")], "voltage"),
     ("simulate: missing network", lambda t: ["simulate", str(t / "n.npz"), str(t / "e.npy")],
      "n.npz"),

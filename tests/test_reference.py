@@ -1,4 +1,4 @@
-"""The PyTorch integer reference against traces computed by hand (DESIGN.md §3)."""
+"""The PyTorch integer reference against traces computed by hand (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -91,9 +91,11 @@ def test_full_report_has_every_section_and_embedded_figures(sim: SimResult,
     assert f"{100 * sim.accuracy:.2f} %" in text
     assert "WS (weights)" in text and "OS (membranes)" in text
     assert "paper" in text  # hardware parameters with their sources
-    assert "<td>110</td>" in text  # macro_compute per inference: 1320 pJ / 12 samples
-    assert "<td>120</td>" in text  # conv1 per inference: (1200 + 240) pJ / 12 samples
-    assert "macro_compute" in text
+    assert "<td>0.110</td>" in text  # macro compute per inference: 1320 pJ / 12 = 0.110 nJ
+    assert "<td>0.120</td>" in text  # conv1 per inference: (1200 + 240) pJ / 12 samples
+    words = re.sub(r'src="data:[^"]+"', "", text)
+    assert "<td>macro compute</td>" in words and not re.search(r"\de[+-]\d", words)
+    assert "Latency per layer" in text and "CostReport" not in text
 
 
 def test_bare_simulation_result_reports_missing_sections(sim: SimResult, tmp_path: Path) -> None:
@@ -101,8 +103,9 @@ def test_bare_simulation_result_reports_missing_sections(sim: SimResult, tmp_pat
     run = load_run(tmp_path / "sim.json")
     assert run.mapping is None and run.cost is None and run.hardware is None
     text = render_report(run)
-    assert text.count('class="missing"') == 6  # energy, latency, occupancy, stationarity, hw,
-    assert "No mapping" in text and "No cost" in text  # extra
+    assert text.count('class="missing"') == 5  # energy, latency, occupancy, stationarity, hw
+    assert "No mapping" in text and "No cost" in text
+    assert 'id="extra"' not in text  # nothing further attached: no empty section
 
 
 def test_confusion_matrix_counts() -> None:

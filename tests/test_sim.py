@@ -1,4 +1,4 @@
-"""Simulator: bit-exactness of the engines against the PyTorch integer reference (DESIGN.md §3),
+"""Simulator: bit-exactness of the engines against the PyTorch integer reference (docs/design.md §3),
 batching, inputs, and the result JSON format."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from flexspim.errors import FormatError
+from flexspim.errors import ConfigError, FormatError
 
 
 def _umask() -> int:
@@ -28,18 +28,29 @@ def _umask() -> int:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only if the block succeeds.
 
-    A failed write leaves any earlier file at ``path`` intact.
+    A failed write leaves any earlier file at ``path`` intact. Errors of the file system name
+    ``path``, never the temporary file.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    if final.is_dir():
+        raise ConfigError(f"{final}: is a folder; give a file name")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as exc:
+        raise ConfigError(f"{final}: cannot write there ({exc.strerror or exc}); choose another "
+                          f"path") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         if tmp_path.exists():
             os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp_path, final)
+        try:
+            os.replace(tmp_path, final)
+        except OSError as exc:
+            raise ConfigError(f"{final}: cannot write there ({exc.strerror or exc}); choose "
+                              f"another path") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

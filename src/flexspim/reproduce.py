@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flexspim._io import write_json, write_with
+from flexspim._io import write_json
+from flexspim._plot import polish, save_figure
 from flexspim.compile import POLICIES, Activity, compile_network
 from flexspim.compile.activity import DEFAULT_HIDDEN_DENSITY, DEFAULT_TIMESTEPS
 from flexspim.energy import ops
@@ -63,8 +64,9 @@ def _document(figure: str, res: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save(fig: Any, path: Path) -> None:
-    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    _plt().close(fig)
+    polish(fig)
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 def fig4(net: IntNetwork, hw: Hardware, activity: Activity, out: Path) -> dict[str, Any]:
@@ -241,31 +243,123 @@ def fig7_simulated(net: IntNetwork, hw: Hardware, macros: tuple[int, ...],
             "max_system_saving_optimal_vs_ws": max(g["saving_optimal_vs_ws"] for g in grid)}
 
 
-def table1(hw: Hardware, out: Path) -> dict[str, Any]:
-    """pJ/SOP at 8-bit weights / 16-bit membranes at 0.9 and 1.1 V, and the 1-bit-normalised
-    energy per SOP ``pJ/SOP / v_bits`` (a v-bit in-memory addition is v one-bit full-adder
-    operations; docs/reproduce.md)."""
-    rows = {}
-    for v in (0.9, 1.1):
+@dataclasses.dataclass(frozen=True)
+class ChipFigure:
+    """One published energy figure of a digital SNN/CIM chip, as its source states it.
+
+    ``tops_per_w``: tera-operations per second per watt, operations as the source counts them;
+    ``acc_bits``: width of the accumulation each operation performs (the membrane width), which
+    the 1-bit normalisation divides by; ``None`` where the source does not state a value.
+    """
+
+    name: str
+    technology_nm: int
+    tops_per_w: float
+    acc_bits: int
+    w_bits: int | None
+    supply_v: float | None
+    clock_mhz: float | None
+    condition: str
+    source: str
+
+    @property
+    def pj_per_op(self) -> float:
+        """Energy per operation (pJ): 1 TOPS/W is one operation per pJ."""
+        return 1.0 / self.tops_per_w
+
+    @property
+    def pj_per_1bit_op(self) -> float:
+        """Energy per 1-bit addition (pJ): pJ per operation / accumulated bits."""
+        return self.pj_per_op / self.acc_bits
+
+
+#: Other chips beside FlexSpIM in Table I: only figures with a citable source, each as stated.
+OTHER_CHIPS: tuple[ChipFigure, ...] = (
+    ChipFigure("IMPULSE", 65, 0.99, 11, None, 0.85, 200.0,
+               "signed 11-bit operations (fused weight and membrane 10T-SRAM CIM macro)",
+               "Agrawal et al., IEEE Solid-State Circuits Letters 4 (2021) 137-140, "
+               "doi:10.1109/LSSC.2021.3092727, abstract"),
+    ChipFigure("SpiDR", 65, 5.0, 7, 4, None, None,
+               "up to 5 TOPS/W at 95% input sparsity, 4-bit weights, 7-bit membranes",
+               "Sharma et al., arXiv:2411.02854 (2024), abstract"),
+)
+
+#: How Table I puts the chips on one scale (also in docs/reproduce.md).
+TABLE1_NORMALISATION = (
+    "pJ per operation = 1 / (TOPS/W) as each source reports it (one SOP = one operation for "
+    "FlexSpIM); pJ per 1-bit addition = pJ per operation / accumulated (membrane) bits; no "
+    "technology, supply or sparsity scaling")
+
+
+def _flexspim_rows(hw: Hardware) -> list[dict[str, Any]]:
+    """FlexSpIM at 8-bit weights / 16-bit membranes, 0.9 and 1.1 V: paper and model."""
+    rows = []
+    for v, paper_key in ((0.9, "pj_per_sop_8w16v_0v9"), (1.1, "pj_per_sop_8w16v_1v1")):
         hv = hw.with_(voltage=v, f_sys_mhz=None)
-        e = ops.pj_per_sop(hv, w_bits=8, v_bits=16)
-        rows[f"{v:.1f}V"] = {"pj_per_sop": e, "pj_per_1bit_sop": e / 16,
-                             "tsops_per_w_1bit": 1.0 / (e / 16)}
-    res = {"rows": rows, "pj_per_sop_8w16v_0v9": rows["0.9V"]["pj_per_sop"],
+        for who, e, src in (("FlexSpIM (paper)", PAPER[paper_key],
+                             "Chauvaux et al., arXiv:2410.23082 (ISCAS 2025), Table I"),
+                            ("FlexSpIM (model)", ops.pj_per_sop(hv, w_bits=8, v_bits=16),
+                             "flexspim.energy.ops.pj_per_sop, default hardware")):
+            rows.append({"chip": who, "technology_nm": 40, "supply_v": v,
+                         "clock_mhz": round(hv.clock_mhz, 1), "w_bits": 8, "acc_bits": 16,
+                         "pj_per_op": e, "pj_per_1bit_op": e / 16,
+                         "tops_per_w_1bit": 16 / e, "condition": "8-bit weights, 16-bit "
+                         "membranes", "source": src})
+    return rows
+
+
+def table1(hw: Hardware, out: Path) -> dict[str, Any]:
+    """Table I: FlexSpIM's pJ/SOP at 8-bit weights / 16-bit membranes at 0.9 and 1.1 V (paper
+    and model) beside other chips' published figures, all on the 1-bit scale of
+    :data:`TABLE1_NORMALISATION` (a v-bit in-memory addition is v one-bit full-adder
+    operations; docs/reproduce.md)."""
+    ours = _flexspim_rows(hw)
+    others = [{"chip": c.name, "technology_nm": c.technology_nm, "supply_v": c.supply_v,
+               "clock_mhz": c.clock_mhz, "w_bits": c.w_bits, "acc_bits": c.acc_bits,
+               "reported_tops_per_w": c.tops_per_w, "pj_per_op": c.pj_per_op,
+               "pj_per_1bit_op": c.pj_per_1bit_op, "tops_per_w_1bit": 1 / c.pj_per_1bit_op,
+               "condition": c.condition, "source": c.source} for c in OTHER_CHIPS]
+    model = {f"{r['supply_v']:.1f}V": r for r in ours if r["chip"] == "FlexSpIM (model)"}
+    rows = {k: {"pj_per_sop": r["pj_per_op"], "pj_per_1bit_sop": r["pj_per_1bit_op"],
+                "tsops_per_w_1bit": r["tops_per_w_1bit"]} for k, r in model.items()}
+    res = {"rows": rows, "chips": ours + others,
+           "pj_per_sop_8w16v_0v9": rows["0.9V"]["pj_per_sop"],
            "pj_per_sop_8w16v_1v1": rows["1.1V"]["pj_per_sop"],
-           "normalisation": "pJ per 1-bit SOP = pJ/SOP / v_bits (16)"}
+           "normalisation": TABLE1_NORMALISATION}
     write_json(out / "table1.json", _document("table1", res))
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4, 3))
-    ax.bar(["0.9 V model", "0.9 V paper", "1.1 V model", "1.1 V paper"],
-           [rows["0.9V"]["pj_per_sop"], PAPER["pj_per_sop_8w16v_0v9"],
-            rows["1.1V"]["pj_per_sop"], PAPER["pj_per_sop_8w16v_1v1"]],
-           color=["C0", "C7", "C0", "C7"])
-    ax.set_ylabel("pJ per SOP (8-bit w, 16-bit v)")
-    ax.tick_params(labelsize=7)
-    ax.set_title("Table I: energy per SOP", fontsize=9)
-    _save(fig, out / "table1.png")
+    _plot_table1(ours + others, out / "table1.png")
     return res
+
+
+def _plot_table1(chips: list[dict[str, Any]], path: Path) -> None:
+    """Bars of pJ per 1-bit addition, one per chip and operating point, value on each bar."""
+    plt = _plt()
+    labels = [f"{c['chip']}\n{c['technology_nm']} nm" + (f", {c['supply_v']:g} V"
+                                                          if c["supply_v"] else "")
+              for c in chips]
+    colours = ["C0" if "model" in c["chip"] else "C7" if "paper" in c["chip"] else "C1"
+               for c in chips]
+    fig, ax = plt.subplots(figsize=(8.5, 3.8))
+    vals = [c["pj_per_1bit_op"] for c in chips]
+    bars = ax.bar(range(len(chips)), vals, color=colours)
+    for b, c in zip(bars, chips, strict=True):
+        ax.annotate(f"{c['pj_per_1bit_op']:.3f}\n({c['w_bits'] or '?'}w/{c['acc_bits']}v)",
+                    (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
+                    va="bottom", fontsize=7)
+    ax.set_xticks(range(len(chips)), labels, fontsize=7)
+    ax.set_xlabel("chip, process node and supply")
+    ax.set_ylabel("pJ per 1-bit addition")
+    ax.set_ylim(0, 1.25 * max(vals))
+    ax.set_title("Table I: energy per operation / accumulated bits, as each source reports it "
+                 "(no technology or sparsity scaling)", fontsize=9)
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color="C7", label="FlexSpIM, paper"),
+                       Patch(color="C0", label="FlexSpIM, this model"),
+                       Patch(color="C1", label="other chips, published figure")],
+              fontsize=7, loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
 
 
 def _fmt(v: float | None, pct: bool) -> str:
@@ -274,29 +368,81 @@ def _fmt(v: float | None, pct: bool) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.2f}"
 
 
+#: Where each result's difference from the paper is explained (printed under the table).
+EXPLAINED_IN: dict[str, str] = {
+    "stationary_gain_hsmin_vs_ws": "docs/reproduce.md, section 'Fig. 4: stationary operands'",
+    "max_system_saving_hs_vs_ws": "docs/reproduce.md, section 'Fig. 7: system energy'",
+    "max_gain_vs_rowwise": "docs/energy.md, section 'What the model gives (0.9 V)'",
+    "shape_spread_16b_32och": "docs/energy.md, section 'What the model gives (0.9 V)' (the shape "
+                              "spread)",
+    "pj_per_sop_8w16v_0v9": "docs/energy.md, section 'What the model gives (0.9 V)'",
+    "pj_per_sop_8w16v_1v1": "docs/energy.md, section 'What the model gives (0.9 V)'",
+}
+
+#: Relative difference from the paper's value above which a result counts as different.
+DIFFERENCE_TOLERANCE = 0.05
+
+#: The printed rows: label, summary key, shown as a percentage.
+TABLE_ROWS: tuple[tuple[str, str, bool], ...] = (
+    ("Fig. 4 stationary gain HS-min vs WS", "stationary_gain_hsmin_vs_ws", True),
+    ("Fig. 4 stationary gain optimal vs WS", "stationary_gain_optimal_vs_ws", True),
+    ("Fig. 4 energy saved optimal vs HS-min", "energy_saving_optimal_vs_hsmin", True),
+    ("Fig. 7 max saving HS-min vs WS", "max_system_saving_hs_vs_ws", True),
+    ("Fig. 7 max saving optimal vs WS", "max_system_saving_optimal_vs_ws", True),
+    ("Fig. 7 max saving HS-min vs WS, sim. act.",
+     "max_system_saving_hs_vs_ws_simulated_activity", True),
+    ("Fig. 7a max gain vs row-wise (x)", "max_gain_vs_rowwise", False),
+    ("Fig. 7a spread across shapes 16b/32och", "shape_spread_16b_32och", True),
+    ("Table I pJ/SOP 8w/16v at 0.9 V", "pj_per_sop_8w16v_0v9", False),
+    ("Table I pJ/SOP 8w/16v at 1.1 V", "pj_per_sop_8w16v_1v1", False),
+    ("Table I pJ per 1-bit SOP at 0.9 V", "pj_per_1bit_sop_0v9", False),
+)
+
+
+def differs(key: str, model: float | None) -> bool:
+    """Whether the model's value misses the paper's (an upper bound for the shape spread)."""
+    paper = PAPER.get(key)
+    if paper is None or model is None:
+        return False
+    if key == "shape_spread_16b_32och":
+        return model >= paper
+    return abs(model - paper) > DIFFERENCE_TOLERANCE * abs(paper)
+
+
 def print_table(summary: dict[str, Any]) -> str:
-    """The one printed table: metric, paper, model."""
-    rows = [
-        ("Fig. 4 stationary gain HS-min vs WS", "stationary_gain_hsmin_vs_ws", True),
-        ("Fig. 4 stationary gain optimal vs WS", "stationary_gain_optimal_vs_ws", True),
-        ("Fig. 4 energy saved optimal vs HS-min", "energy_saving_optimal_vs_hsmin", True),
-        ("Fig. 7 max saving HS-min vs WS", "max_system_saving_hs_vs_ws", True),
-        ("Fig. 7 max saving optimal vs WS", "max_system_saving_optimal_vs_ws", True),
-        ("Fig. 7 max saving HS-min vs WS, sim. act.",
-         "max_system_saving_hs_vs_ws_simulated_activity", True),
-        ("Fig. 7a max gain vs row-wise (x)", "max_gain_vs_rowwise", False),
-        ("Fig. 7a spread across shapes 16b/32och", "shape_spread_16b_32och", True),
-        ("Table I pJ/SOP 8w/16v at 0.9 V", "pj_per_sop_8w16v_0v9", False),
-        ("Table I pJ/SOP 8w/16v at 1.1 V", "pj_per_sop_8w16v_1v1", False),
-        ("Table I pJ per 1-bit SOP at 0.9 V", "pj_per_1bit_sop_0v9", False),
-    ]
+    """The printed table (metric, paper, model), Table I beside other chips, and under it
+    where each difference from the paper is explained."""
     lines = [f"{'result':<42}{'paper':>10}{'model':>10}"]
-    for label, key, pct in rows:
+    for label, key, pct in TABLE_ROWS:
         paper = PAPER.get(key)
         paper_s = ("<" if key == "shape_spread_16b_32och" else "") + _fmt(paper, pct) \
             if paper is not None else "-"
-        lines.append(f"{label:<42}{paper_s:>10}{_fmt(summary.get(key), pct):>10}")
+        mark = " *" if differs(key, summary.get(key)) else ""
+        lines.append(f"{label:<42}{paper_s:>10}{_fmt(summary.get(key), pct):>10}{mark}")
+    lines += ["", *table1_lines(summary.get("table1_chips", []))]
+    notes = [(label, key) for label, key, _ in TABLE_ROWS if differs(key, summary.get(key))]
+    if notes:
+        lines += ["", "* differs from the paper; where each difference is explained:"]
+        lines += [f"  {label}: {EXPLAINED_IN.get(key, 'docs/reproduce.md')}"
+                  for label, key in notes]
     return "\n".join(lines)
+
+
+def table1_lines(chips: list[dict[str, Any]]) -> list[str]:
+    """Table I as printed: each chip's reported figure and its 1-bit normalisation, with
+    the source beside it."""
+    if not chips:
+        return []
+    out = ["Table I beside other chips, normalised as docs/reproduce.md, section 'Table I: "
+           "other chips' says:", f"  {TABLE1_NORMALISATION}",
+           f"  {'chip':<18}{'node':>6}{'supply':>8}{'w/v bits':>10}{'pJ/op':>8}"
+           f"{'pJ/1-bit op':>13}  source"]
+    for c in chips:
+        supply = f"{c['supply_v']:g} V" if c.get("supply_v") else "-"
+        wv = f"{c['w_bits'] or '-'}/{c['acc_bits']}"
+        out.append(f"  {c['chip']:<18}{c['technology_nm']:>4}nm{supply:>8}{wv:>10}"
+                   f"{c['pj_per_op']:>8.3f}{c['pj_per_1bit_op']:>13.4f}  {c['source']}")
+    return out
 
 
 def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
@@ -338,6 +484,7 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
         "pj_per_sop_8w16v_1v1": t1["pj_per_sop_8w16v_1v1"],
         "pj_per_1bit_sop_0v9": t1["rows"]["0.9V"]["pj_per_1bit_sop"],
         "pj_per_1bit_sop_1v1": t1["rows"]["1.1V"]["pj_per_1bit_sop"],
+        "table1_chips": t1["chips"],
         "paper": PAPER,
         "files": sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".json")),
     }

@@ -3,7 +3,8 @@
 Each subcommand lives in its own module of this package and defines ``register(subparsers)``,
 which adds its parser and sets ``func`` to a function ``run(args) -> int``. Errors a user can cause
 (:class:`~flexspim.errors.FlexspimError`, a missing file) are printed as one line with exit code 2;
-``--debug`` shows the traceback instead.
+``--debug`` (anywhere on the command line) shows the traceback instead. Shared options and output
+checks live in :mod:`flexspim.cli._common`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from flexspim import __version__
+from flexspim.cli._common import INTERRUPTED, add_debug_everywhere
 from flexspim.errors import FlexspimError
 
 #: Subcommand modules, in the order they appear in ``flexspim --help``.
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    add_debug_everywhere(parser)
     return parser
 
 
@@ -61,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flexspim`` command; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    args: argparse.Namespace | None = None
     try:
         parser = build_parser()
         args = parser.parse_args(args_list)
@@ -80,8 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flexspim: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("flexspim: interrupted; finished results are kept, run again to resume",
-              file=sys.stderr)
+        print(f"flexspim: {getattr(args, 'interrupted', INTERRUPTED)}", file=sys.stderr)
         return 130
 
 

@@ -3,8 +3,8 @@
 NETWORK is an integer network file (``.npz``) or the name of a built-in architecture
 (``dvs-gesture``: the default 6-conv DVS Gesture SCNN). Prints per layer the stationary operand,
 operand shape, resident share and spill, the stationary-operand fraction per layer and in total,
-and the estimated energy; writes the mapping JSON (``--out``) and a picture of the macros
-(``--plot``).
+and the estimated energy; writes the mapping JSON (``--out``, default
+``out/<network>.mapping.json``) and a picture of the macros (``--plot``: PNG, SVG or PDF).
 """
 
 from __future__ import annotations
@@ -14,6 +14,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from flexspim.cli._common import (
+    OUT_ROOT,
+    add_hw,
+    add_plot,
+    check_figure_path,
+    check_output_file,
+    deprecated_alias,
+)
 from flexspim.compile import (
     PLACEMENTS,
     POLICIES,
@@ -41,20 +49,25 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("network", metavar="NETWORK",
                    help=f"integer network file (.npz) or one of: {', '.join(PRESETS)}")
-    p.add_argument("--hw", metavar="FILE", help="hardware description (.yaml/.toml)")
-    p.add_argument("--macros", type=int, metavar="N", help="number of macros (overrides --hw)")
+    add_hw(p)
+    p.add_argument("--n-macros", type=int, metavar="N", dest="n_macros",
+                   help="number of macros (overrides the hardware file's system.n_macros)")
+    deprecated_alias(p, "--macros", "--n-macros", dest="n_macros", type=int)
     p.add_argument("--policy", choices=POLICIES, default="hs-min",
                    help="stationarity policy (default hs-min, the paper's rule)")
     p.add_argument("--out", metavar="FILE",
-                   help="mapping JSON to write (default: <network>.mapping.json)")
-    p.add_argument("--plot", metavar="FILE", help="PNG picture of the macros' occupancy")
-    p.add_argument("--sparsity", type=float, default=DEFAULT_INPUT_SPARSITY, metavar="S",
-                   help=f"expected input sparsity (default {DEFAULT_INPUT_SPARSITY})")
+                   help=f"mapping JSON to write (default: {OUT_ROOT}/<network>.mapping.json)")
+    add_plot(p, "each macro's rows and columns by layer and operand")
+    p.add_argument("--input-sparsity", type=float, default=DEFAULT_INPUT_SPARSITY, metavar="S",
+                   dest="input_sparsity",
+                   help=f"expected fraction of input bins without an event (default "
+                        f"{DEFAULT_INPUT_SPARSITY})")
+    deprecated_alias(p, "--sparsity", "--input-sparsity", dest="input_sparsity", type=float)
     p.add_argument("--time-bins", type=int, default=DEFAULT_TIMESTEPS, metavar="T",
                    help=f"timesteps per sample (default {DEFAULT_TIMESTEPS})")
     p.add_argument("--activity", metavar="RUN.json",
                    help="compile for the activity a simulation measured (a JSON written by "
-                        "'flexspim simulate --json'); replaces --sparsity and --time-bins")
+                        "'flexspim simulate --json'); replaces --input-sparsity and --time-bins")
     p.add_argument("--stationary", metavar="LAYER=ws|os[,...]",
                    help="force layers' stationary operand, e.g. conv1=os,conv3=ws; the other "
                         "layers follow --policy")
@@ -100,11 +113,11 @@ def load_network_arg(text: str) -> IntNetwork:
 
 
 def hardware_args(hw_file: str | None, macros: int | None) -> Hardware:
-    """The hardware of ``--hw`` (default: the paper's system) with ``--macros`` applied."""
+    """The hardware of ``--hw`` (default: the paper's system) with ``--n-macros`` applied."""
     hw = load_hardware(hw_file) if hw_file else default_hardware()
     if macros is not None:
         if macros < 1:
-            raise ConfigError(f"--macros {macros}: must be >= 1")
+            raise ConfigError(f"--n-macros {macros}: must be >= 1")
         hw = hw.with_(system=dataclasses.replace(hw.system, n_macros=int(macros)))
     return hw
 
@@ -142,14 +155,27 @@ def overflow_summary(net: IntNetwork, n_timesteps: int) -> str:
         for b in risky)
 
 
+def default_out(network: str) -> Path:
+    """``out/<network name>.mapping.json``."""
+    return OUT_ROOT / f"{Path(network).name.removesuffix('.npz')}.mapping.json"
+
+
 def run(args: argparse.Namespace) -> int:
+    out = check_output_file(args.out or default_out(args.network), "--out",
+                            example="net.mapping.json")
+    check_figure_path(args.plot)
+    if not 0.0 <= args.input_sparsity <= 1.0:
+        raise ConfigError(f"--input-sparsity {args.input_sparsity}: a fraction in [0, 1] (0.95 = "
+                          f"95% of input bins hold no event)")
+    if args.time_bins < 1:
+        raise ConfigError(f"--time-bins {args.time_bins}: use at least 1 timestep")
     net = load_network_arg(args.network)
-    hw = hardware_args(args.hw, args.macros)
+    hw = hardware_args(args.hw, args.n_macros)
     stationary = parse_stationary(args.stationary)
     if args.activity:
         activity = activity_from_run(net, args.activity)
     else:
-        activity = Activity.from_sparsity(net, input_sparsity=args.sparsity,
+        activity = Activity.from_sparsity(net, input_sparsity=args.input_sparsity,
                                           n_timesteps=args.time_bins)
     print(activity.describe())
     mapping = compile_network(net, hw, policy=args.policy, activity=activity,
@@ -157,7 +183,6 @@ def run(args: argparse.Namespace) -> int:
     cost = estimate_cost(net, mapping, hw, activity)
     print(summary(mapping, cost))
     print(overflow_summary(net, activity.n_timesteps))
-    out = args.out or f"{Path(args.network).name.removesuffix('.npz')}.mapping.json"
     save_mapping(mapping, out)
     print(f"wrote {out}")
     if args.plot:

@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from flexspim.cli._common import OUT_ROOT, add_hw, add_no_progress, progress_enabled
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
@@ -19,17 +21,16 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--quick", action="store_true",
                    help="a subset of the test split (under 3 minutes on 2 cores)")
-    p.add_argument("--out", metavar="DIR", default="out/demo",
-                   help="output folder (default out/demo)")
+    p.add_argument("--out", metavar="DIR", default=str(OUT_ROOT / "demo"),
+                   help=f"output folder (default {OUT_ROOT}/demo)")
     p.add_argument("--train", action="store_true",
                    help="train the digits model instead of loading the shipped one")
-    p.add_argument("--hw", "--hardware", dest="hardware", metavar="FILE",
-                   help="hardware description (.yaml/.toml; default: the paper's system)")
+    add_hw(p)
     p.add_argument("--samples", type=int, metavar="N",
                    help="simulate a seeded subset of N test samples (default: all; 120 with "
                    "--quick)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset (default 0)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 
@@ -38,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from flexspim.hw import load_hardware
 
     out = check_out_dir(args.out)
-    hw = load_hardware(args.hardware) if args.hardware else None
+    hw = load_hardware(args.hw) if args.hw else None
     summary = run_demo(out, quick=args.quick, seed=args.seed, train=args.train, hardware=hw,
                        samples=args.samples,
-                       progress=not args.no_progress,
+                       progress=progress_enabled(args),
                        log=lambda m: print(m, file=sys.stderr))
     print(format_summary(summary, out))
     return 0 if summary["bit_exact"] else 1

@@ -3,7 +3,7 @@
 Energy per SOP across weight and membrane widths and operand shapes, the saving of standby
 columns, the gain against stacking operands row-wise, and the spread across shapes at 16 bit with
 32 output channels, printed with the paper's figures beside the model's. ``--json`` writes the
-numbers (format ``flexspim-macro-sweep``, version 1); ``--plot`` a PNG.
+numbers (format ``flexspim-macro-sweep``, version 1); ``--plot`` a figure (PNG, SVG or PDF).
 """
 
 from __future__ import annotations
@@ -14,6 +14,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from flexspim._io import versioned, write_json
+from flexspim._plot import pyplot, save_figure, series_style
+from flexspim.cli._common import (
+    add_hw,
+    add_no_progress,
+    add_plot,
+    check_figure_path,
+    check_output_file,
+    progress_enabled,
+)
 from flexspim.energy.ops import characterisation_rows, macro_characterisation
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, default_hardware, load_hardware
@@ -28,17 +37,18 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--voltage", type=float, metavar="V",
                    help="supply for the width/shape tables (default: the hardware's, 0.9 V)")
-    p.add_argument("--hardware", metavar="FILE", help="hardware description (.yaml/.toml)")
+    add_hw(p)
     p.add_argument("--extrapolate", action="store_true",
                    help="allow a voltage outside the characterised 0.9-1.1 V range")
     p.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
-    p.add_argument("--plot", metavar="FILE", help="write a PNG plot")
+    add_plot(p, "energy per SOP over widths, channels and shapes")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 
 def hardware_for(args: argparse.Namespace) -> Hardware:
     """The hardware description of the command line (file, voltage, extrapolation)."""
-    hw = load_hardware(args.hardware) if args.hardware else default_hardware()
+    hw = load_hardware(args.hw) if args.hw else default_hardware()
     changes: dict[str, Any] = {}
     if args.extrapolate:
         changes["allow_extrapolation"] = True
@@ -89,51 +99,76 @@ def print_report(res: dict[str, Any], out: TextIO) -> None:
 
 
 def plot(res: dict[str, Any], path: str | Path) -> None:
-    """A three-panel PNG: widths, row-wise vs flexible over channels, shapes at 32 channels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from flexspim._io import write_with
-
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    """Three panels: (a) energy per SOP over membrane widths, one line per weight width;
+    (b) row-wise stacking against the best flexible shape over output channels; (c) every
+    operand shape at 32 channels. Written as PNG, SVG or PDF by the suffix of ``path``."""
+    fig, axes = pyplot().subplots(1, 3, figsize=(15, 4.4))
     ax = axes[0]
-    for wb in sorted({p["w_bits"] for p in res["width_sweep"]}):
-        pts = [p for p in res["width_sweep"] if p["w_bits"] == wb]
-        ax.plot([p["v_bits"] for p in pts], [p["pj_per_sop"] for p in pts], "o-",
-                label=f"W={wb} b")
-    ax.set_xlabel("membrane bits")
+    w_list = sorted({p["w_bits"] for p in res["width_sweep"]})
+    spread = _width_spread(res)
+    if spread < 0.005:  # the lines would lie on top of each other: draw one, say why
+        v_list = sorted({p["v_bits"] for p in res["width_sweep"]})
+        e = [min(p["pj_per_sop"] for p in res["width_sweep"] if p["v_bits"] == v)
+             for v in v_list]
+        ax.plot(v_list, e, label=f"every weight width, {w_list[0]}-{w_list[-1]} bit\n"
+                f"(within {100 * spread:.1f}%: the adder spans\nthe membrane, weights are "
+                f"sign-extended)", **series_style(0))
+    else:
+        for i, wb in enumerate(w_list):
+            pts = [p for p in res["width_sweep"] if p["w_bits"] == wb]
+            ax.plot([p["v_bits"] for p in pts], [p["pj_per_sop"] for p in pts],
+                    label=f"{wb}-bit weights", markerfacecolor="none", **series_style(i))
+    ax.set_xlabel("membrane width (bits)")
     ax.set_ylabel("energy per SOP (pJ)")
-    ax.set_title(f"(a) widths at {res['voltage_v']:g} V")
-    ax.legend(fontsize=8)
+    ax.set_title(f"(a) widths, one membrane per row, {res['voltage_v']:g} V", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
     ax = axes[1]
     ks = [p["channels"] for p in res["channel_sweep"]]
-    ax.plot(ks, [p["rowwise_pj_per_sop"] for p in res["channel_sweep"]], "s-",
-            label="row-wise stacking")
-    ax.plot(ks, [p["best_pj_per_sop"] for p in res["channel_sweep"]], "o-",
-            label="best flexible shape")
+    ax.plot(ks, [p["rowwise_pj_per_sop"] for p in res["channel_sweep"]],
+            label="row-wise stacking", **series_style(0))
+    ax.plot(ks, [p["best_pj_per_sop"] for p in res["channel_sweep"]],
+            label="best flexible shape", **series_style(1))
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("output channels")
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.set_xlabel("output channels (lanes per event)")
     ax.set_ylabel("energy per SOP (pJ)")
-    ax.set_title(f"(b) max gain {res['max_gain_vs_rowwise']:.2f}x (paper: up to 4.3x)")
-    ax.legend(fontsize=8)
+    ax.set_title(f"(b) max gain {res['max_gain_vs_rowwise']:.2f}x (paper: up to 4.3x)",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
     ax = axes[2]
     shapes = res["shape_sweep"]
-    ax.bar([p["shape"] for p in shapes], [p["pj_per_sop"] for p in shapes])
+    ax.bar([p["shape"] for p in shapes], [p["pj_per_sop"] for p in shapes], color="C2")
     ax.set_xlabel("operand shape (rows x cols)")
     ax.set_ylabel("energy per SOP (pJ)")
-    ax.set_title(f"(c) 32 channels: spread {100 * res['shape_spread_16b_32och']:.0f}%")
+    ax.set_title(f"(c) {res['v_bits']}-bit membranes, 32 channels: spread "
+                 f"{100 * res['shape_spread_16b_32och']:.0f}% (paper: < 24%)", fontsize=10)
+    ax.tick_params(axis="x", labelsize=8, rotation=30)
+    ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"FlexSpIM macro characterisation (bit-level model, {res['voltage_v']:g} V, "
+                 f"{res['f_sys_mhz']:.1f} MHz)", fontsize=11)
     fig.tight_layout()
-    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def _width_spread(res: dict[str, Any]) -> float:
+    """Largest relative difference between weight widths at the same membrane width."""
+    by_v: dict[int, list[float]] = {}
+    for p in res["width_sweep"]:
+        by_v.setdefault(p["v_bits"], []).append(p["pj_per_sop"])
+    return max((max(v) - min(v)) / min(v) for v in by_v.values() if min(v) > 0)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    check_figure_path(args.plot)
+    if args.json:
+        check_output_file(args.json, "--json", example="macro.json")
     hw = hardware_for(args)
-    with tqdm(desc="macro-sweep", unit="point", file=sys.stderr, leave=False) as bar:
+    with tqdm(desc="macro-sweep", unit="point", file=sys.stderr, leave=False,
+              disable=not progress_enabled(args)) as bar:
         res = macro_characterisation(hw, progress=lambda label: bar.update(1))
     print_report(res, sys.stdout)
     if args.json:

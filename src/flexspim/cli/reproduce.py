@@ -1,10 +1,22 @@
-"""``flexspim reproduce``: the paper's Fig. 4, Fig. 7a-d and Table I, model beside paper."""
+"""``flexspim reproduce``: the paper's Fig. 4, Fig. 7a-d and Table I, model beside paper.
+
+Writes each figure as PNG with its JSON into ``--out`` (default ``out/reproduce``) and prints one
+table, Table I beside other chips' published figures, and under them where each difference from
+the paper is explained (docs/reproduce.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
+from flexspim.cli._common import (
+    OUT_ROOT,
+    add_no_progress,
+    check_output_dir,
+    check_output_file,
+    progress_enabled,
+)
 from flexspim.reproduce import print_table, reproduce
 
 
@@ -15,13 +27,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--quick", action="store_true",
                    help="coarser sweeps (finishes in well under 2 minutes)")
     p.add_argument("--json", metavar="FILE", help="also copy the summary JSON to FILE")
-    p.add_argument("--out", metavar="DIR", default="reproduce",
-                   help="folder for the figures and their JSON (default ./reproduce)")
+    p.add_argument("--out", metavar="DIR", default=str(OUT_ROOT / "reproduce"),
+                   help=f"folder for the figures and their JSON (default {OUT_ROOT}/reproduce)")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    summary = reproduce(args.quick, args.out, progress=True)
+    check_output_dir(args.out, "--out")
+    if args.json:
+        check_output_file(args.json, "--json", example="summary.json")
+    summary = reproduce(args.quick, args.out, progress=progress_enabled(args))
     print(print_table(summary))
     print(f"wrote {len(summary['files'])} files to {args.out}/")
     if args.json:
@@ -32,4 +48,3 @@ def run(args: argparse.Namespace) -> int:
         write_bytes_atomic(args.json, (Path(args.out) / "summary.json").read_bytes())
         print(f"wrote {args.json}")
     return 0
-

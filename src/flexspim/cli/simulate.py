@@ -12,7 +12,8 @@ EVENTS is one of
 
 ``--labels`` overrides them with comma-separated integers or a ``.npy``/``.csv`` file of one label
 per sample. Prints accuracy (when labels are known), SOPs and spikes per layer; ``--json`` writes
-the :class:`~flexspim.sim.SimResult`.
+the :class:`~flexspim.sim.SimResult`. The mapping, the hardware and every output path are checked
+before the simulation starts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from flexspim.cli._common import (
+    add_hw,
+    add_no_progress,
+    add_plot,
+    check_figure_path,
+    check_output_file,
+    progress_enabled,
+)
 from flexspim.compile import Activity, Mapping, load_mapping
 from flexspim.compile.program import check_mapping
 from flexspim.energy.system import CostReport, cost_difference, estimate_cost, system_cost
@@ -60,7 +69,8 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("network", metavar="NETWORK", help="integer network file (.npz)")
     p.add_argument("events", metavar="EVENTS",
-                   help="events .npy, binned spikes .npy [T, N, C, H, W], or a folder of events")
+                   help="events .npy, binned spikes .npy [T, N, C, H, W], a frames file .npz "
+                        "('flexspim data frames'), or a folder of event .npy files")
     p.add_argument("--engine", choices=sorted(ENGINES), default="fast",
                    help="fast (compiled, default) or bitlevel (every SOP through the bit-level "
                         "macro model); with --mapping, the mode of the system engine")
@@ -69,6 +79,9 @@ def register(subparsers: Any) -> None:
                    help="number of time bins for event inputs (required for events)")
     p.add_argument("--sensor-size", metavar="W,H",
                    help="sensor width,height of the events (default: the network input)")
+    p.add_argument("--downsample", type=int, metavar="K",
+                   help="divide event coordinates by K first (x // K, y // K), e.g. 4 takes a "
+                        "128 x 128 sensor to 32 x 32; --sensor-size is the size before")
     p.add_argument("--labels", metavar="LABELS",
                    help="comma-separated labels, or a .npy/.csv file with one label per sample")
     p.add_argument("--batch-size", type=int, default=64, help="samples per batch (default 64)")
@@ -76,13 +89,13 @@ def register(subparsers: Any) -> None:
                    help="split of a frames file to simulate (default test)")
     p.add_argument("--mapping", metavar="FILE",
                    help="mapping JSON from 'flexspim compile': count and price the run on it")
-    p.add_argument("--hw", metavar="FILE",
-                   help="hardware description (.yaml/.toml) for --mapping (default: the paper's "
-                        "system with the mapping's macro count)")
-    p.add_argument("--plot", metavar="FILE", help="PNG of the energy breakdown (with --mapping)")
+    add_hw(p, "hardware description (.yaml/.yml/.toml) for --mapping (default: the paper's "
+              "system with the mapping's macro count)")
+    add_plot(p, "the energy breakdown by component and layer (with --mapping)")
     p.add_argument("--timeline", metavar="FILE",
-                   help="figure of the macros' timeline over the first inference (with "
-                        "--mapping)")
+                   help="figure of the macros' timeline over the first inference, PNG, SVG or "
+                        "PDF by extension (with --mapping)")
+    add_no_progress(p)
     p.set_defaults(func=run)
 
 
@@ -216,6 +229,46 @@ def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
     return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
 
 
+def downsampled(inputs: Any, sensor_size: tuple[int, ...] | None, factor: int | None
+                ) -> tuple[Any, tuple[int, ...] | None]:
+    """Event inputs with coordinates divided by ``factor`` (``--downsample``) and the sensor
+    size they then have; binned inputs cannot be down-sampled."""
+    if factor is None:
+        return inputs, sensor_size
+    from flexspim.data import Downsample
+
+    if factor < 1:
+        raise ConfigError(f"--downsample {factor}: use an integer >= 1")
+    streams = [inputs] if getattr(inputs, "dtype", None) is not None and \
+        inputs.dtype.names is not None else inputs
+    if not isinstance(streams, list) or not all(getattr(e, "dtype", None) is not None and
+                                                e.dtype.names is not None for e in streams):
+        raise ConfigError("--downsample applies to event inputs (x, y, p, t); these inputs are "
+                          "already binned, so drop the option")
+    size = None
+    if sensor_size is not None:
+        from flexspim.data.events import check_in_sensor
+
+        for e in streams:  # against the size the user gave, before the coordinates change
+            check_in_sensor(e, (sensor_size[0], sensor_size[1], 2), where="--sensor-size")
+        size = (-(-sensor_size[0] // factor), -(-sensor_size[1] // factor), *sensor_size[2:])
+    return [Downsample(factor)(e) for e in streams], size
+
+
+def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mapping,
+                       hw: Hardware) -> None:
+    """Refuse, before any simulation, a mapping made for another network or hardware; the
+    message gives the command that makes a matching one."""
+    from flexspim.errors import MappingError
+
+    try:
+        check_mapping(net, mapping, hw)
+    except MappingError as exc:
+        hw_opt = f" --hw {args.hw}" if args.hw else ""
+        raise ConfigError(f"--mapping {args.mapping}: {exc}; for example 'flexspim compile "
+                          f"{args.network}{hw_opt} --out {args.mapping}'") from None
+
+
 def estimate_line(cost: CostReport, estimate: CostReport) -> str:
     """How far the analytic estimate (from the measured activity) is from the executed run."""
     d = cost_difference(cost, estimate)
@@ -224,15 +277,14 @@ def estimate_line(cost: CostReport, estimate: CostReport) -> str:
             f"{estimate.latency_per_inference_us:.1f} us ({100 * d['latency_rel']:+.1f}%)")
 
 
-def _run_mapped(args: argparse.Namespace, data: SimulateInputs, mapping: Mapping,
-                hw: Hardware) -> int:
+def _run_mapped(args: argparse.Namespace, data: SimulateInputs, inputs: Any,
+                sensor_size: tuple[int, ...] | None, mapping: Mapping, hw: Hardware) -> int:
     """Execute the mapping on the system engine, price it, compare with the estimate."""
     from flexspim.system import run_system
 
-    run_ = run_system(data.net, mapping, hw, data.inputs, mode=args.engine,
-                      n_time_bins=args.time_bins,
-                      sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
-                      batch_size=args.batch_size, progress=True)
+    run_ = run_system(data.net, mapping, hw, inputs, mode=args.engine,
+                      n_time_bins=args.time_bins, sensor_size=sensor_size, labels=data.labels,
+                      batch_size=args.batch_size, progress=progress_enabled(args))
     result = run_.result
     print_summary(result)
     cost = system_cost(run_.counts, hw)
@@ -265,15 +317,22 @@ def run(args: argparse.Namespace) -> int:
     if (args.plot or args.hw or args.timeline) and not args.mapping:
         raise ConfigError("--plot, --timeline and --hw price a run on a mapping; add --mapping "
                           "FILE (made by 'flexspim compile NETWORK --out FILE')")
+    check_figure_path(args.plot)
+    check_figure_path(args.timeline)
+    if args.json:
+        check_output_file(args.json, "--json", example="run.json")
     mapping = load_mapping(args.mapping) if args.mapping else None
     hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
     data = load_inputs(args)
     if mapping is not None and hw is not None:
-        check_mapping(data.net, mapping, hw)      # before any long work
-        return _run_mapped(args, data, mapping, hw)
-    result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
-                      sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
-                      batch_size=args.batch_size, progress=True)
+        check_mapping_args(args, data.net, mapping, hw)      # before any long work
+    inputs, sensor_size = downsampled(data.inputs, _parse_sensor_size(args.sensor_size),
+                                      args.downsample)
+    if mapping is not None and hw is not None:
+        return _run_mapped(args, data, inputs, sensor_size, mapping, hw)
+    result = simulate(data.net, inputs, engine=args.engine, n_time_bins=args.time_bins,
+                      sensor_size=sensor_size, labels=data.labels,
+                      batch_size=args.batch_size, progress=progress_enabled(args))
     print_summary(result)
     if args.json:
         result.save_json(args.json)

@@ -4,7 +4,9 @@ Runs every point of the sweep file (docs/dse.md) on a Dask LocalCluster (``--wor
 2 in-process workers) or an existing cluster (``--scheduler tcp://host:8786``), storing each
 result in a SQLite file (``--out``, default ``out/sweeps/<name>.sqlite``) as it completes; run the
 same command again to resume. Prints a summary and the Pareto front; ``--plot`` draws it
-(energy per inference against accuracy and against latency); ``--csv`` writes every point.
+(energy per inference against accuracy, when the sweep measures it, and against latency; PNG, SVG
+or PDF by the suffix); ``--csv`` writes every point. The sweep file and every output path are
+checked before the first point runs; a sweep none of whose points is feasible exits with code 1.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from flexspim._io import write_text_atomic
+from flexspim.cli._common import (
+    OUT_ROOT,
+    add_no_progress,
+    add_plot,
+    check_figure_path,
+    check_output_file,
+    progress_enabled,
+)
 from flexspim.errors import ConfigError
 
 
@@ -30,11 +40,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="workers of the local cluster (default 2)")
     p.add_argument("--out", metavar="STORE",
-                   help="result store (SQLite; default out/sweeps/<name>.sqlite)")
-    p.add_argument("--plot", metavar="FILE", help="draw the Pareto fronts (PNG, SVG or PDF)")
+                   help=f"result store (SQLite; default {OUT_ROOT}/sweeps/<name>.sqlite)")
+    add_plot(p, "every point and the Pareto fronts")
     p.add_argument("--csv", metavar="FILE", help="write every stored point as CSV")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    add_no_progress(p)
+    p.set_defaults(func=run, interrupted="interrupted; finished points are stored, run the same "
+                   "command again to resume")
 
 
 def _rows_csv(rows: list[dict[str, Any]]) -> str:
@@ -63,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: need at least one worker")
+    check_figure_path(args.plot)
+    if args.csv:
+        check_output_file(args.csv, "--csv", example="sweep.csv")
     spec = load_sweep(args.sweep)
-    store = Path(args.out) if args.out else Path("out") / "sweeps" / f"{spec.name}.sqlite"
-    if store.exists() and store.is_dir():
-        raise ConfigError(f"--out {store}: is a folder, expected a store file (.sqlite)")
-    progress = not args.no_progress
+    store = Path(args.out) if args.out else OUT_ROOT / "sweeps" / f"{spec.name}.sqlite"
+    check_output_file(store, "--out", example=f"{spec.name}.sqlite")
+    progress = progress_enabled(args)
     mixed = None
     if spec.mode == "mixed_precision":
         mixed = search_mixed_precision(spec, store, scheduler=args.scheduler,
@@ -102,4 +115,7 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(args.csv, _rows_csv([r.row() for r in results]))
         print(f"  wrote {args.csv}")
     sys.stdout.flush()
+    if results and not ok:
+        print("flexspim: no point of the sweep is feasible; see the reasons above", file=sys.stderr)
+        return 1
     return 0

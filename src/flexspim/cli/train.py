@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flexspim._io import versioned, write_json
+from flexspim.cli._common import OUT_ROOT, add_no_progress, check_train_out, progress_enabled
 from flexspim.errors import ConfigError
 
 #: Per-preset defaults (``None`` options of the command take these). Digits: tuned to reach
@@ -40,7 +41,9 @@ def _bits(text: str) -> tuple[int, ...]:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="train a quantized IF SNN (needs torch)",
                               description=__doc__.splitlines()[0])
-    p.add_argument("--preset", choices=("digits", "dvs_gesture"), default="digits")
+    p.add_argument("--preset", choices=("digits", "dvs_gesture"), default="digits",
+                   help="network, dataset and recipe: digits (offline, no download; default) or "
+                        "dvs_gesture (needs --data; docs/training.md)")
     p.add_argument("--data", type=Path, help="DVS Gesture folder or frames file (.npz)")
     p.add_argument("--epochs", type=int, help="epochs (preset default)")
     p.add_argument("--w-bits", type=_bits, default=(8,), help="weight bits: W or W1,W2,.. "
@@ -50,14 +53,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--time-bins", type=int, help="timesteps per sample (preset default)")
     p.add_argument("--batch-size", type=int, help="samples per step (preset default)")
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
-    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract")
+    p.add_argument("--reset", choices=("subtract", "zero"), default="subtract",
+                   help="membrane reset on a spike: subtract the threshold (default) or set to 0")
     p.add_argument("--fixed-threshold", action="store_true",
                    help="keep thresholds fixed at their initial value (default: learned)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the initial weights and of the shuffling per epoch (default 0)")
+    p.add_argument("--out", type=Path, default=OUT_ROOT / "train",
+                   help=f"output folder (default {OUT_ROOT}/train); one holding a run is kept "
+                        f"unless --resume or --overwrite")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in OUT (its checkpoint, network and summary)")
+    add_no_progress(p)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="interrupted; the last finished epoch is in "
+                   "OUT/checkpoint.pt: add --resume to the same command to continue")
 
 
 #: DVS Gesture preprocessing (docs/training.md): denoise with a 10 ms window (Tonic's default),
@@ -146,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ConfigError(f"--threads {args.threads} must be >= 1")
         torch.set_num_threads(args.threads)
+    check_train_out(args.out, resume=args.resume, overwrite=args.overwrite)
     defaults = PRESET_DEFAULTS[args.preset]
     opts = {k: getattr(args, k) if getattr(args, k) is not None else v
             for k, v in defaults.items()}
@@ -156,12 +168,12 @@ def run(args: argparse.Namespace) -> int:
     frames = load_training_data(args.preset, args.data, config.time_bins)
     t_data = time.perf_counter() - t0
     result = fit(config, (frames.x_train, frames.y_train), (frames.x_test, frames.y_test),
-                 out=args.out, resume=args.resume, progress=True)
+                 out=args.out, resume=args.resume, progress=progress_enabled(args))
     t_train = time.perf_counter() - t0 - t_data
     net = export_network(result.model, name=f"{args.preset}_net")
     save_network(net, args.out / "network.npz")
     sim = simulate(net, np.transpose(frames.x_test, (1, 0, 2, 3, 4)), engine="fast",
-                   labels=frames.y_test, progress=True)
+                   labels=frames.y_test, progress=progress_enabled(args))
     acc = float(np.mean(sim.predictions == frames.y_test))
     threads = torch.get_num_threads()
     summary = versioned(SUMMARY_FORMAT, SUMMARY_VERSION, {

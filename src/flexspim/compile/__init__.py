@@ -1,4 +1,4 @@
-"""The compiler (DESIGN.md §4 ``compile``; docs/compiler.md): per-layer stationarity (weights =
+"""The compiler (docs/design.md §4 ``compile``; docs/compiler.md): per-layer stationarity (weights =
 WS or membranes = OS, paper §III and Fig. 4), operand shapes, placement of row groups in the
 macros' rows and columns, spilling to the buffer and DRAM, and the versioned mapping file.
 

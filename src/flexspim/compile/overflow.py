@@ -1,4 +1,4 @@
-"""Proof that a layer's membranes cannot overflow (DESIGN.md §3 "Overflow").
+"""Proof that a layer's membranes cannot overflow (docs/design.md §3 "Overflow").
 
 For every spiking layer, bound the membrane right after integration (the value the adder
 writes, before the threshold compare) over ``T`` timesteps, with exact integers. Per output

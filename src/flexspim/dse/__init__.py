@@ -1,4 +1,4 @@
-"""Design-space exploration (DESIGN.md §4 ``dse``; docs/dse.md).
+"""Design-space exploration (docs/design.md §4 ``dse``; docs/dse.md).
 
 A sweep file (:func:`load_sweep`, format ``flexspim-sweep`` version 1) describes a grid or a
 seeded random sample over macro count, buffer size, per-layer bit widths, dataflow policy, supply

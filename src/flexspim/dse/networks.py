@@ -7,7 +7,7 @@ threshold together by ``2**(b' - b)`` (rounding half up when narrowing, then cli
 to the ``b'``-bit range), so that an IF neuron with subtract reset behaves the same wherever no
 rounding or clipping happens. The membrane width ``v_bits`` is then set as asked; a threshold
 that no longer fits is clipped to the largest ``v_bits`` value, and membranes that overflow wrap
-as the chip's adder does (DESIGN.md §3).
+as the chip's adder does (docs/design.md §3).
 """
 
 from __future__ import annotations

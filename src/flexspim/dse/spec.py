@@ -33,6 +33,7 @@ closest known one. Nothing past :func:`sweep_from_dict` sees the raw document.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import math
@@ -268,6 +269,34 @@ def _policies() -> tuple[str, ...]:
     return tuple(POLICIES)
 
 
+#: Swept parameters that change the hardware, and how each is applied to the base hardware.
+_HW_PARAMS: dict[str, Any] = {
+    "n_macros": lambda hw, v: hw.with_(system=dataclasses.replace(hw.system, n_macros=int(v))),
+    "buffer_kib": lambda hw, v: hw.with_(system=dataclasses.replace(hw.system,
+                                                                    buffer_kib=float(v))),
+    "voltage": lambda hw, v: hw.with_(voltage=float(v)),
+}
+
+
+def _check_hardware_space(space: dict[str, tuple[Any, ...] | Range], hardware: Hardware,
+                          src: str) -> None:
+    """Every swept hardware value must give valid hardware (a voltage inside the characterised
+    range, ...), checked now so that no point runs on an impossible design."""
+    for key, apply in _HW_PARAMS.items():
+        vals = space.get(key)
+        if vals is None:
+            continue
+        named = ([("low", vals.low), ("high", vals.high)] if isinstance(vals, Range)
+                 else [(str(i), v) for i, v in enumerate(vals)])
+        for where, v in named:
+            try:
+                apply(hardware, v)
+            except ConfigError as exc:
+                ref = f"space.{key}.{where}" if isinstance(vals, Range) else \
+                    f"space.{key}[{where}]"
+                raise ConfigError(f"{src}: {ref} = {v!r}: {exc}") from None
+
+
 # ----------------------------------------------------------------------------- the loader
 
 def sweep_from_dict(doc: Any, source: str = "<sweep>",
@@ -365,6 +394,7 @@ def sweep_from_dict(doc: Any, source: str = "<sweep>",
         if total > MAX_POINTS:
             raise ConfigError(f"{src}: the grid has {total} points, more than {MAX_POINTS}; "
                               f"use mode: random with n_points")
+    _check_hardware_space(space, hardware, src)
     return SweepSpec(name=name, network=network, hardware=hardware, mode=mode,
                      evaluation=evaluation, n_timesteps=n_timesteps, samples=samples,
                      n_points=n_points, seed=seed, space=space, mixed=mixed, source=src)

@@ -1,4 +1,4 @@
-"""Cost model (DESIGN.md §4 ``energy``): energy and latency from counts and the hardware.
+"""Cost model (docs/design.md §4 ``energy``): energy and latency from counts and the hardware.
 
 - :mod:`flexspim.energy.ops` - the macro half: energy and time of one row operation, row read
   or write, energy per SOP of a lane layout, power at full activity, leakage, the calibration on

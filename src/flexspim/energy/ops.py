@@ -1,4 +1,4 @@
-"""Energy and latency of macro operations (DESIGN.md §4 ``energy``, macro half; docs/energy.md).
+"""Energy and latency of macro operations (docs/design.md §4 ``energy``, macro half; docs/energy.md).
 
 Units: pJ (energy), ns (time), mW / uW (power), bits.
 

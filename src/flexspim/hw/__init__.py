@@ -1,4 +1,4 @@
-"""Hardware description (DESIGN.md §4 ``hw``): macro geometry, clocks, supply, energy parameters,
+"""Hardware description (docs/design.md §4 ``hw``): macro geometry, clocks, supply, energy parameters,
 macro count, buffer and DRAM. Every default carries its source beside it.
 
 Load and save with :func:`load_hardware` / :func:`save_hardware` (YAML or TOML). The loader

@@ -414,8 +414,10 @@ def load_hardware(path: str | os.PathLike[str]) -> Hardware:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{p}: not valid YAML{where}") from None
-    if doc is None:
-        doc = {}
+    if doc is None or doc == {}:
+        raise ConfigError(f"{p}: the hardware file is empty; write the fields that differ from "
+                          f"the paper's system (docs/parameters.md), or give no hardware file "
+                          f"to use that system as it is")
     return hardware_from_dict(doc, source=str(p))
 
 

@@ -1,4 +1,4 @@
-"""Bit-level model of one FlexSpIM macro (DESIGN.md §4 ``macro``; paper §II, Fig. 2-3).
+"""Bit-level model of one FlexSpIM macro (docs/design.md §4 ``macro``; paper §II, Fig. 2-3).
 
 An explicit bit array (512 x 256 by default) holding weights and membrane potentials, per-column
 2-bit control cells, dual-wordline AND/NOR reads, the five phases of an in-memory addition,

@@ -1,4 +1,4 @@
-"""``in_memory_add``: lane additions through the bit-level macro (DESIGN.md §3, paper §II).
+"""``in_memory_add``: lane additions through the bit-level macro (docs/design.md §3, paper §II).
 
 This is the entry point the bit-level simulator engine calls for every event's fan-out: it lays
 the lanes out in one fresh macro, runs the row operations on the bit array and reads the results

@@ -4,7 +4,7 @@ Paper §II, Fig. 2-3. The macro is an explicit ``rows x cols`` array of bits (ui
 2-bit control cell per column (:mod:`flexspim.macro.phases` gives the encoding), and per lane a
 carry latch and a weight-sign latch, both kept at the lane's least significant (START) column.
 
-Operands (DESIGN.md §3) are signed two's-complement integers of ``bits`` bits stored as
+Operands (docs/design.md §3) are signed two's-complement integers of ``bits`` bits stored as
 ``rows x cols`` cells in one column span; segment k (row k of the operand) holds bits
 ``[k*cols, (k+1)*cols)``, least significant bit in the span's leftmost column. A weight and the
 membrane it is added to share the same column span in different rows.
@@ -54,7 +54,7 @@ MAX_OPERAND_BITS = 64
 
 @dataclass(frozen=True)
 class LaneBlock:
-    """Where ``n_lanes`` weight/membrane operand pairs sit in a macro (DESIGN.md §3).
+    """Where ``n_lanes`` weight/membrane operand pairs sit in a macro (docs/design.md §3).
 
     Lanes are packed ``lanes_per_row`` side by side from column ``col0``, each ``cols`` columns
     wide; lane ``i`` is in *row group* ``i // lanes_per_row`` at slot ``i % lanes_per_row``

@@ -1,4 +1,4 @@
-"""Integer network (DESIGN.md §4 ``net``): the deployable description of a quantized IF SNN.
+"""Integer network (docs/design.md §4 ``net``): the deployable description of a quantized IF SNN.
 
 Layers (:class:`Conv2d`, :class:`Linear`, :class:`SpikeMaxPool`, :class:`Flatten`) with integer
 weights, per-layer ``w_bits``/``v_bits``, integer thresholds and a reset mode; saved and loaded

@@ -1,4 +1,4 @@
-"""Layers of the integer network (DESIGN.md §3, §4 ``net``).
+"""Layers of the integer network (docs/design.md §3, §4 ``net``).
 
 Every spiking layer (``Conv2d``, ``Linear``) holds integer weights of ``w_bits`` bits and
 integrate-and-fire neurons whose membranes are ``v_bits``-bit two's-complement integers::

@@ -1,4 +1,4 @@
-"""The integer network: an input shape and a chain of layers (DESIGN.md §3)."""
+"""The integer network: an input shape and a chain of layers (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The PyTorch integer reference: the ground truth of the arithmetic (DESIGN.md §3).
+"""The PyTorch integer reference: the ground truth of the arithmetic (docs/design.md §3).
 
 Runs an :class:`~flexspim.net.IntNetwork` on binned spikes in exact int64 arithmetic, layer-first
 per timestep, the way the chip does (paper §III, Fig. 1: "for each timestep, for each layer,
@@ -195,7 +195,7 @@ def run_reference(net: IntNetwork, spikes: Any, *, return_membranes: bool = Fals
     """Run ``net`` on binned spikes ``[T, N, *net.input_shape]`` (nonnegative counts).
 
     Returns spikes, final membranes and per-timestep counts (see :class:`ReferenceResult`).
-    Arithmetic: DESIGN.md §3 and the docstring of :mod:`flexspim.net.layers`.
+    Arithmetic: docs/design.md §3 and the docstring of :mod:`flexspim.net.layers`.
     """
     x_all = as_spike_tensor(net, spikes)
     n_t, n = int(x_all.shape[0]), int(x_all.shape[1])

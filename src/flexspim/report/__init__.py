@@ -1,4 +1,4 @@
-"""HTML reports and figures (DESIGN.md §4 "CLI and reports"; docs/report.md).
+"""HTML reports and figures (docs/design.md §4 ``report``; docs/report.md).
 
 :func:`make_run_document` bundles a simulation result with its mapping, cost and hardware into a
 ``flexspim-run`` v1 document; :func:`write_report` turns such a document (or a bare simulation

@@ -2,10 +2,12 @@
 figures drawn with matplotlib (Agg, imported when a figure is drawn) and embedded as base64 PNG.
 
 Sections (registry :data:`SECTIONS`, in page order): summary; accuracy and confusion matrix;
-per-layer activity (spike densities, SOPs, overflow); energy breakdown (pJ); latency (us); macro
-occupancy (paper Fig. 4: which rows and columns of each 512 x 256 array hold which layer's
-stationary operand); stationarity per layer (WS/OS, paper §III); the hardware description with
-each parameter's source. A section whose data the document lacks says so.
+per-layer activity (spike densities, SOPs, overflow); energy breakdown (nJ per inference, in
+tables and figures alike); latency (µs); macro occupancy (paper Fig. 4: which rows and columns of
+each 512 x 256 array hold which layer's stationary operand); stationarity per layer (WS/OS, paper
+§III); the hardware description with each parameter's source; further results the document
+carries. A section whose data the document lacks says how to get it; "further results" is left
+out when there are none.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from flexspim._io import write_text_atomic, write_with
+from flexspim._io import write_text_atomic
 from flexspim.report.document import RunData, run_data
 
 # ----------------------------------------------------------------------------- small helpers
@@ -42,8 +44,10 @@ def _fmt(value: Any) -> str:
         v = float(value)
         if v == 0:
             return "0"
-        if abs(v) >= 1e6 or abs(v) < 1e-3:
-            return f"{v:.4g}"
+        if abs(v) >= 1e4:
+            return f"{v:,.0f}"  # thousands separators, never e-notation
+        if abs(v) < 1e-3:
+            return f"{v:.3g}"
         return f"{v:,.4g}" if abs(v) >= 1000 else f"{v:.4g}"
     return str(value)
 
@@ -59,23 +63,23 @@ def _missing(what: str, how: str) -> str:
     return f'<p class="missing">No {_esc(what)} in this result: {_esc(how)}.</p>'
 
 
-def _png(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 3.6)) -> str:
-    """Run ``draw(fig)`` on a new Agg figure; an ``<img>`` with the PNG embedded (base64)."""
-    import matplotlib
+def _png(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 3.6),
+         alt: str = "figure") -> str:
+    """Run ``draw(fig)`` on a new Agg figure; an ``<img>`` with the PNG embedded (base64) and
+    ``alt`` as its text."""
+    from flexspim._plot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig = plt.figure(figsize=size)
     try:
         draw(fig)
         fig.tight_layout()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")  # keep outside legends
     finally:
         plt.close(fig)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _numbers(obj: Any) -> dict[str, float]:
@@ -84,6 +88,29 @@ def _numbers(obj: Any) -> dict[str, float]:
         return {}
     return {str(k): float(v) for k, v in obj.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+#: Unit suffixes of document keys and how a reader writes them.
+_UNITS: tuple[tuple[str, str], ...] = (("_uj", " (µJ)"), ("_us", " (µs)"), ("_pj", " (pJ)"),
+                                       ("_nj", " (nJ)"), ("_mhz", " (MHz)"), ("_s", " (s)"))
+
+
+def label(key: str) -> str:
+    """A document key as words: ``latency_per_inference_us`` -> ``latency per inference (µs)``."""
+    text = str(key)
+    for suffix, unit in _UNITS:
+        if text.endswith(suffix):
+            text = text[: -len(suffix)] + unit
+            break
+    return text.replace("_", " ")
+
+
+def _nj(pj: float) -> str:
+    """Energy in pJ written in nJ with fixed decimals (never e-notation)."""
+    v = pj / 1e3
+    if v == 0:
+        return "0"
+    return f"{v:,.1f}" if abs(v) >= 100 else f"{v:,.3f}" if abs(v) >= 0.01 else f"{v:.6f}"
 
 
 # ----------------------------------------------------------------------------- sections
@@ -98,8 +125,10 @@ def section_summary(run: RunData) -> str:
         ("overflow events", int(sim.overflow_events.sum())),
     ]
     if run.cost is not None:
-        rows += [("energy per inference (uJ)", run.cost.get("energy_per_inference_uj")),
-                 ("latency per inference (us)", run.cost.get("latency_per_inference_us"))]
+        e = run.cost.get("energy_per_inference_uj")
+        rows += [("energy per inference (nJ)", _nj(1e6 * e) if isinstance(e, (int, float))
+                  else None),
+                 ("latency per inference (µs)", run.cost.get("latency_per_inference_us"))]
     if run.mapping is not None:
         rows += [("mapping policy", run.mapping.policy), ("macros", run.mapping.n_macros),
                  ("stationary fraction", f"{100 * run.mapping.stationary_fraction:.1f} %")]
@@ -129,6 +158,7 @@ def section_accuracy(run: RunData) -> str:
         im = ax.imshow(cm, cmap="Blues")
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
+        ax.set_title("Confusion matrix (samples)", fontsize=10)
         ax.set_xticks(range(cm.shape[0]))
         ax.set_yticks(range(cm.shape[0]))
         if cm.shape[0] <= 16:
@@ -140,7 +170,8 @@ def section_accuracy(run: RunData) -> str:
         fig.colorbar(im, ax=ax, fraction=0.046)
 
     return (f"<p>Accuracy <b>{100 * (sim.accuracy or 0):.2f} %</b> on {sim.n_samples} "
-            f"samples ({int(np.trace(cm))} correct).</p>" + _png(draw, (5.5, 4.6))
+            f"samples ({int(np.trace(cm))} correct).</p>"
+            + _png(draw, (5.5, 4.6), "confusion matrix: true class against predicted class")
             + _table(("class", "samples", "correct", "recall"), per_class))
 
 
@@ -163,17 +194,22 @@ def section_layers(run: RunData) -> str:
     def draw(fig: Any) -> None:
         ax1 = fig.add_subplot(1, 2, 1)
         ax1.bar(range(len(names)), np.nan_to_num(density), color="tab:blue")
-        ax1.set_title("output spike density (events / neuron / timestep)", fontsize=9)
+        ax1.set_title("Output spike density", fontsize=9)
+        ax1.set_ylabel("spikes per neuron per timestep")
         ax2 = fig.add_subplot(1, 2, 2)
         ax2.bar(range(len(names)), sim.layer_sops / n, color="tab:orange")
-        ax2.set_title("SOPs per inference", fontsize=9)
+        ax2.set_title("Synaptic operations", fontsize=9)
+        ax2.set_ylabel("SOPs per inference" + (" (log scale)" if np.any(sim.layer_sops > 0)
+                                                else ""))
         if np.any(sim.layer_sops > 0):
             ax2.set_yscale("log")
         for ax in (ax1, ax2):
             ax.set_xticks(range(len(names)))
             ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+            ax.set_xlabel("layer")
+            ax.grid(axis="y", alpha=0.3)
 
-    return _png(draw) + _table(
+    return _png(draw, alt="spike density and SOPs per layer") + _table(
         ("layer", "input events / inf.", "SOPs / inf.", "output spikes / inf.",
          "spike density", "overflow events", "membrane min", "membrane max"), rows)
 
@@ -195,50 +231,66 @@ def energy_tables(cost: dict[str, Any]) -> tuple[dict[str, float], dict[str, dic
     return comps, per_layer
 
 
+def _component_colours(names: Sequence[str]) -> dict[str, Any]:
+    """One colour per energy component, the same in every panel and every report."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {k: cmap(i % cmap.N) for i, k in enumerate(names)}
+
+
 def draw_energy_breakdown(fig: Any, comps: dict[str, float],
                           per_layer: dict[str, dict[str, float]]) -> None:
     """Draw on ``fig``: energy per component (bars) and per layer (stacked by component), in nJ
-    per inference, from :func:`energy_tables`."""
-    names = list(comps)
+    per inference, from :func:`energy_tables`; each component has one colour in both panels and
+    the legend lists only components with energy."""
+    names = [k for k in comps if comps[k] > 0] or list(comps)
+    colours = _component_colours(list(comps))
     layers = list(per_layer)
     ax1 = fig.add_subplot(1, 2, 1)
-    ax1.barh(range(len(names)), [comps[k] / 1e3 for k in names], color="tab:green")
+    ax1.barh(range(len(names)), [comps[k] / 1e3 for k in names],
+             color=[colours[k] for k in names], edgecolor="0.25", linewidth=0.5)
     ax1.set_yticks(range(len(names)))
-    ax1.set_yticklabels(names, fontsize=8)
+    ax1.set_yticklabels([label(k) for k in names], fontsize=8)
     ax1.invert_yaxis()
-    ax1.set_xlabel("nJ per inference")
+    ax1.set_xlabel("energy per inference (nJ)")
+    ax1.set_ylabel("component")
     ax1.set_title("by component", fontsize=9)
+    ax1.grid(axis="x", alpha=0.3)
     ax2 = fig.add_subplot(1, 2, 2)
     bottom = np.zeros(len(layers))
     for k in names:
         vals = np.array([per_layer[la].get(k, 0.0) / 1e3 for la in layers])
-        ax2.bar(range(len(layers)), vals, bottom=bottom, label=k)
+        if not vals.any():
+            continue
+        ax2.bar(range(len(layers)), vals, bottom=bottom, label=label(k), color=colours[k],
+                edgecolor="0.25", linewidth=0.5)
         bottom += vals
     ax2.set_xticks(range(len(layers)))
     ax2.set_xticklabels(layers, rotation=45, ha="right", fontsize=8)
-    ax2.set_ylabel("nJ per inference")
-    ax2.set_title("by layer", fontsize=9)
-    if layers:
-        ax2.legend(fontsize=6)
+    ax2.set_xlabel("layer")
+    ax2.set_ylabel("energy per inference (nJ)")
+    ax2.set_title("by layer, stacked by component", fontsize=9)
+    ax2.grid(axis="y", alpha=0.3)
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
 def plot_energy_breakdown(cost: Any, path: str | os.PathLike[str]) -> None:
-    """Write a PNG of the energy breakdown of ``cost`` (a CostReport or its document),
-    atomically."""
-    import matplotlib
+    """Write a figure (PNG, SVG or PDF by the suffix of ``path``) of the energy breakdown of
+    ``cost`` (a CostReport or its document), atomically."""
+    from flexspim._plot import figure_format, pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    figure_format(path)
     doc = cost.to_dict() if hasattr(cost, "to_dict") else dict(cost)
     comps, per_layer = energy_tables(doc)
-    fig = plt.figure(figsize=(10.0, 0.3 * len(comps) + 3.0))
-    try:
-        draw_energy_breakdown(fig, comps, per_layer)
-        fig.tight_layout()
-        write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
+    fig = pyplot().figure(figsize=(11.0, 0.3 * len(comps) + 3.4))
+    draw_energy_breakdown(fig, comps, per_layer)
+    total = sum(comps.values()) / 1e3
+    policy = f", policy {doc['policy']}" if doc.get("policy") else ""
+    fig.suptitle(f"Energy per inference: {total:,.1f} nJ{policy}", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
 
 
 def section_energy(run: RunData) -> str:
@@ -249,9 +301,9 @@ def section_energy(run: RunData) -> str:
     parts = []
     e = run.cost.get("energy_per_inference_uj")
     if isinstance(e, (int, float)):
-        parts.append(f"<p>Energy per inference <b>{_fmt(float(e))} uJ</b>"
-                     f"{' (policy ' + _esc(run.cost['policy']) + ')' if run.cost.get('policy') else ''}"
-                     f".</p>")
+        policy = run.cost.get("policy")
+        parts.append(f"<p>Energy per inference <b>{_nj(1e6 * float(e))} nJ</b>"
+                     f"{' (policy ' + _esc(policy) + ')' if policy else ''}.</p>")
     if comps:
         total = sum(comps.values()) or 1.0
         names = list(comps)
@@ -259,15 +311,17 @@ def section_energy(run: RunData) -> str:
         def draw(fig: Any) -> None:
             draw_energy_breakdown(fig, comps, per_layer)
 
-        parts.append(_png(draw, (10.0, 0.3 * len(names) + 3.0)))
-        parts.append(_table(("component", "pJ per inference", "share"),
-                            [(k, v, f"{100 * v / total:.1f} %") for k, v in comps.items()]))
+        parts.append(_png(draw, (10.0, 0.3 * len(names) + 3.0),
+                          "energy per inference by component and by layer"))
+        parts.append(_table(("component", "energy per inference (nJ)", "share"),
+                            [(label(k), _nj(v), f"{100 * v / total:.1f} %")
+                             for k, v in comps.items()]))
     if per_layer:
         cols = list(dict.fromkeys(c for v in per_layer.values() for c in v))
-        parts.append("<h3>Per layer (pJ per inference)</h3>")
-        parts.append(_table(("layer", *cols, "total"),
-                            [(k, *[v.get(c) for c in cols], sum(v.values()))
-                             for k, v in per_layer.items()]))
+        parts.append("<h3>Energy per layer (nJ per inference)</h3>")
+        parts.append(_table(("layer", *[label(c) for c in cols], "total"),
+                            [(k, *[_nj(v[c]) if c in v else None for c in cols],
+                              _nj(sum(v.values()))) for k, v in per_layer.items()]))
     return "".join(parts) or _missing("energy breakdown", "the cost part is empty")
 
 
@@ -278,10 +332,10 @@ def section_latency(run: RunData) -> str:
     per_layer = _numbers(run.cost.get("per_layer_latency_us"))
     if not keys and not per_layer:
         return _missing("latency", "the cost part holds no latency figures")
-    out = _table(("quantity", "value"), [(k, run.cost[k]) for k in keys])
+    out = _table(("quantity", "value"), [(label(k), run.cost[k]) for k in keys])
     if per_layer:
-        out += "<h3>Per layer (CostReport.per_layer_latency_us)</h3>"
-        out += _table(("layer", "latency (us)"), list(per_layer.items()))
+        out += "<h3>Latency per layer</h3>"
+        out += _table(("layer", "latency per inference (µs)"), list(per_layer.items()))
     return out
 
 
@@ -311,43 +365,19 @@ def section_occupancy(run: RunData) -> str:
         return _missing("mapping", "give the run a mapping (flexspim compile, then flexspim "
                         "simulate --mapping)")
     occ = macro_occupancy(run)
-    names = [lm.name for lm in m.layers]
 
     def draw(fig: Any) -> None:
-        import matplotlib.patches as patches
+        from flexspim.compile.plot import draw_mapping
 
-        cmap = fig.colormaps["tab20"] if hasattr(fig, "colormaps") else None
-        if cmap is None:
-            import matplotlib
+        draw_mapping(fig, m)
 
-            cmap = matplotlib.colormaps["tab20"]
-        n = m.n_macros
-        per_row = min(n, 6)
-        n_rows = (n + per_row - 1) // per_row
-        for macro in range(n):
-            ax = fig.add_subplot(n_rows, per_row, macro + 1)
-            ax.add_patch(patches.Rectangle((0, 0), m.cols, m.scratch_rows, color="0.8"))
-            for li, lm in enumerate(m.layers):
-                for t in lm.tiles:
-                    if t.macro == macro:
-                        ax.add_patch(patches.Rectangle(
-                            (t.col_start, t.row_start), t.col_stop - t.col_start, t.rows,
-                            color=cmap(li % 20), label=lm.name))
-            ax.set_xlim(0, m.cols)
-            ax.set_ylim(m.rows, 0)
-            ax.set_title(f"macro {macro}", fontsize=8)
-            ax.tick_params(labelsize=6)
-        handles = [patches.Patch(color=cmap(i % 20), label=nm) for i, nm in enumerate(names)]
-        handles.append(patches.Patch(color="0.8", label="scratch rows"))
-        fig.legend(handles=handles, loc="lower center", ncol=min(8, len(handles)), fontsize=7)
-        fig.subplots_adjust(bottom=0.2)
-
-    per_row = min(m.n_macros, 6)
-    n_rows = (m.n_macros + per_row - 1) // per_row
     rows = [(o["macro"], o["used"], o["scratch"], o["capacity"],
              f"{100 * (o['used'] + o['scratch']) / o['capacity']:.1f} %",
              ", ".join(f"{k} ({v})" for k, v in o["layers"].items()) or "-") for o in occ]
-    return (_png(draw, (2.2 * per_row + 1.0, 3.2 * n_rows + 0.8))
+    from flexspim.compile.plot import mapping_figure_size
+
+    return (_png(draw, mapping_figure_size(m), "rows and columns of each macro by layer and "
+                 "operand")
             + f"<p>Each macro is {m.rows} rows x {m.cols} columns; rows 0-{m.scratch_rows - 1} "
               f"are scratch rows for streamed operands.</p>"
             + _table(("macro", "stationary cells", "scratch cells", "capacity (cells)",
@@ -365,18 +395,29 @@ def section_stationarity(run: RunData) -> str:
              lm.spilled_bits) for lm in m.layers]
 
     def draw(fig: Any) -> None:
+        from matplotlib.patches import Patch
+
+        kinds = {"weights": ("tab:blue", "", "weight-stationary (WS)"),
+                 "membranes": ("tab:purple", "//", "output-stationary (OS)")}
         ax = fig.add_subplot(1, 1, 1)
-        colors = ["tab:blue" if lm.stationary == "weights" else "tab:purple" for lm in m.layers]
-        ax.bar(range(len(m.layers)), [100 * lm.resident_fraction for lm in m.layers],
-               color=colors)
+        for i, lm in enumerate(m.layers):
+            colour, hatch, _ = kinds[lm.stationary]
+            ax.bar(i, 100 * lm.resident_fraction, color=colour, hatch=hatch, edgecolor="white")
         ax.set_xticks(range(len(m.layers)))
         ax.set_xticklabels([lm.name for lm in m.layers], rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel("layer")
         ax.set_ylabel("stationary operand resident (%)")
         ax.set_ylim(0, 105)
-        ax.set_title("blue: weight-stationary, purple: output-stationary", fontsize=9)
+        ax.set_title(f"Stationary operand held in the arrays per layer (policy {m.policy})",
+                     fontsize=9)
+        used = dict.fromkeys(lm.stationary for lm in m.layers)
+        ax.legend(handles=[Patch(facecolor=kinds[k][0], hatch=kinds[k][1], edgecolor="white",
+                                 label=kinds[k][2]) for k in used],
+                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
     return (f"<p>Policy <b>{_esc(m.policy)}</b>: {100 * m.stationary_fraction:.1f} % of all "
-            f"operand bits stay stationary in the arrays.</p>" + _png(draw)
+            f"operand bits stay stationary in the arrays.</p>"
+            + _png(draw, alt="stationary operand resident per layer")
             + _table(("layer", "stationary", "w bits", "v bits", "operand rows x cols",
                       "lanes", "resident", "stationary fraction", "spilled bits"), rows))
 
@@ -405,17 +446,19 @@ def section_hardware(run: RunData) -> str:
 
 
 def section_extra(run: RunData) -> str:
+    """Whatever else the run document carries; empty (the section is left out) when nothing."""
     if not run.extra:
-        return _missing("extra data", "nothing else was attached")
+        return ""
     parts = []
     for key, val in run.extra.items():
-        parts.append(f"<h3>{_esc(key)}</h3>")
+        parts.append(f"<h3>{_esc(label(key))}</h3>")
         if isinstance(val, list) and val and all(isinstance(r, dict) for r in val):
             cols = list(dict.fromkeys(k for r in val for k in r
                                       if not isinstance(r[k], (dict, list))))
-            parts.append(_table(cols, [[r.get(c) for c in cols] for r in val]))
+            parts.append(_table([label(c) for c in cols], [[r.get(c) for c in cols]
+                                                           for r in val]))
         elif isinstance(val, dict) and all(not isinstance(v, (dict, list)) for v in val.values()):
-            parts.append(_table(("key", "value"), list(val.items())))
+            parts.append(_table(("quantity", "value"), [(label(k), v) for k, v in val.items()]))
         else:
             parts.append(f"<pre>{_esc(json.dumps(val, indent=2, default=str))}</pre>")
     return "".join(parts)
@@ -455,7 +498,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunData], str]], ...] = (
     ("occupancy", "Macro occupancy", section_occupancy),
     ("stationarity", "Stationarity per layer", section_stationarity),
     ("hardware", "Hardware description", section_hardware),
-    ("extra", "More", section_extra),
+    ("extra", "Further results", section_extra),
 )
 
 _CSS = """
@@ -473,9 +516,11 @@ def render_report(run: RunData, *, title: str | None = None) -> str:
     from flexspim import __version__
 
     ttl = title or f"flexspim report: {run.simulation.network}"
-    nav = "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t, _ in SECTIONS)
-    body = "".join(f'<section id="{a}"><h2>{_esc(t)}</h2>{fn(run)}</section>'
-                   for a, t, fn in SECTIONS)
+    parts = [(a, t, fn(run)) for a, t, fn in SECTIONS]
+    shown = [(a, t, html_) for a, t, html_ in parts if html_]  # a section with nothing is left out
+    nav = "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, t, _ in shown)
+    body = "".join(f'<section id="{a}"><h2>{_esc(t)}</h2>{html_}</section>'
+                   for a, t, html_ in shown)
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{_esc(ttl)}</title>"
             f"<style>{_CSS}</style></head><body><h1>{_esc(ttl)}</h1>"
             f"<p>Source: {_esc(run.source)}; flexspim {__version__}.</p><nav>{nav}</nav>"

@@ -1,4 +1,4 @@
-"""The event-driven, bit-exact simulator (DESIGN.md §4 ``sim``; docs/simulator.md).
+"""The event-driven, bit-exact simulator (docs/design.md §4 ``sim``; docs/simulator.md).
 
 :func:`simulate` runs an :class:`~flexspim.net.IntNetwork` layer-first per timestep on binned
 spikes ``[T, N, *input_shape]`` or event streams, with the ``fast`` (vectorised, default) or

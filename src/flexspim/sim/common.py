@@ -99,7 +99,7 @@ def conv_fanout(layer: Conv2d, in_hw: tuple[int, int]) -> np.ndarray:
 
     A pixel (y, x) reaches output (o, oy, ox) through tap (i, j) when ``oy*sh - ph + i == y`` and
     ``ox*sw - pw + j == x`` with the output inside the map; every out channel o counts. Zero
-    weights count; taps in the padding read no pixel, so they are not synapses (DESIGN.md §3).
+    weights count; taps in the padding read no pixel, so they are not synapses (docs/design.md §3).
     """
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
     h, w = in_hw

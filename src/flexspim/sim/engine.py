@@ -46,6 +46,19 @@ def bin_event_streams(streams: Sequence[np.ndarray], n_time_bins: int,
     return np.stack(frames, axis=1)
 
 
+def sensor_advice(sensor: Sequence[int], net_wh: tuple[int, int]) -> str:
+    """How to feed events of a ``sensor`` (W, H) to a network of input ``net_wh`` (W, H): the
+    integer down-sampling factor that maps one onto the other, or why there is none."""
+    (sw, sh), (w, h) = (int(sensor[0]), int(sensor[1])), net_wh
+    factors = [k for k in range(1, max(sw, sh) + 1) if -(-sw // k) == w and -(-sh // k) == h]
+    if factors:
+        return (f"down-sample the events by {factors[0]} ({sw} x {sh} -> {w} x {h}; command "
+                f"line: --downsample {factors[0]}, Python: flexspim.data.Downsample"
+                f"({factors[0]}))")
+    return (f"no integer down-sampling maps {sw} x {sh} onto {w} x {h}: simulate a network "
+            f"made for this sensor (flexspim data frames / flexspim train, docs/training.md)")
+
+
 def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = None,
                    sensor_size: Sequence[int] | None = None) -> np.ndarray:
     """Turn ``inputs`` (binned spikes or event streams) into integer ``[T, N, *input_shape]``.
@@ -63,8 +76,8 @@ def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = No
         size = size + (c,) if len(size) == 2 else size
         if size != (w, h, c):
             raise ConfigError(f"sensor size {size} (W, H, P) does not match the network input "
-                              f"(C, H, W) = {tuple(net.input_shape)}; down-sample the events or "
-                              f"pass --sensor-size {w},{h}")
+                              f"(C, H, W) = {tuple(net.input_shape)}; "
+                              f"{sensor_advice(size[:2], (w, h))}")
         arr = bin_event_streams(list(inputs), int(n_time_bins), size)  # type: ignore[arg-type]
     else:
         if hasattr(inputs, "detach"):
@@ -102,7 +115,7 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
     ``inputs``: binned spikes ``[T, N, *net.input_shape]`` or event streams (see the module
     docstring). ``engine``: a key of :data:`ENGINES` (``fast`` by default, ``bitlevel`` runs every
     SOP through the macro model). Samples run in batches of ``batch_size``; ``progress`` shows a
-    tqdm bar on stderr. Arithmetic and counts: DESIGN.md §3, :class:`SimResult`.
+    tqdm bar on stderr. Arithmetic and counts: docs/design.md §3, :class:`SimResult`.
     """
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")

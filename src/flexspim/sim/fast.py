@@ -302,7 +302,7 @@ def _if_layer_kernel(x: Any, blocks: Any, where: Any, w: Any, n_real: int, fan: 
     (written). Event-driven (paper §III): every input event (count k at pixel (y, x) of channel
     c) adds k times its fan-out weights into the membranes it reaches, one SOP each; then every
     membrane is wrapped to v_bits (an overflow event if it left the range), compared with the
-    threshold and reset (DESIGN.md §3).
+    threshold and reset (docs/design.md §3).
     """
     n_t, n_s, h, wd, n_c = x.shape
     n_o = w.shape[3]

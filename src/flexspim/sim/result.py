@@ -37,10 +37,10 @@ class SimResult:
 
     - ``input_events[l, t]``: events (sum of input counts) into layer l at timestep t.
     - ``sops[l, t]``: synaptic operations, one per (input event, existing synapse); zero weights
-      count, taps that fall into the zero padding do not exist (DESIGN.md §3).
+      count, taps that fall into the zero padding do not exist (docs/design.md §3).
     - ``output_spikes[l, t]``: spikes (output events) of layer l.
     - ``overflow_events[l, t]``: neurons whose exact sum (membrane + all inputs of the timestep)
-      left the signed ``v_bits`` range, i.e. whose membrane wrapped (DESIGN.md §3 Overflow).
+      left the signed ``v_bits`` range, i.e. whose membrane wrapped (docs/design.md §3 Overflow).
     - ``membrane_min/max[l, t]``: smallest/largest membrane over samples and neurons *after
       integration (wrapped), before the threshold comparison and reset*.
     """

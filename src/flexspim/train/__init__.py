@@ -1,4 +1,4 @@
-"""Quantization-aware SNN training, export to the integer network, NIR interchange (DESIGN.md §4).
+"""Quantization-aware SNN training, export to the integer network, NIR interchange (docs/design.md §4).
 
 Needs PyTorch (the ``torch`` extra); ``import flexspim`` does not import this package. The NIR
 functions need the ``nir`` extra. See docs/training.md.

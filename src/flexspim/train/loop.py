@@ -1,4 +1,4 @@
-"""Training loop, checkpoints that resume exactly, and metrics files (DESIGN.md §4 ``train``).
+"""Training loop, checkpoints that resume exactly, and metrics files (docs/design.md §4 ``train``).
 
 :func:`fit` trains a :class:`~flexspim.train.model.QuantSNN` on event-count frames
 ``[N, T, C, H, W]`` with Adam and a per-epoch exponential learning-rate decay, loss = cross-entropy on the

@@ -1,6 +1,6 @@
 """Quantization-aware surrogate-gradient IF SNN whose evaluation is the integer network's arithmetic.
 
-Units and quantization (per spiking layer ``l``, DESIGN.md §3):
+Units and quantization (per spiking layer ``l``, docs/design.md §3):
 
 - weights: symmetric, one scale per layer ``s_l = max|w_l| / q_max`` with
   ``q_max = 2**(w_bits-1) - 1`` (1 bit: ``s_l = max|w_l|``, levels {-1, 0}, the 1-bit
