@@ -26,6 +26,7 @@ RANKS: dict[str, int] = {
     "flexspim.energy.system": 9,
     "flexspim.report": 10,
     "flexspim.dse": 11,
+    "flexspim.results": 12,
     "flexspim.demo": 12,
     "flexspim.reproduce": 12,
     "flexspim.cli": 13,

@@ -50,6 +50,10 @@ def register(subparsers: Any) -> None:
                    help=f"expected input sparsity (default {DEFAULT_INPUT_SPARSITY})")
     p.add_argument("--time-bins", type=int, default=DEFAULT_TIMESTEPS, metavar="T",
                    help=f"timesteps per sample (default {DEFAULT_TIMESTEPS})")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write the mapping and its estimate as a CSV table (per layer, "
+                        "component, macro; flexspim.results.load reads it)")
+    p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
     p.set_defaults(func=run)
 
 
@@ -101,6 +105,25 @@ def overflow_summary(net: IntNetwork, n_timesteps: int) -> str:
         for b in risky)
 
 
+def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware, mapping: Any,
+                        activity: Activity, cost: Any) -> None:
+    """``--csv`` / ``--parquet``: the mapping, its estimated cost and counts as tables."""
+    if not (args.csv or args.parquet):
+        return
+    from flexspim.energy.system import estimate_counts
+    from flexspim.hw import hardware_to_dict
+    from flexspim.results import mapping_rows, write_table
+    from flexspim.results.tables import flat
+
+    params = {"network_file": args.network, "input_sparsity": args.sparsity,
+              "n_timesteps": args.time_bins,
+              **{f"hw.{k}": v for k, v in flat(hardware_to_dict(hw)).items()}}
+    counts = estimate_counts(net, mapping, hw, activity)
+    rows = mapping_rows(mapping.to_dict(), cost.to_dict(), counts.to_dict(), params)
+    for path in write_table(rows, csv_path=args.csv, parquet_path=args.parquet):
+        print(f"wrote {path}")
+
+
 def run(args: argparse.Namespace) -> int:
     net = load_network_arg(args.network)
     hw = hardware_args(args.hw, args.macros)
@@ -113,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or f"{Path(args.network).name.removesuffix('.npz')}.mapping.json"
     save_mapping(mapping, out)
     print(f"wrote {out}")
+    write_compile_table(args, net, hw, mapping, activity, cost)
     if args.plot:
         plot_mapping(mapping, hw, args.plot)
         print(f"wrote {args.plot}")

@@ -33,6 +33,7 @@ from flexspim.errors import ConfigError, FormatError
 from flexspim.hw import Hardware, default_hardware, hardware_to_dict, load_hardware
 from flexspim.net import IntNetwork, load_network
 from flexspim.report import make_run_document, plot_energy_breakdown, save_run_document
+from flexspim.results import run_rows, write_table
 from flexspim.sim import ENGINES, SimResult, simulate
 from flexspim.sim.system import system_counts
 
@@ -74,6 +75,10 @@ def register(subparsers: Any) -> None:
                    help="hardware description (.yaml/.toml) for --mapping (default: the paper's "
                         "system with the mapping's macro count)")
     p.add_argument("--plot", metavar="FILE", help="PNG of the energy breakdown (with --mapping)")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write the results as one long CSV table (per sample, layer, component, "
+                        "macro; flexspim.results.load reads it)")
+    p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
     p.set_defaults(func=run)
 
 
@@ -207,6 +212,22 @@ def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
     return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
 
 
+def neurobench_summary(data: SimulateInputs, args: argparse.Namespace,
+                       result: SimResult) -> dict[str, Any]:
+    """NeuroBench's metrics of the run (:mod:`flexspim.sim.metrics`), printed in one line."""
+    from flexspim.sim import prepare_inputs
+    from flexspim.sim.metrics import layer_event_maps, neurobench_metrics
+
+    x = prepare_inputs(data.net, data.inputs, n_time_bins=args.time_bins,
+                       sensor_size=_parse_sensor_size(args.sensor_size))
+    m = neurobench_metrics(data.net, result, layer_event_maps(data.net, x, args.batch_size))
+    print(f"NeuroBench: {m['effective_acs']:.4g} effective ACs and {m['dense_ops']:.4g} dense "
+          f"ops per sample, activation sparsity {m['activation_sparsity']:.4f}, connection "
+          f"sparsity {m['connection_sparsity']:.4f}, footprint {m['footprint_bytes']} B "
+          f"(float32; {m['footprint_bytes_deployed']:.0f} B at the network's widths)")
+    return m
+
+
 def run(args: argparse.Namespace) -> int:
     if (args.plot or args.hw) and not args.mapping:
         raise ConfigError("--plot and --hw price a run on a mapping; add --mapping FILE (made by "
@@ -218,18 +239,25 @@ def run(args: argparse.Namespace) -> int:
                       sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
                       batch_size=args.batch_size, progress=True)
     print_summary(result)
+    extra: dict[str, Any] = {"neurobench": neurobench_summary(data, args, result)}
     if mapping is None or hw is None:
-        if args.json:
-            result.save_json(args.json)
-            print(f"wrote {args.json}")
-        return 0
-    cost = system_cost(data.net, mapping, hw, system_counts(data.net, mapping, hw, result))
-    print(f"mapping {args.mapping}: policy {mapping.policy}, {mapping.n_macros} macro(s)")
-    print(cost.table())
+        doc = make_run_document(result, extra=extra)
+    else:
+        counts = system_counts(data.net, mapping, hw, result)
+        cost = system_cost(data.net, mapping, hw, counts)
+        print(f"mapping {args.mapping}: policy {mapping.policy}, {mapping.n_macros} macro(s)")
+        print(cost.table())
+        extra["counts"] = counts.to_dict()
+        doc = make_run_document(result, mapping=mapping, cost=cost,
+                                hardware=hardware_to_dict(hw), extra=extra)
     if args.json:
-        save_run_document(make_run_document(result, mapping=mapping, cost=cost,
-                                            hardware=hardware_to_dict(hw)), args.json)
+        save_run_document(doc, args.json)
         print(f"wrote {args.json}")
+    for path in write_table(run_rows(doc, data.names), csv_path=args.csv,
+                            parquet_path=args.parquet):
+        print(f"wrote {path}")
+    if mapping is None or hw is None:
+        return 0
     if args.plot:
         plot_energy_breakdown(cost, args.plot)
         print(f"wrote {args.plot}")

@@ -35,20 +35,26 @@ from flexspim.sim.common import conv_fanout, layer_neurons
 from flexspim.sim.result import SimResult
 
 
-def layer_event_maps(net: IntNetwork, spikes: Any) -> list[np.ndarray]:
+def layer_event_maps(net: IntNetwork, spikes: Any, batch_size: int = 64) -> list[np.ndarray]:
     """Input events per position of every spiking layer, summed over timesteps and samples
-    (``spikes``: binned input ``[T, N, *input_shape]``); runs the integer reference."""
+    (``spikes``: binned input ``[T, N, *input_shape]``); runs the integer reference on
+    ``batch_size`` samples at a time."""
     from flexspim.net.reference import run_reference
 
-    ref = run_reference(net, spikes)
-    x = np.asarray(spikes, dtype=np.int64).sum(axis=(0, 1))
-    maps: list[np.ndarray] = []
-    for li, layer in enumerate(net.layers):
-        if isinstance(layer, SpikingLayer):
-            maps.append(x)
-        out = ref.spikes[li]
-        x = np.asarray(out.numpy() if hasattr(out, "numpy") else out).sum(axis=(0, 1))
-    return maps
+    spikes = np.asarray(spikes, dtype=np.int64)
+    maps: list[np.ndarray] | None = None
+    for start in range(0, spikes.shape[1], max(int(batch_size), 1)):
+        part = spikes[:, start:start + batch_size]
+        ref = run_reference(net, part)
+        x = part.sum(axis=(0, 1))
+        found: list[np.ndarray] = []
+        for li, layer in enumerate(net.layers):
+            if isinstance(layer, SpikingLayer):
+                found.append(x)
+            out = ref.spikes[li]
+            x = np.asarray(out.numpy() if hasattr(out, "numpy") else out).sum(axis=(0, 1))
+        maps = found if maps is None else [a + b for a, b in zip(maps, found, strict=True)]
+    return maps or []
 
 
 def _nonzero_fanout(layer: SpikingLayer, in_shape: tuple[int, ...]) -> np.ndarray:
