@@ -54,6 +54,9 @@ def test_simulate_tables_hold_samples_layers_components_macros(tmp_path: Path) -
         for col in ("network", "engine", "n_samples", "policy", "n_macros", "hw.voltage"):
             assert frame[col].notna().all(), col
     assert csv_t["run"]["neurobench.effective_acs"].iloc[0] == pytest.approx(nb["effective_acs"])
+    assert main(["report", str(tmp_path / "run.json"), "--out", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "NeuroBench metrics" in html and "effective ACs (synaptic operations)" in html
     comp = load(tmp_path / "c.csv")
     assert set(comp) == {"run", "layer", "component", "macro"}
     assert comp["layer"]["input_sparsity"].eq(0.95).all()
