@@ -417,8 +417,9 @@ NEUROBENCH_ROWS: tuple[tuple[str, str], ...] = (
 
 def section_neurobench(run: RunData) -> str:
     nb = (run.extra or {}).get("neurobench")
-    if not isinstance(nb, dict):
-        return _missing("NeuroBench metrics", "simulate with this version of flexspim")
+    if not isinstance(nb, dict):  # optional: runs made without 'flexspim simulate' lack them
+        return ("<p>Not computed for this run; 'flexspim simulate --json' adds them "
+                "(docs/simulator.md).</p>")
     rows = [(label, nb.get(key)) for key, label in NEUROBENCH_ROWS]
     return ("<p>NeuroBench's definitions (docs/simulator.md), computed from the integer network "
             "and the simulation.</p>" + _table(("metric", "value"), rows))
