@@ -28,6 +28,7 @@ RANKS: dict[str, int] = {
     "flexspim.energy.system": 10,
     "flexspim.report": 11,
     "flexspim.dse": 12,
+    "flexspim.results": 13,
     "flexspim.demo": 13,
     "flexspim.reproduce": 13,
     "flexspim.cli": 14,

@@ -535,6 +535,7 @@ def test_cli_data_frames_feeds_simulate(tmp_path, capsys) -> None:
                  str(tmp_path / "r.json")]) == 0
     assert "accuracy" in capsys.readouterr().out
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert doc["labels"] == frames.y_test.tolist()
+    assert doc["format"] == "flexspim-run"  # the simulation with its NeuroBench metrics
+    assert doc["simulation"]["labels"] == frames.y_test.tolist()
     assert main(["data", "frames", "digits", "--time-bins", "0", "--out", str(out)]) == 2
     assert "--time-bins 0" in capsys.readouterr().err

@@ -445,7 +445,20 @@ def test_cli_sweep_runs_stores_plots_and_resumes(tmp_path: Path,
     assert "8 points (8 computed now, 0 from the store, 4 infeasible)" in out
     assert "w_bits = 4 > v_bits = 3" in out or "w_bits = 8 > v_bits = 3" in out
     assert "Pareto front" in out and (tmp_path / "p.png").exists()
-    assert len((tmp_path / "p.csv").read_text().strip().splitlines()) == 9
+    from flexspim.results import load
+
+    tables = load(tmp_path / "p.csv")
+    points, layers = tables["point"], tables["layer"]
+    assert len(points) == 8 and set(points["status"]) == {"ok", "failed"}
+    for col in ("n_macros", "buffer_kib", "w_bits", "v_bits", "policy", "voltage",
+                "n_timesteps", "evaluation"):  # swept and fixed, never blank
+        assert points[col].notna().all(), col
+    ok_points = points[points["status"] == "ok"]
+    assert ok_points["energy_macro_compute_pj_per_inference"].gt(0).all()
+    assert len(layers) == 4 * 7 and set(layers["key"]) == set(ok_points["key"])  # 7 layers
+    by_key = dict(zip(points["key"], points["w_bits"], strict=True))
+    assert all(int(by_key[k]) == w for k, w in zip(layers["key"], layers["layer_w_bits"],
+                                                   strict=True))
     with open_store(store) as s:
         ok = [r for r in s.results() if r.status == "ok"]
     assert len(ok) == 4 and all(r.metrics["energy_per_inference_uj"] > 0 for r in ok)

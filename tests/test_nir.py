@@ -153,25 +153,25 @@ def export_snntorch(model: torch.nn.Sequential) -> nir.NIRGraph:
         return export_to_nir(model, torch.zeros(1, 2, 8, 8), ignore_dims=[0])
 
 
-def test_snntorch_export_imports_with_widths_and_notes() -> None:
+def test_snntorch_export_imports_with_widths_and_folded_pooling() -> None:
     rng = np.random.default_rng(0)
     model = snntorch_model([rng.normal(size=(3, 2, 3, 3)), rng.normal(size=(4, 48))],
-                           [1.0, 1.0], 0.9, "subtract")
+                           [1.0, 1.0], 1.0, "subtract")
     g = export_snntorch(model)
-    with pytest.raises(NetworkError, match=r"AvgPool2d\).*Threshold"):
-        network_from_nir(g, w_bits=4, v_bits=12)
-    # spike OR pooling: AvgPool2d followed by a Threshold below 1/4
-    pool = next(k for k, v in g.nodes.items() if isinstance(v, nir.AvgPool2d))
-    nxt = next(b for a, b in g.edges if a == pool)
-    g.nodes["or"] = nir.Threshold(threshold=np.full((3, 4, 4), 0.1))
-    g.edges = [e for e in g.edges if e != (pool, nxt)] + [(pool, "or"), ("or", nxt)]
     net, report = network_from_nir(g, w_bits=4, v_bits=12)
-    assert [type(la).__name__ for la in net.layers] == ["Conv2d", "SpikeMaxPool", "Flatten",
-                                                        "Linear"]
+    # AvgPool2d -> Flatten -> Linear: the pooling folds into the Linear (a 2x2 sum per weight)
+    assert [type(la).__name__ for la in net.layers] == ["Conv2d", "Flatten", "Linear"]
+    assert net.layers[2].weight.shape == (4, 3 * 8 * 8)
     for layer in net.spiking_layers:
         assert layer.w_bits == 4 and np.abs(layer.weight).max() == 7  # max|w| -> 2**3 - 1
         assert layer.reset == "zero"  # NIR semantics: reset to v_reset = 0
-    assert any("leak" in note for note in report.notes)
+    assert any("sum-pooling" in note for note in report.notes)
+    # a pooling node straight into a neuron is neither OR pooling nor a foldable linear map
+    pool = next(k for k, v in g.nodes.items() if isinstance(v, nir.AvgPool2d))
+    g.nodes[pool] = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([1, 1]),
+                                  padding=np.array([0, 0]))
+    with pytest.raises(NetworkError, match=r"AvgPool2d\): stride \(1, 1\) differs from kernel"):
+        network_from_nir(g, w_bits=4, v_bits=12)
 
 
 def test_snntorch_integer_if_model_matches_reference_exactly() -> None:
@@ -216,7 +216,12 @@ def test_unsupported_nodes_name_node_and_type() -> None:
                              "if": nir.IF(r=np.ones(3), v_threshold=np.ones(3)),
                              "output": nir.Output(output_type=np.array([3]))},
                       edges=[("input", "aff"), ("aff", "if"), ("if", "output")])
-    with pytest.raises(NetworkError, match=r"'aff' \(Affine\): nonzero bias"):
+    net, report = network_from_nir(g2)  # the bias is held by an always-on input
+    assert net.always_on == 1 and net.input_shape == (5,)
+    assert np.array_equal(net.layers[0].weight, np.ones((3, 5)))
+    g2.nodes["if"] = nir.LIF(tau=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3),
+                             v_threshold=np.ones(3))
+    with pytest.raises(NetworkError, match=r"'if' \(LIF\): leaky neuron.*IAF"):
         network_from_nir(g2)
 
 

@@ -381,7 +381,8 @@ def test_cli_binned_spikes_with_json(tmp_path: Path, capsys: pytest.CaptureFixtu
     res = load_result(out)
     assert result_differences(res, simulate(net, x.astype(np.int64), labels=[0, 1, 2])) == []
     assert f"accuracy: {res.accuracy:.4f}" in text
-    rows = {line.split()[0]: line.split() for line in text.splitlines()[4:-1]}
+    assert text.splitlines()[-2].startswith("NeuroBench: ")
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[4:-2]}
     assert set(rows) == set(res.layer_names)
     assert int(rows["c"][2]) == res.layer_sops[0] and int(rows["fc"][3]) == res.output_counts.sum()
 

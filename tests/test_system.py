@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from flexspim.sim.system import system_counts
 
 from flexspim.compile import (
     COMPONENTS,
@@ -22,7 +23,6 @@ from flexspim.errors import MappingError
 from flexspim.hw import default_hardware
 from flexspim.net import Conv2d, Flatten, IntNetwork, Linear
 from flexspim.sim import simulate
-from flexspim.sim.system import system_counts
 
 
 def _tiny() -> IntNetwork:

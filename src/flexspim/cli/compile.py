@@ -74,6 +74,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--placement", choices=PLACEMENTS, default="balanced",
                    help="spread each layer's row groups over the macros (balanced, default) or "
                         "fill one macro after the other (first-fit)")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write the mapping and its estimate as a CSV table (per layer, "
+                        "component, macro; flexspim.results.load reads it)")
+    p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
     p.set_defaults(func=run)
 
 
@@ -158,6 +162,23 @@ def overflow_summary(net: IntNetwork, n_timesteps: int) -> str:
 def default_out(network: str) -> Path:
     """``out/<network name>.mapping.json``."""
     return OUT_ROOT / f"{Path(network).name.removesuffix('.npz')}.mapping.json"
+def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware, mapping: Any,
+                        activity: Activity, cost: Any) -> None:
+    """``--csv`` / ``--parquet``: the mapping, its estimated cost and counts as tables."""
+    if not (args.csv or args.parquet):
+        return
+    from flexspim.compile import estimate_counts
+    from flexspim.hw import hardware_to_dict
+    from flexspim.results import mapping_rows, write_table
+    from flexspim.results.tables import flat
+
+    params = {"network_file": args.network, "input_sparsity": args.sparsity,
+              "n_timesteps": args.time_bins,
+              **{f"hw.{k}": v for k, v in flat(hardware_to_dict(hw)).items()}}
+    counts = estimate_counts(net, mapping, hw, activity)
+    rows = mapping_rows(mapping.to_dict(), cost.to_dict(), counts.to_dict(), params)
+    for path in write_table(rows, csv_path=args.csv, parquet_path=args.parquet):
+        print(f"wrote {path}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -185,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     print(overflow_summary(net, activity.n_timesteps))
     save_mapping(mapping, out)
     print(f"wrote {out}")
+    write_compile_table(args, net, hw, mapping, activity, cost)
     if args.plot:
         plot_mapping(mapping, hw, args.plot)
         print(f"wrote {args.plot}")

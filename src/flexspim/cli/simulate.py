@@ -48,6 +48,7 @@ from flexspim.report import (
     plot_timeline,
     save_run_document,
 )
+from flexspim.results import run_rows, write_table
 from flexspim.sim import ENGINES, SimResult, simulate
 
 LABEL_IN_NAME = re.compile(r"label(\d+)")
@@ -96,6 +97,10 @@ def register(subparsers: Any) -> None:
                    help="figure of the macros' timeline over the first inference, PNG, SVG or "
                         "PDF by extension (with --mapping)")
     add_no_progress(p)
+    p.add_argument("--csv", metavar="FILE",
+                   help="write the results as one long CSV table (per sample, layer, component, "
+                        "macro; flexspim.results.load reads it)")
+    p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
     p.set_defaults(func=run)
 
 
@@ -278,39 +283,46 @@ def estimate_line(cost: CostReport, estimate: CostReport) -> str:
 
 
 def _run_mapped(args: argparse.Namespace, data: SimulateInputs, inputs: Any,
-                sensor_size: tuple[int, ...] | None, mapping: Mapping, hw: Hardware) -> int:
-    """Execute the mapping on the system engine, price it, compare with the estimate."""
+                sensor_size: tuple[int, ...] | None, mapping: Mapping, hw: Hardware
+                ) -> tuple[SimResult, Any]:
+    """Execute the mapping on the system engine; returns (result, counts)."""
     from flexspim.system import run_system
 
     run_ = run_system(data.net, mapping, hw, inputs, mode=args.engine,
                       n_time_bins=args.time_bins, sensor_size=sensor_size, labels=data.labels,
                       batch_size=args.batch_size, progress=progress_enabled(args))
-    result = run_.result
-    print_summary(result)
-    cost = system_cost(run_.counts, hw)
+    return run_.result, run_.counts
+
+
+def _price(args: argparse.Namespace, data: SimulateInputs, result: SimResult, counts: Any,
+           mapping: Mapping, hw: Hardware, extra: dict[str, Any]) -> CostReport:
+    """Price the executed run, print it beside the analytic estimate; fills ``extra``."""
+    cost = system_cost(counts, hw)
     estimate = estimate_cost(data.net, mapping, hw,
                              Activity.from_sim_result(data.net, result, source="this run"))
     print(f"mapping {args.mapping}: policy {mapping.policy}, {mapping.n_macros} macro(s); "
           f"system engine ({args.engine}): counts from the executed events")
     print(cost.table())
     print(estimate_line(cost, estimate))
-    if args.json:
-        extra = {"system_engine": {"mode": args.engine,
-                                   "estimate_energy_per_inference_uj":
-                                       estimate.energy_per_inference_uj,
-                                   **{k: v for k, v in cost_difference(cost, estimate).items()
-                                      if k != "components"}}}
-        save_run_document(make_run_document(result, mapping=mapping, cost=cost,
-                                            hardware=hardware_to_dict(hw), extra=extra),
-                          args.json)
-        print(f"wrote {args.json}")
-    if args.plot:
-        plot_energy_breakdown(cost, args.plot)
-        print(f"wrote {args.plot}")
-    if args.timeline:
-        plot_timeline(cost, args.timeline)
-        print(f"wrote {args.timeline}")
-    return 0
+    extra["system_engine"] = {
+        "mode": args.engine, "estimate_energy_per_inference_uj": estimate.energy_per_inference_uj,
+        **{k: v for k, v in cost_difference(cost, estimate).items() if k != "components"}}
+    return cost
+
+
+def neurobench_summary(net: IntNetwork, inputs: Any, args: argparse.Namespace,
+                       sensor_size: tuple[int, ...] | None, result: SimResult) -> dict[str, Any]:
+    """NeuroBench's metrics of the run (:mod:`flexspim.sim.metrics`), printed in one line."""
+    from flexspim.sim import prepare_inputs
+    from flexspim.sim.metrics import layer_event_maps, neurobench_metrics
+
+    x = prepare_inputs(net, inputs, n_time_bins=args.time_bins, sensor_size=sensor_size)
+    m = neurobench_metrics(net, result, layer_event_maps(net, x, args.batch_size))
+    print(f"NeuroBench: {m['effective_acs']:.4g} effective ACs and {m['dense_ops']:.4g} dense "
+          f"ops per sample, activation sparsity {m['activation_sparsity']:.4f}, connection "
+          f"sparsity {m['connection_sparsity']:.4f}, footprint {m['footprint_bytes']} B "
+          f"(float32; {m['footprint_bytes_deployed']:.0f} B at the network's widths)")
+    return m
 
 
 def run(args: argparse.Namespace) -> int:
@@ -328,13 +340,40 @@ def run(args: argparse.Namespace) -> int:
         check_mapping_args(args, data.net, mapping, hw)      # before any long work
     inputs, sensor_size = downsampled(data.inputs, _parse_sensor_size(args.sensor_size),
                                       args.downsample)
+    counts = None
     if mapping is not None and hw is not None:
-        return _run_mapped(args, data, inputs, sensor_size, mapping, hw)
-    result = simulate(data.net, inputs, engine=args.engine, n_time_bins=args.time_bins,
-                      sensor_size=sensor_size, labels=data.labels,
-                      batch_size=args.batch_size, progress=progress_enabled(args))
+        result, counts = _run_mapped(args, data, inputs, sensor_size, mapping, hw)
+    else:
+        result = simulate(data.net, inputs, engine=args.engine, n_time_bins=args.time_bins,
+                          sensor_size=sensor_size, labels=data.labels,
+                          batch_size=args.batch_size, progress=progress_enabled(args))
     print_summary(result)
-    if args.json:
-        result.save_json(args.json)
-        print(f"wrote {args.json}")
+    extra: dict[str, Any] = {"neurobench": neurobench_summary(data.net, inputs, args,
+                                                              sensor_size, result)}
+    cost = None
+    if mapping is not None and hw is not None:
+        cost = _price(args, data, result, counts, mapping, hw, extra)
+        doc = make_run_document(result, mapping=mapping, cost=cost,
+                                hardware=hardware_to_dict(hw), extra=extra)
+    else:
+        doc = make_run_document(result, extra=extra)
+    write_outputs(args, doc, data.names, cost)
     return 0
+
+
+def write_outputs(args: argparse.Namespace, doc: dict[str, Any], names: list[str],
+                  cost: CostReport | None) -> None:
+    """``--json``, ``--csv``/``--parquet``, and with a mapping ``--plot`` and ``--timeline``."""
+    if args.json:
+        save_run_document(doc, args.json)
+        print(f"wrote {args.json}")
+    for path in write_table(run_rows(doc, names), csv_path=args.csv, parquet_path=args.parquet):
+        print(f"wrote {path}")
+    if cost is None:
+        return
+    if args.plot:
+        plot_energy_breakdown(cost, args.plot)
+        print(f"wrote {args.plot}")
+    if args.timeline:
+        plot_timeline(cost, args.timeline)
+        print(f"wrote {args.timeline}")

@@ -12,13 +12,10 @@ checked before the first point runs; a sweep none of whose points is feasible ex
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from pathlib import Path
 from typing import Any
 
-from flexspim._io import write_text_atomic
 from flexspim.cli._common import (
     OUT_ROOT,
     add_no_progress,
@@ -42,21 +39,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="STORE",
                    help=f"result store (SQLite; default {OUT_ROOT}/sweeps/<name>.sqlite)")
     add_plot(p, "every point and the Pareto fronts")
-    p.add_argument("--csv", metavar="FILE", help="write every stored point as CSV")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write every stored point as CSV: one row per point and per layer, every "
+                        "swept and fixed parameter filled in (flexspim.results.load reads it)")
+    p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
     add_no_progress(p)
     p.set_defaults(func=run, interrupted="interrupted; finished points are stored, run the same "
                    "command again to resume")
-
-
-def _rows_csv(rows: list[dict[str, Any]]) -> str:
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols)
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (" ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
-                    for k, v in r.items()})
-    return buf.getvalue()
 
 
 def _fmt_point(r: Any) -> str:
@@ -66,6 +55,24 @@ def _fmt_point(r: Any) -> str:
     acc_s = f", accuracy {100 * acc:.1f} %" if acc is not None else ""
     return (f"{m['energy_per_inference_uj']:.4g} uJ, {m['latency_per_inference_us']:.4g} us"
             f"{acc_s}  [{p or 'base point'}]")
+
+
+def write_sweep_table(spec: Any, results: list[Any], csv_path: str | None,
+                      parquet_path: str | None) -> list[str]:
+    """``--csv`` / ``--parquet``: every point with every parameter, its metrics and energy
+    components, and its per-layer widths (docs/results.md)."""
+    if not (csv_path or parquet_path):
+        return []
+    from flexspim.results import sweep_rows, write_table
+
+    hw = spec.hardware
+    base = {"n_macros": hw.system.n_macros, "buffer_kib": hw.system.buffer_kib,
+            "voltage": hw.voltage, "policy": "hs-min"}  # compile_network's default policy
+    fixed = {"sweep": spec.name, "mode": spec.mode, "evaluation": spec.evaluation,
+             "network_kind": spec.network.kind, "network_path": spec.network.path,
+             "n_timesteps": spec.n_timesteps, "samples": spec.samples, "seed": spec.seed}
+    return write_table(sweep_rows(results, fixed, base), csv_path=csv_path,
+                       parquet_path=parquet_path)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,9 +118,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_pareto(results, args.plot, title=spec.name)
         print(f"  wrote {args.plot}")
-    if args.csv:
-        write_text_atomic(args.csv, _rows_csv([r.row() for r in results]))
-        print(f"  wrote {args.csv}")
+    for path in write_sweep_table(spec, results, args.csv, args.parquet):
+        print(f"  wrote {path}")
     sys.stdout.flush()
     if results and not ok:
         print("flexspim: no point of the sweep is feasible; see the reasons above", file=sys.stderr)

@@ -85,7 +85,8 @@ class Activity:
                       ) -> Activity:
         """Activity from an input sparsity and a spike density per spiking layer.
 
-        Input events = ``(1 - input_sparsity) * C*H*W * T``; a spiking layer emits
+        Input events = ``(1 - input_sparsity) * C*H*W * T`` (plus every position of the
+        network's always-on channels, when it has any); a spiking layer emits
         ``density * neurons * T`` events; a max-pool output fires when any of its ``k*k``
         inputs does (independent inputs): ``1 - (1 - d_in)**(k*k)``; flatten passes events on.
         ``hidden_density`` is one value or one per spiking layer.
@@ -101,7 +102,10 @@ class Activity:
         t = int(n_timesteps)
         if t < 1:
             raise ConfigError(f"n_timesteps = {n_timesteps} must be >= 1")
-        events = [(1.0 - float(input_sparsity)) * _size(net.input_shape) * t]
+        # always-on input channels (biases imported from NIR, docs/nir.md) hold an event at every
+        # position and timestep whatever the sparsity of the data
+        always = _size(net.input_shape) - _size(net.data_shape)
+        events = [((1.0 - float(input_sparsity)) * _size(net.data_shape) + always) * t]
         k = 0
         for layer, (in_shape, out_shape) in zip(net.layers, net.shapes, strict=True):
             if isinstance(layer, SpikingLayer):

@@ -5,7 +5,8 @@ One ``.npz`` (NumPy zip) holding:
 - ``header``: a 0-d unicode array with a JSON document
   ``{"format": "flexspim-network", "version": 1, "name": ..., "input_shape": [C, H, W],
   "layers": [{"kind": "conv2d", "name": ..., "w_bits": ..., "v_bits": ..., "threshold": ...,
-  "reset": ..., "stride": [..], "padding": [..], "has_initial_membrane": bool}, ...]}``
+  "reset": ..., "stride": [..], "padding": [..], "has_initial_membrane": bool}, ...],
+  "always_on": N}`` (``always_on`` only when N > 0: trailing always-on input channels);
 - ``<layer name>.weight``: int64 weights for every conv2d/linear layer;
 - ``<layer name>.initial_membrane``: int64, only where the header says so.
 """
@@ -45,8 +46,11 @@ def network_header(net: IntNetwork) -> dict[str, Any]:
         if isinstance(layer, SpikeMaxPool):
             entry.update(kernel=list(layer.kernel), stride=list(layer.stride))
         layers.append(entry)
-    return {"format": NETWORK_FORMAT, "version": NETWORK_VERSION, "name": net.name,
-            "input_shape": list(net.input_shape), "layers": layers}
+    header = {"format": NETWORK_FORMAT, "version": NETWORK_VERSION, "name": net.name,
+              "input_shape": list(net.input_shape), "layers": layers}
+    if net.always_on:
+        header["always_on"] = int(net.always_on)
+    return header
 
 
 def network_to_bytes(net: IntNetwork) -> bytes:
@@ -154,4 +158,5 @@ def _build_network(header: dict[str, Any], arrays: dict[str, np.ndarray], where:
         else:
             layers.append(Flatten(name=name))
     return IntNetwork(input_shape=tuple(_field(header, "input_shape", where)),
-                      layers=tuple(layers), name=str(header.get("name", "network")))
+                      layers=tuple(layers), name=str(header.get("name", "network")),
+                      always_on=int(header.get("always_on", 0)))

@@ -445,12 +445,38 @@ def section_hardware(run: RunData) -> str:
     return _table(("parameter", "value", "source"), rows)
 
 
+#: NeuroBench metrics: (key in the run document, label with units).
+NEUROBENCH_ROWS: tuple[tuple[str, str], ...] = (
+    ("effective_acs", "effective ACs (synaptic operations) per sample"),
+    ("dense_ops", "dense operations per sample"),
+    ("activation_sparsity", "activation sparsity"),
+    ("connection_sparsity", "connection sparsity"),
+    ("footprint_bytes", "model footprint (bytes, float32 parameters)"),
+    ("footprint_bytes_deployed", "footprint at the network's widths (bytes)"),
+)
+
+
+def section_neurobench(run: RunData) -> str:
+    nb = (run.extra or {}).get("neurobench")
+    if not isinstance(nb, dict):  # optional: runs made without 'flexspim simulate' lack them
+        return ("<p>Not computed for this run; 'flexspim simulate --json' adds them "
+                "(docs/simulator.md).</p>")
+    rows = [(label, nb.get(key)) for key, label in NEUROBENCH_ROWS]
+    return ("<p>NeuroBench's definitions (docs/simulator.md), computed from the integer network "
+            "and the simulation.</p>" + _table(("metric", "value"), rows))
+
+
+#: Parts of ``extra`` that a section of their own shows.
+_OWN_SECTIONS = ("neurobench", "counts")
+
+
 def section_extra(run: RunData) -> str:
     """Whatever else the run document carries; empty (the section is left out) when nothing."""
-    if not run.extra:
+    shown = {k: v for k, v in (run.extra or {}).items() if k not in _OWN_SECTIONS}
+    if not shown:
         return ""
     parts = []
-    for key, val in run.extra.items():
+    for key, val in shown.items():
         parts.append(f"<h3>{_esc(label(key))}</h3>")
         if isinstance(val, list) and val and all(isinstance(r, dict) for r in val):
             cols = list(dict.fromkeys(k for r in val for k in r
@@ -492,6 +518,7 @@ SECTIONS: tuple[tuple[str, str, Callable[[RunData], str]], ...] = (
     ("summary", "Summary", section_summary),
     ("accuracy", "Accuracy and confusion matrix", section_accuracy),
     ("layers", "Per-layer spike densities and SOPs", section_layers),
+    ("neurobench", "NeuroBench metrics", section_neurobench),
     ("energy", "Energy breakdown", section_energy),
     ("latency", "Latency", section_latency),
     ("macros", "Macros: utilisation and timeline", section_macros),

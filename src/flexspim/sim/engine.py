@@ -71,12 +71,12 @@ def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = No
         if n_time_bins is None or int(n_time_bins) < 1:
             raise ConfigError(f"event-stream inputs need n_time_bins >= 1 (got {n_time_bins!r}); "
                               f"pass n_time_bins / --time-bins")
-        c, h, w = (tuple(net.input_shape) + (1, 1))[:3]
+        c, h, w = (tuple(net.data_shape) + (1, 1))[:3]
         size = tuple(int(s) for s in (sensor_size if sensor_size is not None else (w, h, c)))
         size = size + (c,) if len(size) == 2 else size
         if size != (w, h, c):
             raise ConfigError(f"sensor size {size} (W, H, P) does not match the network input "
-                              f"(C, H, W) = {tuple(net.input_shape)}; "
+                              f"(C, H, W) = {tuple(net.data_shape)}; "
                               f"{sensor_advice(size[:2], (w, h))}")
         arr = bin_event_streams(list(inputs), int(n_time_bins), size)  # type: ignore[arg-type]
     else:
@@ -92,6 +92,8 @@ def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = No
             raise ConfigError(f"inputs have {arr.shape[0]} time bins but n_time_bins = "
                               f"{n_time_bins}; drop the option or re-bin the inputs")
     shape = tuple(net.input_shape)
+    if net.always_on and arr.ndim == 2 + len(shape) and tuple(arr.shape[2:]) == net.data_shape:
+        arr = net.with_always_on(arr)
     if arr.ndim != 2 + len(shape) or tuple(arr.shape[2:]) != shape:
         raise NetworkError(f"inputs: shape {tuple(arr.shape)} does not match [T, N, "
                            f"{', '.join(map(str, shape))}] of network '{net.name}' (time first, "

@@ -156,8 +156,12 @@ class SimResult:
 
 
 def load_result(path: str | os.PathLike[str]) -> SimResult:
-    """Read a ``flexspim-sim-result`` JSON file."""
-    return SimResult.load_json(path)
+    """Read a ``flexspim-sim-result`` JSON file, or the simulation of a run document
+    (``flexspim-run``, what ``flexspim simulate --json`` writes)."""
+    doc = read_json(path)
+    if isinstance(doc, dict) and doc.get("format") == "flexspim-run":
+        return SimResult.from_dict(doc.get("simulation"), f"{path}: simulation")
+    return SimResult.from_dict(doc, str(path))
 
 
 def result_differences(a: SimResult, b: SimResult, *, membranes: bool = True) -> list[str]:
