@@ -34,6 +34,7 @@ Lane ``s * out_in_group + k`` of a group (slot s, channel k of the group) sits a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -279,21 +280,26 @@ def spread_mask(n_total: int, n_selected: int) -> np.ndarray:
 def units_per_event(geo: LayerGeometry, og: OptionGeometry) -> float:
     """Mean row-operation groups (units) one input event causes, over uniformly placed events:
     WS: tap blocks holding a valid tap; OS: x blocks hit; times the channel groups."""
-    (kh, kw), (sh, sw), (ph, pw) = geo.kernel, geo.stride, geo.padding
-    (h, w), (oh, ow) = geo.in_hw, geo.out_hw
-    total = 0
-    pack = og.pack
-    for y in range(h):
-        for x in range(w):
-            hits = set()
-            for i in range(kh):
-                for j in range(kw):
-                    ny, nx = y + ph - i, x + pw - j
-                    if ny % sh or nx % sw:
-                        continue
-                    oy, ox = ny // sh, nx // sw
-                    if 0 <= oy < oh and 0 <= ox < ow:
-                        hits.add((i * kw + j) // pack if og.option.stationary == "weights"
-                                 else (oy, ox // pack))
-            total += len(hits)
-    return total / (h * w) * og.n_cg
+    return _units_per_event(geo.kernel, geo.stride, geo.padding, geo.in_hw, geo.out_hw,
+                            og.pack, og.option.stationary == "weights") * og.n_cg
+
+
+@functools.lru_cache(maxsize=4096)
+def _units_per_event(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                     in_hw: tuple[int, int], out_hw: tuple[int, int], pack: int,
+                     ws: bool) -> float:
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (h, w), (oh, ow) = in_hw, out_hw
+    ys, xs = np.divmod(np.arange(h * w), w)
+    n_blocks = -(-(kh * kw) // pack) if ws else oh * -(-ow // pack)
+    hit = np.zeros((h * w, n_blocks), dtype=bool)
+    for i in range(kh):
+        for j in range(kw):
+            ny, nx = ys + ph - i, xs + pw - j
+            ok = (ny >= 0) & (nx >= 0) & (ny % sh == 0) & (nx % sw == 0)
+            ok &= (ny // sh < oh) & (nx // sw < ow)
+            idx = np.flatnonzero(ok)
+            block = (np.full(idx.size, (i * kw + j) // pack) if ws
+                     else (ny[idx] // sh) * -(-ow // pack) + (nx[idx] // sw) // pack)
+            hit[idx, block] = True
+    return float(hit.sum()) / (h * w)

@@ -47,11 +47,12 @@ def _balanced(want: int, free: list[int]) -> list[int]:
 
 
 def place_groups(requests: Sequence[Request], order: Sequence[int], hw: Hardware,
-                 scratch_rows: int, strategy: str = "balanced"
+                 scratch_rows: int, strategy: str = "balanced", whole_layers: bool = False
                  ) -> list[tuple[int, tuple[Tile, ...], int]]:
     """Place requests in ``order``: every macro keeps rows ``[0, scratch_rows)`` for scratch and
     fills the rest from the top. ``balanced`` gives each request an even share of every macro
-    with room; ``first-fit`` fills the first macro with room, then the next. Returns per request
+    with room; ``first-fit`` fills the first macro with room, then the next. With
+    ``whole_layers`` a request is placed only when all of its groups fit. Returns per request
     (placed groups, tiles in macro order, home macro); the home macro is the macro with the most
     free rows after placement (ties: the lowest index)."""
     n, rows = hw.system.n_macros, hw.macro.rows
@@ -61,6 +62,9 @@ def place_groups(requests: Sequence[Request], order: Sequence[int], hw: Hardware
         req = requests[i]
         g = req.rows_per_group
         free = [(rows - used[m]) // g if g > 0 else 0 for m in range(n)]
+        if whole_layers and sum(free) < req.groups:
+            placed[i] = (0, ())
+            continue
         if strategy == "balanced":
             take = _balanced(req.groups, free)
         else:

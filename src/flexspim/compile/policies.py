@@ -17,6 +17,7 @@ policy (the others follow the policy).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -71,6 +72,7 @@ class _Ctx:
     forced: tuple[str | None, ...]
     placement: str
     forced_shapes: tuple[tuple[int, int] | None, ...] = ()
+    whole_layers: bool = False
 
     def energy(self, i: int, og: OptionGeometry, k: float, bs: float, bp: float) -> float:
         """Estimated energy (pJ per inference, routing excluded) of layer i under one choice.
@@ -204,7 +206,7 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
     scratch_reserve_fits(scratch, hw, ctx.geos[0].name)
     reqs = [Request(g.name, int(k), og.rows_per_group, og.lane_cols)
             for g, og, k in zip(ctx.geos, ogs, want, strict=True)]
-    placed = place_groups(reqs, order, hw, scratch, ctx.placement)
+    placed = place_groups(reqs, order, hw, scratch, ctx.placement, ctx.whole_layers)
     items: list[OffArrayItem] = []
     for i, (og, (k, _, _)) in enumerate(zip(ogs, placed, strict=True)):
         g = ctx.geos[i]
@@ -266,6 +268,9 @@ def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: di
         b_s, b_p = float(g.streamed_bits(st)), float(g.operand_bits(st))
         x[i, j] = prob.add_variable(f"x_{i}_{j}", 0, 1, cat="Binary")
         k[i, j] = prob.add_variable(f"k_{i}_{j}", 0, og.groups, cat="Integer")
+        if ctx.whole_layers:            # a layer is resident whole or not at all
+            z = prob.add_variable(f"z_{i}_{j}", 0, 1, cat="Binary")
+            prob += k[i, j] == og.groups * z
         bs[i, j] = prob.add_variable(f"bs_{i}_{j}", 0)
         bp[i, j] = prob.add_variable(f"bp_{i}_{j}", 0)
         base = ctx.energy(i, og, 0, 0.0, 0.0)
@@ -361,13 +366,15 @@ def compile_network(net: IntNetwork, hw: Hardware, *, policy: str = "hs-min",
                     activity: Activity | None = None,
                     stationary: MappingType[str, str] | None = None,
                     placement: str = "balanced",
-                    shapes: MappingType[str, int | tuple[int, int]] | None = None) -> Mapping:
+                    shapes: MappingType[str, int | tuple[int, int]] | None = None,
+                    whole_layers: bool = False) -> Mapping:
     """Map ``net`` onto ``hw.system.n_macros`` macros with ``policy`` (one of
     :data:`POLICIES`); ``activity`` (default: :meth:`Activity.from_sparsity` defaults) weighs
     the estimated energy that chooses shapes, residency and (for ``optimal``) stationarity.
     ``stationary`` forces layers (``{"conv1": "os"}``); ``shapes`` forces a layer's lane width
     or (lane width, packing) (``{"conv1": (4, 2)}``); ``placement`` is one of
-    :data:`~flexspim.compile.placement.PLACEMENTS`.
+    :data:`~flexspim.compile.placement.PLACEMENTS`; with ``whole_layers`` a layer's stationary
+    operand is resident whole or not at all (paper Fig. 4's layer-wise granularity).
 
     Raises MappingError naming the rule, the layer and what is short.
     """
@@ -375,7 +382,8 @@ def compile_network(net: IntNetwork, hw: Hardware, *, policy: str = "hs-min",
         raise ConfigError(f"unknown policy '{policy}'; use one of {', '.join(POLICIES)}")
     if placement not in PLACEMENTS:
         raise ConfigError(f"unknown placement '{placement}'; use one of {', '.join(PLACEMENTS)}")
-    ctx = _context(net, hw, activity, stationary, placement, shapes)
+    ctx = dataclasses.replace(_context(net, hw, activity, stationary, placement, shapes),
+                              whole_layers=bool(whole_layers))
     mapping = _POLICY_FUNCS[policy](ctx)
     search = dict(mapping.search)
     if policy != "optimal":
@@ -383,6 +391,7 @@ def compile_network(net: IntNetwork, hw: Hardware, *, policy: str = "hs-min",
     search["activity"] = ctx.activity.describe()
     search["forced"] = {g.name: f for g, f in zip(ctx.geos, ctx.forced, strict=True) if f}
     search["placement"] = placement
+    search["whole_layers"] = bool(whole_layers)
     return Mapping(policy=mapping.policy, n_macros=mapping.n_macros, rows=mapping.rows,
                    cols=mapping.cols, scratch_rows=mapping.scratch_rows, layers=mapping.layers,
                    network=mapping.network, search=search)

@@ -234,6 +234,19 @@ def _shape_point(hw: Hardware, w_bits: int, v_bits: int, channels: int, rows: in
             "pj_per_sop": counters_energy_pj(hw, c) / c.sops}
 
 
+#: Kernel taps of one event available for lane packing in the Fig. 7(a) shape study: a 3 x 3
+#: convolution (the kernels of the paper's SCNN and of every network preset here).
+PACKING_TAPS = 9
+
+
+def packed_lanes(spec: MacroSpec, channels: int, cols: int, taps: int = PACKING_TAPS) -> int:
+    """Lanes one event fills in a row with lane packing: ``channels`` lanes per kernel tap and
+    as many taps side by side as fit (at most ``taps``), at least one tap's lanes."""
+    per_row = spec.cols // cols
+    pack = max(1, min(taps, per_row // channels)) if channels <= per_row else 1
+    return min(channels * pack, max(per_row, channels))
+
+
 def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
                            channels_for_spread: int = 32,
                            progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -252,7 +265,10 @@ def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
     - ``shape_spread_16b_32och``: over the shapes rows x cols = v_bits (cols dividing v_bits) of
       ``channels_for_spread`` lanes, max / min energy per SOP - 1;
       ``shape_spread_16b_32och_half_row``: the same over the shapes whose lanes fill at least
-      half a row (the others leave most columns in standby for many row operations).
+      half a row (the others leave most columns in standby for many row operations);
+      ``shape_spread_16b_32och_packed``: the same over all shapes with lane packing, the lanes of
+      up to :data:`PACKING_TAPS` kernel taps of one event side by side in a row
+      (:func:`packed_lanes`).
 
     The width and shape tables are at ``hw.voltage``. ``progress(label)`` is called once per
     sweep point (for a progress bar).
@@ -304,6 +320,13 @@ def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
     half = [p["pj_per_sop"] for p in spread_pts
             if channels_for_spread * p["cols"] * 2 >= hw.macro.cols]
     out["shape_spread_16b_32och_half_row"] = max(half) / min(half) - 1.0 if half else None
+    packed = [{**_shape_point(hw, w_bits, v_bits,
+                              packed_lanes(hw.macro, channels_for_spread, c), r, c),
+               "lanes": packed_lanes(hw.macro, channels_for_spread, c)}
+              for r, c in shapes_for(v_bits)]
+    ep = [p["pj_per_sop"] for p in packed]
+    out["shape_sweep_packed"] = packed
+    out["shape_spread_16b_32och_packed"] = max(ep) / min(ep) - 1.0
     out["row_op_time_ns"] = row_op_time_ns(hw)
     out["leakage_uw"] = leakage_power_uw(hw)
     out["paper"] = dict(PAPER_FIGURES)
@@ -317,6 +340,7 @@ __all__ = [
     "SWEEP_CHANNELS",
     "SWEEP_V_BITS",
     "SWEEP_W_BITS",
+    "PACKING_TAPS",
     "calibrate_macro_energy",
     "counters_energy_breakdown_pj",
     "counters_energy_pj",
@@ -324,6 +348,7 @@ __all__ = [
     "layout_counters",
     "leakage_power_uw",
     "macro_characterisation",
+    "packed_lanes",
     "pj_per_sop",
     "row_io_energy_pj",
     "row_op_energy_pj",
@@ -358,4 +383,7 @@ def characterisation_rows(res: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("  same, shapes filling >= half a row", "-",
          "-" if res.get("shape_spread_16b_32och_half_row") is None
          else _pct(res["shape_spread_16b_32och_half_row"])),
+        ("  same, lanes of 3 x 3 kernel taps packed", "-",
+         "-" if res.get("shape_spread_16b_32och_packed") is None
+         else _pct(res["shape_spread_16b_32och_packed"])),
     ]

@@ -2,9 +2,9 @@
 Table I of arXiv 2410.23082, each as PNG + JSON, with the paper's numbers beside the model's.
 
 :func:`reproduce` returns the summary dictionary (also written to ``summary.json``); ``quick``
-uses coarser sweeps. All system numbers come from :func:`flexspim.energy.system.estimate_cost`
-(the analytic form of the simulator-driven cost model) on the default 6-conv DVS Gesture
-network, with activity from :class:`~flexspim.compile.Activity` defaults.
+uses a coarser Fig. 7 grid. Fig. 4 and Fig. 7b-d run on the paper-scale workload with every
+mapping executed by the system engine (:mod:`flexspim.reproduce.system`); Fig. 7a and Table I
+come from the bit-level macro model (:mod:`flexspim.energy.ops`).
 """
 
 from __future__ import annotations
@@ -15,19 +15,16 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from flexspim._io import write_json
 from flexspim._plot import polish, save_figure
-from flexspim.compile import POLICIES, Activity, compile_network
-from flexspim.compile.activity import DEFAULT_HIDDEN_DENSITY, DEFAULT_TIMESTEPS
 from flexspim.energy import ops
-from flexspim.energy.system import estimate_cost
 from flexspim.hw import Hardware, default_hardware
-from flexspim.net.network import IntNetwork
-from flexspim.net.presets import dvs_gesture_scnn
 
 #: The paper's numbers (arXiv 2410.23082, abstract, §III, §IV, Table I).
 PAPER = {
-    "stationary_gain_hsmin_vs_ws": 0.46,     # Fig. 4: HS-min holds 46% more operands stationary
+    "stationary_operands_gain_hsmin_vs_ws": 0.46,  # Fig. 4: HS-min holds 46% more operands
     "max_system_saving_hs_vs_ws": 0.90,      # Fig. 7: up to 90% energy saved
     "pj_per_sop_8w16v_0v9": 5.7,             # Table I
     "pj_per_sop_8w16v_1v1": 7.2,             # Table I
@@ -38,16 +35,6 @@ PAPER = {
 #: Every JSON file of ``reproduce`` carries this format name (with a ``figure`` key) and version.
 REPRODUCE_FORMAT = "flexspim-reproduce"
 REPRODUCE_VERSION = 1
-
-QUICK_MACROS = (1, 2, 4, 8, 16, 18, 32)
-FULL_MACROS = (1, 2, 3, 4, 6, 8, 12, 16, 18, 24, 32)
-QUICK_SPARSITY = (0.85, 0.9, 0.95, 0.99)
-FULL_SPARSITY = (0.85, 0.87, 0.89, 0.91, 0.93, 0.95, 0.97, 0.99)
-
-
-def _with_macros(hw: Hardware, n: int) -> Hardware:
-    return hw.with_(system=dataclasses.replace(hw.system, n_macros=n))
-
 
 def _plt():
     import matplotlib
@@ -69,33 +56,6 @@ def _save(fig: Any, path: Path) -> None:
     save_figure(fig, path)
 
 
-def fig4(net: IntNetwork, hw: Hardware, activity: Activity, out: Path) -> dict[str, Any]:
-    """Stationary-operand fraction of each policy on two macros (paper Fig. 4)."""
-    hw2 = _with_macros(hw, 2)
-    maps = {p: compile_network(net, hw2, policy=p, activity=activity) for p in POLICIES}
-    frac = {p: m.stationary_fraction for p, m in maps.items()}
-    per_layer = {p: {lm.name: {"stationary": lm.stationary,
-                               "stationary_fraction": lm.stationary_fraction,
-                               "resident_fraction": lm.resident_fraction}
-                     for lm in m.layers} for p, m in maps.items()}
-    energy = {p: estimate_cost(net, m, hw2, activity).energy_per_inference_uj
-              for p, m in maps.items()}
-    res = {"stationary_fraction": frac, "per_layer": per_layer,
-           "energy_per_inference_uj": energy,
-           "stationary_gain_hsmin_vs_ws": frac["hs-min"] / frac["ws"] - 1.0,
-           "stationary_gain_optimal_vs_ws": frac["optimal"] / frac["ws"] - 1.0,
-           "energy_saving_optimal_vs_hsmin": 1.0 - energy["optimal"] / energy["hs-min"]}
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.bar(list(frac), [100 * v for v in frac.values()], color=["C0", "C1", "C2", "C3"])
-    ax.set_ylabel("stationary operands held in arrays (% of all operand bits)")
-    ax.set_title("Fig. 4: stationary-operand fraction, 2 macros", fontsize=9)
-    ax.yaxis.label.set_size(7)
-    _save(fig, out / "fig4_stationary_fraction.png")
-    write_json(out / "fig4_stationary_fraction.json", _document("fig4_stationary_fraction", res))
-    return res
-
-
 def fig7a(hw: Hardware, out: Path) -> dict[str, Any]:
     """Energy per SOP across operand shapes (paper Fig. 7a), from the macro model."""
     char = ops.macro_characterisation(hw)
@@ -113,12 +73,17 @@ def fig7a(hw: Hardware, out: Path) -> dict[str, Any]:
                         "pj_per_sop": ops.pj_per_sop(hw, w_bits=w_bits, v_bits=v_bits,
                                                      cols=cols, n_lanes=lanes)})
         curves[f"{w_bits}w{v_bits}v"] = pts
-    res = {"macro_characterisation": char, "curves": curves}
+    packed = [{"cols": p["cols"], "rows": p["rows"], "n_lanes": p["lanes"],
+               "pj_per_sop": p["pj_per_sop"]} for p in char.get("shape_sweep_packed", [])]
+    res = {"macro_characterisation": char, "curves": curves, "packed_8w16v": packed}
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     ax = axes[0]
     for name, pts in curves.items():
         ax.plot([p["rows"] for p in pts], [p["pj_per_sop"] for p in pts], "o-", label=name)
+    if packed:
+        ax.plot([p["rows"] for p in packed], [p["pj_per_sop"] for p in packed], "k^--",
+                label="8w16v, 3x3 taps packed")
     ax.set_xlabel("rows per membrane operand (lane width = ceil(bits / rows))")
     ax.set_ylabel("pJ per SOP")
     ax.set_xscale("log", base=2)
@@ -140,107 +105,6 @@ def fig7a(hw: Hardware, out: Path) -> dict[str, Any]:
     _save(fig, out / "fig7a_shapes.png")
     write_json(out / "fig7a_shapes.json", _document("fig7a_shapes", res))
     return res
-
-
-def fig7bcd(net: IntNetwork, hw: Hardware, macros: tuple[int, ...],
-            sparsities: tuple[float, ...], n_timesteps: int, out: Path,
-            progress: bool = False) -> dict[str, Any]:
-    """System energy against macro count and input sparsity, WS-only vs HS-min and optimal
-    (paper Fig. 7b-d)."""
-    from tqdm import tqdm
-
-    policies = ("ws", "hs-min", "optimal")
-    grid: list[dict[str, Any]] = []
-    with tqdm(total=len(macros) * len(sparsities), desc="fig7 sweep", unit="point",
-              disable=not progress) as bar:
-        for s in sparsities:
-            act = Activity.from_sparsity(net, input_sparsity=s, n_timesteps=n_timesteps)
-            for n in macros:
-                hw_n = _with_macros(hw, n)
-                e = {}
-                for p in policies:
-                    m = compile_network(net, hw_n, policy=p, activity=act)
-                    e[p] = estimate_cost(net, m, hw_n, act).energy_per_inference_uj
-                grid.append({"n_macros": n, "input_sparsity": s, "energy_uj": e,
-                             "saving_hs_vs_ws": 1 - e["hs-min"] / e["ws"],
-                             "saving_optimal_vs_ws": 1 - e["optimal"] / e["ws"]})
-                bar.update(1)
-    sim = fig7_simulated(net, hw, (2, 16, 18), sparsities, n_timesteps, 2)
-    best_hs = max(grid, key=lambda g: g["saving_hs_vs_ws"])
-    best_opt = max(grid, key=lambda g: g["saving_optimal_vs_ws"])
-    res = {"grid": grid, "max_system_saving_hs_vs_ws": best_hs["saving_hs_vs_ws"],
-           "max_system_saving_hs_vs_ws_at": {k: best_hs[k] for k in ("n_macros",
-                                                                     "input_sparsity")},
-           "max_system_saving_optimal_vs_ws": best_opt["saving_optimal_vs_ws"],
-           "max_system_saving_optimal_vs_ws_at": {k: best_opt[k] for k in ("n_macros",
-                                                                           "input_sparsity")},
-           "simulated_activity": sim}
-    plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    s_mid = sparsities[len(sparsities) // 2]
-    for p in policies:
-        pts = [g for g in grid if g["input_sparsity"] == s_mid]
-        axes[0].plot([g["n_macros"] for g in pts], [g["energy_uj"][p] for g in pts], "o-",
-                     label=p)
-    axes[0].set(xlabel="macros", ylabel="uJ per inference", xscale="log",
-                title=f"Fig. 7b: energy vs macros ({100 * s_mid:.0f}% sparse)")
-    n_big = 16 if 16 in macros else macros[-1]
-    for p in policies:
-        pts = [g for g in grid if g["n_macros"] == n_big]
-        axes[1].plot([100 * g["input_sparsity"] for g in pts], [g["energy_uj"][p] for g in pts],
-                     "o-", label=p)
-    axes[1].set(xlabel="input sparsity (%)", ylabel="uJ per inference", yscale="log",
-                title=f"Fig. 7c: energy vs sparsity ({n_big} macros)")
-    for s in sparsities:
-        pts = [g for g in grid if g["input_sparsity"] == s]
-        axes[2].plot([g["n_macros"] for g in pts], [100 * g["saving_hs_vs_ws"] for g in pts],
-                     "o-", label=f"HS-min, {100 * s:.0f}%")
-    axes[2].set(xlabel="macros", ylabel="energy saved vs WS-only (%)", xscale="log",
-                title="Fig. 7d: saving of HS-min vs WS-only")
-    for ax in axes:
-        ax.title.set_size(9)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    _save(fig, out / "fig7bcd_system.png")
-    write_json(out / "fig7bcd_system.json", _document("fig7bcd_system", res))
-    return res
-
-
-def simulated_activity(net: IntNetwork, sparsity: float, n_timesteps: int, n_samples: int,
-                       seed: int = 0) -> Activity:
-    """Activity measured by simulating ``net`` on random inputs: every (pixel, polarity,
-    timestep) bin holds an event with probability ``1 - sparsity``."""
-    import numpy as np
-
-    from flexspim.sim import simulate
-
-    rng = np.random.default_rng(seed)
-    x = (rng.random((n_timesteps, n_samples, *net.input_shape)) >= sparsity).astype(np.int64)
-    res = simulate(net, x)
-    return Activity.from_result(net, res.input_events.sum(axis=1),
-                                res.output_spikes.sum(axis=1), n_samples, n_timesteps)
-
-
-def fig7_simulated(net: IntNetwork, hw: Hardware, macros: tuple[int, ...],
-                   sparsities: tuple[float, ...], n_timesteps: int,
-                   n_samples: int) -> dict[str, Any]:
-    """The Fig. 7 savings with activity measured by a small simulation of the (random-weight)
-    default network at each input sparsity instead of a fixed hidden density."""
-    grid = []
-    for s in sparsities:
-        act = simulated_activity(net, s, n_timesteps, n_samples)
-        for n in macros:
-            hw_n = _with_macros(hw, n)
-            e = {p: estimate_cost(net, compile_network(net, hw_n, policy=p, activity=act),
-                                  hw_n, act).energy_per_inference_uj
-                 for p in ("ws", "hs-min", "optimal")}
-            grid.append({"n_macros": n, "input_sparsity": s, "energy_uj": e,
-                         "hidden_events": list(act.input_events[1:]),
-                         "saving_hs_vs_ws": 1 - e["hs-min"] / e["ws"],
-                         "saving_optimal_vs_ws": 1 - e["optimal"] / e["ws"]})
-    return {"n_samples": n_samples, "grid": grid,
-            "max_system_saving_hs_vs_ws": max(g["saving_hs_vs_ws"] for g in grid),
-            "max_system_saving_optimal_vs_ws": max(g["saving_optimal_vs_ws"] for g in grid)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -370,7 +234,8 @@ def _fmt(v: float | None, pct: bool) -> str:
 
 #: Where each result's difference from the paper is explained (printed under the table).
 EXPLAINED_IN: dict[str, str] = {
-    "stationary_gain_hsmin_vs_ws": "docs/reproduce.md, section 'Fig. 4: stationary operands'",
+    "stationary_operands_gain_hsmin_vs_ws": "docs/reproduce.md, section 'Fig. 4: stationary "
+                                            "operands'",
     "max_system_saving_hs_vs_ws": "docs/reproduce.md, section 'Fig. 7: system energy'",
     "max_gain_vs_rowwise": "docs/energy.md, section 'What the model gives (0.9 V)'",
     "shape_spread_16b_32och": "docs/energy.md, section 'What the model gives (0.9 V)' (the shape "
@@ -384,15 +249,18 @@ DIFFERENCE_TOLERANCE = 0.05
 
 #: The printed rows: label, summary key, shown as a percentage.
 TABLE_ROWS: tuple[tuple[str, str, bool], ...] = (
-    ("Fig. 4 stationary gain HS-min vs WS", "stationary_gain_hsmin_vs_ws", True),
-    ("Fig. 4 stationary gain optimal vs WS", "stationary_gain_optimal_vs_ws", True),
+    ("Fig. 4 stationary operands HS-min vs WS", "stationary_operands_gain_hsmin_vs_ws", True),
+    ("  same, partly resident layers counted", "stationary_operands_gain_hsmin_vs_ws_partial",
+     True),
+    ("Fig. 4 stationary operands optimal vs WS", "stationary_operands_gain_optimal_vs_ws", True),
     ("Fig. 4 energy saved optimal vs HS-min", "energy_saving_optimal_vs_hsmin", True),
     ("Fig. 7 max saving HS-min vs WS", "max_system_saving_hs_vs_ws", True),
     ("Fig. 7 max saving optimal vs WS", "max_system_saving_optimal_vs_ws", True),
-    ("Fig. 7 max saving HS-min vs WS, sim. act.",
-     "max_system_saving_hs_vs_ws_simulated_activity", True),
+    ("Fig. 7 latency, 1 macro / 16 macros (x)", "latency_speedup_16_vs_1_macros", False),
+    ("Fig. 7 estimate vs engine, largest error", "analytic_vs_engine_max_rel_error", True),
     ("Fig. 7a max gain vs row-wise (x)", "max_gain_vs_rowwise", False),
     ("Fig. 7a spread across shapes 16b/32och", "shape_spread_16b_32och", True),
+    ("  same, 3x3 kernel taps packed", "shape_spread_16b_32och_packed", True),
     ("Table I pJ/SOP 8w/16v at 0.9 V", "pj_per_sop_8w16v_0v9", False),
     ("Table I pJ/SOP 8w/16v at 1.1 V", "pj_per_sop_8w16v_1v1", False),
     ("Table I pJ per 1-bit SOP at 0.9 V", "pj_per_1bit_sop_0v9", False),
@@ -445,41 +313,74 @@ def table1_lines(chips: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _fig4_files(f4: dict[str, Any], out: Path) -> None:
+    """Fig. 4's JSON and figure: stationary operands per policy (whole layers, partial)."""
+    write_json(out / "fig4_stationary_operands.json", _document("fig4_stationary_operands", f4))
+    plt = _plt()
+    pols = list(f4["policies"])
+    whole = [f4["policies"][p]["operands_whole_layers"] for p in pols]
+    part = [f4["policies"][p]["operands_partial"] for p in pols]
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    x = np.arange(len(pols))
+    ax.bar(x - 0.2, whole, 0.4, color="C0", label="whole layers resident")
+    ax.bar(x + 0.2, part, 0.4, color="C1", hatch="//", label="partly resident layers too")
+    ax.set_xticks(x, pols)
+    ax.set_xlabel("stationarity policy")
+    ax.set_ylabel("stationary operands in 2 macros")
+    ax.set_title("Fig. 4: stationary operands on two macros (paper-scale SCNN)", fontsize=9)
+    ax.legend(fontsize=7)
+    _save(fig, out / "fig4_stationary_operands.png")
+
+
+def _fig7_files(rows: list[dict[str, Any]], keys: dict[str, Any], grid: Any, out: Path) -> None:
+    from flexspim.reproduce.system import plot_fig7
+
+    write_json(out / "fig7bcd_system.json", _document("fig7bcd_system", {"grid": rows, **keys}))
+    plot_fig7(rows, grid, out / "fig7bcd_system.png", _save)
+
+
 def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
-              progress: bool = False) -> dict[str, Any]:
+              progress: bool = False, grid: Any = None) -> dict[str, Any]:
     """Compute every figure and table, write PNG + JSON into ``out_dir`` and ``summary.json``;
-    return the summary (keys in docs/reproduce.md)."""
+    return the summary (keys in docs/reproduce.md). ``grid`` replaces the Fig. 7 grid of
+    ``quick`` (a :class:`~flexspim.reproduce.system.Fig7Grid`)."""
+    from tqdm import tqdm
+
+    from flexspim.reproduce import system as rs
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    net = dvs_gesture_scnn()
     hw = default_hardware()
-    n_t = DEFAULT_TIMESTEPS
-    act = Activity.from_sparsity(net, n_timesteps=n_t)
-    f4 = fig4(net, hw, act, out)
-    f7a = fig7a(hw, out)
-    f7 = fig7bcd(net, hw, QUICK_MACROS if quick else FULL_MACROS,
-                 QUICK_SPARSITY if quick else FULL_SPARSITY, n_t, out, progress)
-    t1 = table1(hw, out)
+    g = grid if grid is not None else (rs.QUICK_GRID if quick else rs.FULL_GRID)
+    n_points = len(g.points()) * len(rs.FIG7_POLICIES)
+    with tqdm(total=n_points + 3, desc="reproduce", unit="step", disable=not progress) as bar:
+        net, densities = rs.paper_workload()
+        bar.update(1)
+        act = rs.measured_activity(net, rs.random_inputs(net, rs.REFERENCE_SPARSITY,
+                                                         g.samples, seed=1))
+        f4 = rs.fig4(net, hw, act)
+        _fig4_files(f4, out)
+        bar.update(1)
+        f7a = fig7a(hw, out)
+        rows = rs.run_grid(net, hw, g, out, lambda _pid: bar.update(1))
+        keys = rs.fig7_keys(rows, g)
+        _fig7_files(rows, keys, g, out)
+        t1 = table1(hw, out)
+        bar.update(1)
     char = f7a["macro_characterisation"]
     summary: dict[str, Any] = {
-        "quick": quick,
-        "network": net.name,
-        "hidden_density": DEFAULT_HIDDEN_DENSITY,
-        "n_timesteps": n_t,
-        "stationary_fraction": f4["stationary_fraction"],
-        "stationary_gain_hsmin_vs_ws": f4["stationary_gain_hsmin_vs_ws"],
-        "stationary_gain_optimal_vs_ws": f4["stationary_gain_optimal_vs_ws"],
-        "energy_saving_optimal_vs_hsmin": f4["energy_saving_optimal_vs_hsmin"],
-        "max_system_saving_hs_vs_ws": f7["max_system_saving_hs_vs_ws"],
-        "max_system_saving_hs_vs_ws_at": f7["max_system_saving_hs_vs_ws_at"],
-        "max_system_saving_optimal_vs_ws": f7["max_system_saving_optimal_vs_ws"],
-        "max_system_saving_optimal_vs_ws_at": f7["max_system_saving_optimal_vs_ws_at"],
-        "max_system_saving_hs_vs_ws_simulated_activity":
-            f7["simulated_activity"]["max_system_saving_hs_vs_ws"],
-        "max_system_saving_optimal_vs_ws_simulated_activity":
-            f7["simulated_activity"]["max_system_saving_optimal_vs_ws"],
+        "quick": quick, "network": net.name, "n_timesteps": rs.N_TIMESTEPS,
+        "calibration": {**rs.CALIBRATION, "hidden_densities": densities},
+        "thresholds": {la.name: la.threshold for la in net.spiking_layers},
+        "fig7_grid": dataclasses.asdict(g),
+        **{k: v for k, v in f4.items() if k != "policies"},
+        "stationary_operands": {p: {k: v for k, v in c.items() if k != "per_layer"}
+                                for p, c in f4["policies"].items()},
+        **keys,
         "max_gain_vs_rowwise": char.get("max_gain_vs_rowwise"),
         "shape_spread_16b_32och": char.get("shape_spread_16b_32och"),
+        "shape_spread_16b_32och_half_row": char.get("shape_spread_16b_32och_half_row"),
+        "shape_spread_16b_32och_packed": char.get("shape_spread_16b_32och_packed"),
         "pj_per_sop_8w16v_0v9": t1["pj_per_sop_8w16v_0v9"],
         "pj_per_sop_8w16v_1v1": t1["pj_per_sop_8w16v_1v1"],
         "pj_per_1bit_sop_0v9": t1["rows"]["0.9V"]["pj_per_1bit_sop"],
