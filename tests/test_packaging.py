@@ -75,6 +75,11 @@ def test_changelog_has_an_entry_for_this_version() -> None:
         f"CHANGELOG.md has no '## [{__version__}]' section")
 
 
+def test_readme_names_this_release() -> None:
+    named = set(re.findall(r"flexspim-(\d+\.\d+\.\d+[a-z0-9]*)", README))
+    assert named <= {__version__}, f"README names release(s) {named - {__version__}}"
+
+
 def test_every_extra_is_documented_in_the_readme() -> None:
     section = README.split("## Install into your own environment", 1)[1].split("\n## ", 1)[0]
     for extra in _extras():
