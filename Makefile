@@ -6,9 +6,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test venv bench lint clean model
+.PHONY: run test wheel-test venv bench lint clean model
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/flexspim/__init__.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e ".[dev]"
@@ -21,6 +21,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The wheel as a user gets it (tests/test_packaging.py; a few minutes, needs the package index):
+# build sdist + wheel, install the wheel into a fresh venv outside the repository, run
+# `flexspim --version`, `flexspim demo --quick` and the README's Python API snippet from there.
+wheel-test: $(STAMP)
+	$(PY) -m pytest -m packaging -s tests/test_packaging.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

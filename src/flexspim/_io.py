@@ -1,7 +1,9 @@
 """Small file helpers shared by every part: atomic writes and versioned JSON documents.
 
 Every file flexspim writes carries a ``format`` name and a ``version``; reading a file of another
-format or version raises :class:`~flexspim.errors.FormatError` that says so.
+format or version raises :class:`~flexspim.errors.FormatError` that says so. Every versioned
+document also carries ``flexspim_version``, the release that wrote it (:func:`stamped`): readers
+ignore it, since the format's own ``version`` alone decides whether a file can be read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from flexspim import __version__
 from flexspim.errors import ConfigError, FormatError
+
+#: The key that names the flexspim release which wrote a versioned document.
+WRITER_KEY = "flexspim_version"
 
 
 def _umask() -> int:
@@ -95,13 +101,33 @@ def dumps_json(doc: Any) -> str:
 
 
 def write_json(path: str | os.PathLike[str], doc: Any) -> None:
-    """Write ``doc`` as JSON to ``path`` atomically."""
-    write_text_atomic(path, dumps_json(doc))
+    """Write ``doc`` as JSON to ``path`` atomically; a versioned document is :func:`stamped`."""
+    write_text_atomic(path, dumps_json(stamped(doc)))
 
 
 def versioned(format_name: str, version: int, body: dict[str, Any]) -> dict[str, Any]:
     """Wrap ``body`` with its format name and version (the keys ``format`` and ``version``)."""
     return {"format": format_name, "version": version, **body}
+
+
+def stamped(doc: Any) -> Any:
+    """``doc`` with ``flexspim_version`` (this release) placed right after ``version``, when
+    ``doc`` is a versioned document (a dict with ``format`` and ``version``); else ``doc`` as is.
+
+    Writers call this on the way to the file, so the stamp names the release that wrote the file
+    (a document read from an older file and written again gets this release) and stays out of
+    the in-memory documents that are hashed or compared.
+    """
+    if not (isinstance(doc, dict) and "format" in doc and "version" in doc):
+        return doc
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key == WRITER_KEY:
+            continue
+        out[key] = value
+        if key == "version":
+            out[WRITER_KEY] = __version__
+    return out
 
 
 def check_versioned(

@@ -2,9 +2,9 @@
 
 Each subcommand lives in its own module of this package and defines ``register(subparsers)``,
 which adds its parser and sets ``func`` to a function ``run(args) -> int``. Errors a user can cause
-(:class:`~flexspim.errors.FlexspimError`, a missing file) are printed as one line with exit code 2;
-``--debug`` (anywhere on the command line) shows the traceback instead. Shared options and output
-checks live in :mod:`flexspim.cli._common`.
+(:class:`~flexspim.errors.FlexspimError`, a missing file, an optional library not installed) are
+printed as one line with exit code 2; ``--debug`` (anywhere on the command line) shows the
+traceback instead. Shared options and output checks live in :mod:`flexspim.cli._common`.
 """
 
 from __future__ import annotations
@@ -82,6 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"flexspim: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional library the command needs (cli/extras.py)
+        from flexspim.cli.extras import missing_extra_message
+
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        print(f"flexspim: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"flexspim: {getattr(args, 'interrupted', INTERRUPTED)}", file=sys.stderr)

@@ -1,10 +1,11 @@
 """The sweep result store: one SQLite file (stdlib ``sqlite3``, WAL journal), one row per point.
 
 Format ``flexspim-sweep-store`` version 1 (docs/dse.md). Table ``meta`` holds ``format`` and
-``version``; table ``points`` holds, per point key, the point, its status (``ok`` or ``failed``),
-its metrics (JSON) or the one-line error, and the order in which points completed. A row is
-committed as soon as its point completes, and a key is written at most once (``INSERT OR
-IGNORE``), so a sweep killed at any moment resumes with no point lost or computed twice.
+``version`` (and ``flexspim_version``, the release that created the store); table ``points``
+holds, per point key, the point, its status (``ok`` or ``failed``), its metrics (JSON) or the
+one-line error, and the order in which points completed. A row is committed as soon as its point
+completes, and a key is written at most once (``INSERT OR IGNORE``), so a sweep killed at any
+moment resumes with no point lost or computed twice.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flexspim._io import dumps_json
+from flexspim import __version__
+from flexspim._io import WRITER_KEY, dumps_json
 from flexspim.dse.points import SweepPoint
 from flexspim.errors import FormatError
 
@@ -80,7 +82,8 @@ class ResultStore:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if not meta:
             self._db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
-                                 [("format", STORE_FORMAT), ("version", str(STORE_VERSION))])
+                                 [("format", STORE_FORMAT), ("version", str(STORE_VERSION)),
+                                  (WRITER_KEY, __version__)])
             return
         if meta.get("format") != STORE_FORMAT:
             raise FormatError(f"{self.path}: holds '{meta.get('format')}', expected a "

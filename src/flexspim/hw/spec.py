@@ -20,7 +20,7 @@ from typing import Any
 import tomli_w
 import yaml
 
-from flexspim._io import write_text_atomic
+from flexspim._io import WRITER_KEY, stamped, write_text_atomic
 from flexspim.errors import ConfigError
 
 HW_FORMAT = "flexspim-hardware"
@@ -351,6 +351,7 @@ def hardware_from_dict(doc: dict[str, Any], source: str = "hardware") -> Hardwar
     doc = dict(doc)
     fmt = doc.pop("format", HW_FORMAT)
     ver = doc.pop("version", HW_VERSION)
+    doc.pop(WRITER_KEY, None)  # the release that wrote the file: provenance only
     if fmt != HW_FORMAT:
         raise ConfigError(f"{source}: format '{fmt}' is not a hardware description "
                           f"(expected '{HW_FORMAT}')")
@@ -424,7 +425,7 @@ def load_hardware(path: str | os.PathLike[str]) -> Hardware:
 def save_hardware(hw: Hardware, path: str | os.PathLike[str]) -> None:
     """Save as YAML or TOML by the file's suffix (atomically)."""
     p = Path(path)
-    doc = hardware_to_dict(hw)
+    doc = stamped(hardware_to_dict(hw))
     suffix = p.suffix.lower()
     if suffix == ".toml":
         text = tomli_w.dumps(doc)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from flexspim._io import write_bytes_atomic
+from flexspim._io import stamped, write_bytes_atomic
 from flexspim.errors import FlexspimError, FormatError, NetworkError
 from flexspim.net.layers import LAYER_TYPES, Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer
 from flexspim.net.network import IntNetwork
@@ -55,7 +55,8 @@ def network_header(net: IntNetwork) -> dict[str, Any]:
 
 def network_to_bytes(net: IntNetwork) -> bytes:
     """The file contents of ``net``."""
-    arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(network_header(net)))}
+    header = stamped(network_header(net))  # + flexspim_version: the release writing the file
+    arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(header))}
     for layer in net.layers:
         if isinstance(layer, SpikingLayer):
             arrays[f"{layer.name}.weight"] = np.asarray(layer.weight, dtype=np.int64)

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from flexspim._io import read_json, write_json
+from flexspim._io import WRITER_KEY, read_json, write_json
 from flexspim.compile.mapping import Mapping
 from flexspim.errors import FlexspimError, FormatError
 from flexspim.hw import Hardware, hardware_from_dict, hardware_to_dict
@@ -107,7 +107,7 @@ def run_data(doc: Any, where: str = "<run>") -> RunData:
         raise FormatError(f"{where}: {RUN_FORMAT} format version {doc.get('version')!r}, this "
                           f"flexspim reads version {RUN_VERSION}; re-create the file")
     for key in doc:
-        if key not in ("format", "version", *_PARTS):
+        if key not in ("format", "version", WRITER_KEY, *_PARTS):
             raise FormatError(f"{where}: unknown run-document part '{key}'; parts: "
                               f"{', '.join(_PARTS)}")
     if doc.get("simulation") is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flexspim._io import write_bytes_atomic
+from flexspim._io import stamped, write_bytes_atomic
 from flexspim.errors import FormatError
 
 FRAMES_FORMAT = "flexspim-frames"
@@ -61,7 +61,7 @@ def save_frames(path: str | os.PathLike[str], frames: Frames) -> None:
     header = {"format": FRAMES_FORMAT, "version": FRAMES_VERSION, "name": frames.name,
               "classes": list(frames.classes)}
     buf = io.BytesIO()
-    np.savez_compressed(buf, header=np.array(json.dumps(header)),
+    np.savez_compressed(buf, header=np.array(json.dumps(stamped(header))),
                         x_train=frames.x_train.astype(np.int16), y_train=frames.y_train,
                         x_test=frames.x_test.astype(np.int16), y_test=frames.y_test)
     write_bytes_atomic(path, buf.getvalue())

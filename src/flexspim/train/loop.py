@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from flexspim._io import write_json, write_text_atomic, write_with
+from flexspim._io import stamped, write_json, write_text_atomic, write_with
 from flexspim.errors import ConfigError, FormatError
 from flexspim.train.arch import Architecture, preset
 from flexspim.train.model import (
@@ -129,7 +129,7 @@ def _checkpoint_doc(config: TrainConfig, model: QuantSNN, optimizer: torch.optim
 
 def save_checkpoint(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
     """Write a checkpoint document atomically."""
-    write_with(path, lambda tmp: torch.save(doc, tmp))
+    write_with(path, lambda tmp: torch.save(stamped(doc), tmp))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
