@@ -239,7 +239,10 @@ def read_prophesee(path: str | os.PathLike[str], buf: bytes, *, allow_truncated:
             target = Path(tmp) / f"recording{suffix}"
             if dropped:
                 target.write_bytes(bytes(buf[:end]))
-            else:
-                os.symlink(Path(path).resolve(), target)
+            else:  # expelliarmus resolves symbolic links, so a hard link or a copy
+                try:
+                    os.link(path, target)
+                except OSError:
+                    target.write_bytes(bytes(buf))
         ev, notes = _expelliarmus(target, header.format, where)
     return ev, header, dropped, notes

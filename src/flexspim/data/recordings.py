@@ -33,8 +33,8 @@ from flexspim.data.events import EVENT_DTYPE, as_events
 from flexspim.errors import FormatError
 
 NPY_MAGIC = b"\x93NUMPY"
-#: How many leading bytes :func:`detect_format` looks at.
-HEAD_BYTES = 64
+#: How many leading bytes :func:`detect_format` looks at (a ``.npy`` header fits in them).
+HEAD_BYTES = 4096
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +92,24 @@ def _read_prophesee(path: Path, buf: bytes, allow_truncated: bool) -> Recording:
                      dropped, notes)
 
 
+def _npy_holds_events(head: bytes) -> bool:
+    """Whether a ``.npy`` header describes a structured array with fields x, y, p, t (other
+    arrays, such as binned spikes, are no recording; an unreadable header counts as one, so
+    that reading it names the problem)."""
+    import io
+
+    f = io.BytesIO(head)
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            _shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            _shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    except (ValueError, EOFError, SyntaxError, KeyError):
+        return True
+    return dtype.names is not None and {"x", "y", "p", "t"} <= set(dtype.names)
+
+
 def _read_npy(path: Path, buf: bytes, allow_truncated: bool) -> Recording:
     import io
 
@@ -131,7 +149,7 @@ FORMATS: tuple[tuple[str, Callable[[bytes], bool],
     ("AEDAT 4.0", lambda h: h.startswith(aedat4.AEDAT4_MAGIC), _read_aedat4),
     ("AEDAT 3.x", lambda h: h.startswith(b"#!AER-DAT3."), _read_aedat3),
     ("Prophesee", prophesee.is_prophesee, _read_prophesee),
-    ("NumPy .npy", lambda h: h.startswith(NPY_MAGIC), _read_npy),
+    ("NumPy .npy", lambda h: h.startswith(NPY_MAGIC) and _npy_holds_events(h), _read_npy),
 )
 #: First bytes of formats that are known but not read, and what to do instead.
 UNSUPPORTED: tuple[tuple[bytes, str], ...] = (
