@@ -25,7 +25,7 @@ from flexspim.data.inputs import (
     recording_sensor,
 )
 from flexspim.data.recordings import read_events
-from flexspim.errors import ConfigError
+from flexspim.errors import ConfigError, FormatError
 
 #: The name of a label table found inside a folder of recordings.
 FOLDER_TABLE = "labels.csv"
@@ -87,6 +87,8 @@ def preprocess_from_args(args: argparse.Namespace) -> Preprocess:
 
 def _table(source: Path, labels: str | None) -> tuple[Any, str]:
     """The label table named by ``--labels`` (or a folder's ``labels.csv``), and its name."""
+    if labels is not None and labels.lower().endswith(".csv") and not Path(labels).is_file():
+        raise FormatError(f"--labels {labels}: no such label table; check the path")
     if labels is not None and is_label_table(labels):
         return read_label_table(labels), labels
     folder_table = source / FOLDER_TABLE
@@ -102,6 +104,8 @@ def load_samples(source: str | Path, args: argparse.Namespace,
     With ``input_shape`` (the network's ``(C, H, W)``) a mismatch is an error naming the option
     to add; without, the options alone decide the sample size."""
     src = Path(source)
+    prep = preprocess_from_args(args)
+    table, table_name = _table(src, getattr(args, "labels", None))
     recordings = read_events(src, allow_truncated=args.allow_truncated)
     for rec in recordings:
         for note in rec.notes:
@@ -112,10 +116,8 @@ def load_samples(source: str | Path, args: argparse.Namespace,
         _ints(text, 2, "--sensor-size", "W,H"))
     fallback = (int(input_shape[2]), int(input_shape[1])) if input_shape is not None else None
     sensor = recording_sensor(recordings, override, fallback)
-    prep = preprocess_from_args(args)
     if input_shape is not None:
         check_fit(sensor, prep, input_shape)
-    table, table_name = _table(src, getattr(args, "labels", None))
     samples = make_samples(recordings, sensor, prep, table=table, table_name=table_name)
     if not samples.events:
         raise ConfigError(f"{src}: no sample: the recordings hold no events")

@@ -105,7 +105,7 @@ def _npy_holds_events(head: bytes) -> bool:
             _shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             _shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
-    except (ValueError, EOFError, SyntaxError, KeyError):
+    except Exception:  # NumPy's header parser raises many kinds on garbage
         return True
     return dtype.names is not None and {"x", "y", "p", "t"} <= set(dtype.names)
 
@@ -120,8 +120,10 @@ def _read_npy(path: Path, buf: bytes, allow_truncated: bool) -> Recording:
         read = {(1, 0): np.lib.format.read_array_header_1_0,
                 (2, 0): np.lib.format.read_array_header_2_0}[version]
         shape, _fortran, dtype = read(f)
-    except (ValueError, KeyError, EOFError, SyntaxError) as exc:
-        raise FormatError(f"{path}: {fmt}: byte 0: unreadable array header ({exc})") from None
+    except Exception as exc:  # NumPy's header parser raises many kinds on garbage
+        raise FormatError(f"{path}: {fmt}: byte 0: unreadable array header "
+                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                          ) from None
     if dtype.names is None or not {"x", "y", "p", "t"} <= set(dtype.names) or len(shape) != 1:
         raise FormatError(f"{path}: {fmt}: holds an array of shape {shape} and dtype {dtype}; "
                           f"an event file holds a 1-D structured array with fields x, y, p, t "
