@@ -116,6 +116,10 @@ def load_samples(source: str | Path, args: argparse.Namespace,
         _ints(text, 2, "--sensor-size", "W,H"))
     fallback = (int(input_shape[2]), int(input_shape[1])) if input_shape is not None else None
     sensor = recording_sensor(recordings, override, fallback)
+    if override is None and all(r.sensor_size is None for r in recordings):
+        basis = "the network input" if sensor[:2] == fallback else "largest coordinates + 1"
+        print(f"{src}: the files give no sensor size; using {sensor[0]} x {sensor[1]} ({basis}); "
+              f"pass --sensor-size W,H with the camera's size", file=sys.stderr)
     if input_shape is not None:
         check_fit(sensor, prep, input_shape)
     samples = make_samples(recordings, sensor, prep, table=table, table_name=table_name)

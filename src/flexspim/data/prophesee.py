@@ -70,7 +70,7 @@ class PropheseeHeader:
 
 def is_prophesee(head: bytes) -> bool:
     """Whether ``head`` starts like a Prophesee file (a ``%`` header line)."""
-    return head[:2] in (b"% ", b"%\n", b"%\r") or head[:1] == b"%"
+    return head[:1] == b"%"
 
 
 def _header_lines(buf: bytes, where: str) -> tuple[list[str], int]:
