@@ -233,16 +233,17 @@ def read_prophesee(path: str | os.PathLike[str], buf: bytes, *, allow_truncated:
     if header.format == EVT3:
         return _evt3(bytes(buf[header.data_offset:end]), header.sensor), header, dropped, ()
     suffix = ".dat" if header.format == DAT else ".raw"
+    if not dropped and Path(path).suffix == suffix:
+        ev, notes = _expelliarmus(Path(path), header.format, where)
+        return ev, header, dropped, notes
     with tempfile.TemporaryDirectory(prefix="flexspim-prophesee-") as tmp:
-        target = Path(path)
-        if dropped or target.suffix != suffix:  # expelliarmus wants its own suffixes
-            target = Path(tmp) / f"recording{suffix}"
-            if dropped:
-                target.write_bytes(bytes(buf[:end]))
-            else:  # expelliarmus resolves symbolic links, so a hard link or a copy
-                try:
-                    os.link(path, target)
-                except OSError:
-                    target.write_bytes(bytes(buf))
+        target = Path(tmp) / f"recording{suffix}"  # expelliarmus wants its own suffixes
+        if dropped:
+            target.write_bytes(bytes(buf[:end]))
+        else:  # expelliarmus resolves symbolic links, so a hard link or a copy
+            try:
+                os.link(path, target)
+            except OSError:
+                target.write_bytes(bytes(buf))
         ev, notes = _expelliarmus(target, header.format, where)
     return ev, header, dropped, notes
