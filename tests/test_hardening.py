@@ -62,6 +62,13 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("simulate: missing network", lambda t: ["simulate", str(t / "n.npz"), str(t / "e.npy")],
      "n.npz"),
     ("bad option value", lambda t: ["sweep", "x.yaml", "--workers", "two"], "invalid int"),
+    ("data info: no encoding named", lambda t: ["data", "info", _write(t / "x.raw", "% hi\n")],
+     "Prophesee: byte 0: the header names no encoding"),
+    ("data info: cut EVT 2.0", lambda t: ["data", "info", _write(
+        t / "x.bin", "% evt 2.0\n% end\nabc")], "EVT 2.0: byte 16: the file is cut short"),
+    ("simulate: recording without --time-bins", lambda t: ["simulate", str(
+        Path(__file__).parents[1] / "src" / "flexspim" / "assets" / "digits_net.npz"), _write(
+        t / "x.raw", "% evt 2.0\n% end\n")], "pass --time-bins"),
 ]
 
 
