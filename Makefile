@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_macro.py --json benchmarks/results/macro.json
 	$(PY) benchmarks/bench_sim.py --json benchmarks/results/sim.json
 	$(PY) benchmarks/bench_aedat.py --json benchmarks/results/aedat.json
+	$(PY) benchmarks/bench_recordings.py --json benchmarks/results/recordings.json
 	$(PY) benchmarks/bench_compile.py --json benchmarks/results/compile.json
 
 # The shipped digits model and its record (docs/training.md): seeded, 2 torch threads.

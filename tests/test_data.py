@@ -477,7 +477,7 @@ def test_inspect_path_kinds(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="no such file or folder"):
         inspect_path(tmp_path / "missing")
     (tmp_path / "x.txt").write_text("hi")
-    with pytest.raises(FormatError, match="not an .aedat file"):
+    with pytest.raises(FormatError, match="byte 0: not an event file"):
         inspect_path(tmp_path / "x.txt")
 
 

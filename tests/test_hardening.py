@@ -62,6 +62,13 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("simulate: missing network", lambda t: ["simulate", str(t / "n.npz"), str(t / "e.npy")],
      "n.npz"),
     ("bad option value", lambda t: ["sweep", "x.yaml", "--workers", "two"], "invalid int"),
+    ("data info: no encoding named", lambda t: ["data", "info", _write(t / "x.raw", "% hi\n")],
+     "Prophesee: byte 0: the header names no encoding"),
+    ("data info: cut EVT 2.0", lambda t: ["data", "info", _write(
+        t / "x.bin", "% evt 2.0\n% end\nabc")], "EVT 2.0: byte 16: the file is cut short"),
+    ("simulate: recording without --time-bins", lambda t: ["simulate", str(
+        Path(__file__).parents[1] / "src" / "flexspim" / "assets" / "digits_net.npz"), _write(
+        t / "x.raw", "% evt 2.0\n% end\n")], "pass --time-bins"),
 ]
 
 
@@ -143,6 +150,7 @@ def valid_samples() -> dict[str, bytes]:
     ev = make_events(rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n),
                      np.sort(rng.integers(0, 1 << 33, n)))
     out = {"aedat": encode_aedat(ev, packet_events=64)}
+    out.update(_recording_samples(d))
     net = dvs_gesture_scnn(convs=((4, 2), (4, 2)), input_shape=(2, 8, 8), n_classes=3)
     save_network(net, d / "n.npz")
     out["network"] = (d / "n.npz").read_bytes()
@@ -153,6 +161,37 @@ def valid_samples() -> dict[str, bytes]:
     out["sweep"] = (Path(__file__).parents[1] / "examples" / "sweep.yaml").read_bytes()
     shutil.rmtree(d)
     return out
+
+
+def _recording_samples(d: Path) -> dict[str, bytes]:
+    """Recordings of every other format, written by their libraries (see event_files.py)."""
+    from event_files import (
+        encode_dat,
+        encode_evt2,
+        encode_evt3,
+        random_events,
+        save_expelliarmus,
+        write_aedat4,
+    )
+
+    ev = random_events(300, (64, 48), 1, span_us=50_000, same_time=True)
+    write_aedat4(d / "a.aedat4", ev, (64, 48), packet_events=100)
+    save_expelliarmus(d / "e.dat", ev, "dat")
+    np.save(d / "e.npy", ev)
+    return {"aedat4": (d / "a.aedat4").read_bytes(), "evt2": encode_evt2(ev, (64, 48)),
+            "evt3": encode_evt3(ev, (64, 48)), "dat": encode_dat(ev, (64, 48)),
+            "dat_expelliarmus": (d / "e.dat").read_bytes(), "npy_events": (d / "e.npy").read_bytes()}
+
+
+def _read_all(path: Path) -> None:
+    """read_recording, strict and salvaging a cut file: nothing but one-line FlexspimErrors."""
+    from flexspim.data import read_recording
+
+    for salvage in (False, True):
+        try:
+            read_recording(path, allow_truncated=salvage)
+        except FlexspimError as exc:
+            assert "\n" not in str(exc)
 
 
 def _readers() -> dict[str, tuple[str, str, Callable[[Path], Any]]]:
@@ -166,6 +205,12 @@ def _readers() -> dict[str, tuple[str, str, Callable[[Path], Any]]]:
         "hardware_yaml": ("hardware_yaml", ".yaml", load_hardware),
         "hardware_toml": ("hardware_toml", ".toml", load_hardware),
         "sweep": ("sweep", ".yaml", load_sweep),
+        "aedat4": ("aedat4", ".aedat4", _read_all),
+        "evt2": ("evt2", ".raw", _read_all),
+        "evt3": ("evt3", ".raw", _read_all),
+        "dat": ("dat", ".dat", _read_all),
+        "dat_expelliarmus": ("dat_expelliarmus", ".dat", _read_all),
+        "npy_events": ("npy_events", ".npy", _read_all),
     }
 
 

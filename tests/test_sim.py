@@ -398,15 +398,22 @@ def test_cli_event_folder_labels(tmp_path: Path, capsys: pytest.CaptureFixture[s
         ev = np.zeros(5, dtype=dtype)
         ev["x"], ev["y"], ev["t"] = np.arange(5), np.arange(5), np.arange(5) * 10
         np.save(folder / f"s{i}_label{label}.npy", ev)
-    from flexspim.cli.simulate import _folder_labels
+    from flexspim.cli.recording_options import _table
+    from flexspim.data import Preprocess, make_samples, read_events
 
-    files = sorted(folder.glob("*.npy"))
-    assert _folder_labels(folder, files).tolist() == [3, 1]
+    recs = read_events(folder)
+
+    def labels() -> list[int]:
+        table, name = _table(folder, None)
+        return make_samples(recs, (6, 6, 2), Preprocess(), table=table,
+                            table_name=name).labels.tolist()
+
+    assert labels() == [3, 1]
     (folder / "labels.csv").write_text("file,label\ns0_label3.npy,7\ns1_label1,8\n")
-    assert _folder_labels(folder, files).tolist() == [7, 8]
+    assert labels() == [7, 8]
     (folder / "labels.csv").write_text("s0_label3.npy,7\n")
     with pytest.raises(FormatError, match="no label for s1_label1.npy"):
-        _folder_labels(folder, files)
+        labels()
     (folder / "labels.csv").unlink()
     data = pytest.importorskip("flexspim.data")
     if not hasattr(data, "bin_events"):

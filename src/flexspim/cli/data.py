@@ -1,14 +1,21 @@
 """``flexspim data``: inspect event data and bin it into a frames file.
 
-``flexspim data info PATH``: what an event file or dataset holds. PATH is an AEDAT 3.1 file, a
-``.npy`` event file, an IBM DVS Gesture folder (original release or Tonic's layout) or the word
-``digits`` (the offline dataset). Prints events, duration, sensor size, samples and classes;
-``--json FILE`` also writes them as a versioned JSON document.
+``flexspim data info PATH``: what an event file or dataset holds. PATH is an event file of any
+format :func:`flexspim.data.read_events` reads (AEDAT 4.0 / 3.1, Prophesee EVT 2.0 / EVT 3.0 /
+DAT, a ``.npy`` of events; told apart by content), a folder of them, an IBM DVS Gesture folder
+(original release or Tonic's layout) or the word ``digits`` (the offline dataset). Prints
+events, duration, timestamps, sensor size, samples and classes; ``--json FILE`` also writes them
+as a versioned JSON document.
 
-``flexspim data frames SOURCE --time-bins T --out FILE.npz``: bin both splits of a dataset (a DVS
-Gesture folder, preprocessed as the ``dvs_gesture`` training preset does: 10 ms denoise, 4x
-down-sampling to 32 x 32; or ``digits``) into a ``flexspim-frames`` v1 file, once, so that
-``flexspim train --data FILE.npz`` and ``flexspim simulate NETWORK FILE.npz`` read it directly.
+``flexspim data frames SOURCE --time-bins T --out FILE.npz``: bin both splits of a dataset into
+a ``flexspim-frames`` v1 file, once, so that ``flexspim train --data FILE.npz`` and ``flexspim
+simulate NETWORK FILE.npz`` read it directly. SOURCE is a DVS Gesture folder (preprocessed as
+the ``dvs_gesture`` training preset does: 10 ms denoise, 4x down-sampling to 32 x 32), ``digits``,
+or your own recordings: a recording or folder of them with ``--labels TABLE.csv`` (lines
+``file,label[,start_us,end_us]``, optional ``split`` column), preprocessed by the recording
+options (crop, down-sampling, denoise, windows, polarity; ``--network NET`` checks the result
+against a network's input), split into train and test by the table's ``split`` column or, without
+one, by ``--test-fraction`` of each class (seeded).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import dataclasses
 from typing import Any
 
 from flexspim._io import versioned, write_json
-from flexspim.data import describe, inspect_path
+from flexspim.cli.recording_options import add_recording_options
+from flexspim.data import describe, detect_layout, inspect_path
 
 INFO_FORMAT = "flexspim-data-info"
 INFO_VERSION = 1
@@ -34,18 +42,38 @@ def register(subparsers: Any) -> None:
         description="Print events, duration, sensor size, samples and classes of PATH: an "
         ".aedat (AEDAT 3.1) file, a .npy event file, a DVS Gesture folder (either layout) or "
         "the word 'digits'.")
-    info.add_argument("path", metavar="PATH", help=".aedat, .npy, DVS Gesture folder or 'digits'")
+    info.add_argument("path", metavar="PATH",
+                      help="event file (AEDAT, EVT 2.0 / 3.0, DAT, .npy), a folder of them, a DVS "
+                           "Gesture folder or 'digits'")
     info.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    info.add_argument("--allow-truncated", action="store_true",
+                      help="read a file that was cut short: keep the complete packets before the "
+                           "cut and say how many bytes were dropped")
     info.set_defaults(func=run)
     frames = sub.add_parser(
         "frames", help="bin a dataset's train and test splits into a frames file (.npz)",
         description="Bin every sample of SOURCE (a DVS Gesture folder, denoised and "
         "down-sampled to 32 x 32 as the dvs_gesture preset trains on it, or 'digits') into "
         "T time bins and write a flexspim-frames file.")
-    frames.add_argument("source", metavar="SOURCE", help="DVS Gesture folder or 'digits'")
+    frames.add_argument("source", metavar="SOURCE",
+                        help="DVS Gesture folder, 'digits', or a recording or folder of "
+                             "recordings (with --labels)")
     frames.add_argument("--time-bins", type=int, required=True, metavar="T",
                         help="time bins per sample")
     frames.add_argument("--out", required=True, metavar="FILE", help="frames file to write")
+    frames.add_argument("--labels", metavar="TABLE",
+                        help="label table of the recordings (CSV: file,label[,start_us,end_us]"
+                             "[,split]); a folder's own labels.csv is used without it")
+    frames.add_argument("--sensor-size", metavar="W,H",
+                        help="sensor size of the recordings when their header gives none")
+    frames.add_argument("--network", metavar="NET",
+                        help="integer network whose input the frames must fit (checks the "
+                             "options)")
+    frames.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                        help="without a split column: the fraction of each class's labelled "
+                             "spans that goes to the test split (default 0.2)")
+    frames.add_argument("--seed", type=int, default=0, help="seed of that split (default 0)")
+    add_recording_options(frames)
     frames.set_defaults(func=run_frames)
     p.set_defaults(func=_usage(p))
 
@@ -59,7 +87,7 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    info = inspect_path(args.path)
+    info = inspect_path(args.path, allow_truncated=args.allow_truncated)
     for line in describe(info):
         print(line)
     if args.json:
@@ -82,10 +110,37 @@ def run_frames(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: a frames file ends in .npz")
     if args.source == "digits":
         frames = load_training_data("digits", None, args.time_bins)
-    else:
+    elif detect_layout(args.source) is not None:
         frames = load_training_data("dvs_gesture", Path(args.source), args.time_bins)
+    else:
+        frames = recording_frames(args)
     save_frames(args.out, frames)
     n, t, c, h, w = frames.x_train.shape
     print(f"wrote {args.out}: {n} train + {frames.x_test.shape[0]} test samples of "
           f"{t} x {c} x {h} x {w}, {frames.n_classes} classes")
     return 0
+
+
+def recording_frames(args: argparse.Namespace) -> Any:
+    """Frames of labelled recordings (see the module docstring), split into train and test."""
+    from pathlib import Path
+
+    from flexspim.cli.recording_options import load_samples
+    from flexspim.data.inputs import split_samples
+    from flexspim.errors import ConfigError
+    from flexspim.train.frames import frames_from_arrays
+
+    shape = None
+    if args.network:
+        from flexspim.net import load_network
+
+        shape = tuple(load_network(args.network).input_shape)
+    samples = load_samples(args.source, args, shape)
+    if samples.labels is None:
+        raise ConfigError(f"{args.source}: recordings need labels for a frames file; pass "
+                          f"--labels TABLE.csv (lines 'file,label[,start_us,end_us]')")
+    test = split_samples(samples, args.test_fraction, args.seed)
+    x = samples.frames(args.time_bins)
+    name = Path(args.source).stem or "recordings"
+    return frames_from_arrays(x[~test], samples.labels[~test], x[test], samples.labels[test],
+                              name=name)

@@ -2,25 +2,28 @@
 
 EVENTS is one of
 
-- a ``.npy`` of events (a structured array with fields x, y, p, t): one sample;
+- a recording: an AEDAT 4.0 or 3.1, Prophesee EVT 2.0 / EVT 3.0 / DAT, or ``.npy`` event file
+  (a structured array with fields x, y, p, t), told apart by content
+  (:func:`flexspim.data.read_events`); or a folder of them, one sample per file in file-name
+  order. Recordings are cropped, denoised, down-sampled and cut into windows as the recording
+  options say (:mod:`flexspim.cli.recording_options`), checked against the network input (a
+  mismatch names the option to add) and binned into ``--time-bins`` bins. Labels come from a
+  label table (``--labels FILE.csv`` with lines ``file,label[,start_us,end_us]``, or a
+  ``labels.csv`` in the folder) or from file names that contain ``label<k>``;
 - a ``.npy`` of binned spikes, integer ``[T, N, *input_shape]`` (time first, then samples);
 - a frames file ``.npz`` (``flexspim data frames``; format ``flexspim-frames``): its test split
-  (``--split train`` for the other) with its labels;
-- a folder of event ``.npy`` files, one sample per file, in file-name order. Labels come from a
-  ``labels.csv`` in the folder (lines ``file name,label``; a header line is allowed) or, without
-  one, from file names that contain ``label<k>`` (for example ``user03_label7.npy``).
+  (``--split train`` for the other) with its labels.
 
-``--labels`` overrides them with comma-separated integers or a ``.npy``/``.csv`` file of one label
-per sample. Prints accuracy (when labels are known), SOPs and spikes per layer; ``--json`` writes
-the :class:`~flexspim.sim.SimResult`. The mapping, the hardware and every output path are checked
-before the simulation starts.
+``--labels`` may also give comma-separated integers or a ``.npy``/``.csv`` file of one label per
+sample. Prints accuracy (when labels are known), SOPs and spikes per layer; ``--json`` writes
+the run document. The mapping, the hardware and every output path are checked before the
+simulation starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,7 @@ from flexspim.cli._common import (
 from flexspim.compile import Activity, Mapping, load_mapping
 from flexspim.compile.program import check_mapping
 from flexspim.energy.system import CostReport, cost_difference, estimate_cost, system_cost
+from flexspim.cli.recording_options import add_recording_options
 from flexspim.errors import ConfigError, FormatError
 from flexspim.hw import Hardware, default_hardware, hardware_to_dict, load_hardware
 from flexspim.net import IntNetwork, load_network
@@ -50,8 +54,6 @@ from flexspim.report import (
 )
 from flexspim.results import run_rows, write_table
 from flexspim.sim import ENGINES, SimResult, simulate
-
-LABEL_IN_NAME = re.compile(r"label(\d+)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,8 +72,8 @@ def register(subparsers: Any) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("network", metavar="NETWORK", help="integer network file (.npz)")
     p.add_argument("events", metavar="EVENTS",
-                   help="events .npy, binned spikes .npy [T, N, C, H, W], a frames file .npz "
-                        "('flexspim data frames'), or a folder of event .npy files")
+                   help="a recording (AEDAT 4 / 3.1, EVT 2.0 / 3.0, DAT, events .npy) or a "
+                        "folder of them, binned spikes .npy [T, N, C, H, W], or a frames .npz")
     p.add_argument("--engine", choices=sorted(ENGINES), default="fast",
                    help="fast (compiled, default) or bitlevel (every SOP through the bit-level "
                         "macro model); with --mapping, the mode of the system engine")
@@ -80,11 +82,9 @@ def register(subparsers: Any) -> None:
                    help="number of time bins for event inputs (required for events)")
     p.add_argument("--sensor-size", metavar="W,H",
                    help="sensor width,height of the events (default: the network input)")
-    p.add_argument("--downsample", type=int, metavar="K",
-                   help="divide event coordinates by K first (x // K, y // K), e.g. 4 takes a "
-                        "128 x 128 sensor to 32 x 32; --sensor-size is the size before")
     p.add_argument("--labels", metavar="LABELS",
-                   help="comma-separated labels, or a .npy/.csv file with one label per sample")
+                   help="a label table (CSV: file,label[,start_us,end_us]), comma-separated "
+                        "labels, or a .npy/.csv file with one label per sample")
     p.add_argument("--batch-size", type=int, default=64, help="samples per batch (default 64)")
     p.add_argument("--split", choices=("test", "train"), default="test",
                    help="split of a frames file to simulate (default test)")
@@ -101,6 +101,7 @@ def register(subparsers: Any) -> None:
                    help="write the results as one long CSV table (per sample, layer, component, "
                         "macro; flexspim.results.load reads it)")
     p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
+    add_recording_options(p)
     p.set_defaults(func=run)
 
 
@@ -124,38 +125,6 @@ def _load_npy(path: Path) -> np.ndarray:
                           f"spikes saved with numpy.save") from None
 
 
-def _labels_csv(path: Path) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        parts = [s.strip() for s in line.split(",")]
-        if not line.strip():
-            continue
-        if len(parts) != 2:
-            raise FormatError(f"{path}: line {i}: expected 'file name,label', got {line!r}")
-        try:
-            out[parts[0]] = int(parts[1])
-        except ValueError:
-            if i == 1:
-                continue  # header line
-            raise FormatError(f"{path}: line {i}: label {parts[1]!r} is not an integer") from None
-    return out
-
-
-def _folder_labels(folder: Path, files: list[Path]) -> np.ndarray | None:
-    csv = folder / "labels.csv"
-    if csv.exists():
-        table = _labels_csv(csv)
-        missing = [f.name for f in files if f.name not in table and f.stem not in table]
-        if missing:
-            raise FormatError(f"{csv}: no label for {missing[0]} (and {len(missing) - 1} more); "
-                              f"add a line '{missing[0]},<label>'")
-        return np.array([table.get(f.name, table.get(f.stem)) for f in files], dtype=np.int64)
-    found = [LABEL_IN_NAME.search(f.stem) for f in files]
-    if files and all(found):
-        return np.array([int(m.group(1)) for m in found if m], dtype=np.int64)
-    return None
-
-
 def _explicit_labels(text: str) -> np.ndarray:
     path = Path(text)
     if path.suffix == ".npy" and path.exists():
@@ -170,22 +139,33 @@ def _explicit_labels(text: str) -> np.ndarray:
                           f"file") from None
 
 
+def load_recordings(args: argparse.Namespace, net: IntNetwork) -> SimulateInputs:
+    """Recordings (a file or folder of AEDAT, EVT 2.0 / 3.0, DAT or .npy events) preprocessed to
+    the network input and binned into ``--time-bins`` bins: ``[T, N, C, H, W]``."""
+    from flexspim.cli.recording_options import load_samples
+
+    if args.time_bins is None or args.time_bins < 1:
+        raise ConfigError(f"{args.events}: recordings are binned into time steps; pass "
+                          f"--time-bins T (the T the network was trained with)")
+    samples = load_samples(args.events, args, tuple(net.input_shape))
+    spikes = np.ascontiguousarray(np.moveaxis(samples.frames(args.time_bins), 1, 0))
+    return SimulateInputs(net=net, inputs=spikes, labels=samples.labels, names=samples.names)
+
+
 def load_inputs(args: argparse.Namespace) -> SimulateInputs:
     """Read the network, the inputs and the labels that the command line names."""
+    from flexspim.data.inputs import is_label_table
+    from flexspim.data.recordings import is_event_file
+
     net = load_network(args.network)
     src = Path(args.events)
     labels: np.ndarray | None = None
-    if src.is_dir():
-        files = sorted(f for f in src.iterdir() if f.suffix == ".npy")
-        if not files:
-            raise FormatError(f"{src}: folder holds no .npy event files")
-        inputs: Any = [_load_npy(f) for f in files]
-        for f, ev in zip(files, inputs, strict=True):
-            if ev.dtype.names is None:
-                raise FormatError(f"{f}: not an event array (fields x, y, p, t); a folder must "
-                                  f"hold one event .npy per sample")
-        labels, names = _folder_labels(src, files), [f.stem for f in files]
-    elif src.suffix == ".npz" and src.is_file():
+    if src.is_dir() or is_event_file(src):
+        data = load_recordings(args, net)
+        if args.labels is not None and not is_label_table(args.labels):
+            data = dataclasses.replace(data, labels=_explicit_labels(args.labels))
+        return data
+    if src.suffix == ".npz" and src.is_file():
         from flexspim.train.frames import load_frames_file
 
         frames = load_frames_file(src)
@@ -232,32 +212,6 @@ def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
         return load_hardware(hw_file)
     hw = default_hardware()
     return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
-
-
-def downsampled(inputs: Any, sensor_size: tuple[int, ...] | None, factor: int | None
-                ) -> tuple[Any, tuple[int, ...] | None]:
-    """Event inputs with coordinates divided by ``factor`` (``--downsample``) and the sensor
-    size they then have; binned inputs cannot be down-sampled."""
-    if factor is None:
-        return inputs, sensor_size
-    from flexspim.data import Downsample
-
-    if factor < 1:
-        raise ConfigError(f"--downsample {factor}: use an integer >= 1")
-    streams = [inputs] if getattr(inputs, "dtype", None) is not None and \
-        inputs.dtype.names is not None else inputs
-    if not isinstance(streams, list) or not all(getattr(e, "dtype", None) is not None and
-                                                e.dtype.names is not None for e in streams):
-        raise ConfigError("--downsample applies to event inputs (x, y, p, t); these inputs are "
-                          "already binned, so drop the option")
-    size = None
-    if sensor_size is not None:
-        from flexspim.data.events import check_in_sensor
-
-        for e in streams:  # against the size the user gave, before the coordinates change
-            check_in_sensor(e, (sensor_size[0], sensor_size[1], 2), where="--sensor-size")
-        size = (-(-sensor_size[0] // factor), -(-sensor_size[1] // factor), *sensor_size[2:])
-    return [Downsample(factor)(e) for e in streams], size
 
 
 def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mapping,
@@ -338,8 +292,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_inputs(args)
     if mapping is not None and hw is not None:
         check_mapping_args(args, data.net, mapping, hw)      # before any long work
-    inputs, sensor_size = downsampled(data.inputs, _parse_sensor_size(args.sensor_size),
-                                      args.downsample)
+    inputs, sensor_size = data.inputs, _parse_sensor_size(args.sensor_size)
     counts = None
     if mapping is not None and hw is not None:
         result, counts = _run_mapped(args, data, inputs, sensor_size, mapping, hw)

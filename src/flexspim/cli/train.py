@@ -111,9 +111,11 @@ def load_training_data(preset: str, data: Path | None, time_bins: int) -> Any:
     from flexspim import data as fdata
 
     if data is not None:
-        if not data.is_dir():
+        if not data.is_dir() or fdata.detect_layout(data) is None:
             raise ConfigError(f"--data {data}: neither a DVS Gesture folder nor a frames .npz "
-                              f"file; check the path")
+                              f"file; for your own recordings make a frames file first: "
+                              f"flexspim data frames {data} --labels TABLE.csv --time-bins "
+                              f"{time_bins} --out FILE.npz")
         splits = {s: _Resized(fdata.DVSGesture(data, split=s), GESTURE_DOWNSAMPLE)
                   for s in ("train", "test")}
     elif preset == "digits":

@@ -144,6 +144,16 @@ def _packets(
 ) -> list[tuple[int, int, int, int, int]]:
     """Walk the packet headers from ``start``; return ``(offset, type, number, valid, overflow)``
     per packet after checking each against the specification."""
+    return walk_packets(buf, start, where)[0]
+
+
+def walk_packets(
+    buf: bytes, start: int, where: str | os.PathLike[str], *, stop_at_cut: bool = False
+) -> tuple[list[tuple[int, int, int, int, int]], int]:
+    """The packets of :func:`_packets` and the byte offset where the last complete one ends.
+
+    A packet cut short by the end of the file raises FormatError, or with ``stop_at_cut`` ends
+    the walk there (the bytes from the returned offset on are a partial packet)."""
     out: list[tuple[int, int, int, int, int]] = []
     n = len(buf)
     off = start
@@ -151,6 +161,8 @@ def _packets(
     size = PACKET_HEADER.size
     while off < n:
         if off + size > n:
+            if stop_at_cut:
+                break
             raise FormatError(
                 f"{where}: byte {off}: truncated packet header ({n - off} of {size} bytes); "
                 f"the file was cut short, copy it again"
@@ -173,13 +185,15 @@ def _packets(
             )
         end = off + size + number * esize
         if end > n:
+            if stop_at_cut:
+                break
             raise FormatError(
                 f"{where}: byte {off}: truncated packet: its {number} events of {esize} bytes "
                 f"need {number * esize} bytes, {n - off - size} remain; the file was cut short"
             )
         out.append((off, etype, number, valid, overflow))
         off = end
-    return out
+    return out, off
 
 
 def _read_bytes(path: str | os.PathLike[str]) -> bytes:

@@ -140,3 +140,77 @@ def denoise_events(events: np.ndarray, filter_time_us: int = 10_000) -> np.ndarr
         last_t = np.where(found, t_sorted[posc], 0)
         keep |= inside & (last_t + ft > t)
     return ev[keep]
+
+
+def crop_events(events: np.ndarray, origin: Sequence[int], size: Sequence[int]) -> np.ndarray:
+    """Keep the events inside the box ``[x0, x0 + w) x [y0, y0 + h)`` and move it to the origin:
+    ``x' = x - x0``, ``y' = y - y0`` (pixels). The crop of ``tonic.functional.crop_numpy`` and
+    ``tonic.transforms.CenterCrop`` with the box given explicitly; the new sensor is
+    ``(w, h, P)``."""
+    x0, y0 = (int(v) for v in origin)
+    w, h = (int(v) for v in size)
+    if x0 < 0 or y0 < 0 or w < 1 or h < 1:
+        raise ConfigError(f"crop box at ({x0}, {y0}) of {w} x {h}: the origin must be >= 0 and "
+                          f"the size >= 1 pixel")
+    ev = as_events(events)
+    x = ev["x"].astype(np.int64)
+    y = ev["y"].astype(np.int64)
+    out = ev[(x >= x0) & (x < x0 + w) & (y >= y0) & (y < y0 + h)]  # a copy
+    out["x"] -= x0
+    out["y"] -= y0
+    return out
+
+
+def downsample_to(events: np.ndarray, sensor_size: Sequence[int],
+                  target_size: Sequence[int]) -> np.ndarray:
+    """Spatial down-sampling from a ``(W, H, P)`` sensor to ``(W', H')`` pixels, Tonic's
+    ``Downsample(sensor_size=..., target_size=...)``: ``x' = floor(x * W' / W)``,
+    ``y' = floor(y * H' / H)``; no event is dropped, t and p are unchanged.
+
+    Computed in integers, so exact: Tonic multiplies by the float ``W' / W``, which for a few
+    sizes lands just below an integer (346 -> 48 pixels maps x = 173 to 23 instead of 24); for
+    every other pixel the two agree (tested). Targets larger than the sensor raise ConfigError.
+    """
+    w, h, _ = check_sensor_size(sensor_size)
+    tw, th = (int(v) for v in target_size)
+    if not (1 <= tw <= w and 1 <= th <= h):
+        raise ConfigError(f"down-sampling {w} x {h} to {tw} x {th}: the target must be between "
+                          f"1 x 1 and the sensor size (flexspim does not up-sample)")
+    ev = as_events(events)
+    check_in_sensor(ev, (w, h, 2))
+    out = ev.copy()
+    out["x"] = (ev["x"].astype(np.int64) * tw) // w
+    out["y"] = (ev["y"].astype(np.int64) * th) // h
+    return out
+
+
+def time_windows(t: np.ndarray, window_us: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` index ranges of consecutive ``window_us`` windows over sorted ``t``:
+    Tonic's ``SliceByTime(time_window=window_us)`` (no overlap, incomplete last window left out).
+
+    Window k holds the events with ``t0 + k w <= t < t0 + (k + 1) w``, ``t0`` the first event;
+    there are ``floor((t_last - t0 - w) / w) + 1`` windows, at least one (a recording shorter
+    than the window gives one window with all its events).
+    """
+    w = int(window_us)
+    if w < 1:
+        raise ConfigError(f"time window = {window_us} µs; use at least 1 µs")
+    t = np.asarray(t, dtype=np.int64)
+    if len(t) == 0:
+        return []
+    t0 = int(t[0])
+    n = max((int(t[-1]) - t0 - w) // w + 1, 1)
+    starts = t0 + w * np.arange(n, dtype=np.int64)
+    lo = np.searchsorted(t, starts)
+    hi = np.searchsorted(t, starts + w)
+    return [(int(a), int(b)) for a, b in zip(lo, hi, strict=True)]
+
+
+def slice_by_time(events: np.ndarray, window_us: int) -> list[np.ndarray]:
+    """Cut ``events`` into consecutive ``window_us`` windows (see :func:`time_windows`); events
+    are put in time order first (a stable sort, a no-op for camera recordings)."""
+    ev = as_events(events)
+    t = ev["t"]
+    if len(t) > 1 and bool(np.any(t[1:] < t[:-1])):
+        ev = ev[np.argsort(t, kind="stable")]
+    return [ev[a:b] for a, b in time_windows(ev["t"], window_us)]

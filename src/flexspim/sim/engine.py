@@ -47,16 +47,16 @@ def bin_event_streams(streams: Sequence[np.ndarray], n_time_bins: int,
 
 
 def sensor_advice(sensor: Sequence[int], net_wh: tuple[int, int]) -> str:
-    """How to feed events of a ``sensor`` (W, H) to a network of input ``net_wh`` (W, H): the
-    integer down-sampling factor that maps one onto the other, or why there is none."""
+    """How to feed events of a ``sensor`` (W, H) to a network of input ``net_wh`` (W, H): map the
+    sensor onto the network's input (command line ``--downsample W,H``, Tonic's semantics)."""
     (sw, sh), (w, h) = (int(sensor[0]), int(sensor[1])), net_wh
-    factors = [k for k in range(1, max(sw, sh) + 1) if -(-sw // k) == w and -(-sh // k) == h]
-    if factors:
-        return (f"down-sample the events by {factors[0]} ({sw} x {sh} -> {w} x {h}; command "
-                f"line: --downsample {factors[0]}, Python: flexspim.data.Downsample"
-                f"({factors[0]}))")
-    return (f"no integer down-sampling maps {sw} x {sh} onto {w} x {h}: simulate a network "
-            f"made for this sensor (flexspim data frames / flexspim train, docs/training.md)")
+    if sw < w or sh < h:
+        return (f"the {sw} x {sh} sensor is smaller than the {w} x {h} input and events are not "
+                f"up-sampled: simulate a network made for this sensor (flexspim data frames / "
+                f"flexspim train, docs/training.md)")
+    return (f"map the {sw} x {sh} sensor onto {w} x {h} (command line: --downsample {w},{h}, "
+            f"with --crop X0,Y0,W,H first to keep the aspect; Python: "
+            f"flexspim.data.inputs.Preprocess)")
 
 
 def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = None,
