@@ -228,7 +228,7 @@ def test_simulate_a_folder_of_recordings_of_every_format(
     import json
 
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert doc["labels"] == [0, 1, 2]
+    assert doc["simulation"]["labels"] == [0, 1, 2]
     # the same as binning the events by hand
     from flexspim.data import denoise_events, downsample_to
     from flexspim.sim import simulate
@@ -238,7 +238,7 @@ def test_simulate_a_folder_of_recordings_of_every_format(
     from flexspim.net import load_network
 
     ref = simulate(load_network(net), x)
-    assert doc["predictions"] == ref.predictions.tolist()
+    assert doc["simulation"]["predictions"] == ref.predictions.tolist()
 
 
 def test_truncated_recordings_on_the_command_line(tmp_path: Path,
@@ -327,5 +327,5 @@ def test_readme_own_recording_step(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     x = np.stack([bin_events(digits[i][0], (20, 20, 2), 12) for i in range(n)], axis=1)
     ref = simulate(load_network(SHIPPED), x.astype(np.int64),
                    labels=[digits[i][1] for i in range(n)])
-    assert doc["predictions"] == ref.predictions.tolist()
-    assert doc["labels"] == ref.labels.tolist()
+    assert doc["simulation"]["predictions"] == ref.predictions.tolist()
+    assert doc["simulation"]["labels"] == ref.labels.tolist()
