@@ -14,6 +14,7 @@ RANKS: dict[str, int] = {
     "flexspim": 0,
     "flexspim.errors": 0,
     "flexspim._io": 0,
+    "flexspim._device": 0,
     "flexspim.hw": 1,
     "flexspim.macro": 2,
     "flexspim.energy": 3,

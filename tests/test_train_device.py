@@ -20,7 +20,7 @@ from test_train import TINY, synthetic, time_major
 from flexspim._device import exact_math, parse_device, resolve_device, training_math
 from flexspim.cli import main
 from flexspim.errors import ConfigError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear
+from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, load_network, save_network
 from flexspim.net.reference import run_reference
 from flexspim.sim import fast, simulate
 from flexspim.train import (
@@ -436,3 +436,37 @@ def test_two_process_training_with_gloo(tmp_path: Path) -> None:
     three = fit(TrainConfig(**{**config.to_dict(), "epochs": 3}), data, None, runtime=split)
     final = load_checkpoint(out / "checkpoint.pt")
     assert final.epoch == 3 and same_weights(final.model, three.model)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cli_export_and_simulate_on_device(tmp_path: Path, device: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    one = TrainConfig(**{**CONFIG.to_dict(), "epochs": 1})
+    x, y = synthetic(20, 3)
+    fit(one, (x, y), None, arch=TINY, out=tmp_path)
+    save_frames(tmp_path / "f.npz", frames_from_arrays(x, y, x[:6], y[:6]))
+    nets, docs = [], []
+    for dev in ("cpu", device):
+        net_file, sim_file = tmp_path / f"net-{dev}.npz", tmp_path / f"sim-{dev}.json"
+        assert main(["export", str(tmp_path / "checkpoint.pt"), "--out", str(net_file),
+                     "--device", dev]) == 0
+        assert main(["simulate", str(net_file), str(tmp_path / "f.npz"), "--json",
+                     str(sim_file), "--device", dev]) == 0
+        nets.append(network_fingerprint(load_network(net_file)))
+        docs.append(json.loads(sim_file.read_text()))
+    assert nets[0] == nets[1]
+    for key in ("output_counts", "sops", "output_spikes", "overflow_events", "membrane_min",
+                "membrane_max", "predictions"):
+        assert docs[0][key] == docs[1][key], key
+
+
+def test_cli_simulate_on_missing_cuda_is_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    x, y = synthetic(3, 3)
+    save_frames(tmp_path / "f.npz", frames_from_arrays(x, y, x, y))
+    save_network(export_network(QuantSNN(TINY)), tmp_path / "n.npz")
+    for argv in (["simulate", str(tmp_path / "n.npz"), str(tmp_path / "f.npz")],
+                 ["export", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "m.npz")]):
+        assert main([*argv, "--device", "cuda"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--device cuda: no CUDA device" in err[0]

@@ -12,7 +12,8 @@ EVENTS is one of
 
 ``--labels`` overrides them with comma-separated integers or a ``.npy``/``.csv`` file of one label
 per sample. Prints accuracy (when labels are known), SOPs and spikes per layer; ``--json`` writes
-the :class:`~flexspim.sim.SimResult`.
+the :class:`~flexspim.sim.SimResult`. ``--device cuda`` (or ``auto`` on a machine with a GPU)
+runs the fast engine's torch backend on the GPU, bit-exact as on the CPU.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from flexspim.cli.export import device_option
 from flexspim.compile import Mapping, load_mapping
 from flexspim.energy.system import system_cost
 from flexspim.errors import ConfigError, FormatError
@@ -74,6 +76,9 @@ def register(subparsers: Any) -> None:
                    help="hardware description (.yaml/.toml) for --mapping (default: the paper's "
                         "system with the mapping's macro count)")
     p.add_argument("--plot", metavar="FILE", help="PNG of the energy breakdown (with --mapping)")
+    p.add_argument("--device", type=device_option, default="cpu",
+                   help="cpu (default: the engine's own backend), auto (CUDA when present), "
+                        "cuda or cuda:N (the fast engine's torch backend on that GPU)")
     p.set_defaults(func=run)
 
 
@@ -216,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
     hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
     result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
                       sensor_size=_parse_sensor_size(args.sensor_size), labels=data.labels,
-                      batch_size=args.batch_size, progress=True)
+                      batch_size=args.batch_size, progress=True,
+                      device=None if args.device == "cpu" else args.device)
     print_summary(result)
     if mapping is None or hw is None:
         if args.json:

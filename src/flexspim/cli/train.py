@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from flexspim._io import versioned, write_json
+from flexspim.cli.export import device_option
 from flexspim.errors import ConfigError
 
 #: Per-preset defaults (``None`` options of the command take these). Digits: tuned to reach
@@ -67,7 +68,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (per process)")
-    p.add_argument("--device", type=_device, default="auto", help=f"{DEVICE_HELP} (default "
+    p.add_argument("--device", type=device_option, default="auto", help=f"{DEVICE_HELP} (default "
                    f"auto); under torchrun each process takes cuda:LOCAL_RANK")
     p.add_argument("--micro-batches", type=int, default=1, metavar="K", help="parts of each "
                    "process's share of a batch run one after the other (less memory, the same "
@@ -77,15 +78,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cache", type=Path, default=None, help="folder of the prepared DVS Gesture "
                    "data (default OUT/cache)")
     p.set_defaults(func=run)
-
-
-def _device(text: str) -> str:
-    from flexspim._device import parse_device
-
-    try:
-        return parse_device(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def load_training_data(preset: str, data: Path | None, time_bins: int, *,
