@@ -57,7 +57,7 @@ DURATION_US = 6_000_000  # about 6 s per DVS Gesture sample
 GESTURE_TRAIN = 1077  # DVS Gesture training samples (users 1-23), for the epoch estimate
 #: Preset -> (TrainConfig options, training samples per measured epoch).
 PRESETS: dict[str, tuple[dict[str, Any], int]] = {
-    "digits": ({"preset": "digits", "time_bins": 12, "batch_size": 16, "lr": 3e-3}, 320),
+    "digits": ({"preset": "digits", "time_bins": 12, "batch_size": 16, "lr": 3e-3}, 160),
     "dvs_gesture": ({"preset": "dvs_gesture", "time_bins": 20, "batch_size": 16, "lr": 1e-3},
                     64),
 }

@@ -84,6 +84,14 @@ def resolve_device(spec: str | None = "auto", *, local_rank: int | None = None) 
     return torch.device("cuda", index)
 
 
+def as_device(device: Any) -> Any:
+    """A ``torch.device`` as it is; a device option (str or None) through
+    :func:`resolve_device`."""
+    import torch
+
+    return device if isinstance(device, torch.device) else resolve_device(device)
+
+
 def is_cuda(device: Any) -> bool:
     """True for a CUDA ``torch.device`` (or its name)."""
     return str(device).startswith("cuda")

@@ -188,7 +188,7 @@ def _train_and_report(args: argparse.Namespace, config: Any, dp: Any, device: An
         train_command,
     )
 
-    runtime = Runtime(device=str(device), dp=dp, micro_batches=args.micro_batches,
+    runtime = Runtime(device=device, dp=dp, micro_batches=args.micro_batches,
                       workers=args.workers)
     t1 = time.perf_counter()
     result = fit(config, train_data, test, out=args.out, resume=args.resume,

@@ -104,9 +104,9 @@ def _engine_runner(engine: str, device: Any) -> Callable[..., BatchStats]:
         raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
     if device is None:
         return ENGINES[engine]
-    from flexspim._device import is_cuda, resolve_device
+    from flexspim._device import as_device, is_cuda
 
-    dev = resolve_device(device if isinstance(device, str) else str(device))
+    dev = as_device(device)
     if not is_cuda(dev):
         return ENGINES[engine]
     if engine != "fast":

@@ -218,14 +218,15 @@ def _write_metrics(out: Path, config: TrainConfig, history: list[dict[str, Any]]
 class Runtime:
     """Where and how a run executes (module docstring); not part of :class:`TrainConfig`.
 
-    ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
+    ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``, or a
+    ``torch.device``.
     ``dp``: this process's place in a data-parallel run (:func:`flexspim.train.distributed.
     from_env` under torchrun). ``micro_batches``: parts each process runs one after the other
     per step (less memory; the same gradient). ``workers``: DataLoader worker processes (None:
     :func:`flexspim.train.loader.default_workers`).
     """
 
-    device: str = "cpu"
+    device: Any = "cpu"
     dp: DataParallel = field(default_factory=DataParallel)
     micro_batches: int = 1
     workers: int | None = None
@@ -324,7 +325,8 @@ def fit(config: TrainConfig, train_data: Any, test_data: tuple[Any, Any] | None,
     dataset, labels, shape = _training_set(config, train_data)
     if arch is None:
         arch = preset(config.preset, shape, int(labels.max()) + 1)  # type: ignore[arg-type]
-    device = resolve_device(rt.device, local_rank=rt.dp.local_rank if rt.dp.active else None)
+    device = (rt.device if isinstance(rt.device, torch.device) else
+              resolve_device(rt.device, local_rank=rt.dp.local_rank if rt.dp.active else None))
     out_dir = Path(out) if out is not None else None
     run = (_resumed_run(config, out_dir, device) if resume
            else _new_run(config, build_model(config, arch).to(device)))
