@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sim.py --json benchmarks/results/sim.json
 	$(PY) benchmarks/bench_aedat.py --json benchmarks/results/aedat.json
 	$(PY) benchmarks/bench_compile.py --json benchmarks/results/compile.json
+	$(PY) benchmarks/bench_train.py --json benchmarks/results/train.json
 
 # The shipped digits model and its record (docs/training.md): seeded, 2 torch threads.
 MODEL_RUN := out/model/digits

@@ -19,7 +19,8 @@ a shared machine, OpenMP threads that wait for a busy core can cost far more tha
 both are in the JSON). The data-parallel figure runs this script under ``torchrun
 --nproc_per_node 2`` (one torch thread per process). Also
 measured for ``dvs_gesture``: preprocessing (the frames cache's build rate) and the augmented
-loader (Tonic EventDrop + binning of one sample, in the main process).
+loader (Tonic EventDrop + binning of one sample, in the main process), and for both presets the
+per-epoch test evaluation (the exact float64 model) on the CPU.
 
     python benchmarks/bench_train.py [--json FILE] [--presets digits,dvs_gesture] [--epochs 3]
 
@@ -109,6 +110,16 @@ def epoch_rates(config: TrainConfig, x: np.ndarray, y: np.ndarray, runtime: Runt
     return [len(y) / float(row["time_s"]) for row in result.history[1:]]
 
 
+def eval_rate(config: TrainConfig, x: np.ndarray, y: np.ndarray) -> float:
+    """Samples/s of the per-epoch test evaluation (exact float64 model, CPU)."""
+    from flexspim.train import build_model, integer_counts, preset
+
+    model = build_model(config, preset(config.preset, tuple(x.shape[2:]), 11))
+    t0 = time.perf_counter()
+    integer_counts(model, x)
+    return len(x) / (time.perf_counter() - t0)
+
+
 def summary(rates: list[float] | None) -> dict[str, Any] | None:
     if not rates:
         return None
@@ -192,6 +203,8 @@ def measure_preset(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, 
         doc["cpu_by_threads"][threads] = summary(epoch_rates(config, x, y, Runtime()))
     best = max(doc["cpu_by_threads"], key=lambda th: doc["cpu_by_threads"][th]["median"])
     doc["cpu_threads"], doc["cpu"] = best, doc["cpu_by_threads"][best]
+    torch.set_num_threads(best)
+    doc["eval_cpu_samples_per_s"] = round(eval_rate(config, x[:32], y[:32]), 2)
     torch.set_num_threads(args.threads)
     doc["cuda"] = (summary(epoch_rates(config, x, y, Runtime(device="cuda")))
                    if torch.cuda.is_available() else None)
@@ -217,7 +230,8 @@ def report(presets: dict[str, dict[str, Any]]) -> None:
         print(f"{name:<12}" + "".join(f"{c:>22}" for c in cells))
     if "dvs_gesture" in presets:
         g = presets["dvs_gesture"]
-        print(f"dvs_gesture: preprocessing {g['prep_samples_per_s']} samples/s; augmented "
+        print(f"dvs_gesture: test evaluation {g['eval_cpu_samples_per_s']} samples/s; "
+              f"preprocessing {g['prep_samples_per_s']} samples/s; augmented "
               f"loader {g['augmented_loader_samples_per_s_per_core']} samples/s per core; "
               f"one epoch of {GESTURE_TRAIN} samples on this CPU: "
               f"{GESTURE_TRAIN / g['cpu']['median']:.0f} s")
