@@ -39,7 +39,7 @@ MODEL_DIR := src/flexspim/assets
 model: $(STAMP)
 	rm -rf $(MODEL_RUN)
 	$(VENV)/bin/flexspim train --preset digits --seed 0 --epochs 15 --time-bins 12 \
-		--w-bits 8 --v-bits 16 --threads 2 --out $(MODEL_RUN)
+		--w-bits 8 --v-bits 16 --threads 2 --device cpu --out $(MODEL_RUN)
 	$(VENV)/bin/flexspim export $(MODEL_RUN)/checkpoint.pt --name digits_net \
 		--out $(MODEL_DIR)/digits_net.npz --record $(MODEL_DIR)/digits_net.json
 

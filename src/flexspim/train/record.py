@@ -127,8 +127,9 @@ def model_record(checkpoint: Checkpoint, summary: dict[str, Any], net: IntNetwor
     ConfigError when the summary does not describe this checkpoint's network."""
     where = Path(summary_path)
     config = checkpoint.config
-    if summary["config"] != config.to_dict():
-        diff = sorted(k for k, v in config.to_dict().items() if summary["config"].get(k) != v)
+    recorded = TrainConfig.from_dict(summary["config"]).to_dict()  # options added later: defaults
+    if recorded != config.to_dict():
+        diff = sorted(k for k, v in config.to_dict().items() if recorded.get(k) != v)
         raise ConfigError(f"{where}: options {', '.join(diff) or '(keys)'} differ from the "
                           f"checkpoint's; export the checkpoint of the same run")
     if int(summary["epochs_run"]) != checkpoint.epoch:
