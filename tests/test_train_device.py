@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from strategies import networks_and_inputs
+from test_sim import assert_stats_match_reference
 from test_train import TINY, synthetic, time_major
 
 from flexspim._device import (
@@ -178,6 +181,24 @@ def test_reference_and_torch_backend_exact_on_device(device: str) -> None:
         assert np.array_equal(sim.output_counts, cpu.output_counts)
         assert np.array_equal(sim.sops, cpu.step_sops.sum(axis=1).T)
         assert np.array_equal(sim.overflow_events, cpu.step_overflow.sum(axis=1).T)
+
+
+@pytest.mark.cuda
+@settings(max_examples=100, deadline=None)
+@given(case=networks_and_inputs())
+def test_cuda_engines_equal_the_cpu_reference(case: tuple[IntNetwork, np.ndarray]) -> None:
+    """Property: on random networks (every layer type, 1-32-bit weights, wrapping membranes),
+    the reference and the torch backend on CUDA equal the CPU reference."""
+    net, x = case
+    ref = run_reference(net, x)
+    assert_stats_match_reference(fast.run_batch(net, x, return_membranes=True,
+                                                backend="torch", device="cuda"), ref)
+    on_gpu = run_reference(net, x, return_membranes=True, device="cuda")
+    for a, b in zip(ref.spikes + ref.final_membranes, on_gpu.spikes + on_gpu.final_membranes,
+                    strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(ref.step_sops, on_gpu.step_sops)
+    assert np.array_equal(ref.step_overflow, on_gpu.step_overflow)
 
 
 @pytest.mark.parametrize("device", DEVICES)
