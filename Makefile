@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_aedat.py --json benchmarks/results/aedat.json
 	$(PY) benchmarks/bench_recordings.py --json benchmarks/results/recordings.json
 	$(PY) benchmarks/bench_compile.py --json benchmarks/results/compile.json
+	$(PY) benchmarks/bench_train.py --json benchmarks/results/train.json
 
 # The shipped digits model and its record (docs/training.md): seeded, 2 torch threads.
 MODEL_RUN := out/model/digits
@@ -45,7 +46,7 @@ MODEL_DIR := src/flexspim/assets
 model: $(STAMP)
 	rm -rf $(MODEL_RUN)
 	$(VENV)/bin/flexspim train --preset digits --seed 0 --epochs 15 --time-bins 12 \
-		--w-bits 8 --v-bits 16 --threads 2 --out $(MODEL_RUN)
+		--w-bits 8 --v-bits 16 --threads 2 --device cpu --out $(MODEL_RUN)
 	$(VENV)/bin/flexspim export $(MODEL_RUN)/checkpoint.pt --name digits_net \
 		--out $(MODEL_DIR)/digits_net.npz --record $(MODEL_DIR)/digits_net.json
 

@@ -15,6 +15,7 @@ RANKS: dict[str, int] = {
     "flexspim.errors": 0,
     "flexspim._io": 0,
     "flexspim._plot": 0,
+    "flexspim._device": 0,
     "flexspim.hw": 1,
     "flexspim.macro": 2,
     "flexspim.energy": 3,

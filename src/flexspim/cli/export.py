@@ -4,6 +4,9 @@
 :mod:`flexspim.train.record`): the commands that made it, seed, epochs, time bins, widths,
 training wall time and the measured test accuracies, taken from the ``summary.json`` that
 ``flexspim train`` wrote beside the checkpoint (it must describe the same network).
+
+``--device`` (default cpu) is where the checkpoint's model is loaded and quantized; a
+checkpoint written on any device loads on any other, and the exported network is the same.
 """
 
 from __future__ import annotations
@@ -23,12 +26,26 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", help="network name (default: '<preset>_net')")
     p.add_argument("--record", type=Path, help="also write the network's record (.json) from "
                    "the run's summary.json beside the checkpoint")
+    p.add_argument("--device", type=device_option, default="cpu",
+                   help="auto (CUDA when present), cpu, cuda or cuda:N (default cpu)")
     p.set_defaults(func=run)
+
+
+def device_option(text: str) -> str:
+    """argparse type of a ``--device`` option (a usage error names the accepted values)."""
+    from flexspim._device import parse_device
+    from flexspim.errors import ConfigError
+
+    try:
+        return parse_device(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     import hashlib
 
+    from flexspim._device import resolve_device
     from flexspim._io import write_bytes_atomic, write_json
     from flexspim.net.io import network_to_bytes
     from flexspim.train import export_network, load_checkpoint
@@ -40,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         model_record,
     )
 
-    ck = load_checkpoint(args.checkpoint)
+    ck = load_checkpoint(args.checkpoint, resolve_device(args.device))
     name = args.name or f"{ck.config.preset}_net"
     net = export_network(ck.model, name=name)
     data = network_to_bytes(net)

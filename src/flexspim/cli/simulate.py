@@ -17,7 +17,9 @@ EVENTS is one of
 ``--labels`` may also give comma-separated integers or a ``.npy``/``.csv`` file of one label per
 sample. Prints accuracy (when labels are known), SOPs and spikes per layer; ``--json`` writes
 the run document. The mapping, the hardware and every output path are checked before the
-simulation starts.
+simulation starts. ``--device cuda`` (or
+``auto`` on a machine with a GPU) runs the fast engine's torch backend on the GPU, bit-exact as on
+the CPU.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from flexspim.cli._common import (
     check_output_file,
     progress_enabled,
 )
+from flexspim.cli.export import device_option
+from flexspim.cli.recording_options import add_recording_options
 from flexspim.compile import Activity, Mapping, load_mapping
 from flexspim.compile.program import check_mapping
 from flexspim.energy.system import CostReport, cost_difference, estimate_cost, system_cost
-from flexspim.cli.recording_options import add_recording_options
 from flexspim.errors import ConfigError, FormatError
 from flexspim.hw import Hardware, default_hardware, hardware_to_dict, load_hardware
 from flexspim.net import IntNetwork, load_network
@@ -102,6 +105,10 @@ def register(subparsers: Any) -> None:
                         "macro; flexspim.results.load reads it)")
     p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
     add_recording_options(p)
+    p.add_argument("--device", type=device_option, default="cpu",
+                   help="cpu (default: the engine's own backend), auto (CUDA when present), "
+                        "cuda or cuda:N (the fast engine's torch backend on that GPU; not with "
+                        "--mapping)")
     p.set_defaults(func=run)
 
 
@@ -299,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = simulate(data.net, inputs, engine=args.engine, n_time_bins=args.time_bins,
                           sensor_size=sensor_size, labels=data.labels,
-                          batch_size=args.batch_size, progress=progress_enabled(args))
+                          batch_size=args.batch_size, progress=progress_enabled(args),
+                          device=None if args.device == "cpu" else args.device)
     print_summary(result)
     extra: dict[str, Any] = {"neurobench": neurobench_summary(data.net, inputs, args,
                                                               sensor_size, result)}

@@ -6,6 +6,11 @@ DVS Gesture folder (``--data DIR``, original release or Tonic's layout), or a fr
 network is simulated with ``flexspim.sim.simulate(engine="fast")`` on the test split and the
 result is written to ``OUT/summary.json`` (format ``flexspim-train-summary`` version 1,
 :mod:`flexspim.train.record`), with the full command line that reproduces the run.
+
+``--device auto|cpu|cuda[:N]`` (default auto: CUDA when present) chooses where the model trains;
+``torchrun --nproc_per_node K -m flexspim train ...`` trains with K data-parallel processes
+(:mod:`flexspim.train.distributed`; only process 0 writes files). A DVS Gesture folder is
+prepared once and cached in ``--cache`` (default ``OUT/cache``; :mod:`flexspim.train.prepare`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from flexspim._io import versioned, write_json
 from flexspim.cli._common import OUT_ROOT, add_no_progress, check_train_out, progress_enabled
+from flexspim.cli.export import device_option
 from flexspim.errors import ConfigError
 
 #: Per-preset defaults (``None`` options of the command take these). Digits: tuned to reach
@@ -39,6 +45,8 @@ def _bits(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers: Any) -> None:
+    from flexspim._device import DEVICE_HELP
+
     p = subparsers.add_parser("train", help="train a quantized IF SNN (needs torch)",
                               description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=("digits", "dvs_gesture"), default="digits",
@@ -51,12 +59,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--v-bits", type=_bits, default=(16,), help="membrane bits: V or V1,V2,.. "
                    "(default 16)")
     p.add_argument("--time-bins", type=int, help="timesteps per sample (preset default)")
-    p.add_argument("--batch-size", type=int, help="samples per step (preset default)")
+    p.add_argument("--batch-size", type=int, help="samples per step, over all processes "
+                   "(preset default)")
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
     p.add_argument("--reset", choices=("subtract", "zero"), default="subtract",
                    help="membrane reset on a spike: subtract the threshold (default) or set to 0")
     p.add_argument("--fixed-threshold", action="store_true",
                    help="keep thresholds fixed at their initial value (default: learned)")
+    p.add_argument("--augment", action="store_true", help="augment the training events every "
+                   "epoch (Tonic's EventDrop; needs a DVS Gesture folder)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the initial weights and of the shuffling per epoch (default 0)")
     p.add_argument("--out", type=Path, default=OUT_ROOT / "train",
@@ -66,40 +77,27 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace the run in OUT (its checkpoint, network and summary)")
     add_no_progress(p)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (per process)")
+    p.add_argument("--device", type=device_option, default="auto", help=f"{DEVICE_HELP} (default "
+                   f"auto); under torchrun each process takes cuda:LOCAL_RANK")
+    p.add_argument("--micro-batches", type=int, default=1, metavar="K", help="parts of each "
+                   "process's share of a batch run one after the other (less memory, the same "
+                   "gradient; default 1)")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes "
+                   "(default: 0 for frames, one per core but one with --augment)")
+    p.add_argument("--cache", type=Path, default=None, help="folder of the prepared DVS Gesture "
+                   "data (default OUT/cache)")
     p.set_defaults(func=run, interrupted="interrupted; the last finished epoch is in "
                    "OUT/checkpoint.pt: add --resume to the same command to continue")
 
 
-#: DVS Gesture preprocessing (docs/training.md): denoise with a 10 ms window (Tonic's default),
-#: then down-sample the 128 x 128 sensor by 4 to the preset's 32 x 32 input (paper §IV).
-GESTURE_DOWNSAMPLE = 4
-GESTURE_DENOISE_US = 10_000
-
-
-class _Resized:
-    """A dataset seen through denoise + down-sampling, with the down-sampled sensor size."""
-
-    def __init__(self, dataset: Any, factor: int) -> None:
-        from flexspim import data as fdata
-
-        self.dataset = dataset
-        self.sensor_size = fdata.downsampled_size(dataset.sensor_size, factor)
-        self.classes = getattr(dataset, "classes", ())
-        self.transform = fdata.Compose((fdata.Denoise(GESTURE_DENOISE_US),
-                                        fdata.Downsample(factor)))
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, i: int) -> tuple[Any, int]:
-        events, label = self.dataset[i]
-        return self.transform(events), label
-
-
-def load_training_data(preset: str, data: Path | None, time_bins: int) -> Any:
-    """The :class:`~flexspim.train.frames.Frames` to train on (see the module docstring)."""
-    from flexspim.train.frames import frames_from_arrays, load_frames_file
+def load_training_data(preset: str, data: Path | None, time_bins: int, *,
+                       cache: Path | None = None, builder: bool = True,
+                       progress: bool = True) -> Any:
+    """The :class:`~flexspim.train.frames.Frames` to train on (see the module docstring);
+    a DVS Gesture folder is cached in ``cache`` when given (:mod:`flexspim.train.prepare`)."""
+    from flexspim.train.frames import load_frames_file
+    from flexspim.train.prepare import digits_frames, gesture_frames
 
     if data is not None and data.suffix == ".npz":
         frames = load_frames_file(data)
@@ -108,25 +106,31 @@ def load_training_data(preset: str, data: Path | None, time_bins: int) -> Any:
                               f"--time-bins is {time_bins}; pass --time-bins "
                               f"{frames.x_train.shape[1]}")
         return frames
-    from flexspim import data as fdata
-
     if data is not None:
-        if not data.is_dir() or fdata.detect_layout(data) is None:
-            raise ConfigError(f"--data {data}: neither a DVS Gesture folder nor a frames .npz "
-                              f"file; for your own recordings make a frames file first: "
-                              f"flexspim data frames {data} --labels TABLE.csv --time-bins "
-                              f"{time_bins} --out FILE.npz")
-        splits = {s: _Resized(fdata.DVSGesture(data, split=s), GESTURE_DOWNSAMPLE)
-                  for s in ("train", "test")}
-    elif preset == "digits":
-        splits = {s: fdata.DigitsEvents(split=s, seed=0) for s in ("train", "test")}
-    else:
-        raise ConfigError(f"preset '{preset}' needs --data: the DVS Gesture folder (see "
-                          f"docs/training.md)")
-    xs = {s: fdata.load_frames(ds, time_bins, progress=True) for s, ds in splits.items()}
-    classes = getattr(splits["train"], "classes", ())
-    return frames_from_arrays(xs["train"][0], xs["train"][1], xs["test"][0], xs["test"][1],
-                              name=preset if data is None else data.name, classes=classes)
+        return gesture_frames(data, time_bins, cache, builder=builder, progress=progress)
+    if preset == "digits":
+        return digits_frames(time_bins, progress=progress)
+    raise ConfigError(f"preset '{preset}' needs --data: the DVS Gesture folder (see "
+                      f"docs/training.md)")
+
+
+def _training_inputs(args: argparse.Namespace, time_bins: int, builder: bool
+                     ) -> tuple[Any, tuple[Any, Any]]:
+    """(training data, test frames and labels): frames, or with ``--augment`` the training
+    split's event store (augmented and binned every epoch) and the test split binned once."""
+    cache = args.cache if args.cache is not None else args.out / "cache"
+    if not args.augment:
+        frames = load_training_data(args.preset, args.data, time_bins, cache=cache,
+                                    builder=builder, progress=builder)
+        return (frames.x_train, frames.y_train), (frames.x_test, frames.y_test)
+    if args.data is None or args.data.suffix == ".npz":
+        raise ConfigError("--augment augments events: pass a DVS Gesture folder as --data (frames "
+                          "hold no events)")
+    from flexspim import data as fdata
+    from flexspim.train.prepare import gesture_events
+
+    stores = gesture_events(args.data, cache, builder=builder, progress=builder)
+    return stores["train"], fdata.load_frames(stores["test"], time_bins, progress=builder)
 
 
 def _host() -> dict[str, Any]:
@@ -140,13 +144,55 @@ def _host() -> dict[str, Any]:
             "python": platform.python_version(), "torch": torch.__version__}
 
 
+def _config(args: argparse.Namespace) -> Any:
+    from flexspim.train import TrainConfig
+
+    defaults = PRESET_DEFAULTS[args.preset]
+    opts = {k: getattr(args, k) if getattr(args, k) is not None else v
+            for k, v in defaults.items()}
+    return TrainConfig(preset=args.preset, w_bits=args.w_bits, v_bits=args.v_bits,
+                       seed=args.seed, reset=args.reset, augment=args.augment,
+                       learn_threshold=not args.fixed_threshold, **opts)
+
+
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from flexspim._device import resolve_device
+    from flexspim.train import distributed
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads {args.threads} must be >= 1")
+        torch.set_num_threads(args.threads)
+    for key in ("micro_batches", "workers"):
+        if getattr(args, key) is not None and getattr(args, key) < (1 if key != "workers" else 0):
+            raise ConfigError(f"--{key.replace('_', '-')} {getattr(args, key)} is out of range")
+    config = _config(args)
+    dp = distributed.from_env()
+    if dp.local_rank == 0:
+        check_train_out(args.out, resume=args.resume, overwrite=args.overwrite)
+    device = resolve_device(args.device, local_rank=dp.local_rank if dp.active else None)
+    t0 = time.perf_counter()
+    train_data, test = _training_inputs(args, config.time_bins, builder=dp.local_rank == 0)
+    t_data = time.perf_counter() - t0
+    distributed.start(dp, device)
+    try:
+        return _train_and_report(args, config, dp, device, train_data, test, t_data)
+    finally:
+        distributed.stop(dp)
+
+
+def _train_and_report(args: argparse.Namespace, config: Any, dp: Any, device: Any,
+                      train_data: Any, test: tuple[Any, Any], t_data: float) -> int:
+    """Train; on process 0 export, simulate the test split and write the summary."""
     import numpy as np
     import torch
 
     from flexspim.net import save_network
     from flexspim.sim import simulate
-    from flexspim.train import TrainConfig, export_network, fit
+    from flexspim.train import export_network, fit
+    from flexspim.train.loop import Runtime
     from flexspim.train.record import (
         SUMMARY_FORMAT,
         SUMMARY_NAME,
@@ -155,43 +201,49 @@ def run(args: argparse.Namespace) -> int:
         train_command,
     )
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads {args.threads} must be >= 1")
-        torch.set_num_threads(args.threads)
-    check_train_out(args.out, resume=args.resume, overwrite=args.overwrite)
-    defaults = PRESET_DEFAULTS[args.preset]
-    opts = {k: getattr(args, k) if getattr(args, k) is not None else v
-            for k, v in defaults.items()}
-    config = TrainConfig(preset=args.preset, w_bits=args.w_bits, v_bits=args.v_bits,
-                         seed=args.seed, reset=args.reset,
-                         learn_threshold=not args.fixed_threshold, **opts)
-    t0 = time.perf_counter()
-    frames = load_training_data(args.preset, args.data, config.time_bins)
-    t_data = time.perf_counter() - t0
-    result = fit(config, (frames.x_train, frames.y_train), (frames.x_test, frames.y_test),
-                 out=args.out, resume=args.resume, progress=progress_enabled(args))
-    t_train = time.perf_counter() - t0 - t_data
+    runtime = Runtime(device=device, dp=dp, micro_batches=args.micro_batches,
+                      workers=args.workers)
+    t1 = time.perf_counter()
+    result = fit(config, train_data, test, out=args.out, resume=args.resume,
+                 progress=dp.is_main and progress_enabled(args), runtime=runtime)
+    t_train = time.perf_counter() - t1
+    if not dp.is_main:
+        return 0
     net = export_network(result.model, name=f"{args.preset}_net")
     save_network(net, args.out / "network.npz")
-    sim = simulate(net, np.transpose(frames.x_test, (1, 0, 2, 3, 4)), engine="fast",
-                   labels=frames.y_test, progress=progress_enabled(args))
-    acc = float(np.mean(sim.predictions == frames.y_test))
+    x_test, y_test = test
+    sim = simulate(net, np.transpose(x_test, (1, 0, 2, 3, 4)), engine="fast", labels=y_test,
+                   progress=progress_enabled(args), device=device)
+    acc = float(np.mean(sim.predictions == y_test))
     threads = torch.get_num_threads()
+    device_arg = "cuda" if dp.active and device.type == "cuda" else str(device)
     summary = versioned(SUMMARY_FORMAT, SUMMARY_VERSION, {
-        "command": train_command(config, data=args.data, out=args.out, threads=threads),
+        "command": train_command(config, data=args.data, out=args.out, threads=threads,
+                                 device=device_arg, processes=dp.world_size,
+                                 micro_batches=args.micro_batches),
         "preset": args.preset, "seed": config.seed, "config": config.to_dict(),
         "data": str(args.data or f"flexspim.data.DigitsEvents(seed=0), {config.time_bins} bins"),
-        "n_train": int(frames.y_train.size), "n_test": int(frames.y_test.size),
+        "n_train": int(len(train_data[1]) if isinstance(train_data, tuple) else len(train_data)),
+        "n_test": int(y_test.size),
         "input_shape": list(net.input_shape), "epochs_run": len(result.history),
         "test_accuracy_fast_sim": acc,
         "test_accuracy_integer_model": result.history[-1].get("test_acc"),
         "data_seconds": round(t_data, 2), "train_seconds": round(t_train, 2),
         "epoch_seconds_total": round(sum(float(r["time_s"]) for r in result.history), 2),
         "resumed": bool(args.resume), "torch_threads": threads, "host": _host(),
+        "device": str(device), "device_name": _device_name(device),
+        "processes": dp.world_size, "micro_batches": args.micro_batches,
         "network": str(args.out / "network.npz"), "network_fingerprint": network_fingerprint(net),
     })
     write_json(args.out / SUMMARY_NAME, summary)
-    print(f"test accuracy {acc:.4f} (fast simulator, {frames.y_test.size} samples); "
-          f"trained in {t_train:.1f} s; checkpoint {args.out / 'checkpoint.pt'}")
+    print(f"test accuracy {acc:.4f} (fast simulator, {y_test.size} samples); trained in "
+          f"{t_train:.1f} s on {device} x {dp.world_size} process(es); checkpoint "
+          f"{args.out / 'checkpoint.pt'}")
     return 0
+
+
+def _device_name(device: Any) -> str:
+    """The GPU's model name, or ``cpu``."""
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

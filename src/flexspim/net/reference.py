@@ -19,6 +19,10 @@ Kept short and obviously right on purpose: convolutions are a plain sum over ker
 shifted inputs times that tap's weights; SOPs are counted per tap as ``out_channels x`` the input
 events that the tap reads (taps in the zero padding read nothing, so they do not exist).
 The simulator's engines (:mod:`flexspim.sim`) must reproduce its spikes, membranes and counts.
+
+Devices: ``run_reference(..., device="cuda")`` runs the same int64 arithmetic on a GPU. CUDA has
+no int64 matrix product, so there the channel sums of a tap (and linear layers) are elementwise
+products summed by :func:`int64_matmul`; every value stays an exact int64, as on the CPU.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from flexspim.net.network import IntNetwork
 
 #: Largest magnitude the reference lets an exact sum reach, so that int64 never wraps silently.
 INT64_SAFE = 1 << 62
+#: Elements of the widest temporary :func:`int64_matmul` builds on a device without an int64
+#: matrix product (16 Mi int64 = 128 MiB; not a model parameter).
+INT64_MATMUL_CHUNK = 1 << 24
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,19 +105,47 @@ def wrap_t(v: torch.Tensor, bits: int) -> torch.Tensor:
     return ((v + half) & ((1 << bits) - 1)) - half
 
 
+def int64_matmul(x: torch.Tensor, w: torch.Tensor, *, elementwise: bool | None = None
+                 ) -> torch.Tensor:
+    """Exact ``x @ w.T`` of int64 tensors ``x [N, F]`` and ``w [O, F]`` -> ``[N, O]``, any device.
+
+    On the CPU the matrix product; elsewhere (CUDA has no int64 ``addmm``), or with
+    ``elementwise=True``, elementwise products summed over F, in chunks of output features of
+    at most :data:`INT64_MATMUL_CHUNK` elements.
+    """
+    if not (x.device.type != "cpu" if elementwise is None else elementwise):
+        return x @ w.T
+    out = torch.empty((x.shape[0], w.shape[0]), dtype=torch.int64, device=x.device)
+    step = max(1, INT64_MATMUL_CHUNK // max(1, x.shape[0] * x.shape[1]))
+    for o in range(0, w.shape[0], step):
+        out[:, o : o + step] = (x[:, None, :] * w[None, o : o + step, :]).sum(dim=2)
+    return out
+
+
+def channel_mix(tap: torch.Tensor, w_tap: torch.Tensor, *, elementwise: bool | None = None
+                ) -> torch.Tensor:
+    """Exact int64 ``sum_c tap[n, c, h, w] * w_tap[o, c]`` -> ``[N, O, H, W]`` on any device
+    (``elementwise``: as for :func:`int64_matmul`)."""
+    if not (tap.device.type != "cpu" if elementwise is None else elementwise):
+        return torch.einsum("nchw,oc->nohw", tap, w_tap)
+    n, c, h, w = tap.shape
+    flat = tap.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    return int64_matmul(flat, w_tap, elementwise=True).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
 def _conv_taps(layer: Conv2d, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Synaptic input ``[N, O, OH, OW]`` and SOPs ``[N]`` of one timestep ``x`` ``[N, C, H, W]``."""
-    w = torch.as_tensor(layer.weight, dtype=torch.int64)
+    w = torch.as_tensor(layer.weight, dtype=torch.int64).to(x.device)
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
     xp = torch.nn.functional.pad(x, (pw, pw, ph, ph))
     oh = (x.shape[2] + 2 * ph - kh) // sh + 1
     ow = (x.shape[3] + 2 * pw - kw) // sw + 1
-    out = torch.zeros((x.shape[0], w.shape[0], oh, ow), dtype=torch.int64)
-    sops = torch.zeros(x.shape[0], dtype=torch.int64)
+    out = torch.zeros((x.shape[0], w.shape[0], oh, ow), dtype=torch.int64, device=x.device)
+    sops = torch.zeros(x.shape[0], dtype=torch.int64, device=x.device)
     for i in range(kh):
         for j in range(kw):
             tap = xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-            out += torch.einsum("nchw,oc->nohw", tap, w[:, :, i, j])
+            out += channel_mix(tap, w[:, :, i, j])
             sops += w.shape[0] * tap.reshape(x.shape[0], -1).sum(dim=1)
     return out, sops
 
@@ -119,15 +154,15 @@ def _synaptic_input(layer: SpikingLayer, x: torch.Tensor) -> tuple[torch.Tensor,
     """Per-sample synaptic input and per-sample SOPs ``[N]`` of one timestep."""
     if isinstance(layer, Conv2d):
         return _conv_taps(layer, x)
-    w = torch.as_tensor(layer.weight, dtype=torch.int64)
-    return x @ w.T, x.sum(dim=1) * w.shape[0]
+    w = torch.as_tensor(layer.weight, dtype=torch.int64).to(x.device)
+    return int64_matmul(x, w), x.sum(dim=1) * w.shape[0]
 
 
 def _maxpool(layer: SpikeMaxPool, x: torch.Tensor) -> torch.Tensor:
     kh, kw = layer.kernel
     sh, sw = layer.stride  # type: ignore[misc]
     oh, ow = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
-    out = torch.zeros((x.shape[0], x.shape[1], oh, ow), dtype=torch.bool)
+    out = torch.zeros((x.shape[0], x.shape[1], oh, ow), dtype=torch.bool, device=x.device)
     for i in range(kh):
         for j in range(kw):
             out |= x[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] > 0
@@ -190,29 +225,35 @@ def check_int64_safe(net: IntNetwork, max_count: int) -> None:
             count = 1
 
 
-def run_reference(net: IntNetwork, spikes: Any, *, return_membranes: bool = False
-                  ) -> ReferenceResult:
+def run_reference(net: IntNetwork, spikes: Any, *, return_membranes: bool = False,
+                  device: Any = None) -> ReferenceResult:
     """Run ``net`` on binned spikes ``[T, N, *net.input_shape]`` (nonnegative counts).
 
     Returns spikes, final membranes and per-timestep counts (see :class:`ReferenceResult`).
-    Arithmetic: docs/design.md §3 and the docstring of :mod:`flexspim.net.layers`.
+    Arithmetic: docs/design.md §3 and the docstring of :mod:`flexspim.net.layers`. ``device``: a
+    ``torch.device`` or its name (default the CPU); the results are the same on every device.
     """
+    dev = torch.device("cpu" if device is None else device)
     x_all = as_spike_tensor(net, spikes)
     n_t, n = int(x_all.shape[0]), int(x_all.shape[1])
     check_int64_safe(net, int(x_all.max()) if x_all.numel() else 0)
+    x_all = x_all.to(dev)
     n_l = len(net.layers)
     shapes = [out for _, out in net.shapes]
+
+    def zeros(*shape: int) -> torch.Tensor:
+        return torch.zeros(shape, dtype=torch.int64, device=dev)
+
     v: dict[int, torch.Tensor] = {}
     for li, layer in enumerate(net.layers):
         if isinstance(layer, SpikingLayer):
             init = layer.initial_membrane
-            v[li] = (torch.zeros((n, *shapes[li]), dtype=torch.int64) if init is None
-                     else torch.as_tensor(init, dtype=torch.int64).expand(n, *shapes[li]).clone())
-    counts = {k: torch.zeros((n_t, n, n_l), dtype=torch.int64)
-              for k in ("inputs", "sops", "spikes", "overflow", "vmin", "vmax")}
-    trains = [torch.zeros((n_t, n, *shapes[li]), dtype=torch.int64) for li in range(n_l)]
-    trace = ({li: torch.zeros((n_t, n, *shapes[li]), dtype=torch.int64) for li in v}
-             if return_membranes else None)
+            v[li] = (zeros(n, *shapes[li]) if init is None else torch.as_tensor(
+                init, dtype=torch.int64).to(dev).expand(n, *shapes[li]).clone())
+    counts = {k: zeros(n_t, n, n_l) for k in ("inputs", "sops", "spikes", "overflow", "vmin",
+                                               "vmax")}
+    trains = [zeros(n_t, n, *shapes[li]) for li in range(n_l)]
+    trace = {li: zeros(n_t, n, *shapes[li]) for li in v} if return_membranes else None
     for t in range(n_t):
         x = x_all[t]
         for li, layer in enumerate(net.layers):
@@ -239,17 +280,27 @@ def run_reference(net: IntNetwork, spikes: Any, *, return_membranes: bool = Fals
                 x = _PASSIVE[type(layer)](layer, x)
             trains[li][t] = x
             counts["spikes"][t, :, li] = x.reshape(n, -1).sum(dim=1)
-    out = trains[-1].sum(dim=0).reshape(n, -1)
+    return _result(trains, v, counts, trace)
+
+
+def _result(trains: list[torch.Tensor], v: dict[int, torch.Tensor],
+            counts: dict[str, torch.Tensor], trace: dict[int, torch.Tensor] | None
+            ) -> ReferenceResult:
+    """The :class:`ReferenceResult` of a run, copied to host memory as NumPy arrays."""
+    def host(t: torch.Tensor) -> np.ndarray:
+        return t.cpu().numpy()
+
+    out = host(trains[-1].sum(dim=0).reshape(trains[-1].shape[1], -1))
     return ReferenceResult(
-        output_counts=out.numpy(),
-        predictions=np.argmax(out.numpy(), axis=1).astype(np.int64),
-        spikes=[tr.numpy() for tr in trains],
-        final_membranes=[v[li].numpy() for li in sorted(v)],
-        step_input_events=counts["inputs"].numpy(),
-        step_sops=counts["sops"].numpy(),
-        step_output_spikes=counts["spikes"].numpy(),
-        step_overflow=counts["overflow"].numpy(),
-        step_membrane_min=counts["vmin"].numpy(),
-        step_membrane_max=counts["vmax"].numpy(),
-        membrane_trace=[trace[li].numpy() for li in sorted(trace)] if trace is not None else None,
+        output_counts=out,
+        predictions=np.argmax(out, axis=1).astype(np.int64),
+        spikes=[host(tr) for tr in trains],
+        final_membranes=[host(v[li]) for li in sorted(v)],
+        step_input_events=host(counts["inputs"]),
+        step_sops=host(counts["sops"]),
+        step_output_spikes=host(counts["spikes"]),
+        step_overflow=host(counts["overflow"]),
+        step_membrane_min=host(counts["vmin"]),
+        step_membrane_max=host(counts["vmax"]),
+        membrane_trace=[host(trace[li]) for li in sorted(trace)] if trace is not None else None,
     )

@@ -9,6 +9,7 @@ p, t, Tonic's dtype) or a list of them (one per sample), binned with
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -108,19 +109,41 @@ def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = No
     return arr
 
 
+def _engine_runner(engine: str, device: Any) -> Callable[..., BatchStats]:
+    """The batch runner of ``engine`` on ``device`` (None: the engine's own default, the CPU).
+
+    ``device`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (or a ``torch.device``); a CUDA
+    device runs the fast engine's torch backend there, bit-exact as on the CPU.
+    """
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
+    if device is None:
+        return ENGINES[engine]
+    from flexspim._device import as_device, is_cuda
+
+    dev = as_device(device)
+    if not is_cuda(dev):
+        return ENGINES[engine]
+    if engine != "fast":
+        raise ConfigError(f"the '{engine}' engine runs on the CPU only; use engine 'fast' on "
+                          f"{dev} or device 'cpu'")
+    return functools.partial(fast.run_batch, device=dev)
+
+
 def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
              n_time_bins: int | None = None, sensor_size: Sequence[int] | None = None,
              labels: Any = None, batch_size: int = 64, progress: bool = False,
-             return_membranes: bool = False) -> SimResult:
+             return_membranes: bool = False, device: Any = None) -> SimResult:
     """Simulate ``net`` bit-exactly on ``inputs``; returns per-layer, per-timestep counts.
 
     ``inputs``: binned spikes ``[T, N, *net.input_shape]`` or event streams (see the module
     docstring). ``engine``: a key of :data:`ENGINES` (``fast`` by default, ``bitlevel`` runs every
     SOP through the macro model). Samples run in batches of ``batch_size``; ``progress`` shows a
-    tqdm bar on stderr. Arithmetic and counts: docs/design.md §3, :class:`SimResult`.
+    tqdm bar on stderr. Arithmetic and counts: docs/design.md §3, :class:`SimResult`. ``device``:
+    ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` for the torch backend of the fast engine (default:
+    the engine's own backend on the CPU).
     """
-    if engine not in ENGINES:
-        raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
+    run_batch = _engine_runner(engine, device)
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size = {batch_size} must be >= 1")
     spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
@@ -130,7 +153,6 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
         lab = np.asarray(labels).astype(np.int64).reshape(-1)
         if lab.shape != (n,):
             raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
-    run_batch = ENGINES[engine]
     parts: list[BatchStats] = []
     from tqdm import tqdm
 

@@ -16,6 +16,9 @@ Two backends (:data:`BACKENDS`) with identical results and counts:
   runs in float32/float64 under the same rule applied to ``2**(v_bits-1) + bound``, otherwise
   in int64; a timestep whose membranes leave the ``v_bits`` range is wrapped in int64 (mod
   2**v_bits) and its wrapped neurons are counted as overflow events. Threads: torch's pool.
+  ``device="cuda"`` runs this backend on a GPU under the same bounds: cuDNN and TF32 are off
+  there (:func:`flexspim._device.exact_math`), and the int64 sums use
+  :func:`flexspim.net.reference.channel_mix` (CUDA has no int64 matrix product).
 
 SOPs are counted from the input events and each pixel's fan-out (:func:`conv_fanout`), so they
 do not depend on the arithmetic at all.
@@ -36,9 +39,11 @@ except ImportError:  # pragma: no cover - exercised only where Numba is not inst
     numba = None
     prange = range
 
+from flexspim._device import exact_math, is_cuda
 from flexspim.errors import ConfigError
 from flexspim.net.layers import Conv2d, Flatten, SpikeMaxPool, SpikingLayer, int_range
 from flexspim.net.network import IntNetwork
+from flexspim.net.reference import channel_mix, int64_matmul
 from flexspim.sim.common import (
     FLOAT32_EXACT,
     FLOAT64_EXACT,
@@ -62,19 +67,19 @@ def _dtype_for(bound: int) -> Any:
 
 
 def _conv_int64(layer: Conv2d, x: Any) -> Any:
-    """Exact int64 convolution as a sum over kernel taps (torch has no int64 conv2d on CPU)."""
+    """Exact int64 convolution as a sum over kernel taps (torch has no int64 conv2d)."""
     import torch
 
-    w = torch.as_tensor(layer.weight, dtype=torch.int64)
+    w = torch.as_tensor(layer.weight, dtype=torch.int64).to(x.device)
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
     xp = torch.nn.functional.pad(x.to(torch.int64), (pw, pw, ph, ph))
     oh = (x.shape[2] + 2 * ph - kh) // sh + 1
     ow = (x.shape[3] + 2 * pw - kw) // sw + 1
-    out = torch.zeros((x.shape[0], w.shape[0], oh, ow), dtype=torch.int64)
+    out = torch.zeros((x.shape[0], w.shape[0], oh, ow), dtype=torch.int64, device=x.device)
     for i in range(kh):
         for j in range(kw):
             tap = xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-            out += torch.einsum("nchw,oc->nohw", tap, w[:, :, i, j])
+            out += channel_mix(tap, w[:, :, i, j])
     return out
 
 
@@ -85,10 +90,13 @@ def _synaptic_input(layer: SpikingLayer, x: Any, dtype: Any) -> Any:
     if isinstance(layer, Conv2d):
         if dtype == torch.int64:
             return _conv_int64(layer, x)
-        w = torch.as_tensor(layer.weight).to(dtype).contiguous(memory_format=torch.channels_last)
+        w = torch.as_tensor(layer.weight).to(x.device, dtype).contiguous(
+            memory_format=torch.channels_last)
         xin = x.to(dtype).contiguous(memory_format=torch.channels_last)
         return torch.nn.functional.conv2d(xin, w, stride=layer.stride, padding=layer.padding)
-    w = torch.as_tensor(layer.weight).to(dtype)
+    w = torch.as_tensor(layer.weight).to(x.device, dtype)
+    if dtype == torch.int64:
+        return int64_matmul(x.reshape(x.shape[0], -1).to(dtype), w)
     return x.reshape(x.shape[0], -1).to(dtype) @ w.T
 
 
@@ -97,7 +105,8 @@ def _sops(layer: SpikingLayer, x: Any, n_t: int, n: int) -> Any:
     import torch
 
     if isinstance(layer, Conv2d):
-        fan = torch.from_numpy(conv_fanout(layer, (x.shape[2], x.shape[3])).astype(np.float64))
+        fan = torch.from_numpy(conv_fanout(layer, (x.shape[2], x.shape[3])).astype(np.float64)
+                               ).to(x.device)
         # channel sums are small integers (exact in float32); the products go to float64
         per_pixel = x.sum(dim=1).to(torch.float64).reshape(n_t, n, -1)
         return per_pixel @ fan.reshape(-1)
@@ -153,7 +162,7 @@ def _scan(layer: SpikingLayer, syn: Any, n_t: int, n: int, dtype: Any, li: int,
     if init is None:
         v.zero_()
     else:
-        v.copy_(torch.as_tensor(init).to(dtype).expand_as(v))
+        v.copy_(torch.as_tensor(init).to(v.device, dtype).expand_as(v))
     # float32 input is consumed timestep by timestep: its slice t then holds the spikes of t
     # (no second buffer, and memory that is already in cache)
     spikes = syn if syn.dtype == torch.float32 else torch.empty_like(syn, dtype=torch.float32)
@@ -217,22 +226,30 @@ _PASSIVE: dict[type, Callable[[Any, Any], Any]] = {SpikeMaxPool: _maxpool, Flatt
 #: benchmarks/bench_sim.py's network: 16 samples per chunk ran 20% faster than 64). Not a model
 #: parameter.
 CHUNK_BYTES = 16 << 20
+#: The same limit on a CUDA device, where the page-fault cost does not apply and larger
+#: chunks keep the GPU busy (512 MiB of a GPU's memory; not a model parameter).
+CUDA_CHUNK_BYTES = 512 << 20
 
 
-def _run_torch(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> BatchStats:
+def _run_torch(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
+               device: Any = None) -> BatchStats:
     """The torch backend: one float32 convolution over all T x N frames per layer (float64 or
     int64 beyond the exact bounds), then a vectorised scan over T.
 
-    Runs in chunks of samples whose largest float32 activation stays within CHUNK_BYTES.
+    Runs in chunks of samples whose largest float32 activation stays within CHUNK_BYTES
+    (CUDA_CHUNK_BYTES on a GPU). ``device``: a ``torch.device`` or its name (default the CPU).
     """
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     widest = max([int(np.prod(net.input_shape))] + [int(np.prod(out)) for _, out in net.shapes])
-    chunk = max(1, CHUNK_BYTES // max(1, 4 * n_t * widest))
-    return merge_stats([_run_chunk(net, spikes[:, s : s + chunk], return_membranes)
-                        for s in range(0, n, chunk)])
+    limit = CUDA_CHUNK_BYTES if is_cuda(device) else CHUNK_BYTES
+    chunk = max(1, limit // max(1, 4 * n_t * widest))
+    with exact_math(device):
+        return merge_stats([_run_chunk(net, spikes[:, s : s + chunk], return_membranes, device)
+                            for s in range(0, n, chunk)])
 
 
-def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> BatchStats:
+def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
+               device: Any = None) -> BatchStats:
     import torch
 
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
@@ -243,29 +260,29 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> B
     frame_bound = int(spikes.max()) * int(np.prod(spikes.shape[2:]))
     in_dtype = np.float32 if frame_bound < FLOAT32_EXACT else np.float64
     x = torch.from_numpy(np.ascontiguousarray(spikes, dtype=in_dtype).reshape(
-        n_t * n, *spikes.shape[2:]))
+        n_t * n, *spikes.shape[2:])).to(device or "cpu")
     finals: list[np.ndarray] = []
-    events = _frame_sums(x, n_t, n).to(torch.int64).numpy()
+    events = _frame_sums(x, n_t, n).to(torch.int64).cpu().numpy()
     for li, layer in enumerate(net.layers):
         stats["inputs"][li] = events.sum(axis=1)
         samples["inputs"][:, li] = events.sum(axis=0)
         if isinstance(layer, SpikingLayer):
-            sops = _sops(layer, x, n_t, n).to(torch.int64).numpy()
+            sops = _sops(layer, x, n_t, n).to(torch.int64).cpu().numpy()
             stats["sops"][li] = sops.sum(axis=1)
             samples["sops"][:, li] = sops.sum(axis=0)
             lo, hi = int_range(layer.v_bits)
             syn = _synaptic_input(layer, x, _dtype_for(bounds[li]))
             x, v = _scan(layer, syn, n_t, n, _dtype_for(max(-lo, hi) + 1 + bounds[li]), li, stats)
             if return_membranes:
-                finals.append(v.to(torch.int64).contiguous().numpy())
+                finals.append(v.to(torch.int64).contiguous().cpu().numpy())
         else:
             x = _PASSIVE[type(layer)](layer, x)
         # binary after a spiking or pooling layer; flatten keeps its input's values
         known = 1.0 if not isinstance(layer, Flatten) else None
-        events = _frame_sums(x, n_t, n, known).to(torch.int64).numpy()  # next layer's input
+        events = _frame_sums(x, n_t, n, known).to(torch.int64).cpu().numpy()  # next input
         stats["spikes"][li] = events.sum(axis=1)
         samples["spikes"][:, li] = events.sum(axis=0)
-    counts = x.reshape(n_t, n, -1).sum(dim=0, dtype=torch.float64).to(torch.int64).numpy()
+    counts = x.reshape(n_t, n, -1).sum(dim=0, dtype=torch.float64).to(torch.int64).cpu().numpy()
     return batch_stats(counts, stats, samples, finals if return_membranes else None)
 
 
@@ -551,11 +568,18 @@ def default_backend() -> str:
 
 
 def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = False,
-              backend: str | None = None) -> BatchStats:
+              backend: str | None = None, device: Any = None) -> BatchStats:
     """Simulate one batch of binned spikes ``[T, N, *input_shape]`` (int counts >= 0).
 
-    ``backend``: a key of :data:`BACKENDS` (default :func:`default_backend`).
+    ``backend``: a key of :data:`BACKENDS` (default :func:`default_backend`). ``device``: a
+    ``torch.device`` or its name; a CUDA device runs the ``torch`` backend there (the compiled
+    backend runs on the CPU only).
     """
+    if is_cuda(device):
+        if backend not in (None, "torch"):
+            raise ConfigError(f"the '{backend}' backend of the fast engine runs on the CPU only; "
+                              f"use the 'torch' backend on {device}")
+        return _run_torch(net, spikes, return_membranes, device)
     name = default_backend() if backend is None else backend
     if name not in BACKENDS:
         raise ConfigError(f"unknown fast-engine backend '{name}'; use one of "

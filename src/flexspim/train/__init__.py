@@ -1,7 +1,9 @@
 """Quantization-aware SNN training, export to the integer network, NIR interchange (docs/design.md §4).
 
 Needs PyTorch (the ``torch`` extra); ``import flexspim`` does not import this package. The NIR
-functions need the ``nir`` extra. See docs/training.md.
+functions need the ``nir`` extra. Training runs on the CPU or a CUDA GPU and over several
+processes (``torchrun``): :class:`Runtime`, :mod:`flexspim.train.distributed`. See
+docs/training.md.
 """
 
 from flexspim.train.arch import (
@@ -13,12 +15,14 @@ from flexspim.train.arch import (
     PoolSpec,
     preset,
 )
+from flexspim.train.distributed import DataParallel
 from flexspim.train.loop import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_NAME,
     CHECKPOINT_VERSION,
     Checkpoint,
     FitResult,
+    Runtime,
     TrainConfig,
     build_model,
     fit,
@@ -61,12 +65,14 @@ __all__ = [
     "Architecture",
     "Checkpoint",
     "ConvSpec",
+    "DataParallel",
     "FitResult",
     "FlattenSpec",
     "ImportReport",
     "LinearSpec",
     "PoolSpec",
     "QuantSNN",
+    "Runtime",
     "TrainConfig",
     "build_model",
     "export_network",

@@ -1,7 +1,8 @@
 """Pre-binned training data in one file: format ``flexspim-frames`` version 1.
 
 An ``.npz`` holding ``header`` (0-d JSON string ``{"format": "flexspim-frames", "version": 1,
-"name": ..., "classes": [...]}``), ``x_train`` / ``x_test`` (int16 event counts
+"name": ..., "classes": [...], "source": {...}}``; ``source``, optional, says how the frames were
+made, so that a cache is reused only for the same recipe), ``x_train`` / ``x_test`` (int16 event counts
 ``[N, T, C, H, W]``) and ``y_train`` / ``y_test`` (int64 labels ``[N]``). ``flexspim train --data
 FILE.npz`` trains on it; it is how binned data from any source reaches the trainer.
 """
@@ -15,6 +16,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,6 +38,8 @@ class Frames:
     y_test: np.ndarray
     name: str = "frames"
     classes: tuple[str, ...] = ()
+    #: How the frames were made (plain JSON data), or None.
+    source: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         for xk, yk in (("x_train", "y_train"), ("x_test", "y_test")):
@@ -60,6 +64,8 @@ def save_frames(path: str | os.PathLike[str], frames: Frames) -> None:
     """Write ``frames`` to ``path`` atomically."""
     header = {"format": FRAMES_FORMAT, "version": FRAMES_VERSION, "name": frames.name,
               "classes": list(frames.classes)}
+    if frames.source is not None:
+        header["source"] = frames.source
     buf = io.BytesIO()
     np.savez_compressed(buf, header=np.array(json.dumps(stamped(header))),
                         x_train=frames.x_train.astype(np.int16), y_train=frames.y_train,
@@ -93,17 +99,19 @@ def load_frames_file(path: str | os.PathLike[str]) -> Frames:
         return Frames(x_train=arrays["x_train"], y_train=arrays["y_train"].astype(np.int64),
                       x_test=arrays["x_test"], y_test=arrays["y_test"].astype(np.int64),
                       name=str(header.get("name", p.stem)),
-                      classes=tuple(str(c) for c in header.get("classes", ())))
+                      classes=tuple(str(c) for c in header.get("classes", ())),
+                      source=header.get("source"))
     except FormatError as exc:
         raise FormatError(f"{p}: {exc}") from None
 
 
 def frames_from_arrays(x_train: Sequence | np.ndarray, y_train: Sequence | np.ndarray,
                        x_test: Sequence | np.ndarray, y_test: Sequence | np.ndarray,
-                       name: str = "frames", classes: Sequence[str] = ()) -> Frames:
+                       name: str = "frames", classes: Sequence[str] = (),
+                       source: dict[str, Any] | None = None) -> Frames:
     """:class:`Frames` from array-likes (int16 counts, int64 labels)."""
     return Frames(x_train=np.asarray(x_train).astype(np.int16),
                   y_train=np.asarray(y_train).astype(np.int64),
                   x_test=np.asarray(x_test).astype(np.int16),
                   y_test=np.asarray(y_test).astype(np.int64), name=name,
-                  classes=tuple(str(c) for c in classes))
+                  classes=tuple(str(c) for c in classes), source=source)

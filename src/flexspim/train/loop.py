@@ -13,6 +13,14 @@ evaluates the exact integer model on the test frames and writes, atomically, int
 Resuming loads ``checkpoint.pt`` and continues with the next epoch; the per-epoch shuffling is
 drawn from ``seed`` and the epoch number, so 1 epoch + resume 1 epoch gives the same weights as
 2 epochs in one run.
+
+Where a run executes is its :class:`Runtime`, not part of its config: the device (CPU or a CUDA
+GPU), the data-parallel process layout (:mod:`flexspim.train.distributed`, ``torchrun``), the
+micro-batches per process and the DataLoader workers (:mod:`flexspim.train.loader`). Checkpoints
+hold host (CPU) tensors and are read with ``map_location="cpu"`` (files other tools wrote on a
+GPU included), so a run resumes on any device and with any number of processes. Exact resume
+holds for the same device type and process layout; across them the next epochs differ by float
+rounding (other kernels, another order of additions).
 """
 
 from __future__ import annotations
@@ -22,7 +30,8 @@ import io
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +39,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from flexspim._device import resolve_device, training_math
 from flexspim._io import stamped, write_json, write_text_atomic, write_with
 from flexspim.errors import ConfigError, FormatError
+from flexspim.train import distributed
 from flexspim.train.arch import Architecture, preset
+from flexspim.train.distributed import DataParallel
+from flexspim.train.loader import (
+    BatchPlan,
+    EventDropAugment,
+    EventParts,
+    FrameParts,
+    default_workers,
+    make_loader,
+)
 from flexspim.train.model import (
     DEFAULT_SURROGATE_SLOPE,
     DEFAULT_THRESHOLD_INIT,
@@ -55,7 +75,10 @@ class TrainConfig:
     ``time_bins``: timesteps T per sample. ``lr``: Adam learning rate (default 3e-3, tuned on the
     digits preset), multiplied by ``lr_decay`` after every epoch (default 0.85, tuned on the digits
     preset; a schedule that does not depend on ``epochs``, so a run can be extended with
-    ``--resume --epochs N``). ``batch_size``: samples per step (default 16, tuned on the digits preset).
+    ``--resume --epochs N``). ``batch_size``: samples per step (default 16, tuned on the digits
+    preset), whatever the number of processes (each takes a share). ``augment``: augment the
+    training events anew every epoch (Tonic's ``EventDrop``, :mod:`flexspim.train.loader`;
+    needs event data).
     """
 
     preset: str = "digits"
@@ -71,6 +94,7 @@ class TrainConfig:
     learn_threshold: bool = True
     threshold_init: float = DEFAULT_THRESHOLD_INIT
     surrogate_slope: float = DEFAULT_SURROGATE_SLOPE
+    augment: bool = False
 
     def __post_init__(self) -> None:
         for key in ("w_bits", "v_bits"):
@@ -118,13 +142,27 @@ class Checkpoint:
     state: dict[str, Any]
 
 
+def _host(obj: Any) -> Any:
+    """``obj`` with every tensor (in dicts, lists, tuples) copied to host memory."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _host(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_host(v) for v in obj)
+    return obj
+
+
 def _checkpoint_doc(config: TrainConfig, model: QuantSNN, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, epoch: int, history: list[dict[str, Any]]) -> dict[str, Any]:
+                    scheduler: Any, epoch: int, history: list[dict[str, Any]],
+                    written_by: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The checkpoint document (host tensors); ``written_by``: the device and process count
+    that wrote it (for the record only; any runtime resumes it)."""
     return {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
             "config": config.to_dict(), "architecture": model.arch.to_dict(), "epoch": epoch,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "model": _host(model.state_dict()), "optimizer": _host(optimizer.state_dict()),
             "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-            "history": history}
+            "history": history, "written_by": dict(written_by or {})}
 
 
 def save_checkpoint(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
@@ -132,8 +170,12 @@ def save_checkpoint(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
     write_with(path, lambda tmp: torch.save(stamped(doc), tmp))
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a checkpoint; a wrong file, format or version raises FormatError naming the file."""
+def load_checkpoint(path: str | os.PathLike[str], device: Any = None) -> Checkpoint:
+    """Read a checkpoint; a wrong file, format or version raises FormatError naming the file.
+
+    Tensors are mapped to the CPU whatever device wrote them; the model then moves to
+    ``device`` (a ``torch.device`` or its name; default the CPU).
+    """
     p = Path(path)
     if not p.is_file():
         raise FormatError(f"{p}: no such checkpoint file; train one with 'flexspim train'")
@@ -152,6 +194,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     arch = Architecture.from_dict(doc["architecture"])
     model = build_model(config, arch)
     model.load_state_dict(doc["model"])
+    if device is not None:
+        model = model.to(device)
     return Checkpoint(config=config, arch=arch, model=model, epoch=int(doc["epoch"]),
                       history=list(doc["history"]), state=doc)
 
@@ -168,6 +212,26 @@ def _write_metrics(out: Path, config: TrainConfig, history: list[dict[str, Any]]
                                       "config": config.to_dict(), "epochs": history})
 
 
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how a run executes (module docstring); not part of :class:`TrainConfig`.
+
+    ``device``: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``, or a
+    ``torch.device``.
+    ``dp``: this process's place in a data-parallel run (:func:`flexspim.train.distributed.
+    from_env` under torchrun). ``micro_batches``: parts each process runs one after the other
+    per step (less memory; the same gradient). ``workers``: DataLoader worker processes (None:
+    :func:`flexspim.train.loader.default_workers`).
+    """
+
+    device: Any = "cpu"
+    dp: DataParallel = field(default_factory=DataParallel)
+    micro_batches: int = 1
+    workers: int | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class FitResult:
     """What :func:`fit` returns: the trained model and its per-epoch metrics."""
@@ -177,97 +241,170 @@ class FitResult:
     checkpoint: Path | None
 
 
-def _epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
-    return torch.randperm(n, generator=gen)
+@dataclass(eq=False)
+class _Run:
+    """The state a run carries from epoch to epoch."""
+
+    model: QuantSNN
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    history: list[dict[str, Any]]
+    start: int
 
 
-def fit(config: TrainConfig, train_data: tuple[Any, Any], test_data: tuple[Any, Any] | None,
-        *, out: str | os.PathLike[str] | None = None, resume: bool = False,
-        arch: Architecture | None = None, progress: bool = False,
-        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitResult:
-    """Train ``config`` on ``train_data`` = (frames ``[N, T, C, H, W]`` counts, labels ``[N]``).
-
-    ``test_data`` is evaluated after each epoch with the exact integer model (``test_acc``).
-    ``out``: folder for the checkpoint and metrics (none written when None). ``resume``:
-    continue from ``out/checkpoint.pt`` (its config must equal ``config`` except ``epochs``).
-    ``arch`` defaults to the preset of ``config`` for the data's input shape and class count.
-    """
-    from tqdm import tqdm
-
-    x_train = torch.as_tensor(np.asarray(train_data[0]))
-    y_train = torch.as_tensor(np.asarray(train_data[1]), dtype=torch.int64)
-    if x_train.ndim != 5 or x_train.shape[0] != y_train.shape[0]:
-        raise ConfigError(f"training frames must be [N, T, C, H, W] with one label each; got "
-                          f"{tuple(x_train.shape)} and {tuple(y_train.shape)} labels")
-    if x_train.shape[1] != config.time_bins:
-        raise ConfigError(f"training frames have {x_train.shape[1]} time bins, config.time_bins "
-                          f"= {config.time_bins}; re-bin the data or change --time-bins")
-    n_classes = int(y_train.max()) + 1
-    if arch is None:
-        arch = preset(config.preset, tuple(x_train.shape[2:]), n_classes)  # type: ignore[arg-type]
-    out_dir = Path(out) if out is not None else None
-    model = build_model(config, arch)
+def _new_run(config: TrainConfig, model: QuantSNN) -> _Run:
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
                                  lr=config.lr)
-    steps = -(-x_train.shape[0] // config.batch_size)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-    history: list[dict[str, Any]] = []
-    start = 0
-    if resume:
-        if out_dir is None or not (out_dir / CHECKPOINT_NAME).is_file():
-            raise ConfigError(f"--resume: no checkpoint at {out_dir}/{CHECKPOINT_NAME}; run "
-                              f"without --resume to start")
-        ck = load_checkpoint(out_dir / CHECKPOINT_NAME)
-        mine = {k: v for k, v in config.to_dict().items() if k != "epochs"}
-        theirs = {k: v for k, v in ck.config.to_dict().items() if k != "epochs"}
-        if mine != theirs:
-            diff = sorted(k for k in mine if mine[k] != theirs.get(k))
-            raise ConfigError(f"--resume: options {', '.join(diff)} differ from the checkpoint in "
-                              f"{out_dir}; use the same options or a new --out")
-        model = ck.model
-        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad],
-                                     lr=config.lr)
-        optimizer.load_state_dict(ck.state["optimizer"])
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
-        scheduler.load_state_dict(ck.state["scheduler"])
-        torch.set_rng_state(ck.state["torch_rng"])
-        history, start = ck.history, ck.epoch
-    total = (config.epochs - start) * steps
-    with tqdm(total=total, desc="train", unit="batch", disable=not progress) as bar:
-        for epoch in range(start, config.epochs):
+    return _Run(model, optimizer, scheduler, [], 0)
+
+
+def _resumed_run(config: TrainConfig, out_dir: Path | None, device: Any) -> _Run:
+    """The run continued from ``out_dir/checkpoint.pt`` (its config must match but epochs)."""
+    if out_dir is None or not (out_dir / CHECKPOINT_NAME).is_file():
+        raise ConfigError(f"--resume: no checkpoint at {out_dir}/{CHECKPOINT_NAME}; run "
+                          f"without --resume to start")
+    ck = load_checkpoint(out_dir / CHECKPOINT_NAME, device)
+    mine = {k: v for k, v in config.to_dict().items() if k != "epochs"}
+    theirs = {k: v for k, v in ck.config.to_dict().items() if k != "epochs"}
+    if mine != theirs:
+        diff = sorted(k for k in mine if mine[k] != theirs.get(k))
+        raise ConfigError(f"--resume: options {', '.join(diff)} differ from the checkpoint in "
+                          f"{out_dir}; use the same options or a new --out")
+    run = _new_run(config, ck.model)
+    run.optimizer.load_state_dict(ck.state["optimizer"])  # moves its state to the device
+    run.scheduler.load_state_dict(ck.state["scheduler"])
+    torch.set_rng_state(ck.state["torch_rng"])
+    run.history, run.start = ck.history, ck.epoch
+    return run
+
+
+def _training_set(config: TrainConfig, train_data: Any) -> tuple[Any, np.ndarray, tuple]:
+    """(loader dataset, labels, sample shape (C, H, W)) of ``train_data``: frames and labels
+    ``(x [N, T, C, H, W], y [N])``, or an event dataset (``sensor_size``, ``labels`` or
+    ``targets``, items ``(events, label)``) binned every epoch, augmented with ``augment``."""
+    if isinstance(train_data, (tuple, list)):
+        if config.augment:
+            raise ConfigError("augment: event augmentation needs the training events (a DVS "
+                              "Gesture folder), not frames; drop --augment")
+        x = np.asarray(train_data[0])
+        y = np.asarray(train_data[1]).astype(np.int64).reshape(-1)
+        if x.ndim != 5 or x.shape[0] != y.shape[0]:
+            raise ConfigError(f"training frames must be [N, T, C, H, W] with one label each; "
+                              f"got {tuple(x.shape)} and {tuple(y.shape)} labels")
+        if x.shape[1] != config.time_bins:
+            raise ConfigError(f"training frames have {x.shape[1]} time bins, config.time_bins "
+                              f"= {config.time_bins}; re-bin the data or change --time-bins")
+        return FrameParts(x, y), y, tuple(x.shape[2:])
+    labels = getattr(train_data, "labels", getattr(train_data, "targets", None))
+    size = getattr(train_data, "sensor_size", None)
+    if labels is None or size is None:
+        raise ConfigError(f"training data {type(train_data).__name__}: pass frames (x, y) or an "
+                          f"event dataset with sensor_size and labels")
+    w, h, p = (int(s) for s in size)
+    augment = EventDropAugment((w, h, p)) if config.augment else None
+    parts = EventParts(train_data, config.time_bins, config.seed, augment)
+    return parts, np.asarray(labels, dtype=np.int64), (p, h, w)
+
+
+def fit(config: TrainConfig, train_data: Any, test_data: tuple[Any, Any] | None,
+        *, out: str | os.PathLike[str] | None = None, resume: bool = False,
+        arch: Architecture | None = None, progress: bool = False,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None,
+        runtime: Runtime | None = None) -> FitResult:
+    """Train ``config`` on ``train_data``: frames (counts ``[N, T, C, H, W]``, labels ``[N]``) or
+    an event dataset (see :func:`_training_set`).
+
+    ``test_data`` is evaluated after each epoch with the exact integer model (``test_acc``).
+    ``out``: folder for the checkpoint and metrics (none written when None; only rank 0
+    writes). ``resume``: continue from ``out/checkpoint.pt`` (its config must equal ``config``
+    except ``epochs``). ``arch`` defaults to the preset of ``config`` for the data's input
+    shape and class count. ``runtime``: device, processes, micro-batches, workers.
+    """
+    rt = runtime or Runtime()
+    dataset, labels, shape = _training_set(config, train_data)
+    if arch is None:
+        arch = preset(config.preset, shape, int(labels.max()) + 1)  # type: ignore[arg-type]
+    device = (rt.device if isinstance(rt.device, torch.device) else
+              resolve_device(rt.device, local_rank=rt.dp.local_rank if rt.dp.active else None))
+    out_dir = Path(out) if out is not None else None
+    run = (_resumed_run(config, out_dir, device) if resume
+           else _new_run(config, build_model(config, arch).to(device)))
+    plan = BatchPlan(labels.size, config.batch_size, config.seed, rt.dp, rt.micro_batches)
+    workers = default_workers(dataset) if rt.workers is None else rt.workers
+    loader = make_loader(dataset, plan, device, workers)
+    net = distributed.wrap(run.model, rt.dp, device)
+    written_by = {"device": str(device), "processes": rt.dp.world_size,
+                  "micro_batches": rt.micro_batches}
+    from tqdm import tqdm
+
+    total = max(0, config.epochs - run.start) * plan.steps
+    with tqdm(total=total, desc="train", unit="batch", disable=not (progress and rt.dp.is_main)
+              ) as bar, training_math(device):
+        for epoch in range(run.start, config.epochs):
             t0 = time.perf_counter()
-            model.train()
-            order = _epoch_order(x_train.shape[0], config.seed, epoch)
-            loss_sum, correct = 0.0, 0
-            for b in range(steps):
-                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
-                xb = x_train[idx].transpose(0, 1).to(torch.float32)
-                counts = model(xb)
-                loss = F.cross_entropy(counts, y_train[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.item() * len(idx)
-                correct += int((counts.argmax(1) == y_train[idx]).sum())
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / (b * config.batch_size + len(idx)):.3f}")
+            plan.set_epoch(epoch)
+            bar.set_postfix(epoch=epoch + 1)
+            loss_sum, correct = _train_epoch(run, net, loader, plan, labels.size, device, bar)
+            loss_sum, correct = distributed.all_sum([loss_sum, correct], rt.dp, device)
             row: dict[str, Any] = {"epoch": epoch + 1,
-                                   "train_loss": round(loss_sum / x_train.shape[0], 6),
-                                   "train_acc": round(correct / x_train.shape[0], 6)}
+                                   "train_loss": round(loss_sum / labels.size, 6),
+                                   "train_acc": round(correct / labels.size, 6)}
             if test_data is not None:
-                pred = integer_predictions(model, test_data[0])
-                row["test_acc"] = round(float(np.mean(pred == np.asarray(test_data[1]))), 6)
-            scheduler.step()
+                row["test_acc"] = _test_accuracy(run.model, test_data, rt.dp, device)
+            run.scheduler.step()
             row["time_s"] = round(time.perf_counter() - t0, 3)
-            history.append(row)
-            if on_epoch is not None:
+            run.history.append(row)
+            if on_epoch is not None and rt.dp.is_main:
                 on_epoch(row)
-            if out_dir is not None:
-                save_checkpoint(out_dir / CHECKPOINT_NAME,
-                                _checkpoint_doc(config, model, optimizer, scheduler, epoch + 1,
-                                                history))
-                _write_metrics(out_dir, config, history)
-    model.eval()
-    return FitResult(model=model, history=history,
+            if out_dir is not None and rt.dp.is_main:
+                save_checkpoint(out_dir / CHECKPOINT_NAME, _checkpoint_doc(
+                    config, run.model, run.optimizer, run.scheduler, epoch + 1, run.history,
+                    written_by))
+                _write_metrics(out_dir, config, run.history)
+    run.model.eval()
+    return FitResult(model=run.model, history=run.history,
                      checkpoint=out_dir / CHECKPOINT_NAME if out_dir is not None else None)
+
+
+def _train_epoch(run: _Run, net: Any, loader: Any, plan: BatchPlan, n: int, device: Any,
+                 bar: Any) -> tuple[float, float]:
+    """One epoch of steps; returns this process's (summed loss, correct count) over its parts.
+
+    A step's parts each add ``cross-entropy summed over the part / batch size`` to the
+    gradient; under DDP the last part of a step synchronises the sum over processes.
+    """
+    k = plan.micro_batches
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    parts = iter(loader)
+    run.model.train()
+    for b in range(plan.steps):
+        batch = min(plan.batch_size, n - b * plan.batch_size)
+        run.optimizer.zero_grad(set_to_none=True)
+        for j in range(k):
+            xb, yb = next(parts)
+            xb = xb.to(device, non_blocking=True).transpose(0, 1).to(torch.float32)
+            yb = yb.to(device, non_blocking=True)
+            sync = net.no_sync() if j < k - 1 and hasattr(net, "no_sync") else nullcontext()
+            with sync:
+                counts = net(xb)
+                part_loss = F.cross_entropy(counts, yb, reduction="sum")
+                (part_loss / batch).backward()
+            loss_sum += part_loss.detach()
+            correct += (counts.detach().argmax(1) == yb).sum()
+        run.optimizer.step()
+        bar.update(1)
+    return float(loss_sum), float(correct)
+
+
+def _test_accuracy(model: QuantSNN, test_data: tuple[Any, Any], dp: DataParallel,
+                   device: Any) -> float:
+    """Accuracy of the exact integer model on the test split; with several processes each
+    evaluates every W-th sample and the counts are summed."""
+    x, y = np.asarray(test_data[0]), np.asarray(test_data[1])
+    mine = x[dp.rank :: dp.world_size]
+    hits = (float(np.sum(integer_predictions(model, mine) == y[dp.rank :: dp.world_size]))
+            if len(mine) else 0.0)
+    hits = distributed.all_sum([hits], dp, device)[0]
+    return round(hits / max(1, y.size), 6)

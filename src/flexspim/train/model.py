@@ -18,13 +18,16 @@ Units and quantization (per spiking layer ``l``, docs/design.md §3):
 Integer-exact evaluation: :meth:`QuantSNN.forward` with ``exact=True`` runs the same code in
 float64 without gradients; every value is an integer below 2**53, so the result equals the
 integer reference (:mod:`flexspim.net.reference`) bit for bit and :func:`export_network` is
-lossless. Prediction: argmax of the last layer's spike counts over all timesteps (ties: lowest
+lossless. On a CUDA device the exact evaluation runs with cuDNN and TF32 off
+(:func:`flexspim._device.exact_math`: im2col + a float64 GEMM, exact for integers below 2**53),
+so it is exact there too. Prediction: argmax of the last layer's spike counts over all timesteps (ties: lowest
 index).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -32,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from flexspim._device import exact_math
 from flexspim.errors import ConfigError
 from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool
 from flexspim.net.layers import RESET_MODES, int_range
@@ -173,7 +177,8 @@ class QuantSNN(nn.Module):
         if x.ndim != 2 + len(self.arch.input_shape) or tuple(x.shape[2:]) != self.arch.input_shape:
             raise ConfigError(f"model input shape {tuple(x.shape)} does not match [T, N, "
                               f"{', '.join(map(str, self.arch.input_shape))}]")
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not exact):
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not exact), \
+                exact_math(x.device) if exact else nullcontext():
             h = x.to(torch.float64 if exact else torch.float32)
             for spec in self.arch.layers:
                 h = _STEP[type(spec)](self, spec, h, exact)
@@ -261,12 +266,14 @@ def _as_time_major(x: Any) -> torch.Tensor:
 
 @torch.no_grad()
 def integer_counts(model: QuantSNN, frames: Any, batch_size: int = 128) -> np.ndarray:
-    """Output spike counts ``[N, classes]`` (int64) of the exact integer evaluation.
+    """Output spike counts ``[N, classes]`` (int64) of the exact integer evaluation, on the
+    model's device.
 
     ``frames``: event counts ``[N, T, C, H, W]`` (samples first, as ``load_frames`` returns).
     """
     x = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
-    parts = [model(_as_time_major(x[i : i + batch_size]), exact=True)
+    device = next(model.parameters()).device
+    parts = [model(_as_time_major(x[i : i + batch_size]).to(device), exact=True).cpu()
              for i in range(0, x.shape[0], batch_size)]
     return torch.cat(parts).to(torch.int64).numpy()
 
@@ -288,7 +295,7 @@ def export_network(model: QuantSNN, name: str | None = None) -> IntNetwork:
             if isinstance(spec, (ConvSpec, LinearSpec)):
                 q, theta, _ = model.quantized(spec.name)
                 wb, vb = model.bits_of(spec.name)
-                common = dict(name=spec.name, weight=q.round().to(torch.int64).numpy(),
+                common = dict(name=spec.name, weight=q.round().to(torch.int64).cpu().numpy(),
                               w_bits=wb, v_bits=vb, threshold=int(theta.round().item()),
                               reset=model.reset)
                 if isinstance(spec, ConvSpec):

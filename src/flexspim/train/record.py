@@ -70,10 +70,15 @@ def _bits_text(bits: Sequence[int]) -> str:
 
 
 def train_command(config: TrainConfig, *, data: str | os.PathLike[str] | None,
-                  out: str | os.PathLike[str], threads: int) -> str:
+                  out: str | os.PathLike[str], threads: int, device: str | None = None,
+                  processes: int = 1, micro_batches: int = 1) -> str:
     """The ``flexspim train`` command line that reproduces ``config`` (every option spelled out,
-    so a change of the presets' defaults does not change what it means)."""
+    so a change of the presets' defaults does not change what it means), on ``device`` with
+    ``processes`` data-parallel processes (``torchrun --nproc_per_node K -m flexspim train``)
+    and ``micro_batches`` per process."""
     argv = ["flexspim", "train", "--preset", config.preset]
+    if processes > 1:
+        argv = ["torchrun", "--nproc_per_node", str(int(processes)), "-m", *argv]
     if data is not None:
         argv += ["--data", str(data)]
     argv += ["--seed", str(config.seed), "--epochs", str(config.epochs),
@@ -82,7 +87,14 @@ def train_command(config: TrainConfig, *, data: str | os.PathLike[str] | None,
              "--v-bits", _bits_text(config.v_bits), "--reset", config.reset]
     if not config.learn_threshold:
         argv.append("--fixed-threshold")
-    argv += ["--threads", str(int(threads)), "--out", str(out)]
+    if config.augment:
+        argv.append("--augment")
+    argv += ["--threads", str(int(threads))]
+    if device is not None:
+        argv += ["--device", str(device)]
+    if micro_batches != 1:
+        argv += ["--micro-batches", str(int(micro_batches))]
+    argv += ["--out", str(out)]
     return shlex.join(argv)
 
 
@@ -115,8 +127,9 @@ def model_record(checkpoint: Checkpoint, summary: dict[str, Any], net: IntNetwor
     ConfigError when the summary does not describe this checkpoint's network."""
     where = Path(summary_path)
     config = checkpoint.config
-    if summary["config"] != config.to_dict():
-        diff = sorted(k for k, v in config.to_dict().items() if summary["config"].get(k) != v)
+    recorded = TrainConfig.from_dict(summary["config"]).to_dict()  # options added later: defaults
+    if recorded != config.to_dict():
+        diff = sorted(k for k, v in config.to_dict().items() if recorded.get(k) != v)
         raise ConfigError(f"{where}: options {', '.join(diff) or '(keys)'} differ from the "
                           f"checkpoint's; export the checkpoint of the same run")
     if int(summary["epochs_run"]) != checkpoint.epoch:
