@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_aedat.py --json benchmarks/results/aedat.json
 	$(PY) benchmarks/bench_recordings.py --json benchmarks/results/recordings.json
 	$(PY) benchmarks/bench_compile.py --json benchmarks/results/compile.json
+	$(PY) benchmarks/bench_system.py --json benchmarks/results/system.json
 	$(PY) benchmarks/bench_train.py --json benchmarks/results/train.json
 
 # The shipped digits model and its record (docs/training.md): seeded, 2 torch threads.
