@@ -482,7 +482,7 @@ def test_cli_export_and_simulate_on_device(tmp_path: Path, device: str,
         assert main(["simulate", str(net_file), str(tmp_path / "f.npz"), "--json",
                      str(sim_file), "--device", dev]) == 0
         nets.append(network_fingerprint(load_network(net_file)))
-        docs.append(json.loads(sim_file.read_text()))
+        docs.append(json.loads(sim_file.read_text())["simulation"])
     assert nets[0] == nets[1]
     for key in ("output_counts", "sops", "output_spikes", "overflow_events", "membrane_min",
                 "membrane_max", "predictions"):
