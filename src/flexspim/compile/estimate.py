@@ -31,6 +31,7 @@ from flexspim.compile.activity import Activity
 from flexspim.compile.geometry import (
     LayerGeometry,
     OptionGeometry,
+    event_targets,
     network_geometry,
     units_per_event,
 )
@@ -264,19 +265,11 @@ def _host_presence(lp: LayerProgram, n_macros: int) -> np.ndarray:
         out = np.zeros((g.in_channels, n_macros), dtype=bool)
         np.put_along_axis(out, per_c, True, axis=1)
         return out
-    (kh, kw), (sh, sw), (ph, pw) = g.kernel, g.stride, g.padding
-    (h, w), (oh, ow) = g.in_hw, g.out_hw
-    ys, xs = np.divmod(np.arange(h * w), w)
-    out = np.zeros((h * w, n_macros), dtype=bool)
-    for i in range(kh):
-        for j in range(kw):
-            ny, nx = ys + ph - i, xs + pw - j
-            ok = (ny >= 0) & (nx >= 0) & (ny % sh == 0) & (nx % sw == 0)
-            ok &= (ny // sh < oh) & (nx // sw < ow)
-            pb = (ny // sh) * lp.n_blocks + (nx // sw) // lp.pack
-            for cg in range(lp.n_cg):
-                idx = np.flatnonzero(ok)
-                out[idx, hosts[pb[idx] * lp.n_cg + cg]] = True
+    out = np.zeros((g.in_hw[0] * g.in_hw[1], n_macros), dtype=bool)
+    for _tap, idx, oy, ox in event_targets(g.kernel, g.stride, g.padding, g.in_hw, g.out_hw):
+        pb = oy * lp.n_blocks + ox // lp.pack
+        for cg in range(lp.n_cg):
+            out[idx, hosts[pb * lp.n_cg + cg]] = True
     return out
 
 

@@ -284,22 +284,34 @@ def units_per_event(geo: LayerGeometry, og: OptionGeometry) -> float:
                             og.pack, og.option.stationary == "weights") * og.n_cg
 
 
-@functools.lru_cache(maxsize=4096)
-def _units_per_event(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
-                     in_hw: tuple[int, int], out_hw: tuple[int, int], pack: int,
-                     ws: bool) -> float:
+def event_targets(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                  in_hw: tuple[int, int], out_hw: tuple[int, int]
+                  ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """For every kernel tap (row-major), the input positions (flat ``y * w + x``) whose events
+    reach an output through it, and those outputs' ``oy``, ``ox``."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     (h, w), (oh, ow) = in_hw, out_hw
     ys, xs = np.divmod(np.arange(h * w), w)
-    n_blocks = -(-(kh * kw) // pack) if ws else oh * -(-ow // pack)
-    hit = np.zeros((h * w, n_blocks), dtype=bool)
+    out = []
     for i in range(kh):
         for j in range(kw):
             ny, nx = ys + ph - i, xs + pw - j
             ok = (ny >= 0) & (nx >= 0) & (ny % sh == 0) & (nx % sw == 0)
             ok &= (ny // sh < oh) & (nx // sw < ow)
             idx = np.flatnonzero(ok)
-            block = (np.full(idx.size, (i * kw + j) // pack) if ws
-                     else (ny[idx] // sh) * -(-ow // pack) + (nx[idx] // sw) // pack)
-            hit[idx, block] = True
+            out.append((i * kw + j, idx, ny[idx] // sh, nx[idx] // sw))
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _units_per_event(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                     in_hw: tuple[int, int], out_hw: tuple[int, int], pack: int,
+                     ws: bool) -> float:
+    (kh, kw), (h, w), (oh, ow) = kernel, in_hw, out_hw
+    n_xb = -(-ow // pack)
+    n_blocks = -(-(kh * kw) // pack) if ws else oh * n_xb
+    hit = np.zeros((h * w, n_blocks), dtype=bool)
+    for tap, idx, oy, ox in event_targets(kernel, stride, padding, in_hw, out_hw):
+        block = np.full(idx.size, tap // pack) if ws else oy * n_xb + ox // pack
+        hit[idx, block] = True
     return float(hit.sum()) / (h * w)

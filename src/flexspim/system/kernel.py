@@ -66,6 +66,20 @@ def _mem(row: np.ndarray, level: int, bits: float, read: bool) -> None:
 
 
 @njit(cache=True)
+def _tap_target(y: int, x: int, tap: int, geom: np.ndarray) -> int:
+    """Output position (``oy * ow + ox``) that kernel tap ``tap`` of an input event at (y, x)
+    reaches, or -1 when it falls outside the map or between strides."""
+    kw, sh, sw = geom[G_KW], geom[G_SH], geom[G_SW]
+    ny = y + geom[G_PH] - tap // kw
+    nx = x + geom[G_PW] - tap % kw
+    if ny < 0 or nx < 0 or ny % sh != 0 or nx % sw != 0:
+        return -1
+    if ny // sh >= geom[G_OH] or nx // sw >= geom[G_OW]:
+        return -1
+    return (ny // sh) * geom[G_OW] + nx // sw
+
+
+@njit(cache=True)
 def _units(xs: np.ndarray, srcs: np.ndarray, geom: np.ndarray, par: np.ndarray,
            stat_macro: np.ndarray, counts_t: np.ndarray, out: np.ndarray, seen: np.ndarray,
            hits: np.ndarray) -> np.ndarray:
@@ -100,16 +114,10 @@ def _units(xs: np.ndarray, srcs: np.ndarray, geom: np.ndarray, par: np.ndarray,
                         tap = b * pack + s
                         if tap >= kh * kw:
                             break
-                        i = tap // kw
-                        j = tap % kw
-                        ny = y + ph - i
-                        nx = x + pw - j
-                        if ny < 0 or nx < 0 or ny % sh != 0 or nx % sw != 0:
-                            continue
-                        if ny // sh >= oh or nx // sw >= ow:
-                            continue
-                        slots += 1
-                        tap1 = (ny // sh) * ow + nx // sw
+                        pos = _tap_target(y, x, tap, geom)
+                        if pos >= 0:
+                            slots += 1
+                            tap1 = pos
                     if slots == 0:
                         continue
                     for cg in range(ncg):
@@ -186,7 +194,7 @@ def _add_lanes(unit: np.ndarray, v: np.ndarray, touched: np.ndarray, weight: np.
                geom: np.ndarray, par: np.ndarray, mem_level: np.ndarray) -> tuple[float, float]:
     """Add one unit's weights into the membranes; returns the (buffer, DRAM) bits of its
     streamed slice (membranes under WS, weights under OS) and marks touched compare groups."""
-    h, w, cout, oh, ow = geom[G_H], geom[G_W], geom[G_COUT], geom[G_OH], geom[G_OW]
+    h, w, cout, ow = geom[G_H], geom[G_W], geom[G_COUT], geom[G_OW]
     kh, kw, sh, sw, ph, pw = geom[G_KH], geom[G_KW], geom[G_SH], geom[G_SW], geom[G_PH], geom[G_PW]
     st, pack, ncg, cpg, nblk = par[P_ST], par[P_PACK], par[P_NCG], par[P_CPG], par[P_NBLK]
     vbits, wbits = par[P_VBITS], par[P_WBITS]
@@ -203,16 +211,13 @@ def _add_lanes(unit: np.ndarray, v: np.ndarray, touched: np.ndarray, weight: np.
             tap = blk * pack + s
             if tap >= kh * kw:
                 break
+            pos = _tap_target(y, x, tap, geom)
+            if pos < 0:
+                continue
             i = tap // kw
             j = tap % kw
-            ny = y + ph - i
-            nx = x + pw - j
-            if ny < 0 or nx < 0 or ny % sh != 0 or nx % sw != 0:
-                continue
-            oy = ny // sh
-            ox = nx // sw
-            if oy >= oh or ox >= ow:
-                continue
+            oy = pos // ow
+            ox = pos % ow
         else:
             oy = blk // nblk
             ox = (blk % nblk) * pack + s
