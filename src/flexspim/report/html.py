@@ -498,9 +498,10 @@ def section_macros(run: RunData) -> str:
         return _missing("per-macro data", "run the mapping on the system engine (flexspim "
                         "simulate NETWORK DATA --mapping FILE)")
     per = run.cost["per_macro"]
-    parts = [f"<p>Counted by the {_esc(run.cost.get('source', 'engine'))} "
-             f"({'executed events' if run.cost.get('source') == 'engine' else 'analytic'})."
-             f"</p>"]
+    how = ("counted by the system engine from the executed events"
+           if run.cost.get("source", "engine") == "engine" else "expected by the analytic estimator")
+    parts = [f"<p>Work per macro, {how}; the timeline is the first inference, each bar one "
+             f"macro busy in one phase of the layer-first schedule.</p>"]
     phase, _, _, _ = timeline_arrays(run.cost)
     if phase.size:
         parts.append(_png(lambda fig: draw_timeline(fig, run.cost),
