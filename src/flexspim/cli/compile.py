@@ -172,7 +172,7 @@ def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware,
     from flexspim.results import mapping_rows, write_table
     from flexspim.results.tables import flat
 
-    params = {"network_file": args.network, "input_sparsity": args.sparsity,
+    params = {"network_file": args.network, "input_sparsity": args.input_sparsity,
               "n_timesteps": args.time_bins,
               **{f"hw.{k}": v for k, v in flat(hardware_to_dict(hw)).items()}}
     counts = estimate_counts(net, mapping, hw, activity)

@@ -160,7 +160,7 @@ def mapping_rows(mapping: dict[str, Any], cost: dict[str, Any], counts: dict[str
     command's settings) go into every row."""
     per_layer = cost.get("per_layer_pj") or {}
     latency = cost.get("per_layer_latency_us") or {}
-    counted = {lc["layer"]: lc for lc in counts.get("layers", [])}
+    counted = dict(counts.get("per_layer") or {})   # WorkCounts.to_dict(): {layer: {field: n}}
     rows: list[Row] = [{"table": "run", "stationary_fraction": mapping.get("stationary_fraction"),
                         **{k: cost.get(k) for k in ("energy_per_inference_uj",
                                                     "latency_per_inference_us",

@@ -7,7 +7,7 @@ beside its DVS Gesture results:
 
 - ``effective_acs``: accumulate operations per sample: input events times the *nonzero* weights
   they reach, over every spiking layer and timestep (NeuroBench's Effective_ACs; our ``sops``
-  also count zero weights, DESIGN.md §3). It needs each layer's input events per position,
+  also count zero weights, docs/design.md §3). It needs each layer's input events per position,
   which :func:`layer_event_maps` gives;
 - ``dense_ops``: synaptic operations per sample if every input position fired at every timestep
   through every weight, zero or not (NeuroBench's Dense);
