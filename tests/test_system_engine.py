@@ -226,8 +226,21 @@ def test_capacities_are_enforced() -> None:
     two = two_layer()
     full = hand_mapping(two, small, hand_layer(two, 0, small, "weights", 8, tiles=[(0, 2, 4)]),
                         hand_layer(two, 1, small, "weights", 8, tiles=[(0, 6, 3)]))
-    with pytest.raises(MappingError, match=r"\[macro-rows\] macro 0: .*uses 9 rows of 8"):
+    with pytest.raises(MappingError, match=r"\[macro-rows\] layer 'b': tile .* ends past the "
+                                           r"last row of a 8-row macro"):
         run_system(two, full, small, tiny_inputs())
+    # two layers' resident weights in the same rows: refused (the bit-level macros would add
+    # the second layer's weights into the first layer's membranes)
+    shared = hand_mapping(two, hw, hand_layer(two, 0, hw, "weights", 8, tiles=[(0, 2, 4)]),
+                          hand_layer(two, 1, hw, "weights", 8, tiles=[(0, 5, 3)]))
+    with pytest.raises(MappingError, match=r"\[macro-rows\] layer 'b': tile .* shares rows "
+                                           r"with layer 'a' \(rows \[2, 6\) of macro 0\)"):
+        run_system(two, shared, hw, tiny_inputs(), mode="bitlevel")
+    apart = hand_mapping(two, hw, hand_layer(two, 0, hw, "weights", 8, tiles=[(0, 2, 4)]),
+                         hand_layer(two, 1, hw, "weights", 8, tiles=[(0, 6, 3)]))
+    ref = simulate(two, tiny_inputs(), return_membranes=True)
+    assert result_differences(ref, run_system(two, apart, hw, tiny_inputs(), mode="bitlevel",
+                                              return_membranes=True).result) == []
     # buffer: the mapping keeps the weights (48 bits) in the buffer; a smaller buffer refuses it
     buffered = hand_mapping(net, hw, hand_layer(net, 0, hw, "membranes", 8, tiles=[(0, 2, 1)],
                                                 streamed_buffer=4))
