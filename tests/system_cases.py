@@ -28,7 +28,9 @@ from flexspim.net import Conv2d, Flatten, IntNetwork, Linear
 
 
 def hw_with(n_macros: int = 2, rows: int = 512, cols: int = 256, *, dram: bool = True,
-        **system) -> Hardware:
+            **system) -> Hardware:
+    """The default hardware with ``n_macros`` macros of ``rows x cols``, DRAM on or off and
+    other ``system`` fields (``buffer_kib=...``)."""
     hw = default_hardware()
     sysp = dataclasses.replace(hw.system, n_macros=n_macros,
                                dram=dataclasses.replace(hw.system.dram, enabled=dram), **system)
@@ -36,6 +38,7 @@ def hw_with(n_macros: int = 2, rows: int = 512, cols: int = 256, *, dram: bool =
 
 
 def with_controller(hw: Hardware, **rules) -> Hardware:
+    """``hw`` with controller rules changed (``scratch_reuse=False``, ...)."""
     ctl = dataclasses.replace(hw.system.controller, **rules)
     return hw.with_(system=dataclasses.replace(hw.system, controller=ctl))
 
@@ -165,9 +168,9 @@ def mapped_cases(draw: st.DrawFn):
 
     rows, cols = pick([24, 32, 48, 96]), pick([16, 32, 64])
     hw = with_controller(hw_with(int(rng.integers(1, 4)), rows, cols,
-                              buffer_kib=pick([0.0, 0.05, 1.0])),
-                          scratch_reuse=bool(rng.integers(2)),
-                          event_order=pick(["arrival", "target"]), compare=pick(["all", "active"]))
+                                 buffer_kib=pick([0.0, 0.05, 1.0])),
+                         scratch_reuse=bool(rng.integers(2)),
+                         event_order=pick(["arrival", "target"]), compare=pick(["all", "active"]))
     shapes, stationary = {}, {}
     for g in network_geometry(net):
         fits = [c for c in range(1, cols + 1) if -(-g.v_bits // c) + -(-g.w_bits // c) <= rows]

@@ -98,7 +98,8 @@ def test_leakage_is_macros_times_makespan_times_power() -> None:
         rep = system_cost(run_system(net, compile_network(net, hw, policy="os"), hw, x).counts,
                           hw)
         p = Prices.from_hw(hw)
-        assert p.buffer_leakage_uw == pytest.approx(64.0 * hw.system_energy.buffer_leakage_uw_per_kib)
+        assert p.buffer_leakage_uw == pytest.approx(
+            64.0 * hw.system_energy.buffer_leakage_uw_per_kib)
         per_inference_pj = (n_macros * p.macro_leakage_uw + p.buffer_leakage_uw) \
             * rep.latency_per_inference_us          # uW x us = pJ
         assert rep.total_pj["leakage"] / rep.n_samples == pytest.approx(per_inference_pj)

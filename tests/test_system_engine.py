@@ -145,7 +145,7 @@ def test_routing_counts_deliveries_to_other_macros(a_layout: dict, b_from: int) 
     net = two_layer()
     st_a = a_layout.pop("stationary")
     a = hand_layer(net, 0, hw, st_a, 8, **a_layout)
-    b = hand_layer(net, 1, hw, "membranes", 128, tiles=[(0, 4, 1), (1, 4, 1)], home=0)
+    b = hand_layer(net, 1, hw, "membranes", 128, tiles=[(0, 6, 1), (1, 6, 1)], home=0)
     m = hand_mapping(net, hw, a, b)
     for mode in MODES:
         run = run_system(net, m, hw, tiny_inputs(), mode=mode)
@@ -314,10 +314,12 @@ def _counts_differ(a, b, mapping) -> str:
     if d.max(initial=0.0) == 0.0:
         return ""
     idx = tuple(np.argwhere(d > 0)[0])
+    layers = [(lm.name, lm.stationary, lm.cols, lm.pack, lm.resident_groups, lm.groups)
+              for lm in mapping.layers]
     return (f"counts differ at sample {idx[0]}, t {idx[1]}, layer {a.counts.layers[idx[2]]}, "
             f"phase {PHASES[idx[3]]}, macro {idx[4]}, field {COUNT_FIELDS[idx[5]]}: "
-            f"{a.counts.data[idx]} vs {b.counts.data[idx]}; layers "
-            f"{[(lm.name, lm.stationary, lm.cols, lm.pack, lm.resident_groups, lm.groups) for lm in mapping.layers]}")
+            f"{a.counts.data[idx]} vs {b.counts.data[idx]}; layers (name, stationary, cols, "
+            f"pack, resident groups, groups) {layers}")
 
 
 @settings(max_examples=600 if THOROUGH else 80, deadline=None,
