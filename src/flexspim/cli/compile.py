@@ -172,10 +172,9 @@ def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware,
     from flexspim.results import mapping_rows, write_table
     from flexspim.results.tables import flat
 
-    measured = bool(getattr(args, "activity", None))   # --activity replaces both options
     params = {"network_file": args.network,
-              "input_sparsity": None if measured else args.input_sparsity,
-              "n_timesteps": activity.n_timesteps,
+              "input_sparsity": None if args.activity else args.input_sparsity,
+              "activity": activity.source, "n_timesteps": activity.n_timesteps,
               **{f"hw.{k}": v for k, v in flat(hardware_to_dict(hw)).items()}}
     counts = estimate_counts(net, mapping, hw, activity)
     rows = mapping_rows(mapping.to_dict(), cost.to_dict(), counts.to_dict(), params)

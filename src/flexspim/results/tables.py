@@ -160,7 +160,7 @@ def mapping_rows(mapping: dict[str, Any], cost: dict[str, Any], counts: dict[str
     command's settings) go into every row."""
     per_layer = cost.get("per_layer_pj") or {}
     latency = cost.get("per_layer_latency_us") or {}
-    counted = dict(counts.get("per_layer") or {})   # WorkCounts.to_dict(): {layer: {field: n}}
+    counted = counts.get("per_layer") or {}      # WorkCounts.to_dict(): layer -> field -> total
     rows: list[Row] = [{"table": "run", "stationary_fraction": mapping.get("stationary_fraction"),
                         **{k: cost.get(k) for k in ("energy_per_inference_uj",
                                                     "latency_per_inference_us",
@@ -176,7 +176,7 @@ def mapping_rows(mapping: dict[str, Any], cost: dict[str, Any], counts: dict[str
             row["latency_us_per_inference"] = latency[lm["name"]]
         rows.append(row)
     rows += _component_rows(cost)
-    rows += _macro_rows({"counts": counts, "mapping": mapping})
+    rows += _macro_rows({"cost": cost, "counts": counts, "mapping": mapping})
     fixed = {"network": mapping.get("network"), "policy": mapping.get("policy"),
              "n_macros": mapping.get("n_macros"), **params}
     return _with(fixed, rows)
