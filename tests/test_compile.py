@@ -20,6 +20,7 @@ from flexspim.compile import (
     save_mapping,
 )
 from flexspim.compile.rules import BITS_PER_KIB
+from flexspim.energy.system import estimate_cost
 from flexspim.errors import ConfigError, FormatError, MappingError
 from flexspim.hw import default_hardware
 from flexspim.net import Conv2d, Flatten, IntNetwork, Linear
@@ -56,7 +57,9 @@ def check_invariants(net: IntNetwork, hw, m: Mapping) -> None:
         for t in lm.tiles:
             assert m.scratch_rows <= t.row_start < t.row_stop <= hw.macro.rows
             assert t.rows == t.groups * lm.rows_per_group
-            assert t.col_stop - t.col_start == lm.lanes * lm.cols <= hw.macro.cols
+            # a tile spans one row group's lanes: pack taps/positions x channels per group
+            assert t.col_stop - t.col_start == lm.group_lanes * lm.cols <= hw.macro.cols
+            assert 1 <= lm.group_lanes <= lm.lanes == hw.macro.cols // lm.cols
             occupied[t.macro, t.row_start:t.row_stop] += 1
         assert lm.weight_shape[0] * lm.cols >= lm.w_bits
         assert lm.membrane_shape[0] * lm.cols >= lm.v_bits
@@ -84,8 +87,12 @@ def test_hs_min_keeps_the_smaller_operand(default_net, default_maps) -> None:
     assert all(lm.stationary == "membranes" for lm in default_maps["os"].layers)
 
 
-def test_optimal_is_cheapest_and_hs_min_holds_more_than_ws(default_maps) -> None:
-    e = {p: m.search["modelled_energy_pj"] for p, m in default_maps.items()}
+def test_optimal_is_cheapest_and_hs_min_holds_more_than_ws(default_net, default_maps) -> None:
+    e = {p: m.search["estimated_energy_pj"] for p, m in default_maps.items()}
+    act = Activity.from_sparsity(default_net)
+    for p, m in default_maps.items():   # the number the search reports is the estimator's
+        assert e[p] == pytest.approx(estimate_cost(default_net, m, _hw(), act).total_energy_pj,
+                                     rel=1e-9)
     for p in ("ws", "os", "hs-min"):
         assert e["optimal"] <= e[p] * (1 + 1e-9)
     assert default_maps["optimal"].search["status"] == "Optimal"
@@ -126,9 +133,11 @@ def test_policy_invariants_on_random_networks(net, n_macros, rows, cols, buffer_
         check_invariants(net, hw, m)
     for lm, geo in zip(maps["hs-min"].layers, network_geometry(net), strict=True):
         assert lm.stationary == geo.smaller_operand()
-    best = maps["optimal"].search["modelled_energy_pj"]
+    best = maps["optimal"].search["estimated_energy_pj"]
+    assert best == pytest.approx(estimate_cost(net, maps["optimal"], hw, act).total_energy_pj,
+                                 rel=1e-9)
     for p in ("ws", "os", "hs-min"):
-        assert best <= maps[p].search["modelled_energy_pj"] * (1 + 1e-9)
+        assert best <= maps[p].search["estimated_energy_pj"] * (1 + 1e-9)
         assert maps["optimal"].search["ilp_objective_pj"] <= _energy_without_routing(
             net, hw, maps[p], act) * (1 + 1e-6) + 1e-6
 
@@ -172,8 +181,9 @@ def test_mapping_json_round_trip_and_version_error(tmp_path, default_maps) -> No
     assert back.to_dict() == m.to_dict()
     assert back.stationary_fraction == pytest.approx(m.stationary_fraction)
     doc = m.to_dict()
-    doc["version"] = 2
-    with pytest.raises(FormatError, match="version 2.*reads version 1"):
+    doc["version"] = 1
+    with pytest.raises(FormatError, match="x.json: flexspim-mapping format version 1.*reads "
+                                          "version 2"):
         Mapping.from_dict(doc, "x.json")
     doc = m.to_dict()
     doc["format"] = "flexspim-network"
@@ -181,8 +191,14 @@ def test_mapping_json_round_trip_and_version_error(tmp_path, default_maps) -> No
         Mapping.from_dict(doc, "x.json")
     doc = m.to_dict()
     doc["layers"][0]["resident_groups"] = doc["layers"][0]["groups"] + 1
-    with pytest.raises(FormatError, match="resident_groups"):
+    with pytest.raises(FormatError, match="layer 'conv1': resident_groups = "):
         Mapping.from_dict(doc, "x.json")
+    for key, bad in (("streamed_buffer_groups", lambda d: d["memory_groups"] + 1),
+                     ("group_lanes", lambda d: 0), ("pack", lambda d: d["group_lanes"] + 1)):
+        doc = m.to_dict()
+        doc["layers"][1][key] = bad(doc["layers"][1])
+        with pytest.raises(FormatError, match=rf"layer 'conv2': {key} = -?\d+ outside"):
+            Mapping.from_dict(doc, "x.json")
 
 
 def test_plot_mapping_writes_a_png(tmp_path, default_maps) -> None:
@@ -206,23 +222,25 @@ def test_activity_from_sparsity_and_fan_out() -> None:
 
 
 def _energy_without_routing(net, hw, m, act) -> float:
-    from flexspim.energy.system import estimate_cost
-
     rep = estimate_cost(net, m, hw, act)
     return rep.total_energy_pj - rep.total_pj["routing"]
 
 
 def test_ilp_objective_is_a_lower_bound_of_every_fixed_policy(default_net, default_maps) -> None:
-    """The ILP relaxes only routing and packing into separate macros, so its optimum is at most
-    any fixed policy's energy without routing; on the default network it beats hs-min."""
+    """The ILP relaxes only routing, the makespan (leakage over busy time spread over the
+    macros) and packing into separate macros, so its optimum is at most any fixed policy's energy
+    without routing, and it is a tight bound: within 1% of the energy of the mapping chosen; on
+    the default network optimal beats hs-min by more than 5%."""
     act = Activity.from_sparsity(default_net)
     ilp = default_maps["optimal"].search["ilp_objective_pj"]
     for p in ("ws", "os", "hs-min"):
         assert ilp <= _energy_without_routing(default_net, _hw(), default_maps[p], act) * (
             1 + 1e-7)
-    assert default_maps["optimal"].search["source"] == "ilp"
-    hs = default_maps["hs-min"].search["modelled_energy_pj"]
-    assert default_maps["optimal"].search["modelled_energy_pj"] < 0.95 * hs
+    best = default_maps["optimal"].search["estimated_energy_pj"]
+    assert ilp >= 0.99 * best
+    assert default_maps["optimal"].search["source"] in ("ilp", "ws", "os", "hs-min")
+    hs = default_maps["hs-min"].search["estimated_energy_pj"]
+    assert best < 0.95 * hs
 
 
 def test_compile_command_prints_summary_and_writes_files(tmp_path, capsys) -> None:
@@ -237,9 +255,12 @@ def test_compile_command_prints_summary_and_writes_files(tmp_path, capsys) -> No
                               "--out", str(out), "--plot", str(png), "--input-sparsity", "0.9"])
     assert args.func(args) == 0
     text = capsys.readouterr().out
-    assert "conv1" in text and "stationary-operand fraction" in text and "uJ per inference" in text
+    assert "conv1" in text and "uJ per inference" in text
     m = load_mapping(out)
     assert m.n_macros == 3 and m.policy == "ws"
+    # Fig. 4 in operands and in bits: the counts printed are the mapping's
+    assert f"stationary operands in the arrays: {m.resident_operands:.0f}" in text
+    assert f"stationary bits: {100 * m.stationary_fraction:.1f}% of all operand bits" in text
     assert png.read_bytes()[:4] == b"\x89PNG"
     bad = parser.parse_args(["compile", "dvs-gesture", "--n-macros", "0", "--out", str(out)])
     with pytest.raises(ConfigError, match="--n-macros 0"):

@@ -50,16 +50,19 @@ def sim() -> SimResult:
 
 def small_mapping() -> Mapping:
     def lm(name: str, index: int, stationary: str, tiles: tuple[Tile, ...], groups: int,
-           resident: int, n_w: int, n_n: int, wb: int, vb: int) -> LayerMapping:
+           resident: int, n_w: int, n_n: int, wb: int, vb: int, group_lanes: int,
+           memory_groups: int) -> LayerMapping:
         return LayerMapping(name=name, index=index, stationary=stationary, cols=vb,
                             weight_shape=(1, vb), membrane_shape=(1, vb), lanes=256 // vb,
                             n_weights=n_w, n_neurons=n_n, w_bits=wb, v_bits=vb, groups=groups,
                             rows_per_group=4, resident_groups=resident, tiles=tiles,
-                            home_macro=0)
+                            home_macro=0, group_lanes=group_lanes, memory_groups=memory_groups)
 
+    # conv1: 4 channels per row group (WS), membranes of 36 positions in memory; fc: 3 lanes
+    # (OS), weights of 144 inputs in memory
     return Mapping(policy="hs-min", n_macros=2, rows=512, cols=256, scratch_rows=8, layers=(
-        lm("conv1", 0, "weights", (Tile(0, 8, 16, 0, 256, 2),), 2, 2, 72, 144, 4, 8),
-        lm("fc", 2, "membranes", (Tile(1, 8, 12, 0, 40, 1),), 1, 1, 432, 3, 4, 10),
+        lm("conv1", 0, "weights", (Tile(0, 8, 16, 0, 32, 2),), 2, 2, 72, 144, 4, 8, 4, 36),
+        lm("fc", 2, "membranes", (Tile(1, 8, 12, 0, 30, 1),), 1, 1, 432, 3, 4, 10, 3, 144),
     ), network="small")
 
 
@@ -70,7 +73,17 @@ def cost_doc() -> dict:
                              "fc": {"macro_compute": 120.0, "buffer": 24.0}},
             "total_pj": {"macro_compute": 1320.0, "buffer": 264.0}, "total_energy_pj": 1584.0,
             "energy_per_inference_uj": 1.32e-4, "latency_per_inference_us": 3.5,
-            "latency_per_timestep_us": 0.7, "per_layer_latency_us": {"conv1": 3.0, "fc": 0.5}}
+            "latency_per_timestep_us": 0.7, "per_layer_latency_us": {"conv1": 3.0, "fc": 0.5},
+            "source": "engine",
+            "per_macro": [{"macro": 0, "energy_pj": {"macro_compute": 1200.0}, "busy_us": 3.0,
+                           "utilisation": 0.857, "row_ops": 40.0},
+                          {"macro": 1, "energy_pj": {"macro_compute": 120.0}, "busy_us": 0.5,
+                           "utilisation": 0.143, "row_ops": 4.0}],
+            # first inference: 1 timestep x 2 layers x 3 phases (init, integrate, fire)
+            "timeline": {"layers": ["conv1", "fc"], "phases": ["init", "integrate", "fire"],
+                         "phase_ns": [[[0.0, 2500.0, 500.0], [0.0, 400.0, 100.0]]],
+                         "busy_ns": [[[[0.0, 0.0], [2500.0, 0.0], [500.0, 0.0]],
+                                      [[0.0, 0.0], [0.0, 400.0], [0.0, 100.0]]]]}}
 
 
 def test_full_report_has_every_section_and_embedded_figures(sim: SimResult,
@@ -96,6 +109,7 @@ def test_full_report_has_every_section_and_embedded_figures(sim: SimResult,
     words = re.sub(r'src="data:[^"]+"', "", text)
     assert "<td>macro compute</td>" in words and not re.search(r"\de[+-]\d", words)
     assert "Latency per layer" in text and "CostReport" not in text
+    assert "<td>85.7 %</td>" in text and "<td>14.3 %</td>" in text  # per-macro utilisation
 
 
 def test_bare_simulation_result_reports_missing_sections(sim: SimResult, tmp_path: Path) -> None:
@@ -103,8 +117,9 @@ def test_bare_simulation_result_reports_missing_sections(sim: SimResult, tmp_pat
     run = load_run(tmp_path / "sim.json")
     assert run.mapping is None and run.cost is None and run.hardware is None
     text = render_report(run)
-    assert text.count('class="missing"') == 5  # energy, latency, occupancy, stationarity, hw
-    assert "No mapping" in text and "No cost" in text
+    # energy, latency, macros, occupancy, stationarity, hardware
+    assert text.count('class="missing"') == 6
+    assert "No mapping" in text and "No cost" in text and "No per-macro data" in text
     assert 'id="extra"' not in text  # nothing further attached: no empty section
 
 

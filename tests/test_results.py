@@ -61,6 +61,9 @@ def test_simulate_tables_hold_samples_layers_components_macros(tmp_path: Path) -
     assert set(comp) == {"run", "layer", "component", "macro"}
     assert comp["layer"]["input_sparsity"].eq(0.95).all()
     assert len(comp["macro"]) == 2
+    # the estimator's counts per layer and per macro (WorkCounts.to_dict()) sum to the same work
+    assert comp["layer"]["counts.row_ops"].gt(0).all()
+    assert comp["macro"]["row_ops"].sum() == pytest.approx(comp["layer"]["counts.row_ops"].sum())
 
 
 def test_per_macro_rows_come_from_any_part_of_the_run_document() -> None:

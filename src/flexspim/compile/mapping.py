@@ -285,14 +285,15 @@ def _check_consistent(m: Mapping, where: str) -> None:
         if lm.stationary not in ("weights", "membranes"):
             raise FormatError(f"{where}: layer '{lm.name}': stationary = {lm.stationary!r}, "
                               f"expected 'weights' or 'membranes'")
-        if not (0 <= lm.streamed_buffer_groups <= lm.memory_groups
-                and 0 <= lm.spilled_buffer_groups <= lm.groups - lm.resident_groups
-                and lm.pack >= 1 and 1 <= lm.group_lanes <= lm.lanes):
-            raise FormatError(f"{where}: layer '{lm.name}': pack, group_lanes or buffer groups "
-                              f"out of range; recompile the mapping")
         if not 0 <= lm.resident_groups <= lm.groups:
             raise FormatError(f"{where}: layer '{lm.name}': resident_groups = "
                               f"{lm.resident_groups} outside [0, groups = {lm.groups}]")
+        for name, lo, hi in (("streamed_buffer_groups", 0, lm.memory_groups),
+                             ("spilled_buffer_groups", 0, lm.spilled_groups),
+                             ("group_lanes", 1, lm.lanes), ("pack", 1, lm.group_lanes)):
+            if not lo <= getattr(lm, name) <= hi:
+                raise FormatError(f"{where}: layer '{lm.name}': {name} = {getattr(lm, name)} "
+                                  f"outside [{lo}, {hi}]; recompile the mapping")
         if sum(t.groups for t in lm.tiles) != lm.resident_groups:
             raise FormatError(f"{where}: layer '{lm.name}': tiles hold "
                               f"{sum(t.groups for t in lm.tiles)} groups, resident_groups = "

@@ -119,9 +119,11 @@ def check_mapping(net: IntNetwork, mapping: Mapping, hw: Hardware) -> None:
                      f"mapping for network '{mapping.network}'")
 
 
-def _check_capacity(mapping: Mapping, hw: Hardware) -> None:
-    """Rules ``scratch-rows``, ``macro-rows`` and ``buffer-capacity`` on a loaded mapping."""
-    rows_used = [mapping.scratch_rows] * mapping.n_macros
+def _check_rows(mapping: Mapping) -> None:
+    """Rules ``scratch-rows`` and ``macro-rows``: every layer's streamed operands fit the
+    scratch rows; tiles lie below the scratch rows, inside the macro, hold whole groups and
+    never share a row (two layers' resident operands in one row would overwrite each other)."""
+    placed: list[list[tuple[int, int, str]]] = [[] for _ in range(mapping.n_macros)]
     for lm in mapping.layers:
         need = lm.weight_shape[0] + lm.membrane_shape[0]
         if need > mapping.scratch_rows:
@@ -133,11 +135,21 @@ def _check_capacity(mapping: Mapping, hw: Hardware) -> None:
                 raise MappingError("macro-rows", f"layer '{lm.name}': tile {t} overlaps the "
                                    f"scratch rows or does not hold {t.groups} groups of "
                                    f"{lm.rows_per_group} rows; recompile the mapping")
-            rows_used[t.macro] += t.rows
-    for m, used in enumerate(rows_used):
-        if used > mapping.rows:
-            raise MappingError("macro-rows", f"macro {m}: the mapping uses {used} rows of "
-                               f"{mapping.rows}; recompile the mapping")
+            if t.row_stop > mapping.rows:
+                raise MappingError("macro-rows", f"layer '{lm.name}': tile {t} ends past the "
+                                   f"last row of a {mapping.rows}-row macro; recompile the "
+                                   f"mapping")
+            for start, stop, other in placed[t.macro]:
+                if t.row_start < stop and start < t.row_stop:
+                    raise MappingError("macro-rows", f"layer '{lm.name}': tile {t} shares "
+                                       f"rows with layer '{other}' (rows [{start}, {stop}) of "
+                                       f"macro {t.macro}); recompile the mapping")
+            placed[t.macro].append((t.row_start, t.row_stop, lm.name))
+
+
+def _check_capacity(mapping: Mapping, hw: Hardware) -> None:
+    """Rules ``scratch-rows``, ``macro-rows`` and ``buffer-capacity`` on a loaded mapping."""
+    _check_rows(mapping)
     if not hw.system.dram.enabled:
         held = sum(lm.streamed_bits - lm.streamed_buffer_bits + lm.spilled_dram_bits
                    for lm in mapping.layers)
