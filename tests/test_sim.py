@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 from strategies import networks_and_inputs
 
 from flexspim.errors import ConfigError, FormatError, NetworkError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool
+from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool, int_range
 from flexspim.net.reference import ReferenceResult, run_reference
 from flexspim.sim import (
     ENGINES,
     SimResult,
+    compiled,
     fast,
     load_result,
     prepare_inputs,
@@ -29,19 +30,19 @@ from flexspim.sim.bitlevel import conv_sops, rounds
 from flexspim.sim.common import FLOAT32_EXACT, BatchStats, conv_fanout, layer_input_bounds
 
 #: Backends of the fast engine present here (numba only where Numba is installed).
-BACKENDS = [b for b in fast.BACKENDS if b != "numba" or fast.numba is not None]
+BACKENDS = [b for b in fast.BACKENDS if b != "numba" or compiled.numba is not None]
 
 
 @pytest.fixture(autouse=True)
 def _one_numba_thread():
     """Numba's kernels on one thread in these tests (the machine's cores are shared)."""
-    if fast.numba is None:
+    if compiled.numba is None:
         yield
         return
-    before = fast.numba.get_num_threads()
-    fast.numba.set_num_threads(1)
+    before = compiled.numba.get_num_threads()
+    compiled.numba.set_num_threads(1)
     yield
-    fast.numba.set_num_threads(before)
+    compiled.numba.set_num_threads(before)
 
 
 def assert_matches_reference(res: SimResult, ref: ReferenceResult) -> None:
@@ -110,62 +111,105 @@ def _edge_net(weights: list[int], v_bits: int, init: int | None, threshold: int)
     return IntNetwork(input_shape=(len(weights),), layers=(fc,))
 
 
-@settings(max_examples=60, deadline=None)
-@given(offset=st.integers(-3, 3), negative=st.booleans(), count=st.integers(1, 2),
-       backend=st.sampled_from(BACKENDS))
-def test_exact_bounds_on_both_sides(offset: int, negative: bool, count: int,
-                                    backend: str) -> None:
-    """Synaptic sums and membranes right below and above each backend's exact bound: 2**24
-    (float32, torch backend: above it float64) and 2**31 (int32, numba backend: above it int64).
-    Sums of 2**24 + 1 are not float32 numbers and 2**31 is not an int32, so choosing the narrow
-    arithmetic one step too far gives wrong spikes, membranes or counts."""
-    bound = FLOAT32_EXACT if backend == "torch" else fast.INT32_EXACT
+@settings(max_examples=40, deadline=None)
+@given(offset=st.integers(-3, 3), negative=st.booleans(), count=st.integers(1, 2))
+def test_torch_exact_bounds_on_both_sides(offset: int, negative: bool, count: int) -> None:
+    """Synaptic sums and membranes right below and above the torch backend's exact bound 2**24
+    (float32; above it float64): sums of 2**24 + 1 are not float32 numbers, so choosing float32
+    one step too far gives wrong spikes, membranes or counts."""
+    bound = FLOAT32_EXACT
     # synaptic side: two weights whose sum is bound + offset (times the count)
-    v_bits = 34
     total = (bound + offset) // count
     half = total // 2
     sign = -1 if negative else 1
-    net = _edge_net([sign * half, sign * (total - half)], v_bits, None, 1)
+    net = _edge_net([sign * half, sign * (total - half)], 34, None, 1)
     x = np.array([[[count, count]], [[count, 0]], [[0, count]]], dtype=np.int64)
-    st_ = fast.run_batch(net, x, return_membranes=True, backend=backend)
+    st_ = fast.run_batch(net, x, return_membranes=True, backend="torch")
     assert_stats_match_reference(st_, run_reference(net, x))
     # membrane side: a membrane at its range limit plus inputs that take the exact sum to the
-    # bound + offset (v_bits = 24 for float32; 32 for int32, whose own wrap mod 2**32 would hide
-    # overflow events of 32-bit membranes)
-    v_bits = 24 if backend == "torch" else 32
+    # bound + offset
+    v_bits = 24
     lo, hi = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
     total = max(0, bound - (1 << (v_bits - 1)) + offset) // count
     half = total // 2
-    weights = [sign * half, sign * (total - half)]
-    net = _edge_net(weights, v_bits, lo if negative else hi, hi)
+    net = _edge_net([sign * half, sign * (total - half)], v_bits, lo if negative else hi, hi)
     x = np.array([[[count, count]], [[count, 0]]], dtype=np.int64)
     assert_stats_match_reference(fast.run_batch(net, x, return_membranes=True,
-                                                backend=backend), run_reference(net, x))
+                                                backend="torch"), run_reference(net, x))
+
+
+@pytest.mark.skipif(compiled.numba is None, reason="the compiled backend needs Numba")
+@settings(max_examples=60, deadline=None)
+@given(offset=st.integers(-3, 3), negative=st.booleans(), count=st.integers(1, 2),
+       lane_bits=st.sampled_from([16, 32]), at_limit=st.booleans())
+def test_compiled_lane_bounds_on_both_sides(offset: int, negative: bool, count: int,
+                                            lane_bits: int, at_limit: bool) -> None:
+    """Timestep inputs right below and above the compiled backend's lane bound 2**(L-1) - 1
+    (int16 lanes for 16-bit membranes, int32 for 32-bit; above it the next wider lane), with
+    membranes of exactly L bits that start at a range limit or at 0 and wrap: an input of
+    2**(L-1) is not an L-bit number, so a lane chosen one step too narrow gives wrong membranes
+    or overflow counts."""
+    v_bits = lane_bits
+    lo, hi = int_range(v_bits)
+    total = ((1 << (lane_bits - 1)) - 1 + offset) // count
+    half = total // 2
+    sign = -1 if negative else 1
+    init = (lo if negative else hi) if at_limit else None
+    net = _edge_net([sign * half, sign * (total - half)], v_bits, init, hi)
+    x = np.array([[[count, count]], [[count, 0]], [[0, count]], [[count, count]]],
+                 dtype=np.int64)
+    bound = layer_input_bounds(net, count)[0]
+    wide = np.dtype(np.int32 if lane_bits == 16 else np.int64)
+    assert compiled.lane_dtype(net.layers[0], bound) == (
+        np.dtype(f"int{lane_bits}") if bound <= (1 << (lane_bits - 1)) - 1 else wide)
+    st_ = fast.run_batch(net, x, return_membranes=True, backend="numba")
+    assert_stats_match_reference(st_, run_reference(net, x))
 
 
 def test_arithmetic_switches_at_the_bounds() -> None:
     """The narrow arithmetic is chosen exactly while the bound holds, on both sides."""
     net = _edge_net([(1 << 23) - 1, (1 << 23) - 1], 32, None, 1)  # fan-in sum 2**24 - 2
-    layer = net.layers[0]
     assert fast._dtype_for(layer_input_bounds(net, 1)[0]) == torch.float32
     assert fast._dtype_for(layer_input_bounds(net, 2)[0]) == torch.float64
     assert fast._dtype_for(FLOAT32_EXACT - 1) == torch.float32
     assert fast._dtype_for(FLOAT32_EXACT) == torch.float64
     assert fast._dtype_for(1 << 53) == torch.int64
-    # int32 accumulators: 2**(v_bits-1) + bound <= 2**31
-    assert fast.accumulator_dtype(layer, 0) == np.int32
-    assert fast.accumulator_dtype(layer, 1) == np.int64
-    small = _edge_net([3], 16, None, 1).layers[0]
-    assert fast.accumulator_dtype(small, (1 << 31) - (1 << 15)) == np.int32
-    assert fast.accumulator_dtype(small, (1 << 31) - (1 << 15) + 1) == np.int64
+    # compiled lanes: int16 while v_bits <= 16 and the input bound <= 2**15 - 1, int32 likewise
+    # at 32 bits, else int64
+    for v_bits, bound, lane in [(16, (1 << 15) - 1, np.int16), (16, 1 << 15, np.int32),
+                                (17, 0, np.int32), (2, 5, np.int16),
+                                (32, (1 << 31) - 1, np.int32), (32, 1 << 31, np.int64),
+                                (33, 0, np.int64)]:
+        layer = _edge_net([1], v_bits, None, 1).layers[0]
+        assert compiled.lane_dtype(layer, bound) == lane, (v_bits, bound)
 
 
 def test_tap_and_run_tables_match_the_convolution() -> None:
     # 5 inputs, kernel 3, stride 2, padding 1 -> 3 outputs: q*2 - 1 + i == p
-    table = fast.tap_table(5, 3, 3, 2, 1)
+    table = compiled.tap_table(5, 3, 3, 2, 1)
     assert table[0].tolist()[:3] == [1, 1, 0]  # p=0: tap 1 of output 0
     assert table[1, 0] == 2 and sorted(table[1, 1:5].reshape(2, 2).tolist()) == [[0, 1], [2, 0]]
-    assert fast.tap_table(1, 1, 1, 1, 0).tolist() == [[1, 0, 0]]
+    assert compiled.tap_table(1, 1, 1, 1, 0).tolist() == [[1, 0, 0]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(n_in=st.integers(1, 9), k=st.integers(1, 5), stride=st.integers(1, 3),
+       pad=st.integers(0, 2))
+def test_column_runs_cover_the_taps(n_in: int, k: int, stride: int, pad: int) -> None:
+    """Each input column's taps, in the stored column order, are one run whose outputs are
+    consecutive, and they are exactly the taps of :func:`tap_table`."""
+    n_out = (n_in + 2 * pad - k) // stride + 1
+    if n_out < 1:
+        return
+    taps = compiled.tap_table(n_in, n_out, k, stride, pad)
+    order = compiled.column_order(k, stride)
+    assert sorted(order.tolist()) == list(range(k))
+    runs = compiled.column_runs(n_in, n_out, k, stride, pad)
+    for x in range(n_in):
+        want = {(int(taps[x, 1 + 2 * a]), int(taps[x, 2 + 2 * a])) for a in range(taps[x, 0])}
+        m, first, q = (int(v) for v in runs[x])
+        got = {(int(order[first + r]), q + r) for r in range(m)}
+        assert got == want
 
 
 def test_unknown_backend_is_an_error() -> None:
