@@ -26,7 +26,7 @@ from flexspim.sim import (
     result_differences,
     simulate,
 )
-from flexspim.sim.bitlevel import conv_sops, rounds
+from flexspim.sim.bitcell import conv_sops, rounds
 from flexspim.sim.common import FLOAT32_EXACT, BatchStats, conv_fanout, layer_input_bounds
 
 #: Backends of the fast engine present here (numba only where Numba is installed).
@@ -218,10 +218,11 @@ def test_unknown_backend_is_an_error() -> None:
                        backend="nope")
 
 
-@settings(max_examples=150, deadline=None)
-@given(networks_and_inputs(max_feature_layers=2, max_linear=1))
+@settings(max_examples=250, deadline=None)
+@given(networks_and_inputs())
 def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.ndarray]) -> None:
-    pytest.importorskip("flexspim.macro")
+    """The bit-sliced macro engine: every spike, membrane and count as the reference and the
+    fast engine (overflow and wrap included)."""
     net, x = case
     ref = run_reference(net, x)
     bit = simulate(net, x, engine="bitlevel", return_membranes=True)
@@ -229,17 +230,46 @@ def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.nd
     assert result_differences(bit, simulate(net, x, return_membranes=True)) == []
 
 
-def test_bitlevel_splits_rounds_larger_than_a_macro() -> None:
-    pytest.importorskip("flexspim.macro")
-    from flexspim.sim.bitlevel import macro_lanes
+@settings(max_examples=100, deadline=None)
+@given(networks_and_inputs(max_feature_layers=2, max_linear=1))
+def test_bitcell_engine_equals_bitlevel_and_reference(case: tuple[IntNetwork, np.ndarray]
+                                                      ) -> None:
+    """The per-cell macro model (the specification) and the bit-sliced engine agree on random
+    networks: fast == bit-sliced == per-cell == reference."""
+    net, x = case
+    cell = simulate(net, x, engine="bitcell", return_membranes=True)
+    assert_matches_reference(cell, run_reference(net, x))
+    assert result_differences(cell, simulate(net, x, engine="bitlevel",
+                                             return_membranes=True)) == []
+
+
+@pytest.mark.parametrize("engine", ["bitcell", "bitlevel"])
+def test_macro_engines_split_rounds_larger_than_a_macro(engine: str) -> None:
+    from flexspim.sim.bitcell import macro_lanes
 
     n_out = macro_lanes(24, 32) + 5  # one event reaches more neurons than one macro holds
     w = np.random.default_rng(8).integers(-(2**23), 2**23, (n_out, 2))
     fc = Linear(name="fc", weight=w, w_bits=24, v_bits=32, threshold=2**24)
     net = IntNetwork(input_shape=(2,), layers=(fc,))
     x = np.array([[[1, 1]], [[2, 0]]], dtype=np.int64)
-    res = simulate(net, x, engine="bitlevel", return_membranes=True)
+    res = simulate(net, x, engine=engine, return_membranes=True)
     assert_matches_reference(res, run_reference(net, x))
+
+
+@pytest.mark.parametrize("engine", ["bitlevel", "bitcell", "fast"])
+def test_wrap_at_61_bits_over_two_words_of_lanes(engine: str) -> None:
+    """Wide membranes (61 bits: the widest exact simulation) and more than 64 output channels
+    (two words of lanes) wrap and count overflow like the reference."""
+    rng = np.random.default_rng(11)
+    w = rng.integers(-(2**59), 2**59, (70, 3))
+    fc = Linear(name="fc", weight=w, w_bits=61, v_bits=61, threshold=2**58, reset="zero",
+                initial_membrane=rng.integers(-(2**60), 2**60, 70))
+    net = IntNetwork(input_shape=(3,), layers=(fc,))
+    x = rng.integers(0, 3, (3, 2, 3))
+    res = simulate(net, x, engine=engine, return_membranes=True)
+    ref = run_reference(net, x)
+    assert ref.step_overflow.sum() > 0
+    assert_matches_reference(res, ref)
 
 
 def _wrapping_net() -> IntNetwork:
@@ -366,7 +396,7 @@ def test_input_errors() -> None:
         simulate(net, np.zeros((2, 1, 2, 6, 6), dtype=np.int64), labels=[1, 2])
     with pytest.raises(ConfigError, match="n_time_bins"):
         simulate(net, np.zeros((2, 1, 2, 6, 6), dtype=np.int64), n_time_bins=3)
-    assert set(ENGINES) == {"fast", "bitlevel"}
+    assert set(ENGINES) == {"fast", "bitlevel", "bitcell"}
 
 
 def test_torch_and_bool_inputs_are_accepted() -> None:

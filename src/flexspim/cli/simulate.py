@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("events", metavar="EVENTS",
                    help="events .npy, binned spikes .npy [T, N, C, H, W], or a folder of events")
     p.add_argument("--engine", choices=sorted(ENGINES), default="fast",
-                   help="fast (vectorised, default) or bitlevel (every SOP through the macro)")
+                   help="fast (vectorised, default), bitlevel (every SOP through the macro's "
+                        "phases on bit planes) or bitcell (the per-cell macro model, slow)")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
     p.add_argument("--time-bins", type=int, metavar="T",
                    help="number of time bins for event inputs (required for events)")

@@ -259,7 +259,9 @@ def _integrate(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, acc:
                 while word != 0:
                     c = wi * 64 + trailing_zeros(word)
                     word &= word - 1
-                    k = counts[y, xx, c] if has_counts else 1
+                    k = 1
+                    if has_counts:
+                        k = counts[y, xx, c]
                     k_pixel += k
                     if k == 1:
                         chans[m] = c * step
@@ -498,12 +500,13 @@ def column_runs(n_in: int, n_out: int, k: int, stride: int, pad: int) -> np.ndar
 @dataclass(frozen=True, eq=False)
 class ConvForm:
     """A spiking layer as a convolution on the event map: weights ``[C, KH, KW, O]`` (int64),
-    fan-out ``[H, W]``, row taps (:func:`tap_table`), column runs (:func:`column_runs`) and
-    column order (:func:`column_order`), output (OH, OW)."""
+    fan-out ``[H, W]``, row and column taps (:func:`tap_table`), column runs
+    (:func:`column_runs`) and column order (:func:`column_order`), output (OH, OW)."""
 
     weight: np.ndarray
     fan: np.ndarray
     row_taps: np.ndarray
+    col_taps: np.ndarray
     col_runs: np.ndarray
     col_order: np.ndarray
     out_hw: tuple[int, int]
@@ -518,12 +521,13 @@ def conv_form(layer: SpikingLayer, shape: tuple[int, int, int]) -> ConvForm:
         oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
         return ConvForm(np.transpose(np.asarray(layer.weight, dtype=np.int64), (1, 2, 3, 0)),
                         conv_fanout(layer, (h, w)), tap_table(h, oh, kh, sh, ph),
-                        column_runs(w, ow, kw, sw, pw), column_order(kw, sw), (oh, ow))
+                        tap_table(w, ow, kw, sw, pw), column_runs(w, ow, kw, sw, pw),
+                        column_order(kw, sw), (oh, ow))
     n_o = layer.weight.shape[0]
     weight = np.asarray(layer.weight, dtype=np.int64).reshape(n_o, c, h, w)
     return ConvForm(np.transpose(weight, (1, 2, 3, 0)), np.full((h, w), n_o, dtype=np.int64),
-                    tap_table(h, 1, h, 1, 0), column_runs(w, 1, w, 1, 0), column_order(w, 1),
-                    (1, 1))
+                    tap_table(h, 1, h, 1, 0), tap_table(w, 1, w, 1, 0),
+                    column_runs(w, 1, w, 1, 0), column_order(w, 1), (1, 1))
 
 
 def _lanes(n_o: int) -> np.ndarray:
@@ -622,7 +626,16 @@ _PASSIVE: dict[type, Callable[[Any, EventMap], EventMap]] = {
 }
 
 
-def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> BatchStats:
+#: A spiking-layer runner: (layer, input events, input bound, return membranes) -> (output
+#: events, tallies [6, T, N], final membranes or None).
+SpikingRunner = Callable[[SpikingLayer, EventMap, int, bool],
+                         tuple[EventMap, np.ndarray, "np.ndarray | None"]]
+
+
+def run_network(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
+                spiking: SpikingRunner) -> BatchStats:
+    """Run ``net`` layer by layer on event maps, spiking layers through ``spiking``; returns
+    the batch's statistics (passive layers: event counts only)."""
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     bounds = layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)
     stats, samples = new_tallies(len(net.layers), n_t, n)
@@ -630,7 +643,7 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> B
     finals: list[np.ndarray] = []
     for li, layer in enumerate(net.layers):
         if isinstance(layer, SpikingLayer):
-            events, tallies, final = run_spiking(layer, events, bounds[li], return_membranes)
+            events, tallies, final = spiking(layer, events, bounds[li], return_membranes)
             for row, key in enumerate(TALLY_ROWS[:4]):
                 stats[key][li] = tallies[row].sum(axis=1)
                 if key != "overflow":
@@ -648,7 +661,7 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> B
     return batch_stats(counts, stats, samples, finals if return_membranes else None)
 
 
-def _sample_bytes(net: IntNetwork, n_t: int) -> int:
+def sample_bytes(net: IntNetwork, n_t: int) -> int:
     """Bytes of the largest event map (and input counts) one sample needs over T."""
     largest = 0
     for in_shape, _ in net.shapes:
@@ -657,13 +670,19 @@ def _sample_bytes(net: IntNetwork, n_t: int) -> int:
     return n_t * (largest + 4 * int(np.prod(net.input_shape)))
 
 
+def run_chunked(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
+                spiking: SpikingRunner) -> BatchStats:
+    """:func:`run_network` over chunks of samples whose event maps stay within
+    :data:`CHUNK_BYTES`."""
+    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
+    chunk = max(1, CHUNK_BYTES // max(1, sample_bytes(net, n_t)))
+    return merge_stats([run_network(net, spikes[:, s : s + chunk], return_membranes, spiking)
+                        for s in range(0, n, chunk)])
+
+
 def run_compiled(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> BatchStats:
-    """The compiled backend on binned spikes ``[T, N, *input_shape]``, in chunks of samples
-    whose event maps stay within :data:`CHUNK_BYTES`."""
+    """The compiled backend on binned spikes ``[T, N, *input_shape]``."""
     if numba is None:
         raise ConfigError("the 'numba' backend of the fast engine needs Numba; install "
                           "flexspim[fast] or use the 'torch' backend")
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    chunk = max(1, CHUNK_BYTES // max(1, _sample_bytes(net, n_t)))
-    return merge_stats([_run_chunk(net, spikes[:, s : s + chunk], return_membranes)
-                        for s in range(0, n, chunk)])
+    return run_chunked(net, spikes, return_membranes, run_spiking)
