@@ -103,6 +103,38 @@ def test_every_fast_backend_equals_reference(backend: str,
     assert_stats_match_reference(st, run_reference(net, x))
 
 
+@pytest.mark.skipif(compiled.numba is None, reason="the compiled backend needs Numba")
+@settings(max_examples=120, deadline=None)
+@given(case=networks_and_inputs(), grouped=st.booleans())
+def test_compiled_weight_row_forms_equal_reference(case: tuple[IntNetwork, np.ndarray],
+                                                  grouped: bool) -> None:
+    """Both forms of the compiled backend's weight rows (per channel; grouped by 4 channels)
+    give the reference's spikes, membranes and counts, whatever form the size rule picks."""
+    net, x = case
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compiled, "GROUP_TABLE_BYTES", 1 << 40 if grouped else 0)
+        st_ = fast.run_batch(net, x, return_membranes=True, backend="numba")
+    assert_stats_match_reference(st_, run_reference(net, x))
+
+
+def test_grouped_rows_hold_the_subset_sums() -> None:
+    """Row 16*g + s of the grouped weights is the sum of the weights of subset s of the
+    channels 4g..4g+3 (row 0: zeros), per kernel row and column."""
+    rng = np.random.default_rng(2)
+    conv = Conv2d(name="c", weight=rng.integers(-8, 8, (3, 6, 2, 3)), w_bits=4, v_bits=8,
+                  threshold=1, padding=(1, 1))
+    form = compiled.conv_form(conv, (6, 5, 5))
+    lanes = np.arange(3)
+    rows = compiled.weight_rows(form, lanes, grouped=True)
+    per = compiled.weight_rows(form, lanes, grouped=False)
+    assert rows.shape == (2, 2 * 16, 3, 3) and per.shape == (2, 7, 3, 3)
+    np.testing.assert_array_equal(rows[:, 0], 0)
+    np.testing.assert_array_equal(per[:, 6], 0)
+    np.testing.assert_array_equal(rows[:, 16 + 0b0011], per[:, 4] + per[:, 5])
+    np.testing.assert_array_equal(rows[:, 0b1010], per[:, 1] + per[:, 3])
+    np.testing.assert_array_equal(rows[:, 16 + 0b0100], 0)  # channel 6 does not exist
+
+
 def _edge_net(weights: list[int], v_bits: int, init: int | None, threshold: int) -> IntNetwork:
     """One linear neuron with the given fan-in weights (w_bits = v_bits)."""
     fc = Linear(name="fc", weight=np.array([weights], dtype=np.int64), w_bits=v_bits,

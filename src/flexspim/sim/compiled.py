@@ -69,6 +69,13 @@ UNROLLED_BLOCKS = 8
 #: steps (a mispredicted loop exit costs more than a few vector additions). Not a model
 #: parameter.
 ROW_GROUP = 2
+#: Channels per group of the grouped weight rows (:func:`weight_rows`): a pixel's events in one
+#: group of 4 channels are one precomputed row (16 subsets per group). Not a model parameter.
+CHANNEL_GROUP = 4
+#: Largest grouped weight table per layer (bytes; 4x the per-channel weights): larger layers
+#: read one row per event, so that the rows stay in the core's L2 cache (512 KiB on the
+#: benchmark machine). Not a model parameter.
+GROUP_TABLE_BYTES = 256 << 10
 #: Rows of the per-sample tallies a layer kernel writes: input events, SOPs, output spikes,
 #: overflow events, membrane min, membrane max (after integration, before reset).
 TALLY_ROWS = ("inputs", "sops", "spikes", "overflow", "vmin", "vmax")
@@ -247,39 +254,70 @@ def _integrate(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, acc:
     int64 scratch: their offsets in w), and is stored once. A count k > 1 adds k times the
     weights.
     """
-    fan, rows, cols, step, zero_row = geom
+    fan, rows, cols, step, zero_row, n_groups = geom
     n_in = 0
     n_sop = 0
     for y in range(bits.shape[0]):
         for xx in range(bits.shape[1]):
-            m = 0
-            k_pixel = 0
-            for wi in range(bits.shape[2]):
-                word = bits[y, xx, wi]
-                while word != 0:
-                    c = wi * 64 + trailing_zeros(word)
-                    word &= word - 1
-                    k = 1
-                    if has_counts:
-                        k = counts[y, xx, c]
-                    k_pixel += k
-                    if k == 1:
-                        chans[m] = c * step
-                        m += 1
-                    else:
-                        _add_scaled(acc, w, c * step, k, rows, cols, y, xx)
+            if n_groups:
+                m, k_pixel = _group_rows(bits, y, xx, n_groups, step, chans)
+            else:
+                m, k_pixel = _event_rows(bits, counts, has_counts, y, xx, step, chans, acc, w,
+                                         rows, cols)
             n_in += k_pixel
             n_sop += k_pixel * fan[y, xx]
             n_run = cols[xx, 0]
             if m == 0 or n_run == 0:
                 continue
-            while m % ROW_GROUP:  # pad with the row of zero weights (after the last channel)
-                chans[m] = zero_row
-                m += 1
+            for r in range(ROW_GROUP - 1):  # pad with rows of zero weights
+                chans[m + r] = zero_row
+            m += (-m) % ROW_GROUP
             for a in range(rows[y, 0]):
                 vsum(acc, rows[y, 2 + 2 * a] + cols[xx, 2], w, chans, m,
                      rows[y, 1 + 2 * a] + cols[xx, 1], n_run)
     return n_in, n_sop
+
+
+@_jit(inline=True)
+def _event_rows(bits: Any, counts: Any, has_counts: bool, y: int, xx: int, step: int,
+                chans: Any, acc: Any, w: Any, rows: Any, cols: Any) -> tuple[int, int]:
+    """The weight rows of the events of pixel (y, x), one per event, into ``chans``; an event
+    of count k > 1 is added k times at once. Returns (rows, events)."""
+    m = 0
+    k_pixel = 0
+    for wi in range(bits.shape[2]):
+        word = bits[y, xx, wi]
+        while word != 0:
+            c = wi * 64 + trailing_zeros(word)
+            word &= word - 1
+            k = 1
+            if has_counts:
+                k = counts[y, xx, c]
+            k_pixel += k
+            if k == 1:
+                chans[m] = c * step
+                m += 1
+            else:
+                _add_scaled(acc, w, c * step, k, rows, cols, y, xx)
+    return m, k_pixel
+
+
+@_jit(inline=True)
+def _group_rows(bits: Any, y: int, xx: int, n_groups: int, step: int, chans: Any
+                ) -> tuple[int, int]:
+    """The weight rows of pixel (y, x) in grouped form: one row per group of 4 channels with an
+    event, the row of that subset of the group (no loop over events, no mispredicted exits).
+    Returns (rows, events)."""
+    m = 0
+    k_pixel = 0
+    for wi in range(bits.shape[2]):
+        word = bits[y, xx, wi]
+        k_pixel += popcount(word)
+        for g in range(min(16, n_groups - 16 * wi)):
+            nib = (word >> (4 * g)) & 15
+            chans[m] = ((16 * wi + g) * 16 + nib) * step
+            m += nib != 0
+    return m, k_pixel
 
 
 @_jit()
@@ -432,12 +470,13 @@ class EventMap:
         return np.ascontiguousarray(unpacked[..., :c].transpose(0, 1, 4, 2, 3))
 
 
-@_jit()
+@_jit(parallel=True)
 def _pack_frames(x: Any, bits: Any) -> None:
-    """Event words ``bits`` ``[T, N, H, W, words]`` of counts ``x`` ``[T, N, C, H, W]``."""
+    """Event words ``bits`` ``[T, N, H, W, words]`` of counts ``x`` ``[T, N, C, H, W]``
+    (parallel over samples)."""
     n_t, n_s, n_c, n_h, n_w = x.shape
-    for t in range(n_t):
-        for s in range(n_s):
+    for s in prange(n_s):
+        for t in range(n_t):
             for c in range(n_c):
                 wi, bit = c // 64, np.int64(1) << (c % 64)
                 for y in range(n_h):
@@ -536,16 +575,43 @@ def _lanes(n_o: int) -> np.ndarray:
     return np.concatenate([np.arange(n_o), np.zeros(pad, dtype=np.int64)]).astype(np.int64)
 
 
-def _geometry(form: ConvForm, n_lanes: int) -> tuple[np.ndarray, ...]:
+def weight_rows(form: ConvForm, lanes: np.ndarray, grouped: bool) -> np.ndarray:
+    """int64 weights ``[KH, R, KW, lanes]`` as :func:`_integrate` reads them, kernel columns in
+    :func:`column_order`. Per channel (R = C + 1, row C all zeros), or grouped (R = 16 per group
+    of 4 channels: row 16*g + s holds the sum of the weights of the channels of subset s of
+    group g; row 0 is the empty subset, all zeros)."""
+    per_channel = form.weight.transpose(1, 0, 2, 3)[:, :, form.col_order][..., lanes]
+    kh, n_c, kw, n_l = per_channel.shape
+    if not grouped:
+        return np.concatenate([per_channel, np.zeros((kh, 1, kw, n_l), np.int64)], axis=1)
+    n_g = -(-n_c // CHANNEL_GROUP)
+    padded = np.zeros((kh, n_g * CHANNEL_GROUP, kw, n_l), dtype=np.int64)
+    padded[:, :n_c] = per_channel
+    members = (np.arange(16)[:, None] >> np.arange(CHANNEL_GROUP)[None, :]) & 1  # [16, 4]
+    groups = padded.reshape(kh, n_g, CHANNEL_GROUP, kw, n_l)
+    subsets = np.einsum("sc,hgcwl->hgswl", members, groups)
+    return subsets.reshape(kh, n_g * 16, kw, n_l)
+
+
+def grouped_rows(form: ConvForm, n_lanes: int, itemsize: int, has_counts: bool) -> bool:
+    """Whether a layer reads its weights grouped (:func:`weight_rows`): without input counts
+    above one, and while the grouped weights fit :data:`GROUP_TABLE_BYTES`."""
+    n_c, kh, kw, _ = form.weight.shape
+    size = kh * kw * 16 * -(-n_c // CHANNEL_GROUP) * n_lanes * itemsize
+    return not has_counts and size <= GROUP_TABLE_BYTES
+
+
+def _geometry(form: ConvForm, n_lanes: int, n_rows: int, grouped: bool) -> tuple[Any, ...]:
     """The tables of :func:`_integrate`: fan-out, row taps and column runs as flat offsets into
-    weights ``[KH, C + 1, KW, lanes]`` (channel C: zeros) and the accumulator
-    ``[OH, OW, lanes]``, the channel step and the offset of the zero channel."""
+    the weights ``[KH, n_rows, KW, lanes]`` and the accumulator ``[OH, OW, lanes]``, the row
+    step, the offset of a row of zeros, and the number of channel groups (0: per channel)."""
     n_c, _, kw, _ = form.weight.shape
     rows = form.row_taps.copy()
-    rows[:, 1::2] *= (n_c + 1) * kw * n_lanes
+    rows[:, 1::2] *= n_rows * kw * n_lanes
     rows[:, 2::2] *= form.out_hw[1] * n_lanes
-    return (form.fan, rows, form.col_runs * n_lanes, np.int64(kw * n_lanes),
-            np.int64(n_c * kw * n_lanes))
+    zero = 0 if grouped else n_c * kw * n_lanes
+    return (form.fan, rows, form.col_runs * n_lanes, np.int64(kw * n_lanes), np.int64(zero),
+            np.int64(-(-n_c // CHANNEL_GROUP) if grouped else 0))
 
 
 def _membranes(layer: SpikingLayer, n: int, out_hw: tuple[int, int], lanes: np.ndarray,
@@ -584,15 +650,13 @@ def run_spiking(layer: SpikingLayer, events: EventMap, bound: int, membranes: bo
     n_l = lanes.size
     oh, ow = form.out_hw
     v = _membranes(layer, n, form.out_hw, lanes, dtype)
-    # [KH, C + 1, KW, lanes], columns in column_order: an event's taps in one kernel row are
-    # one run; channel C holds zeros (padding of a pixel's events, see ROW_GROUP)
-    kh, n_c, kw = form.weight.shape[1], form.weight.shape[0], form.weight.shape[2]
-    w = np.zeros((kh, n_c + 1, kw, n_l), dtype=dtype)
-    w[:, :n_c] = form.weight.transpose(1, 0, 2, 3)[:, :, form.col_order][..., lanes]
+    grouped = grouped_rows(form, n_l, dtype.itemsize, events.counts is not None)
+    # wrapping to the lane type keeps every sum exact modulo 2**lane_bits (module docstring)
+    w = weight_rows(form, lanes, grouped).astype(dtype)
     out = np.empty((n_t, n, oh, ow, -(-n_o // 64)), dtype=np.int64)
     tallies = np.empty((len(TALLY_ROWS), n_t, n), dtype=np.int64)
     counts = events.counts if events.counts is not None else _NO_COUNTS
-    geom = _geometry(form, n_l)
+    geom = _geometry(form, n_l, w.shape[1], grouped)
     with numba.parallel_chunksize(1):  # samples one at a time: a busy core takes fewer
         _layer_kernel(events.bits, counts, events.counts is not None, geom, w.reshape(-1), n_o,
                       _limits(layer, dtype), layer.reset == "subtract", v,
