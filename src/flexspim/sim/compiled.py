@@ -257,8 +257,11 @@ def _integrate(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, acc:
     fan, rows, cols, step, zero_row, n_groups = geom
     n_in = 0
     n_sop = 0
+    n_wd = bits.shape[2]
     for y in range(bits.shape[0]):
         for xx in range(bits.shape[1]):
+            if n_wd == 1 and bits[y, xx, 0] == 0:  # most pixels of a sparse map: no event
+                continue
             if n_groups:
                 m, k_pixel = _group_rows(bits, y, xx, n_groups, step, chans)
             else:
