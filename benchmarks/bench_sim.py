@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -138,31 +137,62 @@ def matches_reference(net: IntNetwork, x: np.ndarray) -> bool:
     return all(a.shape == b.shape and np.array_equal(a, b) for a, b in pairs)
 
 
-def run_float_peers(net: IntNetwork, x: np.ndarray, batch: int, repeats: int,
-                    ours: SimResult) -> dict[str, dict[str, Any]]:
-    """Every float peer on the benchmark inputs: status, times, agreement with flexspim."""
-    out: dict[str, dict[str, Any]] = {}
+def float_peer_jobs(net: IntNetwork, x: np.ndarray, batch: int
+                    ) -> tuple[dict[str, Callable[[], Any]], dict[str, dict[str, Any]]]:
+    """The float peers that import and pass a warm-up, as jobs ``() -> (wall s, counts)``, and
+    an entry (status, version, error) for every peer."""
+    jobs: dict[str, Callable[[], Any]] = {}
+    entries: dict[str, dict[str, Any]] = {}
     for name, (module, run) in peers.FLOAT_PEERS.items():
+        entries[name] = {"version": peers.version(name), "status": "ok"}
         error = peers.missing(module)
-        entry: dict[str, Any] = {"version": peers.version(name), "status": "ok"}
         if error is None:
             try:
                 run(net, x[:, : min(batch, x.shape[1])], batch)  # warm-up
-                runs = [run(net, x, batch) for _ in range(repeats)]
+                jobs[name] = lambda run=run: run(net, x, batch)
             except Exception as exc:  # noqa: BLE001 - a failing peer is recorded, not fatal
                 error = f"{type(exc).__name__}: {exc}"
         if error is not None:
-            out[name] = {**entry, "status": "unavailable", "error": error}
+            entries[name].update(status="unavailable", error=error)
             print(f"  {name}: unavailable ({error})", file=sys.stderr)
+    return jobs, entries
+
+
+def interleaved(jobs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[Any]]:
+    """Each job once per round, ``repeats`` rounds: load from other work on a shared machine
+    falls on every simulator alike (the fastest run of each counts)."""
+    runs: dict[str, list[Any]] = {name: [] for name in jobs}
+    for _ in range(repeats):
+        for name, job in jobs.items():
+            runs[name].append(job())
+    return runs
+
+
+def peer_entries(entries: dict[str, dict[str, Any]], runs: dict[str, list[Any]],
+                 ours: SimResult) -> dict[str, dict[str, Any]]:
+    """Times and agreement with flexspim of the float peers that ran."""
+    for name, peer_runs in runs.items():
+        if name not in entries:
             continue
-        counts = runs[0][1].astype(np.int64)
-        entry.update(runs_s=[r[0] for r in runs], wall_s=min(r[0] for r in runs),
-                     same_counts=bool(np.array_equal(counts, ours.output_counts)),
-                     same_predictions=float(np.mean(counts.argmax(1) == ours.predictions)))
-        out[name] = entry
-        print(f"  {name}: {entry['wall_s']:.2f} s, same spike counts as flexspim: "
-              f"{entry['same_counts']}", file=sys.stderr)
-    return out
+        counts = peer_runs[0][1].astype(np.int64)
+        entries[name].update(
+            runs_s=[r[0] for r in peer_runs], wall_s=min(r[0] for r in peer_runs),
+            same_counts=bool(np.array_equal(counts, ours.output_counts)),
+            same_predictions=float(np.mean(counts.argmax(1) == ours.predictions)))
+        print(f"  {name}: {entries[name]['wall_s']:.2f} s, same spike counts as flexspim: "
+              f"{entries[name]['same_counts']}", file=sys.stderr)
+    return entries
+
+
+def _fast_job(net: IntNetwork, x: np.ndarray, batch: int, backend: str | None
+              ) -> Callable[[], Any]:
+    """A job ``() -> (wall s, result, CPU s)`` of the fast engine (default or given backend)."""
+    def job() -> tuple[float, SimResult, float]:
+        c0, t0 = time.process_time(), time.perf_counter()
+        res = (simulate(net, x, batch_size=batch) if backend is None
+               else simulate_backend(net, x, batch, backend))
+        return time.perf_counter() - t0, res, time.process_time() - c0
+    return job
 
 
 def xylo_network(seed: int = 3) -> tuple[IntNetwork, dict[str, np.ndarray]]:
@@ -268,8 +298,8 @@ def plot_sweep(sweep: dict[str, Any], silicon: float, path: Path, note: str) -> 
 
 def memory_probe(shape: tuple[int, int, int], samples: int) -> float:
     """Peak resident memory (MB) of a fresh process that simulates ``samples`` samples of the
-    SCNN with input ``shape`` on the fast engine in one batch (the engine runs it in chunks of
-    samples, so the peak does not grow with the batch)."""
+    SCNN with input ``shape`` (preset thresholds) on the fast engine with batches of 64 (the
+    engine runs a batch in chunks of samples, so its working memory does not grow with it)."""
     # VmHWM: the peak of this process's own memory since exec (ru_maxrss would include the
     # pages of the parent it was forked from)
     code = ("import numpy as np, re\n"
@@ -343,18 +373,19 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{la.name}={la.threshold}" for la in net.spiking_layers), file=sys.stderr)
     x = make_inputs(args.samples, 2, net.input_shape)
     simulate(net, x[:, : min(8, args.samples)])  # warm-up (thread pool, allocator)
-    fast_walls, fast_cpus, res = timed(lambda: simulate(net, x, batch_size=args.batch),
-                                       args.repeats)
-    fast_s = min(fast_walls)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    torch_walls, _, res_torch = timed(lambda: simulate_backend(net, x, args.batch, "torch"),
-                                      args.repeats)
+    print("timing flexspim and the peers on the benchmark network, in turn:", file=sys.stderr)
+    jobs, float_peers = float_peer_jobs(net, x, args.batch)
+    jobs = {"fast": _fast_job(net, x, args.batch, None),
+            "torch": _fast_job(net, x, args.batch, "torch"), **jobs}
+    runs = interleaved(jobs, args.repeats)
+    fast_walls, fast_cpus = [r[0] for r in runs["fast"]], [r[2] for r in runs["fast"]]
+    fast_s, res, res_torch = min(fast_walls), runs["fast"][0][1], runs["torch"][0][1]
+    torch_walls = [r[0] for r in runs["torch"]]
+    float_peers = peer_entries(float_peers, runs, res)
     hw = default_hardware()
     silicon = hw.macro.cols // MEMBRANE_BITS * hw.macro.f_sys_max_mhz * 1e6
     exact = matches_reference(net, x[:, : args.exact_samples])
     bitlevel = bitlevel_check(net, x[:, : args.bitlevel_samples], args.repeats)
-    print("peers on the benchmark network:", file=sys.stderr)
-    float_peers = run_float_peers(net, x, args.batch, args.repeats, res)
     xylo = run_xylo(args.xylo_samples, args.repeats)
     doc: dict[str, Any] = {
         "benchmark": "sim", "samples": res.n_samples, "timesteps": res.n_timesteps,
@@ -369,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         "backends_agree": result_differences(res, res_torch) == [],
         "fast_equals_reference": exact, "bit_exact_samples": args.exact_samples,
         "bitlevel": bitlevel, "bitlevel_sops_per_s": bitlevel["sops_per_s"],
-        "peak_mem_mb": peak_mb,
+        "peak_mem_mb": memory_probe(tuple(net.input_shape), args.samples),
         "peers": {**float_peers, "xylosim": xylo,
                   "lava": {"status": "unavailable", "error": LAVA_NOTE}},
         "calibration_densities": densities,
