@@ -12,7 +12,11 @@ every membrane with the threshold. This backend does the same work on the CPU:
 - **Integrate.** Each event adds its fan-out weights into the timestep's input accumulator
   ``acc`` of the output pixels it reaches (channels-last rows of ``lanes`` output channels,
   padded to a multiple of :data:`LANE_BLOCK`; padded lanes copy channel 0 and are masked out of
-  every count). One SOP per (event, synapse): SOPs come from each pixel's fan-out.
+  every count). The events of one input pixel go together (:func:`_integrate`): per kernel row,
+  the run of output lanes they reach is loaded into vector registers once, gets their weight
+  rows, and is stored once (:func:`vsum`); small layers store the weights per group of 4 input
+  channels as the 16 subset sums, so a pixel adds one row per group with events
+  (:func:`weight_rows`). One SOP per (event, synapse): SOPs come from each pixel's fan-out.
 - **Fire.** One pass per timestep over the layer's membranes: ``v <- wrap(v + acc)``, overflow
   events counted, min/max, threshold, reset, spike bits; ``acc`` is cleared on the way.
 
