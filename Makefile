@@ -34,7 +34,7 @@ lint: $(STAMP)
 # benchmarks (docs/benchmarks.md): run them on an otherwise idle machine
 bench: $(STAMP)
 	$(PY) benchmarks/bench_macro.py --json benchmarks/results/macro.json
-	$(PY) benchmarks/bench_sim.py --json benchmarks/results/sim.json
+	$(PY) benchmarks/bench_sim.py --json benchmarks/results/sim.json --plot benchmarks/results/sim_density.png
 	$(PY) benchmarks/bench_aedat.py --json benchmarks/results/aedat.json
 	$(PY) benchmarks/bench_recordings.py --json benchmarks/results/recordings.json
 	$(PY) benchmarks/bench_compile.py --json benchmarks/results/compile.json

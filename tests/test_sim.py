@@ -14,34 +14,35 @@ from hypothesis import strategies as st
 from strategies import networks_and_inputs
 
 from flexspim.errors import ConfigError, FormatError, NetworkError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool
+from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool, int_range
 from flexspim.net.reference import ReferenceResult, run_reference
 from flexspim.sim import (
     ENGINES,
     SimResult,
+    compiled,
     fast,
     load_result,
     prepare_inputs,
     result_differences,
     simulate,
 )
-from flexspim.sim.bitlevel import conv_sops, rounds
+from flexspim.sim.bitcell import conv_sops, rounds
 from flexspim.sim.common import FLOAT32_EXACT, BatchStats, conv_fanout, layer_input_bounds
 
 #: Backends of the fast engine present here (numba only where Numba is installed).
-BACKENDS = [b for b in fast.BACKENDS if b != "numba" or fast.numba is not None]
+BACKENDS = [b for b in fast.BACKENDS if b != "numba" or compiled.numba is not None]
 
 
 @pytest.fixture(autouse=True)
 def _one_numba_thread():
     """Numba's kernels on one thread in these tests (the machine's cores are shared)."""
-    if fast.numba is None:
+    if compiled.numba is None:
         yield
         return
-    before = fast.numba.get_num_threads()
-    fast.numba.set_num_threads(1)
+    before = compiled.numba.get_num_threads()
+    compiled.numba.set_num_threads(1)
     yield
-    fast.numba.set_num_threads(before)
+    compiled.numba.set_num_threads(before)
 
 
 def assert_matches_reference(res: SimResult, ref: ReferenceResult) -> None:
@@ -102,6 +103,38 @@ def test_every_fast_backend_equals_reference(backend: str,
     assert_stats_match_reference(st, run_reference(net, x))
 
 
+@pytest.mark.skipif(compiled.numba is None, reason="the compiled backend needs Numba")
+@settings(max_examples=120, deadline=None)
+@given(case=networks_and_inputs(), grouped=st.booleans())
+def test_compiled_weight_row_forms_equal_reference(case: tuple[IntNetwork, np.ndarray],
+                                                  grouped: bool) -> None:
+    """Both forms of the compiled backend's weight rows (per channel; grouped by 4 channels)
+    give the reference's spikes, membranes and counts, whatever form the size rule picks."""
+    net, x = case
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compiled, "GROUP_TABLE_BYTES", 1 << 40 if grouped else 0)
+        st_ = fast.run_batch(net, x, return_membranes=True, backend="numba")
+    assert_stats_match_reference(st_, run_reference(net, x))
+
+
+def test_grouped_rows_hold_the_subset_sums() -> None:
+    """Row 16*g + s of the grouped weights is the sum of the weights of subset s of the
+    channels 4g..4g+3 (row 0: zeros), per kernel row and column."""
+    rng = np.random.default_rng(2)
+    conv = Conv2d(name="c", weight=rng.integers(-8, 8, (3, 6, 2, 3)), w_bits=4, v_bits=8,
+                  threshold=1, padding=(1, 1))
+    form = compiled.conv_form(conv, (6, 5, 5))
+    lanes = np.arange(3)
+    rows = compiled.weight_rows(form, lanes, grouped=True)
+    per = compiled.weight_rows(form, lanes, grouped=False)
+    assert rows.shape == (2, 2 * 16, 3, 3) and per.shape == (2, 7, 3, 3)
+    np.testing.assert_array_equal(rows[:, 0], 0)
+    np.testing.assert_array_equal(per[:, 6], 0)
+    np.testing.assert_array_equal(rows[:, 16 + 0b0011], per[:, 4] + per[:, 5])
+    np.testing.assert_array_equal(rows[:, 0b1010], per[:, 1] + per[:, 3])
+    np.testing.assert_array_equal(rows[:, 16 + 0b0100], 0)  # channel 6 does not exist
+
+
 def _edge_net(weights: list[int], v_bits: int, init: int | None, threshold: int) -> IntNetwork:
     """One linear neuron with the given fan-in weights (w_bits = v_bits)."""
     fc = Linear(name="fc", weight=np.array([weights], dtype=np.int64), w_bits=v_bits,
@@ -110,62 +143,105 @@ def _edge_net(weights: list[int], v_bits: int, init: int | None, threshold: int)
     return IntNetwork(input_shape=(len(weights),), layers=(fc,))
 
 
-@settings(max_examples=60, deadline=None)
-@given(offset=st.integers(-3, 3), negative=st.booleans(), count=st.integers(1, 2),
-       backend=st.sampled_from(BACKENDS))
-def test_exact_bounds_on_both_sides(offset: int, negative: bool, count: int,
-                                    backend: str) -> None:
-    """Synaptic sums and membranes right below and above each backend's exact bound: 2**24
-    (float32, torch backend: above it float64) and 2**31 (int32, numba backend: above it int64).
-    Sums of 2**24 + 1 are not float32 numbers and 2**31 is not an int32, so choosing the narrow
-    arithmetic one step too far gives wrong spikes, membranes or counts."""
-    bound = FLOAT32_EXACT if backend == "torch" else fast.INT32_EXACT
+@settings(max_examples=40, deadline=None)
+@given(offset=st.integers(-3, 3), negative=st.booleans(), count=st.integers(1, 2))
+def test_torch_exact_bounds_on_both_sides(offset: int, negative: bool, count: int) -> None:
+    """Synaptic sums and membranes right below and above the torch backend's exact bound 2**24
+    (float32; above it float64): sums of 2**24 + 1 are not float32 numbers, so choosing float32
+    one step too far gives wrong spikes, membranes or counts."""
+    bound = FLOAT32_EXACT
     # synaptic side: two weights whose sum is bound + offset (times the count)
-    v_bits = 34
     total = (bound + offset) // count
     half = total // 2
     sign = -1 if negative else 1
-    net = _edge_net([sign * half, sign * (total - half)], v_bits, None, 1)
+    net = _edge_net([sign * half, sign * (total - half)], 34, None, 1)
     x = np.array([[[count, count]], [[count, 0]], [[0, count]]], dtype=np.int64)
-    st_ = fast.run_batch(net, x, return_membranes=True, backend=backend)
+    st_ = fast.run_batch(net, x, return_membranes=True, backend="torch")
     assert_stats_match_reference(st_, run_reference(net, x))
     # membrane side: a membrane at its range limit plus inputs that take the exact sum to the
-    # bound + offset (v_bits = 24 for float32; 32 for int32, whose own wrap mod 2**32 would hide
-    # overflow events of 32-bit membranes)
-    v_bits = 24 if backend == "torch" else 32
+    # bound + offset
+    v_bits = 24
     lo, hi = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
     total = max(0, bound - (1 << (v_bits - 1)) + offset) // count
     half = total // 2
-    weights = [sign * half, sign * (total - half)]
-    net = _edge_net(weights, v_bits, lo if negative else hi, hi)
+    net = _edge_net([sign * half, sign * (total - half)], v_bits, lo if negative else hi, hi)
     x = np.array([[[count, count]], [[count, 0]]], dtype=np.int64)
     assert_stats_match_reference(fast.run_batch(net, x, return_membranes=True,
-                                                backend=backend), run_reference(net, x))
+                                                backend="torch"), run_reference(net, x))
+
+
+@pytest.mark.skipif(compiled.numba is None, reason="the compiled backend needs Numba")
+@settings(max_examples=60, deadline=None)
+@given(offset=st.integers(-3, 3), negative=st.booleans(), count=st.integers(1, 2),
+       lane_bits=st.sampled_from([16, 32]), at_limit=st.booleans())
+def test_compiled_lane_bounds_on_both_sides(offset: int, negative: bool, count: int,
+                                            lane_bits: int, at_limit: bool) -> None:
+    """Timestep inputs right below and above the compiled backend's lane bound 2**(L-1) - 1
+    (int16 lanes for 16-bit membranes, int32 for 32-bit; above it the next wider lane), with
+    membranes of exactly L bits that start at a range limit or at 0 and wrap: an input of
+    2**(L-1) is not an L-bit number, so a lane chosen one step too narrow gives wrong membranes
+    or overflow counts."""
+    v_bits = lane_bits
+    lo, hi = int_range(v_bits)
+    total = ((1 << (lane_bits - 1)) - 1 + offset) // count
+    half = total // 2
+    sign = -1 if negative else 1
+    init = (lo if negative else hi) if at_limit else None
+    net = _edge_net([sign * half, sign * (total - half)], v_bits, init, hi)
+    x = np.array([[[count, count]], [[count, 0]], [[0, count]], [[count, count]]],
+                 dtype=np.int64)
+    bound = layer_input_bounds(net, count)[0]
+    wide = np.dtype(np.int32 if lane_bits == 16 else np.int64)
+    assert compiled.lane_dtype(net.layers[0], bound) == (
+        np.dtype(f"int{lane_bits}") if bound <= (1 << (lane_bits - 1)) - 1 else wide)
+    st_ = fast.run_batch(net, x, return_membranes=True, backend="numba")
+    assert_stats_match_reference(st_, run_reference(net, x))
 
 
 def test_arithmetic_switches_at_the_bounds() -> None:
     """The narrow arithmetic is chosen exactly while the bound holds, on both sides."""
     net = _edge_net([(1 << 23) - 1, (1 << 23) - 1], 32, None, 1)  # fan-in sum 2**24 - 2
-    layer = net.layers[0]
     assert fast._dtype_for(layer_input_bounds(net, 1)[0]) == torch.float32
     assert fast._dtype_for(layer_input_bounds(net, 2)[0]) == torch.float64
     assert fast._dtype_for(FLOAT32_EXACT - 1) == torch.float32
     assert fast._dtype_for(FLOAT32_EXACT) == torch.float64
     assert fast._dtype_for(1 << 53) == torch.int64
-    # int32 accumulators: 2**(v_bits-1) + bound <= 2**31
-    assert fast.accumulator_dtype(layer, 0) == np.int32
-    assert fast.accumulator_dtype(layer, 1) == np.int64
-    small = _edge_net([3], 16, None, 1).layers[0]
-    assert fast.accumulator_dtype(small, (1 << 31) - (1 << 15)) == np.int32
-    assert fast.accumulator_dtype(small, (1 << 31) - (1 << 15) + 1) == np.int64
+    # compiled lanes: int16 while v_bits <= 16 and the input bound <= 2**15 - 1, int32 likewise
+    # at 32 bits, else int64
+    for v_bits, bound, lane in [(16, (1 << 15) - 1, np.int16), (16, 1 << 15, np.int32),
+                                (17, 0, np.int32), (2, 5, np.int16),
+                                (32, (1 << 31) - 1, np.int32), (32, 1 << 31, np.int64),
+                                (33, 0, np.int64)]:
+        layer = _edge_net([1], v_bits, None, 1).layers[0]
+        assert compiled.lane_dtype(layer, bound) == lane, (v_bits, bound)
 
 
 def test_tap_and_run_tables_match_the_convolution() -> None:
     # 5 inputs, kernel 3, stride 2, padding 1 -> 3 outputs: q*2 - 1 + i == p
-    table = fast.tap_table(5, 3, 3, 2, 1)
+    table = compiled.tap_table(5, 3, 3, 2, 1)
     assert table[0].tolist()[:3] == [1, 1, 0]  # p=0: tap 1 of output 0
     assert table[1, 0] == 2 and sorted(table[1, 1:5].reshape(2, 2).tolist()) == [[0, 1], [2, 0]]
-    assert fast.tap_table(1, 1, 1, 1, 0).tolist() == [[1, 0, 0]]
+    assert compiled.tap_table(1, 1, 1, 1, 0).tolist() == [[1, 0, 0]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(n_in=st.integers(1, 9), k=st.integers(1, 5), stride=st.integers(1, 3),
+       pad=st.integers(0, 2))
+def test_column_runs_cover_the_taps(n_in: int, k: int, stride: int, pad: int) -> None:
+    """Each input column's taps, in the stored column order, are one run whose outputs are
+    consecutive, and they are exactly the taps of :func:`tap_table`."""
+    n_out = (n_in + 2 * pad - k) // stride + 1
+    if n_out < 1:
+        return
+    taps = compiled.tap_table(n_in, n_out, k, stride, pad)
+    order = compiled.column_order(k, stride)
+    assert sorted(order.tolist()) == list(range(k))
+    runs = compiled.column_runs(n_in, n_out, k, stride, pad)
+    for x in range(n_in):
+        want = {(int(taps[x, 1 + 2 * a]), int(taps[x, 2 + 2 * a])) for a in range(taps[x, 0])}
+        m, first, q = (int(v) for v in runs[x])
+        got = {(int(order[first + r]), q + r) for r in range(m)}
+        assert got == want
 
 
 def test_unknown_backend_is_an_error() -> None:
@@ -174,10 +250,11 @@ def test_unknown_backend_is_an_error() -> None:
                        backend="nope")
 
 
-@settings(max_examples=150, deadline=None)
-@given(networks_and_inputs(max_feature_layers=2, max_linear=1))
+@settings(max_examples=250, deadline=None)
+@given(networks_and_inputs())
 def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.ndarray]) -> None:
-    pytest.importorskip("flexspim.macro")
+    """The bit-sliced macro engine: every spike, membrane and count as the reference and the
+    fast engine (overflow and wrap included)."""
     net, x = case
     ref = run_reference(net, x)
     bit = simulate(net, x, engine="bitlevel", return_membranes=True)
@@ -185,17 +262,46 @@ def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.nd
     assert result_differences(bit, simulate(net, x, return_membranes=True)) == []
 
 
-def test_bitlevel_splits_rounds_larger_than_a_macro() -> None:
-    pytest.importorskip("flexspim.macro")
-    from flexspim.sim.bitlevel import macro_lanes
+@settings(max_examples=100, deadline=None)
+@given(networks_and_inputs(max_feature_layers=2, max_linear=1))
+def test_bitcell_engine_equals_bitlevel_and_reference(case: tuple[IntNetwork, np.ndarray]
+                                                      ) -> None:
+    """The per-cell macro model (the specification) and the bit-sliced engine agree on random
+    networks: fast == bit-sliced == per-cell == reference."""
+    net, x = case
+    cell = simulate(net, x, engine="bitcell", return_membranes=True)
+    assert_matches_reference(cell, run_reference(net, x))
+    assert result_differences(cell, simulate(net, x, engine="bitlevel",
+                                             return_membranes=True)) == []
+
+
+@pytest.mark.parametrize("engine", ["bitcell", "bitlevel"])
+def test_macro_engines_split_rounds_larger_than_a_macro(engine: str) -> None:
+    from flexspim.sim.bitcell import macro_lanes
 
     n_out = macro_lanes(24, 32) + 5  # one event reaches more neurons than one macro holds
     w = np.random.default_rng(8).integers(-(2**23), 2**23, (n_out, 2))
     fc = Linear(name="fc", weight=w, w_bits=24, v_bits=32, threshold=2**24)
     net = IntNetwork(input_shape=(2,), layers=(fc,))
     x = np.array([[[1, 1]], [[2, 0]]], dtype=np.int64)
-    res = simulate(net, x, engine="bitlevel", return_membranes=True)
+    res = simulate(net, x, engine=engine, return_membranes=True)
     assert_matches_reference(res, run_reference(net, x))
+
+
+@pytest.mark.parametrize("engine", ["bitlevel", "bitcell", "fast"])
+def test_wrap_at_61_bits_over_two_words_of_lanes(engine: str) -> None:
+    """Wide membranes (61 bits: the widest exact simulation) and more than 64 output channels
+    (two words of lanes) wrap and count overflow like the reference."""
+    rng = np.random.default_rng(11)
+    w = rng.integers(-(2**59), 2**59, (70, 3))
+    fc = Linear(name="fc", weight=w, w_bits=61, v_bits=61, threshold=2**58, reset="zero",
+                initial_membrane=rng.integers(-(2**60), 2**60, 70))
+    net = IntNetwork(input_shape=(3,), layers=(fc,))
+    x = rng.integers(0, 3, (3, 2, 3))
+    res = simulate(net, x, engine=engine, return_membranes=True)
+    ref = run_reference(net, x)
+    assert ref.step_overflow.sum() > 0
+    assert_matches_reference(res, ref)
 
 
 def _wrapping_net() -> IntNetwork:
@@ -322,7 +428,7 @@ def test_input_errors() -> None:
         simulate(net, np.zeros((2, 1, 2, 6, 6), dtype=np.int64), labels=[1, 2])
     with pytest.raises(ConfigError, match="n_time_bins"):
         simulate(net, np.zeros((2, 1, 2, 6, 6), dtype=np.int64), n_time_bins=3)
-    assert set(ENGINES) == {"fast", "bitlevel"}
+    assert set(ENGINES) == {"fast", "bitlevel", "bitcell"}
 
 
 def test_torch_and_bool_inputs_are_accepted() -> None:

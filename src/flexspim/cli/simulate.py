@@ -78,8 +78,9 @@ def register(subparsers: Any) -> None:
                    help="a recording (AEDAT 4 / 3.1, EVT 2.0 / 3.0, DAT, events .npy) or a "
                         "folder of them, binned spikes .npy [T, N, C, H, W], or a frames .npz")
     p.add_argument("--engine", choices=sorted(ENGINES), default="fast",
-                   help="fast (compiled, default) or bitlevel (every SOP through the bit-level "
-                        "macro model); with --mapping, the mode of the system engine")
+                   help="fast (compiled, default), bitlevel (every SOP through the macro's "
+                        "phases on bit planes) or bitcell (the per-cell macro model, slow); with "
+                        "--mapping, the mode of the system engine (fast or bitlevel)")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
     p.add_argument("--time-bins", type=int, metavar="T",
                    help="number of time bins for event inputs (required for events)")

@@ -1,10 +1,11 @@
 """The event-driven, bit-exact simulator (docs/design.md §4 ``sim``; docs/simulator.md).
 
 :func:`simulate` runs an :class:`~flexspim.net.IntNetwork` layer-first per timestep on binned
-spikes ``[T, N, *input_shape]`` or event streams, with the ``fast`` (vectorised, default) or
-``bitlevel`` (every SOP through :mod:`flexspim.macro`) engine, and returns a :class:`SimResult`
+spikes ``[T, N, *input_shape]`` or event streams, with the ``fast`` (vectorised, default),
+``bitlevel`` (every SOP through the macro's phases on bit planes, :mod:`flexspim.macro.bitslice`)
+or ``bitcell`` (every SOP through the per-cell macro model) engine, and returns a :class:`SimResult`
 with predictions, output spikes per class and per-layer, per-timestep counts (input events, SOPs,
-output spikes, overflow events, membrane min/max). Both engines agree with the PyTorch integer
+output spikes, overflow events, membrane min/max). All engines agree with the PyTorch integer
 reference :mod:`flexspim.net.reference` bit for bit.
 """
 

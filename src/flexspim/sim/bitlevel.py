@@ -1,176 +1,268 @@
-"""The ``bitlevel`` engine: every SOP goes through the bit-level macro model.
+"""The ``bitlevel`` engine: every SOP through the macro's five phases, on bit planes.
 
-Per timestep and spiking layer, the layer's input events are expanded into their SOPs, one
-(target neuron, weight) pair per event and existing synapse (an input count k gives k SOPs). The
-SOPs are grouped into *rounds* in which every neuron appears at most once, and each round is one
-call of :func:`flexspim.macro.in_memory_add` (one lane per SOP; paper §II: one in-memory
-addition per lane; a round larger than one macro holds is split into several calls), so a
-neuron that receives several events in one timestep adds them in sequence into its wrapped
-``v_bits`` membrane. A neuron overflowed in the timestep iff the sum of its
-per-lane wrap directions (+1/-1) is nonzero: its exact sum left the range by that many multiples of
-2**v_bits. The SOP counts are the macro's own counters. Threshold and reset follow
-:mod:`flexspim.net.layers`. Meant for small networks and checks: it is slow.
+Each synaptic operation is one in-memory addition membrane += weight computed by
+:func:`flexspim.macro.bitslice.add_planes`: precharge, dual-wordline read (AND/NOR), carry
+chain, sum, write-back, then sign-extension mode past the weight's bits, with the overflow taken
+at the membrane's sign column (paper §II; docs/macro.md). The planes hold 64 lanes per word;
+here a lane is one output channel of one output pixel, so one event adds its fan-out weights
+into the channels of each pixel it reaches, 64 channels per word operation. A count k is k
+additions in sequence. The per-cell model (the ``bitcell`` engine, :mod:`flexspim.sim.bitcell`)
+is the specification: property tests prove the two (and the fast engine and the reference)
+equal in every spike, membrane and count.
+
+Per timestep, after a layer's events (paper §III; docs/design.md §3):
+
+- **overflow**: each addition reports, per lane, whether it wrapped and in which direction; a
+  neuron is an overflow event of the timestep iff its wraps do not cancel (its exact sum left
+  the ``v_bits`` range by that many multiples of 2**v_bits);
+- **min/max** of the membranes, found on the planes from the sign column down;
+- **fire**: v >= threshold, compared on the planes (the sign of v - threshold, one bit wider);
+- **reset**: subtract adds -threshold on the fired lanes through the same adder (wrapping like
+  the reference's ``wrap(v - threshold)``), zero clears their planes.
+
+SOPs are counted per addition (the lanes it updates), independently of the fan-out tables of
+the fast engine. Spikes travel between layers as the event maps of
+:mod:`flexspim.sim.compiled`. Without Numba this engine runs the per-cell model instead (same
+results, slow).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from flexspim.hw import MacroSpec
-from flexspim.net.layers import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer
+from flexspim.macro.bitslice import ALL_LANES, WORD_LANES, add_planes, from_planes, to_planes
+from flexspim.net.layers import Conv2d, SpikingLayer
 from flexspim.net.network import IntNetwork
-from flexspim.sim.common import BatchStats, batch_stats, layer_input_bounds, new_tallies
+from flexspim.sim import bitcell
+from flexspim.sim.common import BatchStats
+from flexspim.sim.compiled import (
+    TALLY_ROWS,
+    EventMap,
+    _jit,
+    conv_form,
+    numba,
+    prange,
+    run_chunked,
+    trailing_zeros,
+)
 
 
-def conv_sops(layer: Conv2d, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """SOPs of one timestep of a conv layer: (flat target neuron index, weight), int64.
+@_jit()
+def _extreme(v: Any, off: int, v_bits: int, lanes: Any, want_max: bool) -> int:
+    """The largest (``want_max``) or smallest signed value among the ``lanes`` of one word of
+    membrane planes ``v[off : off + v_bits]``, read from the sign column down."""
+    cand = lanes
+    value = 0
+    for b in range(v_bits - 1, -1, -1):
+        plane = v[off + b]
+        one = want_max != (b == v_bits - 1)  # prefer 1s, except a 0 at the sign for the max
+        pick = cand & plane if one else cand & ~plane
+        bit = one
+        if pick != 0:
+            cand = pick
+        else:
+            bit = not one
+        value |= np.int64(bit) << b
+    if (value >> (v_bits - 1)) & 1:
+        value -= np.int64(1) << v_bits
+    return value
 
-    ``x``: counts ``[N, C, H, W]``; neurons are numbered C-order over ``[N, O, OH, OW]``.
+
+@_jit()
+def _at_least(v: Any, off: int, v_bits: int, neg_threshold: int) -> Any:
+    """Lanes of one word where v >= threshold: the sign of v - threshold, added on the planes
+    one bit wider (``neg_threshold`` = -threshold mod 2**(v_bits + 1))."""
+    carry = np.uint64(0)
+    s = np.uint64(0)
+    for b in range(v_bits + 1):
+        a = v[off + min(b, v_bits - 1)]  # sign-extended by one column
+        t = ALL_LANES if (neg_threshold >> b) & 1 else np.uint64(0)
+        s = a ^ t ^ carry
+        carry = (a & t) | (carry & (a ^ t))
+    return ~s
+
+
+@_jit()
+def _count_wraps(ovf: Any, up: Any, base: int, wraps: Any) -> None:
+    """Add each wrapped lane's direction (+1 up, -1 down) to its counter ``wraps[base+lane]``."""
+    while ovf != 0:
+        lane = trailing_zeros(ovf)
+        ovf &= ovf - np.uint64(1)
+        wraps[base + lane] += 1 if (up >> np.uint64(lane)) & np.uint64(1) else -1
+
+
+@_jit()
+def _integrate(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, v: Any,
+               wraps: Any, wrapped: Any) -> tuple[int, int]:
+    """Every event of one frame as in-memory additions into the membrane planes ``v``
+    (``[OH*OW*words*v_bits]``); returns (input events, SOPs).
+
+    ``geom`` = (row taps, column taps (:func:`~flexspim.sim.compiled.tap_table`), real lanes
+    per word, lane masks, int64 [KH, KW, OW, words, w_bits, v_bits]); ``w`` weight planes
+    ``[C, KH, KW, words, w_bits]``; ``wraps`` int64 per lane and ``wrapped`` bool per word
+    collect the wrap directions of the timestep.
     """
-    w = np.asarray(layer.weight, dtype=np.int64)
-    o_ch = w.shape[0]
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
-    _, _, h, wd = x.shape
-    oh, ow = (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kw) // sw + 1
-    n_i, c_i, y_i, x_i = np.nonzero(x)
-    k = x[n_i, c_i, y_i, x_i]
-    targets, weights = [], []
-    for i in range(kh):
-        for j in range(kw):
-            ry, rx = y_i + ph - i, x_i + pw - j
-            ok = (ry % sh == 0) & (rx % sw == 0) & (ry >= 0) & (rx >= 0)
-            ok &= (ry // sh < oh) & (rx // sw < ow)
-            if not ok.any():
-                continue
-            n_e, c_e, oy, ox, k_e = n_i[ok], c_i[ok], ry[ok] // sh, rx[ok] // sw, k[ok]
-            o = np.arange(o_ch)
-            tgt = ((n_e[:, None] * o_ch + o[None, :]) * oh + oy[:, None]) * ow + ox[:, None]
-            wts = w[o[None, :], c_e[:, None], i, j]
-            reps = np.repeat(k_e, o_ch)
-            targets.append(np.repeat(tgt.reshape(-1), reps))
-            weights.append(np.repeat(wts.reshape(-1), reps))
-    if not targets:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(targets), np.concatenate(weights)
+    rows, cols, real, masks, dims = geom
+    kh, kw, ow, n_wd, w_bits, v_bits = dims
+    n_in = 0
+    n_sop = 0
+    for y in range(bits.shape[0]):
+        for xx in range(bits.shape[1]):
+            for wi in range(bits.shape[2]):
+                word = bits[y, xx, wi]
+                while word != 0:
+                    c = wi * 64 + trailing_zeros(word)
+                    word &= word - 1
+                    k = 1
+                    if has_counts:
+                        k = counts[y, xx, c]
+                    n_in += k
+                    for a in range(rows[y, 0]):
+                        i, oy = rows[y, 1 + 2 * a], rows[y, 2 + 2 * a]
+                        for b in range(cols[xx, 0]):
+                            j, ox = cols[xx, 1 + 2 * b], cols[xx, 2 + 2 * b]
+                            q = oy * ow + ox
+                            for o in range(n_wd):
+                                vo = (q * n_wd + o) * v_bits
+                                wo = (((c * kh + i) * kw + j) * n_wd + o) * w_bits
+                                for _ in range(k):
+                                    ovf, up = add_planes(v, vo, w, wo, w_bits, v_bits, masks[o])
+                                    if ovf != 0:  # rare
+                                        _count_wraps(ovf, up, (q * n_wd + o) * 64, wraps)
+                                        wrapped[q * n_wd + o] = True
+                                n_sop += k * real[o]
+    return n_in, n_sop
 
 
-def linear_sops(layer: SpikingLayer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """SOPs of one timestep of a linear layer (``x``: counts ``[N, F]``); see :func:`conv_sops`."""
-    w = np.asarray(layer.weight, dtype=np.int64)
-    o_ch = w.shape[0]
-    n_i, f_i = np.nonzero(x)
-    k = x[n_i, f_i]
-    o = np.arange(o_ch)
-    tgt = (n_i[:, None] * o_ch + o[None, :]).reshape(-1)
-    wts = w[o[None, :], f_i[:, None]].reshape(-1)
-    reps = np.repeat(k, o_ch)
-    return np.repeat(tgt, reps), np.repeat(wts, reps)
+@_jit()
+def _fire(v: Any, geom: Any, thr: Any, subtract: bool, wraps: Any, wrapped: Any, out: Any
+          ) -> tuple[int, int, int, int]:
+    """Overflow count, min/max, threshold and reset of every word of one sample's planes;
+    spike words into ``out`` ``[OH*OW, words]``. ``thr`` = (-threshold mod 2**(v_bits+1), then
+    the planes of -threshold mod 2**v_bits). Returns (spikes, overflow events, min, max)."""
+    masks, dims = geom[3], geom[4]
+    n_wd, v_bits = dims[3], dims[5]
+    neg_threshold = np.int64(thr[0])
+    n_out = 0
+    n_over = 0
+    mn = np.int64(1) << 62
+    mx = -mn
+    for q in range(out.shape[0]):
+        for o in range(n_wd):
+            qo = q * n_wd + o
+            off = qo * v_bits
+            if wrapped[qo]:
+                for lane in range(64):
+                    n_over += wraps[qo * 64 + lane] != 0
+                    wraps[qo * 64 + lane] = 0
+                wrapped[qo] = False
+            mn = min(mn, _extreme(v, off, v_bits, masks[o], False))
+            mx = max(mx, _extreme(v, off, v_bits, masks[o], True))
+            fired = _at_least(v, off, v_bits, neg_threshold) & masks[o]
+            if fired != 0:
+                if subtract:
+                    add_planes(v, off, thr, 1, v_bits, v_bits, fired)
+                else:
+                    for b in range(v_bits):
+                        v[off + b] &= ~fired
+            out[q, o] = np.int64(fired)
+            n_out += _popcount(fired)
+    return n_out, n_over, mn, mx
 
 
-#: Dispatch table: spiking layer type -> SOP expansion.
-SOP_EXPANSION: dict[type, Callable[[Any, np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
-    Conv2d: conv_sops,
-    Linear: linear_sops,
-}
+@_jit()
+def _popcount(word: Any) -> int:
+    n = 0
+    while word != 0:
+        word &= word - np.uint64(1)
+        n += 1
+    return n
 
 
-def rounds(targets: np.ndarray) -> np.ndarray:
-    """Round of each SOP: its rank among the SOPs with the same target (0, 1, 2, ...)."""
-    if targets.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(targets, kind="stable")
-    sorted_t = targets[order]
-    starts = np.flatnonzero(np.r_[True, sorted_t[1:] != sorted_t[:-1]])
-    group_start = np.repeat(starts, np.diff(np.r_[starts, sorted_t.size]))
-    rank = np.empty_like(targets)
-    rank[order] = np.arange(sorted_t.size) - group_start
-    return rank
+@_jit(parallel=True)
+def _layer_kernel(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, thr: Any,
+                  subtract: bool, v: Any, out: Any, tallies: Any) -> None:
+    """One IF layer over all T timesteps of every sample (parallel over samples): ``v``
+    membrane planes ``[N, OH*OW*words*v_bits]`` (initial on entry, final on exit), ``out``
+    spike words ``[T, N, OH*OW, words]``, ``tallies`` int64 ``[6, T, N]``."""
+    n_t, n_s = bits.shape[0], bits.shape[1]
+    for s in prange(n_s):
+        wraps = np.zeros(out.shape[2] * out.shape[3] * 64, dtype=np.int64)
+        wrapped = np.zeros(out.shape[2] * out.shape[3], dtype=np.bool_)
+        for t in range(n_t):
+            n_in, n_sop = _integrate(bits[t, s], counts[t, s] if has_counts else counts[0, 0],
+                                     has_counts, geom, w, v[s], wraps, wrapped)
+            n_out, n_over, mn, mx = _fire(v[s], geom, thr, subtract, wraps, wrapped, out[t, s])
+            tallies[0, t, s] = n_in
+            tallies[1, t, s] = n_sop
+            tallies[2, t, s] = n_out
+            tallies[3, t, s] = n_over
+            tallies[4, t, s] = mn
+            tallies[5, t, s] = mx
 
 
-def macro_lanes(w_bits: int, v_bits: int, spec: MacroSpec | None = None) -> int:
-    """Lanes one macro holds for one call of ``in_memory_add`` with its default shape: one
-    ``v_bits``-column span per lane (capped at the columns), weight rows then membrane rows."""
-    spec = spec if spec is not None else MacroSpec()
-    c = min(v_bits, spec.cols)
-    group_rows = -(-w_bits // c) + -(-v_bits // c)
-    return (spec.rows // group_rows) * (spec.cols // c)
+def _plane_words(values: np.ndarray, bits: int) -> np.ndarray:
+    """uint64 planes ``[..., words, bits]`` of int64 ``values`` ``[..., O]`` (lanes: the last
+    axis, padded with zeros to whole words)."""
+    lead, n_o = values.shape[:-1], values.shape[-1]
+    n_wd = -(-n_o // WORD_LANES)
+    padded = np.zeros((*lead, n_wd * WORD_LANES), dtype=np.int64)
+    padded[..., :n_o] = values
+    return to_planes(padded.reshape(-1), bits).reshape(*lead, n_wd, bits)
 
 
-def _maxpool(layer: SpikeMaxPool, x: np.ndarray) -> np.ndarray:
-    kh, kw = layer.kernel
-    sh, sw = layer.stride  # type: ignore[misc]
-    win = np.lib.stride_tricks.sliding_window_view(x > 0, (kh, kw), axis=(2, 3))
-    return win[:, :, ::sh, ::sw].any(axis=(4, 5)).astype(np.int64)
+def _thresholds(layer: SpikingLayer) -> np.ndarray:
+    """(-threshold mod 2**(v_bits+1), then the v_bits planes of -threshold) for :func:`_fire`."""
+    v_bits = layer.v_bits
+    neg = (-layer.threshold) % (1 << v_bits)
+    planes = [ALL_LANES if (neg >> b) & 1 else np.uint64(0) for b in range(v_bits)]
+    first = np.uint64((-layer.threshold) % (1 << (v_bits + 1)))
+    return np.array([first, *planes], dtype=np.uint64)
 
 
-def _flatten(layer: Flatten, x: np.ndarray) -> np.ndarray:
-    return x.reshape(x.shape[0], -1)
-
-
-_PASSIVE: dict[type, Callable[[Any, np.ndarray], np.ndarray]] = {
-    SpikeMaxPool: _maxpool, Flatten: _flatten,
-}
+def run_spiking(layer: SpikingLayer, events: EventMap, bound: int, membranes: bool = False
+                ) -> tuple[EventMap, np.ndarray, np.ndarray | None]:
+    """One spiking layer on bit planes; the signature of
+    :func:`flexspim.sim.compiled.run_spiking` (``bound`` is unused: the planes wrap exactly
+    like the macro)."""
+    form = conv_form(layer, events.shape)
+    n_t, n = events.bits.shape[:2]
+    n_o = layer.weight.shape[0]
+    (oh, ow), (_, kh, kw, _) = form.out_hw, form.weight.shape
+    n_wd = -(-n_o // WORD_LANES)
+    init = np.zeros((oh * ow, n_o), dtype=np.int64)
+    if layer.initial_membrane is not None:
+        init[:] = np.asarray(layer.initial_membrane, dtype=np.int64).reshape(n_o, -1).T
+    v = np.tile(_plane_words(init, layer.v_bits).reshape(1, -1), (n, 1))
+    w = _plane_words(form.weight, layer.w_bits)
+    real = np.array([min(WORD_LANES, n_o - WORD_LANES * o) for o in range(n_wd)], np.int64)
+    masks = np.array([ALL_LANES if r == WORD_LANES else np.uint64((1 << int(r)) - 1)
+                      for r in real], dtype=np.uint64)
+    dims = (kh, kw, ow, n_wd, layer.w_bits, layer.v_bits)
+    geom = (form.row_taps, form.col_taps, real, masks, np.array(dims, dtype=np.int64))
+    out = np.empty((n_t, n, oh, ow, n_wd), dtype=np.int64)
+    tallies = np.empty((len(TALLY_ROWS), n_t, n), dtype=np.int64)
+    counts = events.counts if events.counts is not None else np.zeros((1,) * 5, np.int32)
+    with numba.parallel_chunksize(1):
+        _layer_kernel(events.bits, counts, events.counts is not None, geom,
+                      w.reshape(-1), _thresholds(layer), layer.reset == "subtract", v,
+                      out.reshape(n_t, n, oh * ow, n_wd), tallies)
+    out_map = EventMap(out, (n_o, oh, ow), None, flat=not isinstance(layer, Conv2d))
+    if not membranes:
+        return out_map, tallies, None
+    planes = v.reshape(-1, layer.v_bits)
+    values = from_planes(planes, layer.v_bits, planes.shape[0] * WORD_LANES)
+    final = values.reshape(n, oh * ow, n_wd * WORD_LANES)[:, :, :n_o].transpose(0, 2, 1)
+    shape = (n_o, oh, ow) if isinstance(layer, Conv2d) else (n_o,)
+    return out_map, tallies, np.ascontiguousarray(final).reshape(n, *shape)
 
 
 def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = False
               ) -> BatchStats:
-    """Simulate one batch of binned spikes ``[T, N, *input_shape]`` through the macro model."""
-    from flexspim.macro import in_memory_add
-
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    n_l = len(net.layers)
-    layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)  # same limits as `fast`
-    shapes = [out for _, out in net.shapes]
-    sizes = [int(np.prod(s)) for s in shapes]
-    stats, samples = new_tallies(n_l, n_t, n)
-    v: dict[int, np.ndarray] = {}
-    for li, layer in enumerate(net.layers):
-        if isinstance(layer, SpikingLayer):
-            init = layer.initial_membrane
-            v[li] = (np.zeros(n * sizes[li], dtype=np.int64) if init is None else
-                     np.tile(np.asarray(init, dtype=np.int64).reshape(-1), n))
-    counts = np.zeros((n, sizes[-1]), dtype=np.int64)
-    for t in range(n_t):
-        x = np.asarray(spikes[t], dtype=np.int64)
-        for li, layer in enumerate(net.layers):
-            per_sample = x.reshape(n, -1).sum(axis=1)
-            stats["inputs"][li, t] = per_sample.sum()
-            samples["inputs"][:, li] += per_sample
-            if isinstance(layer, SpikingLayer):
-                expand = SOP_EXPANSION[type(layer)]
-                targets, weights = expand(layer, x)
-                rank = rounds(targets)
-                mem = v[li]
-                wraps = np.zeros_like(mem)
-                cap = macro_lanes(layer.w_bits, layer.v_bits)
-                for r in range(int(rank.max()) + 1 if rank.size else 0):
-                    sel = np.flatnonzero(rank == r)
-                    for c0 in range(0, sel.size, cap):  # as many calls as the macro needs
-                        part = sel[c0 : c0 + cap]
-                        lanes = targets[part]
-                        res = in_memory_add(mem[lanes], weights[part], v_bits=layer.v_bits,
-                                            w_bits=layer.w_bits)
-                        mem[lanes] = np.asarray(res.membranes, dtype=np.int64)
-                        wraps[lanes] += np.asarray(res.overflow, dtype=np.int64)
-                        stats["sops"][li, t] += int(res.counters.sops)
-                samples["sops"][:, li] += np.bincount(targets // sizes[li], minlength=n)
-                stats["overflow"][li, t] = int(np.count_nonzero(wraps))
-                stats["vmin"][li, t], stats["vmax"][li, t] = int(mem.min()), int(mem.max())
-                fired = mem >= layer.threshold
-                if layer.reset == "subtract":
-                    mem -= layer.threshold * fired
-                else:
-                    mem[fired] = 0
-                x = fired.astype(np.int64).reshape(n, *shapes[li])
-            else:
-                x = _PASSIVE[type(layer)](layer, x)
-            out = x.reshape(n, -1).sum(axis=1)
-            stats["spikes"][li, t] = out.sum()
-            samples["spikes"][:, li] += out
-        counts += x.reshape(n, -1)
-    finals = ([v[li].reshape(n, *shapes[li]).copy() for li in sorted(v)]
-              if return_membranes else None)
-    return batch_stats(counts, stats, samples, finals)
+    """Simulate one batch of binned spikes ``[T, N, *input_shape]`` on bit planes (the
+    per-cell model where Numba is not installed)."""
+    if numba is None:  # pragma: no cover
+        return bitcell.run_batch(net, spikes, return_membranes=return_membranes)
+    return run_chunked(net, spikes, return_membranes, run_spiking)

@@ -118,8 +118,12 @@ def conv_fanout(layer: Conv2d, in_hw: tuple[int, int]) -> np.ndarray:
 def fan_in_bound(layer: SpikingLayer) -> int:
     """Largest sum of |weight| over one neuron's fan-in (a Python int, exact)."""
     w = np.asarray(layer.weight)
-    per = np.abs(w.reshape(w.shape[0], -1).astype(object)).sum(axis=1) if w.size else [0]
-    return int(max(per))
+    if not w.size:
+        return 0
+    flat = w.reshape(w.shape[0], -1)
+    if layer.w_bits <= 32 and flat.shape[1] < (1 << 30):  # int64 holds the sum exactly
+        return int(np.abs(flat.astype(np.int64)).sum(axis=1).max())
+    return int(np.abs(flat.astype(object)).sum(axis=1).max())
 
 
 def layer_input_bounds(net: IntNetwork, max_count: int) -> list[int]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from flexspim.errors import ConfigError, FormatError, NetworkError
 from flexspim.net.network import IntNetwork
-from flexspim.sim import bitlevel, fast
+from flexspim.sim import bitcell, bitlevel, fast
 from flexspim.sim.common import BatchStats, layer_neurons, merge_stats
 from flexspim.sim.result import SimResult
 
@@ -26,9 +26,13 @@ from flexspim.sim.result import SimResult
 MAX_COUNT = 1 << 31
 
 #: Engine registry: name -> ``run_batch(net, spikes [T, N, ...], *, return_membranes)``.
+#: ``fast``: vectorised/compiled integer lanes; ``bitlevel``: every SOP through the macro's five
+#: phases on bit planes; ``bitcell``: every SOP through the per-cell macro model (the
+#: specification, slow). All three give identical results.
 ENGINES: dict[str, Callable[..., BatchStats]] = {
     "fast": fast.run_batch,
     "bitlevel": bitlevel.run_batch,
+    "bitcell": bitcell.run_batch,
 }
 
 
@@ -138,10 +142,11 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
 
     ``inputs``: binned spikes ``[T, N, *net.input_shape]`` or event streams (see the module
     docstring). ``engine``: a key of :data:`ENGINES` (``fast`` by default, ``bitlevel`` runs every
-    SOP through the macro model). Samples run in batches of ``batch_size``; ``progress`` shows a
-    tqdm bar on stderr. Arithmetic and counts: docs/design.md §3, :class:`SimResult`. ``device``:
-    ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` for the torch backend of the fast engine (default:
-    the engine's own backend on the CPU).
+    SOP through the macro's phases on bit planes, ``bitcell`` through the per-cell macro model).
+    Samples run in batches of ``batch_size``; ``progress`` shows a tqdm bar on stderr.
+    Arithmetic and counts: docs/design.md §3, :class:`SimResult`. ``device``: ``auto``,
+    ``cpu``, ``cuda`` or ``cuda:N`` for the torch backend of the fast engine (default: the
+    engine's own backend on the CPU).
     """
     run_batch = _engine_runner(engine, device)
     if int(batch_size) < 1:

@@ -3,11 +3,12 @@
 Two backends (:data:`BACKENDS`) with identical results and counts:
 
 - ``numba`` (default where Numba is installed, ``pip install flexspim[fast]``): event-driven
-  like the chip (paper §III). Per spiking layer one compiled kernel runs all T timesteps of
-  every sample (parallel over samples, Numba's thread pool): each input event adds its fan-out
-  weights into channels-last integer membranes, then one pass wraps, thresholds and resets.
-  Exact integer arithmetic: int32 while ``2**(v_bits-1) + bound <= 2**31``, else int64
-  (:func:`accumulator_dtype`; ``bound`` = largest sum of |w| over a fan-in x the largest count).
+  like the chip (paper §III), in :mod:`flexspim.sim.compiled`. Per spiking layer one compiled
+  kernel runs all T timesteps of every sample (parallel over samples): each input event adds its
+  fan-out weights into the timestep's input of the neurons it reaches, then one pass wraps,
+  counts overflow, thresholds and resets; spikes travel between layers as bit maps. Exact
+  integer lanes: int16 where ``v_bits <= 16`` and the timestep's input fits, else int32 or
+  int64 (:func:`flexspim.sim.compiled.lane_dtype`).
 - ``torch``: without leak, a layer's synaptic input at timestep t depends only on that layer's
   input events at t, so one convolution (or matrix product) over all ``T x N`` input frames
   gives every timestep's input at once; only the integrate/threshold/reset scan runs
@@ -26,18 +27,10 @@ do not depend on the arithmetic at all.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-try:  # the compiled backend; without Numba the torch backend runs
-    import numba
-    from numba import prange
-except ImportError:  # pragma: no cover - exercised only where Numba is not installed
-    numba = None
-    prange = range
 
 from flexspim._device import exact_math, is_cuda
 from flexspim.errors import ConfigError
@@ -54,6 +47,7 @@ from flexspim.sim.common import (
     merge_stats,
     new_tallies,
 )
+from flexspim.sim.compiled import numba, run_compiled
 
 
 def _dtype_for(bound: int) -> Any:
@@ -286,278 +280,10 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
     return batch_stats(counts, stats, samples, finals if return_membranes else None)
 
 
-# --------------------------------------------------------------------------------------------
-# Event-driven compiled backend (Numba): one kernel per spiking layer, exact integer arithmetic.
-# --------------------------------------------------------------------------------------------
-
-#: int32 membranes hold every exact sum while ``2**(v_bits-1) + bound <= 2**31``; otherwise
-#: the compiled backend accumulates in int64 (bounded by 2**62, see common.py).
-INT32_EXACT = 1 << 31
-#: Output channels are padded to a multiple of LANES (8 int32 = one 256-bit AVX2 register) so
-#: that the compiled accumulation runs in whole vectors; padded lanes copy lane 0 (same weights,
-#: same initial membrane), so they never change a count, a minimum or a maximum. Not a model
-#: parameter.
-LANES = 8
-
-
-def _if_layer_kernel(x: Any, blocks: Any, where: Any, w: Any, n_real: int, fan: Any,
-                     row_taps: Any, col_taps: Any, lo: int, hi: int, half: int, mask: int,
-                     threshold: int, subtract: bool, v: Any, spikes: Any, ins: Any, sops: Any,
-                     outs: Any, over: Any, vmin: Any, vmax: Any) -> None:
-    """One IF layer (conv2d; linear as a 1x1 conv on a 1x1 map) over all T for every sample.
-
-    Channels-last layout: ``x`` int counts ``[T, N, H, W, C]``; ``blocks`` uint64 ``[T, N,
-    ceil(H*W*C/8)]``, nonzero where one of 8 consecutive positions of ``x`` has an event;
-    ``where`` int64 ``[H*W*C, 3]``: (y, x, c) of each flat position (:func:`_positions`);
-    ``w`` ``[C, KH, KW, O]`` in the accumulator dtype, O a multiple of LANES of which the first
-    ``n_real`` are the layer's channels (the rest copy channel 0); ``fan`` int64 ``[H, W]``
-    synapses per input pixel; ``row_taps`` int64 ``[H, 1 + 2*KH]``: for input row y the number
-    m of kernel rows that reach an output row, then m pairs (kernel row i, output row oy)
-    (``col_taps`` likewise for columns, :func:`tap_table`); ``v`` ``[N, OH, OW, O]`` membranes
-    (the initial membranes on entry, the final ones on exit); ``spikes`` uint8
-    ``[T, N, OH, OW, O]`` (written); ``ins, sops, outs, over, vmin, vmax`` int64 ``[T, N]``
-    (written). Event-driven (paper §III): every input event (count k at pixel (y, x) of channel
-    c) adds k times its fan-out weights into the membranes it reaches, one SOP each; then every
-    membrane is wrapped to v_bits (an overflow event if it left the range), compared with the
-    threshold and reset (docs/design.md §3).
-    """
-    n_t, n_s, h, wd, n_c = x.shape
-    n_o = w.shape[3]
-    oh, ow = v.shape[1], v.shape[2]
-    n_v = oh * ow * n_o
-    n_x = h * wd * n_c
-    for s in prange(n_s):
-        vs = v[s]
-        vf = vs.reshape(n_v)
-        events = np.empty(n_x, dtype=np.int64)
-        for t in range(n_t):
-            n_in = 0
-            n_sop = 0
-            xf = x[t, s].reshape(n_x)
-            xw = blocks[t, s]
-            # positions with events, gathered without a branch per position
-            n_ev = 0
-            for blk in range(xw.shape[0]):
-                if xw[blk] == 0:  # eight input positions without events
-                    continue
-                for p in range(8 * blk, min(8 * blk + 8, n_x)):
-                    events[n_ev] = p
-                    n_ev += xf[p] != 0
-            for e in range(n_ev):
-                p = events[e]
-                k = xf[p]
-                y, xx, c = where[p, 0], where[p, 1], where[p, 2]
-                n_in += k
-                n_sop += k * fan[y, xx]
-                for a in range(row_taps[y, 0]):
-                    i, oy = row_taps[y, 1 + 2 * a], row_taps[y, 2 + 2 * a]
-                    for b in range(col_taps[xx, 0]):
-                        j, ox = col_taps[xx, 1 + 2 * b], col_taps[xx, 2 + 2 * b]
-                        vrow = vs[oy, ox]
-                        wrow = w[c, i, j]
-                        if k == 1:
-                            for o in range(n_o):
-                                vrow[o] += wrow[o]
-                        else:
-                            for o in range(n_o):
-                                vrow[o] += k * wrow[o]
-            mn = vf[0]
-            mx = vf[0]
-            for q in range(n_v):
-                mn = min(mn, vf[q])
-                mx = max(mx, vf[q])
-            n_over = 0
-            if mn < lo or mx > hi:  # rare: wrap modulo 2**v_bits (the macro's adder)
-                for q in range(n_v):
-                    val = vf[q]
-                    if val < lo or val > hi:
-                        vf[q] = ((val + half) & mask) - half
-                        n_over += q % n_o < n_real
-                mn = vf[0]
-                mx = vf[0]
-                for q in range(n_v):
-                    mn = min(mn, vf[q])
-                    mx = max(mx, vf[q])
-            sp = spikes[t, s].reshape(n_v)
-            n_out = 0
-            for q in range(n_v):
-                f = vf[q] >= threshold
-                sp[q] = f
-                n_out += f
-                if subtract:
-                    vf[q] -= threshold * f
-                else:
-                    vf[q] *= 1 - f
-            if n_real != n_o:  # padded lanes copy lane 0: take their spikes back out
-                for q in range(n_v):
-                    if q % n_o >= n_real:
-                        n_out -= sp[q]
-            ins[t, s] = n_in
-            sops[t, s] = n_sop
-            outs[t, s] = n_out
-            over[t, s] = n_over
-            vmin[t, s] = mn
-            vmax[t, s] = mx
-
-
-@functools.cache
-def _compiled_kernel() -> Callable[..., None] | None:
-    """The Numba-compiled layer kernel (parallel over samples, cached on disk), or None when
-    Numba is not installed (the torch backend runs then)."""
-    if numba is None:
-        return None
-    return numba.njit(parallel=True, cache=True, nogil=True)(_if_layer_kernel)  # type: ignore
-
-
-def accumulator_dtype(layer: SpikingLayer, bound: int) -> np.dtype:
-    """Membrane dtype of the compiled backend: int32 while ``2**(v_bits-1) + bound <= 2**31``
-    (every partial sum v + inputs lies in [-2**31, 2**31 - 1]), else int64. ``bound``: largest
-    |synaptic input| of one neuron in one timestep (:func:`layer_input_bounds`)."""
-    return np.dtype(np.int32 if (1 << (layer.v_bits - 1)) + bound <= INT32_EXACT else np.int64)
-
-
-def tap_table(n_in: int, n_out: int, k: int, stride: int, pad: int) -> np.ndarray:
-    """int64 ``[n_in, 1 + 2*k]``: per input position p, the number m of kernel taps i with an
-    output q inside the map (``q*stride - pad + i == p``), then the m pairs (i, q)."""
-    table = np.zeros((n_in, 1 + 2 * k), dtype=np.int64)
-    for p in range(n_in):
-        for i in range(k):
-            r = p + pad - i
-            if r >= 0 and r % stride == 0 and r // stride < n_out:
-                m = table[p, 0]
-                table[p, 1 + 2 * m], table[p, 2 + 2 * m] = i, r // stride
-                table[p, 0] = m + 1
-    return table
-
-
-def _as_conv(layer: SpikingLayer, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(weights [C, KH, KW, O], fan-out [H, W], row taps, column taps) of a spiking layer; a
-    linear layer is a 1x1 convolution of its F input features on a 1x1 map."""
-    if isinstance(layer, Conv2d):
-        w = np.transpose(np.asarray(layer.weight), (1, 2, 3, 0))
-        (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
-        return (w, conv_fanout(layer, (in_shape[1], in_shape[2])),
-                tap_table(in_shape[1], out_shape[1], kh, sh, ph),
-                tap_table(in_shape[2], out_shape[2], kw, sw, pw))
-    w = np.asarray(layer.weight).T.reshape(-1, 1, 1, layer.weight.shape[0])
-    one = tap_table(1, 1, 1, 1, 0)
-    return w, np.full((1, 1), layer.weight.shape[0], dtype=np.int64), one, one
-
-
-def _padded_lanes(n_o: int) -> np.ndarray:
-    """Channel index of every lane: 0..n_o-1, then channel 0 up to a multiple of LANES."""
-    pad = -n_o % LANES
-    return np.concatenate([np.arange(n_o), np.zeros(pad, dtype=np.int64)]).astype(np.int64)
-
-
-def _event_blocks(x: np.ndarray) -> np.ndarray:
-    """uint64 ``[T, N, ceil(P/8)]`` over the P positions of every frame of ``x``: nonzero where
-    one of 8 consecutive positions holds an event (a free view for uint8 frames of 8k bytes)."""
-    n_t, n = x.shape[:2]
-    flat = x.reshape(n_t, n, -1)
-    if flat.dtype == np.uint8 and flat.shape[2] % 8 == 0:
-        return flat.view(np.uint64)
-    padded = np.zeros((n_t, n, -(-flat.shape[2] // 8) * 8), dtype=np.uint8)
-    padded[:, :, : flat.shape[2]] = flat != 0
-    return padded.view(np.uint64)
-
-
-def _positions(shape: tuple[int, ...]) -> np.ndarray:
-    """int64 ``[H*W*C, 3]``: (y, x, c) of every flat channels-last position of an ``[H, W, C]``
-    frame (the kernel's events are flat positions)."""
-    h, w, c = shape
-    return np.stack(np.unravel_index(np.arange(h * w * c), (h, w, c)), axis=1).astype(np.int64)
-
-
-def _pool_tn(layer: SpikeMaxPool, x: np.ndarray) -> np.ndarray:
-    """Spike max-pool of channels-last ``[T, N, H, W, C]`` counts (OR over each window)."""
-    kh, kw = layer.kernel
-    sh, sw = layer.stride  # type: ignore[misc]
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
-    return np.ascontiguousarray(win[:, :, ::sh, ::sw].max(axis=(5, 6)) > 0).view(np.uint8)
-
-
-def _flatten_tn(layer: Flatten, x: np.ndarray) -> np.ndarray:
-    """Flatten channels-last ``[T, N, H, W, C]`` in the network's (C, H, W) C-order."""
-    if x.ndim == 5:
-        x = np.ascontiguousarray(x.transpose(0, 1, 4, 2, 3))
-    return x.reshape(x.shape[0], x.shape[1], -1)
-
-
-#: Layers without neurons on ``[T, N, ...]`` integer arrays (compiled backend).
-_PASSIVE_TN: dict[type, Callable[[Any, np.ndarray], np.ndarray]] = {
-    SpikeMaxPool: _pool_tn, Flatten: _flatten_tn,
-}
-
-
-def _run_compiled(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> BatchStats:
-    """The compiled backend: per spiking layer one event-driven Numba kernel over all T and
-    samples (parallel over samples), exact in int32 or int64 (:func:`accumulator_dtype`)."""
-    kernel = _compiled_kernel()
-    if kernel is None:
-        raise ConfigError("the 'numba' backend of the fast engine needs Numba; install "
-                          "flexspim[fast] or use the 'torch' backend")
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    n_l = len(net.layers)
-    max_count = int(spikes.max()) if spikes.size else 0
-    bounds = layer_input_bounds(net, max_count)
-    x = np.asarray(spikes, dtype=np.uint8 if max_count < 256 else np.int64)
-    # feature maps run channels-last [T, N, H, W, C]: an event's fan-out weights and the
-    # membranes it reaches are contiguous runs of output channels
-    x = np.ascontiguousarray(x.transpose(0, 1, 3, 4, 2) if x.ndim == 5 else x)
-    stats, samples = new_tallies(n_l, n_t, n)
-    finals: list[np.ndarray] = []
-    for li, (layer, (in_shape, out_shape)) in enumerate(zip(net.layers, net.shapes,
-                                                            strict=True)):
-        if isinstance(layer, SpikingLayer):
-            acc = accumulator_dtype(layer, bounds[li])
-            w, fan, rows, cols = _as_conv(layer, in_shape, out_shape)
-            x5 = x if x.ndim == 5 else x.reshape(n_t, n, 1, 1, -1)
-            oh, ow = (out_shape[1], out_shape[2]) if len(out_shape) == 3 else (1, 1)
-            n_o = w.shape[3]
-            lanes = _padded_lanes(n_o)
-            v = np.zeros((n, oh, ow, n_o), dtype=acc)
-            if layer.initial_membrane is not None:
-                v[...] = np.asarray(layer.initial_membrane).reshape(n_o, oh, ow).transpose(1, 2, 0)
-            v = np.ascontiguousarray(v[..., lanes])
-            out = np.empty((n_t, n, oh, ow, lanes.size), dtype=np.uint8)
-            per = [np.empty((n_t, n), dtype=np.int64) for _ in range(6)]
-            lo, hi = int_range(layer.v_bits)
-            # samples are handed to threads one at a time (dynamic scheduling): a thread whose
-            # core is busy with other work takes fewer samples
-            with numba.parallel_chunksize(1):
-                kernel(x5, _event_blocks(x5), _positions(x5.shape[2:]),
-                       np.ascontiguousarray(w[..., lanes], dtype=acc), n_o, fan, rows, cols,
-                       acc.type(lo), acc.type(hi), 1 << (layer.v_bits - 1),
-                       (1 << layer.v_bits) - 1, acc.type(layer.threshold),
-                       layer.reset == "subtract", v, out, *per)
-            for key, arr in zip(("inputs", "sops", "spikes", "overflow"), per[:4], strict=True):
-                stats[key][li] = arr.sum(axis=1)
-                if key != "overflow":
-                    samples[key][:, li] = arr.sum(axis=0)
-            stats["vmin"][li], stats["vmax"][li] = per[4].min(axis=1), per[5].max(axis=1)
-            if lanes.size != n_o:
-                out, v = np.ascontiguousarray(out[..., :n_o]), v[..., :n_o]
-            x = out if len(out_shape) == 3 else out.reshape(n_t, n, n_o)
-            if return_membranes:
-                finals.append(v.transpose(0, 3, 1, 2).astype(np.int64).reshape(n, *out_shape))
-        else:
-            ins = x.reshape(n_t, n, -1).sum(axis=2, dtype=np.int64)
-            stats["inputs"][li], samples["inputs"][:, li] = ins.sum(axis=1), ins.sum(axis=0)
-            x = _PASSIVE_TN[type(layer)](layer, x)
-            outs = x.reshape(n_t, n, -1).sum(axis=2, dtype=np.int64)
-            stats["spikes"][li], samples["spikes"][:, li] = outs.sum(axis=1), outs.sum(axis=0)
-    if x.ndim == 5:
-        x = x.transpose(0, 1, 4, 2, 3)
-    counts = x.reshape(n_t, n, -1).sum(axis=0, dtype=np.int64)
-    return batch_stats(counts, stats, samples, finals if return_membranes else None)
-
-
 #: Backends of the fast engine: name -> runner. Identical results; ``numba`` (event-driven,
 #: compiled) is the default where Numba is installed, ``torch`` (dense float convolutions) else.
 BACKENDS: dict[str, Callable[[IntNetwork, np.ndarray, bool], BatchStats]] = {
-    "numba": _run_compiled,
+    "numba": run_compiled,
     "torch": _run_torch,
 }
 
