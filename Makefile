@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 # benchmarks (docs/benchmarks.md): run them on an otherwise idle machine
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
 	$(PY) benchmarks/bench_macro.py --json benchmarks/results/macro.json
 	$(PY) benchmarks/bench_sim.py --json benchmarks/results/sim.json --plot benchmarks/results/sim_density.png
 	$(PY) benchmarks/bench_aedat.py --json benchmarks/results/aedat.json
