@@ -166,12 +166,18 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
             chunk = spikes[:, start : start + int(batch_size)]
             parts.append(run_batch(net, chunk, return_membranes=return_membranes))
             bar.update(chunk.shape[1])
-    merged = merge_stats(parts)
+    return assemble_result(net, merge_stats(parts), engine, n_t, lab)
+
+
+def assemble_result(net: IntNetwork, merged: BatchStats, engine: str, n_timesteps: int,
+                    labels: np.ndarray | None) -> SimResult:
+    """The :class:`SimResult` of every batch's statistics merged into one (predictions: the
+    class with the most output spikes, ties to the lowest index)."""
     counts = merged.output_counts
     return SimResult(
-        engine=engine, n_samples=n, n_timesteps=n_t,
+        engine=engine, n_samples=int(counts.shape[0]), n_timesteps=int(n_timesteps),
         layer_names=[layer.name for layer in net.layers],
-        predictions=np.argmax(counts, axis=1).astype(np.int64), labels=lab,
+        predictions=np.argmax(counts, axis=1).astype(np.int64), labels=labels,
         output_counts=counts, network=net.name, layer_neurons=layer_neurons(net),
         input_events=merged.step_input_events, sops=merged.step_sops,
         output_spikes=merged.step_output_spikes, overflow_events=merged.step_overflow,

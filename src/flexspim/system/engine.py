@@ -39,11 +39,10 @@ from flexspim.net.network import IntNetwork
 from flexspim.sim.common import (
     batch_stats,
     layer_input_bounds,
-    layer_neurons,
     merge_stats,
     new_tallies,
 )
-from flexspim.sim.engine import prepare_inputs
+from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
 from flexspim.system import kernel
 from flexspim.system.routing import passive
@@ -172,18 +171,7 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
             parts.append(stats)
             counts.append(c)
             bar.update(chunk.shape[1])
-    merged = merge_stats(parts)
-    out = merged.output_counts
-    result = SimResult(
-        engine=f"system-{mode}", n_samples=n, n_timesteps=n_t,
-        layer_names=[layer.name for layer in net.layers],
-        predictions=np.argmax(out, axis=1).astype(np.int64), labels=lab, output_counts=out,
-        network=net.name, layer_neurons=layer_neurons(net),
-        input_events=merged.step_input_events, sops=merged.step_sops,
-        output_spikes=merged.step_output_spikes, overflow_events=merged.step_overflow,
-        membrane_min=merged.membrane_min, membrane_max=merged.membrane_max,
-        sample_sops=merged.sample_sops, sample_spikes=merged.sample_spikes,
-        sample_input_events=merged.sample_input_events, final_membranes=merged.final_membranes)
+    result = assemble_result(net, merge_stats(parts), f"system-{mode}", n_t, lab)
     wc = WorkCounts(np.concatenate(counts, axis=0), tuple(lp.name for lp in prog.layers),
                     policy=mapping.policy, source="engine")
     return SystemRun(result=result, counts=wc, mode=mode, program=prog)
