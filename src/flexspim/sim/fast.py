@@ -36,7 +36,6 @@ from flexspim._device import exact_math, is_cuda
 from flexspim.errors import ConfigError
 from flexspim.net.layers import Conv2d, Flatten, SpikeMaxPool, SpikingLayer, int_range
 from flexspim.net.network import IntNetwork
-from flexspim.net.reference import channel_mix, int64_matmul
 from flexspim.sim.common import (
     FLOAT32_EXACT,
     FLOAT64_EXACT,
@@ -60,6 +59,13 @@ def _dtype_for(bound: int) -> Any:
     return torch.int64
 
 
+def _reference() -> Any:
+    """The integer reference module (imports torch: only when the torch backend runs)."""
+    from flexspim.net import reference
+
+    return reference
+
+
 def _conv_int64(layer: Conv2d, x: Any) -> Any:
     """Exact int64 convolution as a sum over kernel taps (torch has no int64 conv2d)."""
     import torch
@@ -73,7 +79,7 @@ def _conv_int64(layer: Conv2d, x: Any) -> Any:
     for i in range(kh):
         for j in range(kw):
             tap = xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
-            out += channel_mix(tap, w[:, :, i, j])
+            out += _reference().channel_mix(tap, w[:, :, i, j])
     return out
 
 
@@ -90,7 +96,7 @@ def _synaptic_input(layer: SpikingLayer, x: Any, dtype: Any) -> Any:
         return torch.nn.functional.conv2d(xin, w, stride=layer.stride, padding=layer.padding)
     w = torch.as_tensor(layer.weight).to(x.device, dtype)
     if dtype == torch.int64:
-        return int64_matmul(x.reshape(x.shape[0], -1).to(dtype), w)
+        return _reference().int64_matmul(x.reshape(x.shape[0], -1).to(dtype), w)
     return x.reshape(x.shape[0], -1).to(dtype) @ w.T
 
 
