@@ -32,7 +32,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="DIR", default=str(OUT_ROOT / "reproduce"),
                    help=f"folder for the figures and their JSON (default {OUT_ROOT}/reproduce)")
     add_no_progress(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupted="interrupted; the Fig. 7 points computed so far are "
+                   "kept in OUT/fig7_points.json: run the same command again to continue")
 
 
 def run(args: argparse.Namespace) -> int:
