@@ -100,8 +100,8 @@ def _distinct(units: float, keys: float, n_t: int) -> float:
 
 @dataclass(frozen=True)
 class Share:
-    """What one macro does of a layer, per sample: ``units`` on resident groups, ``spilled``
-    units (on spilled groups, home macro only), and the ``keys`` streamed slices can take."""
+    """What one macro does of a layer, per sample: ``units`` on resident groups and ``spilled``
+    units (on spilled groups, home macro only)."""
 
     units: float
     spilled: float
@@ -163,9 +163,9 @@ def integrate_counts(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, sh
         out[F["dram_write_bits"]] += bits * (1 - f_stream)
     if share.spilled > 0:           # spilled stationary groups, run on the home macro
         g_bits = geo.operand_bits(og.option.stationary) / og.groups
-        sp = share.spilled if ws else _loads(share.spilled, 1.0, n_t, hw, single)
-        if not ws and hw.system.controller.event_order == "target" and not single:
-            sp = share.spilled
+        # a spilled membrane group stays in the scratch rows while successive units hit it
+        # only in a linear layer with one channel group; spilled weights change every unit
+        sp = _loads(share.spilled, 1.0, n_t, hw, True) if (single and not ws) else share.spilled
         out[F["array_row_writes"]] += sp * (og.w_rows if ws else og.v_rows)
         out[F["buffer_read_bits"]] += sp * g_bits * f_spill
         out[F["dram_read_bits"]] += sp * g_bits * (1 - f_spill)

@@ -208,10 +208,6 @@ class OptionGeometry:
         """Rows of the whole stationary operand."""
         return self.groups * self.rows_per_group
 
-    def group_operands(self, geo: LayerGeometry) -> float:
-        """Mean operands per stationary group (the last channel group may be partial)."""
-        return geo.operand_count(self.option.stationary) / self.groups if self.groups else 0.0
-
 
 def max_pack(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware) -> int:
     """Largest lane packing for ``cols``-column lanes: taps (WS) or x positions (OS) that fit

@@ -161,18 +161,6 @@ class LayerMapping:
         """Array rows holding the resident part."""
         return self.resident_groups * self.rows_per_group
 
-    def macro_share(self, n_macros: int) -> list[float]:
-        """Share of the layer's resident groups on each macro, the spilled groups counted on
-        ``home_macro`` (a layout summary; the system engine counts the real work)."""
-        share = [0.0] * n_macros
-        if self.groups == 0:
-            share[self.home_macro] = 1.0
-            return share
-        for t in self.tiles:
-            share[t.macro] += t.groups / self.groups
-        share[self.home_macro] += (self.groups - self.resident_groups) / self.groups
-        return share
-
 
 @dataclass(frozen=True, eq=False)
 class Mapping:

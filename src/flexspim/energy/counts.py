@@ -113,8 +113,3 @@ class WorkCounts:
                 "layers": list(self.layers), "totals": self.totals(),
                 "per_layer": self.per_layer(), "per_macro": self.per_macro(),
                 "per_timestep": self.per_timestep()}
-
-
-def empty_counts(n_samples: int, n_timesteps: int, n_layers: int, n_macros: int) -> np.ndarray:
-    """A zeroed ``[N, T, L, phases, M, fields]`` array for :class:`WorkCounts`."""
-    return np.zeros((n_samples, n_timesteps, n_layers, len(PHASES), n_macros, len(COUNT_FIELDS)))

@@ -8,7 +8,8 @@ side as the group's slots and channels, carries chained across row segments, wei
 ``w_rows`` run in sign-extension mode, the last segment narrowed to the membrane's width, unused
 columns in standby. Streamed slices are written into the scratch rows (``[0, w_rows)`` for a
 weight, ``[w_rows, w_rows + v_rows)`` for a membrane) with row writes, membranes read back with
-row reads; the buffer and DRAM are :class:`Memory` stores that count the bits moved. Threshold
+row reads; membranes kept outside the arrays are held by the controller, and every bit moved to
+or from the buffer or DRAM is counted (:func:`charge`). Threshold
 compares read membrane rows in place (counted as compare reads, not as row reads), resets write
 rows back. The controller follows the same schedule and rules as the fast mode
 (:mod:`flexspim.system.kernel`), written again here from the macro's point of view; counts come
@@ -17,7 +18,7 @@ from the macros' own counters and the stores, so the two modes check each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,17 +35,10 @@ F = FIELD_INDEX
 P_INIT, P_INTEGRATE, P_FIRE = (PHASES.index(p) for p in ("init", "integrate", "fire"))
 
 
-@dataclass
-class Memory:
-    """The buffer and DRAM: operand values by (layer, kind, index), and the bits moved, charged
-    to a count row when read or written."""
-
-    values: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
-
-    @staticmethod
-    def charge(row: np.ndarray, level: int, bits: float, read: bool) -> None:
-        name = ("dram" if level == DRAM else "buffer") + ("_read_bits" if read else "_write_bits")
-        row[F[name]] += bits
+def charge(row: np.ndarray, level: int, bits: float, read: bool) -> None:
+    """Add ``bits`` read from (or written to) the buffer or DRAM to a macro's count row."""
+    name = ("dram" if level == DRAM else "buffer") + ("_read_bits" if read else "_write_bits")
+    row[F[name]] += bits
 
 
 @dataclass(frozen=True)
@@ -255,7 +249,7 @@ class _Exec(_Layer):
                                  lp.v_bits, count=True)
         for (_, neuron, level), val in zip(lanes, values, strict=True):
             self.stream[neuron] = val
-            Memory.charge(row, level, lp.v_bits, read=False)
+            charge(row, level, lp.v_bits, read=False)
         for grp in self.vgroups[m]:
             self.holder.pop(grp, None)
         self.vgroups[m] = []
@@ -277,14 +271,14 @@ class _Exec(_Layer):
             if not (self.reuse and self.wkey[m] == g):
                 vals = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(g)]
                 self.write_lanes(m, 0, lp.w_rows, vals, lp.w_bits)
-                Memory.charge(row, int(lp.stat_level[g]), float(lp.stat_bits[g]), read=True)
+                charge(row, int(lp.stat_level[g]), float(lp.stat_bits[g]), read=True)
                 self.wkey[m] = g
             return 0
         if not (self.reuse and self.wkey[m] == key):
             vals = [(ln.lane, int(lp.weight[ln.weight])) for ln in lanes]
             self.write_lanes(m, 0, lp.w_rows, vals, lp.w_bits)
             for ln in lanes:
-                Memory.charge(row, int(lp.mem_level[ln.group]), lp.w_bits, read=True)
+                charge(row, int(lp.mem_level[ln.group]), lp.w_bits, read=True)
             self.wkey[m] = key
         return 0
 
@@ -306,11 +300,11 @@ class _Exec(_Layer):
             if lp.stationary == 0:
                 held = [(ln.lane, ln.neuron, int(lp.mem_level[ln.group])) for ln in lanes]
                 for _, _, level in held:
-                    Memory.charge(row, level, lp.v_bits, read=True)
+                    charge(row, level, lp.v_bits, read=True)
             else:
                 level = int(lp.stat_level[g])
                 held = [(lane, neuron, level) for lane, neuron in self.group_lanes(g)]
-                Memory.charge(row, level, float(lp.stat_bits[g]), read=True)
+                charge(row, level, float(lp.stat_bits[g]), read=True)
             self.write_lanes(m, lp.w_rows, lp.v_rows,
                              [(lane, self.stream[n]) for lane, n, _ in held], lp.v_bits)
             self.vslice[m] = held
@@ -403,7 +397,7 @@ class _Exec(_Layer):
             else:
                 level = int(lp.stat_level[g]) if lp.stationary == 1 else int(lp.mem_level[g])
                 vals = [self.stream[n] for _, n in pairs]
-                Memory.charge(rows[lp.home], level, len(pairs) * lp.v_bits, read=True)
+                charge(rows[lp.home], level, len(pairs) * lp.v_bits, read=True)
             reset = []
             for (lane, n), val in zip(pairs, vals, strict=True):
                 if val >= lp.threshold:
@@ -419,7 +413,7 @@ class _Exec(_Layer):
             else:
                 for _, n, new in reset:
                     self.stream[n] = new
-                Memory.charge(rows[lp.home], level, len(reset) * lp.v_bits, read=False)
+                charge(rows[lp.home], level, len(reset) * lp.v_bits, read=False)
         self.spiked_prev = spiked
         self.touched = set()
 
@@ -441,12 +435,12 @@ def _charge_init(lp: LayerProgram, rows: np.ndarray) -> None:
     """Memory writes of the initial membranes kept outside the arrays (on the home macro)."""
     if lp.stationary == 1:
         for g in np.flatnonzero(lp.stat_macro < 0):
-            Memory.charge(rows[lp.home], int(lp.stat_level[g]), float(lp.stat_bits[g]), False)
+            charge(rows[lp.home], int(lp.stat_level[g]), float(lp.stat_bits[g]), False)
         return
     for g in range(lp.mem_level.size):
         cg = g % lp.n_cg
         chans = min(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
-        Memory.charge(rows[lp.home], int(lp.mem_level[g]), chans * lp.v_bits, False)
+        charge(rows[lp.home], int(lp.mem_level[g]), chans * lp.v_bits, False)
 
 
 def _take_counters(macros: list[Macro], rows: np.ndarray) -> None:
