@@ -20,6 +20,7 @@ from flexspim.compile.geometry import (
     network_geometry,
     option_geometry,
 )
+from flexspim.compile.groups import layer_bits
 from flexspim.compile.placement import PLACEMENTS
 from flexspim.energy.counts import COUNT_FIELDS
 from flexspim.errors import MappingError
@@ -50,14 +51,17 @@ def hand_layer(net: IntNetwork, index: int, hw: Hardware, stationary: str, cols:
     geo = layer_geometry(net, index)
     og = option_geometry(geo, Option(stationary, cols, pack), hw)
     tl = tuple(Tile(m, r, r + g * og.rows_per_group, 0, og.lane_cols, g) for m, r, g in tiles)
+    resident = sum(t.groups for t in tl)
+    bits = layer_bits(geo, og, resident, streamed_buffer, spilled_buffer)
     return LayerMapping(
         name=geo.name, index=index, stationary=stationary, cols=cols,
         weight_shape=(og.w_rows, cols), membrane_shape=(og.v_rows, cols), lanes=og.lanes,
         n_weights=geo.n_weights, n_neurons=geo.n_neurons, w_bits=geo.w_bits, v_bits=geo.v_bits,
         groups=og.groups, rows_per_group=og.rows_per_group,
-        resident_groups=sum(t.groups for t in tl), tiles=tl, home_macro=home, pack=pack,
+        resident_groups=resident, resident_bits=bits[0], tiles=tl, home_macro=home, pack=pack,
         group_lanes=og.group_lanes, memory_groups=og.memory_groups,
-        streamed_buffer_groups=streamed_buffer, spilled_buffer_groups=spilled_buffer)
+        streamed_buffer_groups=streamed_buffer, spilled_buffer_groups=spilled_buffer,
+        streamed_buffer_bits=bits[1], spilled_buffer_bits=bits[2])
 
 
 def hand_mapping(net: IntNetwork, hw: Hardware, *layers: LayerMapping,

@@ -67,7 +67,7 @@ def test_compiler_objective_is_the_estimators_counts(policy: str) -> None:
     for k, (lm, geo, load) in enumerate(zip(m.layers, network_geometry(net),
                                             layer_loads(net, act), strict=True)):
         og = option_geometry(geo, Option(lm.stationary, lm.cols, lm.pack), hw)
-        objective = layer_totals(geo, og, load, hw, lm.resident_groups,
+        objective = layer_totals(geo, og, load, hw, lm.resident_groups, lm.resident_bits,
                                  lm.streamed_buffer_bits, lm.spilled_buffer_bits)
         counted = est.data[0, :, k].sum(axis=(0, 2))               # [phases, fields]
         counted[:, FIELD_INDEX["routed_events"]] = 0.0

@@ -55,7 +55,9 @@ def small_mapping() -> Mapping:
         return LayerMapping(name=name, index=index, stationary=stationary, cols=vb,
                             weight_shape=(1, vb), membrane_shape=(1, vb), lanes=256 // vb,
                             n_weights=n_w, n_neurons=n_n, w_bits=wb, v_bits=vb, groups=groups,
-                            rows_per_group=4, resident_groups=resident, tiles=tiles,
+                            rows_per_group=4, resident_groups=resident,
+                            resident_bits=(n_w * wb if stationary == "weights" else n_n * vb)
+                            * resident // groups, tiles=tiles,
                             home_macro=0, group_lanes=group_lanes, memory_groups=memory_groups)
 
     # conv1: 4 channels per row group (WS), membranes of 36 positions in memory; fc: 3 lanes

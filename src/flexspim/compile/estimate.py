@@ -5,10 +5,11 @@ It fills the same :class:`~flexspim.energy.counts.WorkCounts` as the system engi
 expected values per timestep from an :class:`~flexspim.compile.Activity` (events, spikes and,
 when measured, SOPs per layer), under these assumptions:
 
-- events are spread uniformly over the input channels and positions of a layer, so a layer's
-  units fall on its row groups in proportion to their number, and a memory group's traffic on the
-  buffer and DRAM in proportion to the bits each holds (the compiler spreads residency and buffer
-  groups evenly, :func:`~flexspim.compile.geometry.spread_mask`, to make this hold);
+- events are spread uniformly over the input channels and positions of a layer, so every row
+  group of a layer gets the same units, a unit on a spilled group moves that group's bits, and
+  a memory group's traffic falls on the buffer and DRAM in proportion to the bits each holds
+  (the compiler spreads residency and buffer groups evenly among groups of equal size,
+  :func:`~flexspim.compile.groups.select_groups`, to make this hold);
 - with ``event_order = "arrival"`` two successive units of a macro need the same streamed slice
   only in a layer whose events all update the same membranes (a linear layer with one channel
   group); there a slice is loaded once per timestep and macro that has work
@@ -30,9 +31,11 @@ import numpy as np
 from flexspim.compile.activity import Activity
 from flexspim.compile.geometry import (
     LayerGeometry,
+    Option,
     OptionGeometry,
     event_targets,
     network_geometry,
+    option_geometry,
     units_per_event,
 )
 from flexspim.compile.mapping import Mapping
@@ -42,7 +45,6 @@ from flexspim.compile.program import (
     Program,
     build_program,
     init_counts,
-    memory_group_bits,
 )
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES, WorkCounts
 from flexspim.hw import Hardware
@@ -107,6 +109,23 @@ class Share:
     spilled: float
 
 
+@dataclass(frozen=True)
+class Spilled:
+    """The stationary operand outside the arrays: ``bits`` in all, ``buffer_bits`` of them in
+    the buffer (the rest in DRAM)."""
+
+    bits: float
+    buffer_bits: float
+
+    @property
+    def dram_bits(self) -> float:
+        return self.bits - self.buffer_bits
+
+
+#: What a macro other than the home macro moves of spilled groups.
+NO_SPILL = Spilled(0.0, 0.0)
+
+
 def _loads(units: float, keys: float, n_t: int, hw: Hardware, single_target: bool) -> float:
     """Streamed-slice loads of ``units`` on one macro (module docstring)."""
     ctl = hw.system.controller
@@ -132,12 +151,14 @@ def slice_keys(geo: LayerGeometry, og: OptionGeometry) -> float:
 
 
 def integrate_counts(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, share: Share,
-                     total_units: float, f_stream: float, f_spill: float,
+                     total_units: float, f_stream: float, spilled: Spilled,
                      hw: Hardware) -> np.ndarray:
     """Expected integrate-phase counts ``[fields]`` of one macro doing ``share`` of the layer.
 
-    ``f_stream``: fraction of the streamed operand's bits in the buffer; ``f_spill``: fraction
-    of the spilled stationary bits in the buffer."""
+    ``f_stream``: fraction of the streamed operand's bits in the buffer; ``spilled``: the
+    stationary bits outside the arrays that this macro loads (:data:`NO_SPILL` off the home
+    macro). Every row group gets ``total_units / groups`` units, and a unit on a spilled group
+    moves that group's bits, so the spilled traffic is linear in ``spilled``."""
     out = np.zeros(len(COUNT_FIELDS))
     u = share.units + share.spilled
     if u <= 0 or total_units <= 0:
@@ -161,18 +182,20 @@ def integrate_counts(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, sh
         out[F["array_row_reads"]] += loads * og.v_rows
         out[F["buffer_write_bits"]] += bits * f_stream
         out[F["dram_write_bits"]] += bits * (1 - f_stream)
-    if share.spilled > 0:           # spilled stationary groups, run on the home macro
-        g_bits = geo.operand_bits(og.option.stationary) / og.groups
-        # a spilled membrane group stays in the scratch rows while successive units hit it
-        # only in a linear layer with one channel group; spilled weights change every unit
-        sp = _loads(share.spilled, 1.0, n_t, hw, True) if (single and not ws) else share.spilled
-        out[F["array_row_writes"]] += sp * (og.w_rows if ws else og.v_rows)
-        out[F["buffer_read_bits"]] += sp * g_bits * f_spill
-        out[F["dram_read_bits"]] += sp * g_bits * (1 - f_spill)
-        if not ws:
-            out[F["array_row_reads"]] += sp * og.v_rows
-            out[F["buffer_write_bits"]] += sp * g_bits * f_spill
-            out[F["dram_write_bits"]] += sp * g_bits * (1 - f_spill)
+    # spilled stationary groups, run on the home macro: a spilled membrane group stays in the
+    # scratch rows while successive units hit it only in a linear layer with one channel group
+    # (then it has one group); spilled weights change every unit
+    per_unit = _loads(total_units, 1.0, n_t, hw, True) / total_units if single and not ws \
+        else 1.0
+    sp = per_unit * share.spilled
+    moved = per_unit * total_units / max(og.groups, 1)
+    out[F["array_row_writes"]] += sp * (og.w_rows if ws else og.v_rows)
+    out[F["buffer_read_bits"]] += moved * spilled.buffer_bits
+    out[F["dram_read_bits"]] += moved * spilled.dram_bits
+    if not ws:
+        out[F["array_row_reads"]] += sp * og.v_rows
+        out[F["buffer_write_bits"]] += moved * spilled.buffer_bits
+        out[F["dram_write_bits"]] += moved * spilled.dram_bits
     return out
 
 
@@ -189,70 +212,65 @@ def _compare_fraction(og: OptionGeometry, geo: LayerGeometry, load: LayerLoad, u
 
 
 def fire_counts(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, resident: float,
-                r_layer: float, f_stream: float, f_spill: float, units: float, hw: Hardware
+                spilled: Spilled, f_stream: float, units: float, hw: Hardware
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Expected fire-phase counts: (in the arrays of a macro holding ``resident`` groups; in
-    memory, on the home macro, for the layer's resident fraction ``r_layer``), per sample over
-    all timesteps."""
+    memory, on the home macro: membranes outside the arrays, ``spilled`` under OS, all of them
+    under WS), per sample over all timesteps."""
     arr, mem = np.zeros(len(COUNT_FIELDS)), np.zeros(len(COUNT_FIELDS))
     n_t, v = load.n_timesteps, geo.v_bits
     a = _compare_fraction(og, geo, load, units, hw)
     if og.option.stationary == "membranes":
-        r = r_layer
         p_spk = -math.expm1(-load.spikes / max(n_t * og.groups, 1))
         arr[F["compare_row_reads"]] = resident * og.v_rows * n_t * a
         arr[F["array_row_writes"]] = resident * og.v_rows * n_t * p_spk
-        read = geo.membrane_bits * (1 - r) * n_t * a
-        write = load.spikes * (1 - r) * v
-        f = f_spill
+        # spikes fall on the neurons evenly: those outside the arrays write their bits back
+        levels = (spilled.buffer_bits, spilled.dram_bits)
+        reads = tuple(b * n_t * a for b in levels)
+        writes = tuple(load.spikes * b / max(geo.n_neurons, 1) for b in levels)
     else:
-        read = geo.membrane_bits * n_t * a
-        write = load.spikes * v
-        f = f_stream
-    mem[F["buffer_read_bits"]] = read * f
-    mem[F["dram_read_bits"]] = read * (1 - f)
-    mem[F["buffer_write_bits"]] = write * f
-    mem[F["dram_write_bits"]] = write * (1 - f)
+        reads = (geo.membrane_bits * n_t * a * f_stream,
+                 geo.membrane_bits * n_t * a * (1 - f_stream))
+        writes = (load.spikes * v * f_stream, load.spikes * v * (1 - f_stream))
+    mem[F["buffer_read_bits"]], mem[F["dram_read_bits"]] = reads
+    mem[F["buffer_write_bits"]], mem[F["dram_write_bits"]] = writes
     return arr, mem
 
 
 def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Hardware,
-                 resident_groups: float, streamed_buffer_bits: float,
+                 resident_groups: float, resident_bits: float, streamed_buffer_bits: float,
                  spilled_buffer_bits: float) -> np.ndarray:
     """Expected counts ``[phases, fields]`` of one layer per sample, all on one macro (the
-    compiler's search; routing excluded). Linear in the three placement arguments."""
+    compiler's search; routing excluded). Linear in the four placement arguments."""
     st = og.option.stationary
     u = expected_units(geo, og, load)
     r = resident_groups / og.groups if og.groups else 1.0
     s_bits = geo.streamed_bits(st)
     f_stream = streamed_buffer_bits / s_bits if s_bits else 0.0
-    p_bits = geo.operand_bits(st) * (1 - r)
-    f_spill = spilled_buffer_bits / p_bits if p_bits > 0 else 0.0
+    spilled = Spilled(geo.operand_bits(st) - resident_bits, spilled_buffer_bits)
     out = np.zeros((len(PHASES), len(COUNT_FIELDS)))
     out[P_INTEGRATE] = integrate_counts(geo, og, load, Share(u * r, u * (1 - r)), u, f_stream,
-                                        f_spill, hw)
-    arr, mem = fire_counts(geo, og, load, resident_groups, r, f_stream, f_spill, u, hw)
+                                        spilled, hw)
+    arr, mem = fire_counts(geo, og, load, resident_groups, spilled, f_stream, u, hw)
     out[P_FIRE] = arr + mem
     v = geo.v_bits
     if st == "membranes":
         out[P_INIT, F["array_row_writes"]] = resident_groups * og.v_rows
-        out[P_INIT, F["buffer_write_bits"]] = p_bits * f_spill
-        out[P_INIT, F["dram_write_bits"]] = p_bits * (1 - f_spill)
+        out[P_INIT, F["buffer_write_bits"]] = spilled.buffer_bits
+        out[P_INIT, F["dram_write_bits"]] = spilled.dram_bits
     else:
         out[P_INIT, F["buffer_write_bits"]] = geo.n_neurons * v * f_stream
         out[P_INIT, F["dram_write_bits"]] = geo.n_neurons * v * (1 - f_stream)
     return out
 
 
-def _fractions(lp: LayerProgram) -> tuple[float, float]:
-    """Buffer fractions of the streamed operand's bits and of the spilled stationary bits."""
-    mb = memory_group_bits(lp).astype(float)
+def _levels(lp: LayerProgram) -> tuple[float, Spilled]:
+    """Buffer fraction of the streamed operand's bits, and the spilled stationary bits."""
+    mb = lp.mem_bits
     f_stream = float(mb[lp.mem_level == BUFFER].sum() / mb.sum()) if mb.sum() else 0.0
     sp = lp.stat_macro < 0
-    sp_bits = float(lp.stat_bits[sp].sum())
-    f_spill = float(lp.stat_bits[sp & (lp.stat_level == BUFFER)].sum()) / sp_bits \
-        if sp_bits else 0.0
-    return f_stream, f_spill
+    return f_stream, Spilled(float(lp.stat_bits[sp].sum()),
+                             float(lp.stat_bits[sp & (lp.stat_level == BUFFER)].sum()))
 
 
 def _host_presence(lp: LayerProgram, n_macros: int) -> np.ndarray:
@@ -294,8 +312,6 @@ def estimate_counts(net: IntNetwork, mapping: Mapping, hw: Hardware,
                     activity: Activity) -> WorkCounts:
     """Expected :class:`WorkCounts` of one inference (one sample, ``activity.n_timesteps``
     identical timesteps) of ``mapping`` under ``activity``."""
-    from flexspim.compile.geometry import Option, option_geometry
-
     prog = build_program(net, mapping, hw)
     loads = layer_loads(net, activity)
     n_t, n_m = activity.n_timesteps, prog.n_macros
@@ -303,15 +319,15 @@ def estimate_counts(net: IntNetwork, mapping: Mapping, hw: Hardware,
     for k, (lp, load, lm) in enumerate(zip(prog.layers, loads, mapping.layers, strict=True)):
         og = option_geometry(lp.geo, Option(lm.stationary, lm.cols, lm.pack), hw)
         u = expected_units(lp.geo, og, load)
-        f_stream, f_spill = _fractions(lp)
-        per_macro = np.bincount(lp.stat_macro[lp.stat_macro >= 0], minlength=n_m) / og.groups
-        spilled = lm.spilled_groups / og.groups if og.groups else 0.0
+        f_stream, spill = _levels(lp)
+        resident = np.bincount(lp.stat_macro[lp.stat_macro >= 0], minlength=n_m)
+        g = max(og.groups, 1)
         for m in range(n_m):
-            share = Share(u * per_macro[m], u * spilled if m == lp.home else 0.0)
-            data[0, :, k, P_INTEGRATE, m] = integrate_counts(lp.geo, og, load, share, u,
-                                                             f_stream, f_spill, hw) / n_t
-            arr, mem = fire_counts(lp.geo, og, load, float(per_macro[m] * og.groups),
-                                   lm.resident_fraction, f_stream, f_spill, u, hw)
+            home = m == lp.home
+            share = Share(u * resident[m] / g, u * lm.spilled_groups / g if home else 0.0)
+            data[0, :, k, P_INTEGRATE, m] = integrate_counts(
+                lp.geo, og, load, share, u, f_stream, spill if home else NO_SPILL, hw) / n_t
+            arr, mem = fire_counts(lp.geo, og, load, float(resident[m]), spill, f_stream, u, hw)
             data[0, :, k, P_FIRE, m] = arr / n_t
             if m == lp.home:
                 data[0, :, k, P_FIRE, m] += mem / n_t

@@ -4,8 +4,8 @@ File format ``flexspim-mapping`` version 2 (docs/compiler.md): one JSON object
 ``{"format": "flexspim-mapping", "version": 2, "policy": ..., "network": ..., "n_macros": ...,
 "rows": ..., "cols": ..., "scratch_rows": ..., "search": {...}, "layers": [{...}, ...]}`` whose
 layer entries hold the fields of :class:`LayerMapping` (tiles as lists of objects).
-Version 2 records lane packing and where each row group lives (whole groups, not bits), so that
-the system engine can execute the mapping. Written atomically; a file of another format or
+Version 2 records lane packing, where each row group lives (whole groups) and the exact bits
+each level holds, so that the system engine can execute the mapping. Written atomically; a file of another format or
 version raises FormatError.
 """
 
@@ -51,12 +51,15 @@ class LayerMapping:
       operand; ``lanes`` per row; ``pack`` taps (WS) or x positions (OS) side by side in a row
       group of ``group_lanes`` lanes (the other columns are in standby).
     - ``groups`` row groups of ``rows_per_group`` rows hold the whole stationary operand;
-      ``resident_groups`` of them, evenly spread over the group indices
-      (:func:`~flexspim.compile.geometry.spread_mask`), sit in the arrays (``tiles``); the rest is
-      spilled, and ``spilled_buffer_groups`` of the spilled ones (evenly spread) are in the buffer,
-      the others in DRAM.
+      ``resident_groups`` of them sit in the arrays (``tiles``), holding ``resident_bits``; the
+      rest is spilled, and ``spilled_buffer_groups`` of the spilled ones (``spilled_buffer_bits``)
+      are in the buffer, the others in DRAM.
     - The streamed operand is kept in memory as ``memory_groups`` unpacked groups;
-      ``streamed_buffer_groups`` of them (evenly spread) are in the buffer, the rest in DRAM.
+      ``streamed_buffer_groups`` of them (``streamed_buffer_bits``) are in the buffer, the rest
+      in DRAM.
+    - Which groups: the largest first, evenly spread among equal sizes
+      (:func:`~flexspim.compile.groups.select_groups`); the bit counts are exact (groups differ
+      in size where a channel group or a packed block is partial).
     - ``home_macro``: the macro whose scratch rows process spilled groups, and whose comparator
       checks membranes kept outside the arrays.
     """
@@ -75,6 +78,7 @@ class LayerMapping:
     groups: int
     rows_per_group: int
     resident_groups: int
+    resident_bits: int
     tiles: tuple[Tile, ...]
     home_macro: int
     pack: int = 1
@@ -82,6 +86,8 @@ class LayerMapping:
     memory_groups: int = 0
     streamed_buffer_groups: int = 0
     spilled_buffer_groups: int = 0
+    streamed_buffer_bits: int = 0
+    spilled_buffer_bits: int = 0
 
     @property
     def weight_bits(self) -> int:
@@ -108,21 +114,17 @@ class LayerMapping:
 
     @property
     def resident_fraction(self) -> float:
-        """Fraction of the stationary operand's row groups held in the arrays (0..1)."""
-        return self.resident_groups / self.groups if self.groups else 1.0
+        """Fraction of the stationary operand's bits held in the arrays (0..1)."""
+        return self.resident_bits / self.stationary_bits if self.stationary_bits else 1.0
 
     @property
-    def resident_bits(self) -> float:
-        """Stationary-operand bits held in the arrays."""
-        return self.stationary_bits * self.resident_fraction
-
-    @property
-    def resident_operands(self) -> float:
+    def resident_operands(self) -> int:
         """Stationary operands held in the arrays."""
-        return self.stationary_operands * self.resident_fraction
+        width = self.w_bits if self.stationary == "weights" else self.v_bits
+        return self.resident_bits // width
 
     @property
-    def spilled_bits(self) -> float:
+    def spilled_bits(self) -> int:
         """Stationary-operand bits spilled to the buffer or DRAM."""
         return self.stationary_bits - self.resident_bits
 
@@ -131,23 +133,11 @@ class LayerMapping:
         return self.groups - self.resident_groups
 
     @property
-    def streamed_buffer_bits(self) -> float:
-        """Bits of the streamed operand kept in the buffer."""
-        return self.streamed_bits * (self.streamed_buffer_groups / self.memory_groups
-                                     if self.memory_groups else 0.0)
-
-    @property
-    def streamed_dram_bits(self) -> float:
+    def streamed_dram_bits(self) -> int:
         return self.streamed_bits - self.streamed_buffer_bits
 
     @property
-    def spilled_buffer_bits(self) -> float:
-        """Bits of the spilled stationary operand kept in the buffer."""
-        return self.stationary_bits * (self.spilled_buffer_groups / self.groups
-                                       if self.groups else 0.0)
-
-    @property
-    def spilled_dram_bits(self) -> float:
+    def spilled_dram_bits(self) -> int:
         return self.spilled_bits - self.spilled_buffer_bits
 
     @property
@@ -187,13 +177,13 @@ class Mapping:
         return sum(lm.resident_bits for lm in self.layers) / total if total else 0.0
 
     @property
-    def resident_bits(self) -> float:
-        return float(sum(lm.resident_bits for lm in self.layers))
+    def resident_bits(self) -> int:
+        return sum(lm.resident_bits for lm in self.layers)
 
     @property
-    def resident_operands(self) -> float:
+    def resident_operands(self) -> int:
         """Stationary operands held in the arrays, all layers (paper Fig. 4 counts operands)."""
-        return float(sum(lm.resident_operands for lm in self.layers))
+        return sum(lm.resident_operands for lm in self.layers)
 
     @property
     def whole_layer_operands(self) -> int:
@@ -261,8 +251,9 @@ def _layer_from_dict(d: Any, where: str) -> LayerMapping:
     kw["weight_shape"] = tuple(int(x) for x in d["weight_shape"])
     kw["membrane_shape"] = tuple(int(x) for x in d["membrane_shape"])
     for k in ("index", "cols", "lanes", "n_weights", "n_neurons", "w_bits", "v_bits", "groups",
-              "rows_per_group", "resident_groups", "home_macro", "pack", "group_lanes",
-              "memory_groups", "streamed_buffer_groups", "spilled_buffer_groups"):
+              "rows_per_group", "resident_groups", "resident_bits", "home_macro", "pack",
+              "group_lanes", "memory_groups", "streamed_buffer_groups", "spilled_buffer_groups",
+              "streamed_buffer_bits", "spilled_buffer_bits"):
         kw[k] = int(d[k])
     kw["name"], kw["stationary"] = str(d["name"]), str(d["stationary"])
     return LayerMapping(**kw)
@@ -278,7 +269,10 @@ def _check_consistent(m: Mapping, where: str) -> None:
                               f"{lm.resident_groups} outside [0, groups = {lm.groups}]")
         for name, lo, hi in (("streamed_buffer_groups", 0, lm.memory_groups),
                              ("spilled_buffer_groups", 0, lm.spilled_groups),
-                             ("group_lanes", 1, lm.lanes), ("pack", 1, lm.group_lanes)):
+                             ("group_lanes", 1, lm.lanes), ("pack", 1, lm.group_lanes),
+                             ("resident_bits", 0, lm.stationary_bits),
+                             ("streamed_buffer_bits", 0, lm.streamed_bits),
+                             ("spilled_buffer_bits", 0, lm.spilled_bits)):
             if not lo <= getattr(lm, name) <= hi:
                 raise FormatError(f"{where}: layer '{lm.name}': {name} = {getattr(lm, name)} "
                                   f"outside [{lo}, {hi}]; recompile the mapping")

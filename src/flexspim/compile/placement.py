@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from flexspim.compile.groups import fitting_groups, largest_first
 from flexspim.compile.mapping import Tile
 from flexspim.compile.rules import BITS_PER_KIB, buffer_capacity
 from flexspim.hw import Hardware
@@ -82,36 +85,32 @@ def place_groups(requests: Sequence[Request], order: Sequence[int], hw: Hardware
     return [(k, tiles, home) for k, tiles in placed]  # type: ignore[misc]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OffArrayItem:
-    """An operand (or part) kept outside the arrays: ``groups`` of ``bits_per_group`` bits, and
-    the memory traffic each of its bits causes."""
+    """An operand (or part) kept outside the arrays: groups of ``group_bits`` bits each, and
+    the energy saved per bit moved from DRAM to the buffer."""
 
     layer: str
     kind: str  # "streamed" or "spilled"
-    groups: int
-    bits_per_group: float
+    group_bits: np.ndarray
     traffic_per_bit: float
 
     @property
-    def bits(self) -> float:
-        return self.groups * self.bits_per_group
+    def bits(self) -> int:
+        return int(np.sum(self.group_bits))
 
 
 def allocate_buffer(items: Sequence[OffArrayItem], hw: Hardware) -> list[int]:
     """Groups of each item held in the buffer: items with the most traffic per bit first (optimal
-    for a linear cost per bit, up to whole groups), the rest in DRAM. With DRAM disabled,
+    for a linear cost per bit, up to whole groups), each item's largest groups first
+    (:func:`~flexspim.compile.groups.select_groups`), the rest in DRAM. With DRAM disabled,
     everything must fit (rule ``buffer-capacity``)."""
     buffer_capacity([(it.layer, it.bits) for it in items], hw)
+    if not hw.system.dram.enabled:
+        return [int(np.size(it.group_bits)) for it in items]
     cap = hw.system.buffer_kib * BITS_PER_KIB
     out = [0] * len(items)
-    if not hw.system.dram.enabled:
-        return [it.groups for it in items]
     for i in sorted(range(len(items)), key=lambda j: (-items[j].traffic_per_bit, j)):
-        it = items[i]
-        if it.groups == 0 or it.bits_per_group <= 0:
-            continue
-        take = min(it.groups, int(cap // it.bits_per_group))
-        out[i] = take
-        cap -= take * it.bits_per_group
+        out[i] = fitting_groups(items[i].group_bits, cap)
+        cap -= int(largest_first(items[i].group_bits)[out[i]])
     return out

@@ -37,6 +37,12 @@ from flexspim.compile.geometry import (
     network_geometry,
     option_geometry,
 )
+from flexspim.compile.groups import (
+    layer_bits,
+    memory_group_bits,
+    resident_bits_pieces,
+    stationary_group_bits,
+)
 from flexspim.compile.mapping import LayerMapping, Mapping
 from flexspim.compile.placement import (
     PLACEMENTS,
@@ -74,23 +80,26 @@ class _Ctx:
     forced_shapes: tuple[tuple[int, int] | None, ...] = ()
     whole_layers: bool = False
 
-    def energy(self, i: int, og: OptionGeometry, k: float, bs: float, bp: float) -> float:
-        """Estimated energy (pJ per inference, routing excluded) of layer i under one choice.
+    def energy(self, i: int, og: OptionGeometry, k: float, r: float, bs: float,
+               bp: float) -> float:
+        """Estimated energy (pJ per inference, routing excluded) of layer i with ``k`` resident
+        groups holding ``r`` bits, ``bs`` streamed and ``bp`` spilled bits in the buffer.
 
         Leakage is charged over the layer's busy time on one macro divided by the macro count
         (its work spread over every macro), which keeps the objective linear."""
-        tot = layer_totals(self.geos[i], og, self.loads[i], self.hw, k, bs, bp)
+        tot = layer_totals(self.geos[i], og, self.loads[i], self.hw, k, r, bs, bp)
         dyn = dynamic_energy_pj(tot, self.prices)
         leak_uw = self.hw.system.n_macros * self.prices.macro_leakage_uw \
             + self.prices.buffer_leakage_uw
         busy = float(self.prices.busy_ns(tot).sum()) / self.hw.system.n_macros
         return dyn + leak_uw * busy * 1e-3
 
-    def traffic(self, i: int, og: OptionGeometry, k: float) -> tuple[float, float]:
-        """Energy saved per bit of the streamed and of the spilled item moved to the buffer."""
-        base = self.energy(i, og, k, 0.0, 0.0)
-        return (base - self.energy(i, og, k, 1.0, 0.0),
-                base - self.energy(i, og, k, 0.0, 1.0))
+    def traffic(self, i: int, og: OptionGeometry) -> tuple[float, float]:
+        """Energy saved per bit of the streamed and of the spilled operand moved to the buffer
+        (the same for every residency: the energy is linear)."""
+        base = self.energy(i, og, 0, 0.0, 0.0, 0.0)
+        return (base - self.energy(i, og, 0, 0.0, 1.0, 0.0),
+                base - self.energy(i, og, 0, 0.0, 0.0, 1.0))
 
     def options(self, i: int, stationary: Sequence[str] = STATIONARY) -> list[OptionGeometry]:
         """Every shape (lane width, packing) of layer i for the allowed stationary operands."""
@@ -177,7 +186,8 @@ def _best_shape(ctx: _Ctx, i: int, stationary: str) -> OptionGeometry:
     best: tuple[float, OptionGeometry] | None = None
     st = ctx.forced[i] or stationary
     for og in ctx.options(i, (st,)):
-        e = ctx.energy(i, og, og.groups, ctx.geos[i].streamed_bits(st), 0.0)
+        g = ctx.geos[i]
+        e = ctx.energy(i, og, og.groups, g.operand_bits(st), g.streamed_bits(st), 0.0)
         if best is None or e < best[0] - 1e-9:
             best = (e, og)
     if best is None:
@@ -188,14 +198,16 @@ def _best_shape(ctx: _Ctx, i: int, stationary: str) -> OptionGeometry:
 
 def _layer_mapping(g: LayerGeometry, og: OptionGeometry, k: int, tiles: tuple, home: int,
                    bs: int, bp: int) -> LayerMapping:
+    resident_bits, streamed_buffer_bits, spilled_buffer_bits = layer_bits(g, og, k, bs, bp)
     return LayerMapping(
         name=g.name, index=g.index, stationary=og.option.stationary, cols=og.option.cols,
         weight_shape=(og.w_rows, og.option.cols), membrane_shape=(og.v_rows, og.option.cols),
         lanes=og.lanes, n_weights=g.n_weights, n_neurons=g.n_neurons, w_bits=g.w_bits,
         v_bits=g.v_bits, groups=og.groups, rows_per_group=og.rows_per_group,
-        resident_groups=int(k), tiles=tiles, home_macro=home, pack=og.pack,
-        group_lanes=og.group_lanes, memory_groups=og.memory_groups,
-        streamed_buffer_groups=int(bs), spilled_buffer_groups=int(bp))
+        resident_groups=int(k), resident_bits=resident_bits, tiles=tiles, home_macro=home,
+        pack=og.pack, group_lanes=og.group_lanes, memory_groups=og.memory_groups,
+        streamed_buffer_groups=int(bs), spilled_buffer_groups=int(bp),
+        streamed_buffer_bits=streamed_buffer_bits, spilled_buffer_bits=spilled_buffer_bits)
 
 
 def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence[int],
@@ -210,12 +222,11 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
     items: list[OffArrayItem] = []
     for i, (og, (k, _, _)) in enumerate(zip(ogs, placed, strict=True)):
         g = ctx.geos[i]
-        st = og.option.stationary
-        ds, dp = ctx.traffic(i, og, k)
-        items.append(OffArrayItem(g.name, "streamed", og.memory_groups,
-                                  g.streamed_bits(st) / og.memory_groups, ds))
-        items.append(OffArrayItem(g.name, "spilled", og.groups - k,
-                                  g.operand_bits(st) / og.groups, dp))
+        ds, dp = ctx.traffic(i, og)
+        # the k largest groups are resident (flexspim.compile.groups), the others spilled
+        spilled = np.sort(stationary_group_bits(g, og))[::-1][k:]
+        items.append(OffArrayItem(g.name, "streamed", memory_group_bits(g, og), ds))
+        items.append(OffArrayItem(g.name, "spilled", spilled, dp))
     buf = allocate_buffer(items, hw)
     layers = [_layer_mapping(ctx.geos[i], og, k, tiles, home, buf[2 * i], buf[2 * i + 1])
               for i, (og, (k, tiles, home)) in enumerate(zip(ogs, placed, strict=True))]
@@ -230,8 +241,8 @@ def _fixed(ctx: _Ctx, policy: str, choose: Callable[[LayerGeometry], str]) -> Ma
     for i, og in enumerate(ogs):
         st_bits = ctx.geos[i].operand_bits(og.option.stationary)
         strm = ctx.geos[i].streamed_bits(og.option.stationary)
-        e0 = ctx.energy(i, og, 0, strm, st_bits)
-        e1 = ctx.energy(i, og, og.groups, strm, 0.0)
+        e0 = ctx.energy(i, og, 0, 0.0, strm, st_bits)
+        e1 = ctx.energy(i, og, og.groups, st_bits, strm, 0.0)
         saving.append((e0 - e1) / max(og.stationary_rows, 1))
     order = sorted(range(len(ogs)), key=lambda j: (-saving[j], j))
     return _build(ctx, policy, ogs, [og.groups for og in ogs], order)
@@ -259,7 +270,8 @@ def estimated_energy_pj(ctx: _Ctx, mapping: Mapping) -> float:
 def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: dict,
                s_var, objective: list, cap_rows: list, cap_buf: list, scale: float
                ) -> list[OptionGeometry]:
-    """Variables and constraints of layer i: one binary per option, its resident groups and
+    """Variables and constraints of layer i: one binary per option, its resident groups, the
+    bits they hold (the largest groups first, exact: :func:`resident_bits_pieces`) and the
     buffered bits; returns the options."""
     g, hw = ctx.geos[i], ctx.hw
     layer_opts = ctx.options(i)
@@ -271,17 +283,21 @@ def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: di
         if ctx.whole_layers:            # a layer is resident whole or not at all
             z = prob.add_variable(f"z_{i}_{j}", 0, 1, cat="Binary")
             prob += k[i, j] == og.groups * z
+        r = prob.add_variable(f"r_{i}_{j}", 0)
+        for intercept, slope in resident_bits_pieces(stationary_group_bits(g, og)):
+            prob += r <= intercept * x[i, j] + slope * k[i, j]
         bs[i, j] = prob.add_variable(f"bs_{i}_{j}", 0)
         bp[i, j] = prob.add_variable(f"bp_{i}_{j}", 0)
-        base = ctx.energy(i, og, 0, 0.0, 0.0)
-        ck = (ctx.energy(i, og, og.groups, 0.0, 0.0) - base) / max(og.groups, 1)
-        cs = ctx.energy(i, og, 0, 1.0, 0.0) - base
-        cp = ctx.energy(i, og, 0, 0.0, 1.0) - base
-        objective += [scale * base * x[i, j], scale * ck * k[i, j],
+        base = ctx.energy(i, og, 0, 0.0, 0.0, 0.0)
+        ck = (ctx.energy(i, og, og.groups, 0.0, 0.0, 0.0) - base) / max(og.groups, 1)
+        cr = ctx.energy(i, og, 0, 1.0, 0.0, 0.0) - base
+        cs = ctx.energy(i, og, 0, 0.0, 1.0, 0.0) - base
+        cp = ctx.energy(i, og, 0, 0.0, 0.0, 1.0) - base
+        objective += [scale * base * x[i, j], scale * ck * k[i, j], scale * cr * r,
                       scale * cs * bs[i, j], scale * cp * bp[i, j]]
         prob += k[i, j] <= og.groups * x[i, j]
         prob += bs[i, j] <= b_s * x[i, j]
-        spilled = b_p * x[i, j] - (b_p / max(og.groups, 1)) * k[i, j]
+        spilled = b_p * x[i, j] - r
         prob += bp[i, j] <= spilled
         if not hw.system.dram.enabled:
             prob += bs[i, j] == b_s * x[i, j]

@@ -19,8 +19,8 @@ from flexspim.compile.geometry import (
     Option,
     layer_geometry,
     option_geometry,
-    spread_mask,
 )
+from flexspim.compile.groups import memory_group_bits, select_groups, stationary_group_bits
 from flexspim.compile.mapping import LayerMapping, Mapping
 from flexspim.compile.rules import (
     BITS_PER_KIB,
@@ -48,7 +48,8 @@ class LayerProgram:
     - ``stat_macro[g]``: macro of stationary group g, -1 when spilled; ``stat_row[g]``: its first
       row there; ``stat_level[g]``: buffer or DRAM for a spilled group; ``stat_bits[g]``: bits
       of the operands it holds.
-    - ``mem_level[k]``: buffer or DRAM for memory group k of the streamed operand.
+    - ``mem_level[k]``: buffer or DRAM for memory group k of the streamed operand;
+      ``mem_bits[k]``: its bits.
     - ``home``: macro that runs spilled groups and compares membranes kept outside the arrays.
     - ``neuron_macro[n]``: where neuron n's spikes start from (the macro holding its membrane,
       else ``home``).
@@ -75,6 +76,7 @@ class LayerProgram:
     stat_level: np.ndarray
     stat_bits: np.ndarray
     mem_level: np.ndarray
+    mem_bits: np.ndarray
     home: int
     neuron_macro: np.ndarray
 
@@ -163,13 +165,14 @@ def _check_capacity(mapping: Mapping, hw: Hardware) -> None:
                            f"recompile the mapping for this hardware")
 
 
-def _stationary_tables(lm: LayerMapping, groups: int, rows_per_group: int
+def _stationary_tables(lm: LayerMapping, bits: np.ndarray, rows_per_group: int
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(macro, first row, level) of every stationary group of ``lm``."""
-    macro = np.full(groups, -1, dtype=np.int64)
-    row = np.full(groups, -1, dtype=np.int64)
-    level = np.full(groups, -1, dtype=np.int64)
-    resident = np.flatnonzero(spread_mask(groups, lm.resident_groups))
+    """(macro, first row, level) of every stationary group of ``lm``, whose groups hold
+    ``bits`` each (:func:`~flexspim.compile.groups.select_groups` chooses them)."""
+    macro = np.full(bits.size, -1, dtype=np.int64)
+    row = np.full(bits.size, -1, dtype=np.int64)
+    level = np.full(bits.size, -1, dtype=np.int64)
+    resident = np.flatnonzero(select_groups(bits, lm.resident_groups))
     k = 0
     for t in lm.tiles:
         idx = resident[k:k + t.groups]
@@ -177,23 +180,22 @@ def _stationary_tables(lm: LayerMapping, groups: int, rows_per_group: int
         row[idx] = t.row_start + rows_per_group * np.arange(t.groups)
         k += t.groups
     spilled = np.flatnonzero(macro < 0)
-    in_buffer = spread_mask(spilled.size, lm.spilled_buffer_groups)
+    in_buffer = select_groups(bits[spilled], lm.spilled_buffer_groups)
     level[spilled] = np.where(in_buffer, BUFFER, DRAM)
     return macro, row, level
 
 
-def _group_bits(geo: LayerGeometry, og_pack: int, stationary: int, n_cg: int, cpg: int,
-                n_blocks: int, groups: int) -> np.ndarray:
-    """Bits of the operands each stationary group holds."""
-    g = np.arange(groups)
-    cg = g % n_cg
-    chans = np.minimum(cpg, geo.out_channels - cg * cpg)
-    block = (g // n_cg) % n_blocks
-    if stationary == 0:
-        slots = np.minimum(og_pack, geo.taps - block * og_pack)
-        return chans * slots * geo.w_bits
-    slots = np.minimum(og_pack, geo.out_hw[1] - block * og_pack)
-    return chans * slots * geo.v_bits
+def _check_bits(lm: LayerMapping, stat_bits: np.ndarray, macro: np.ndarray, level: np.ndarray,
+                mem_bits: np.ndarray, mem_level: np.ndarray) -> None:
+    """Rule ``network-match``: the bits the mapping records are those its groups hold."""
+    spilled = macro < 0
+    held = (int(stat_bits[~spilled].sum()), int(mem_bits[mem_level == BUFFER].sum()),
+            int(stat_bits[spilled & (level == BUFFER)].sum()))
+    recorded = (lm.resident_bits, lm.streamed_buffer_bits, lm.spilled_buffer_bits)
+    if held != recorded:
+        raise MappingError("network-match", f"layer '{lm.name}': the mapping records "
+                           f"(resident, streamed in buffer, spilled in buffer) = {recorded} bits, "
+                           f"its groups hold {held}; recompile the mapping")
 
 
 def _neuron_macro(geo: LayerGeometry, stat_macro: np.ndarray, stationary: int, pack: int,
@@ -221,8 +223,10 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware) -> LayerProgr
     weight = np.asarray(layer.weight, dtype=np.int64)
     weight = weight.reshape(geo.out_channels, geo.in_channels, *geo.kernel)
     st = 0 if lm.stationary == "weights" else 1
-    macro, row, level = _stationary_tables(lm, og.groups, og.rows_per_group)
-    mem_level = np.where(spread_mask(og.memory_groups, lm.streamed_buffer_groups), BUFFER, DRAM)
+    stat_bits, mem_bits = stationary_group_bits(geo, og), memory_group_bits(geo, og)
+    macro, row, level = _stationary_tables(lm, stat_bits, og.rows_per_group)
+    mem_level = np.where(select_groups(mem_bits, lm.streamed_buffer_groups), BUFFER, DRAM)
+    _check_bits(lm, stat_bits, macro, level, mem_bits, mem_level)
     init = layer.initial_membrane
     initial = (np.zeros(geo.n_neurons, dtype=np.int64) if init is None
                else np.asarray(init, dtype=np.int64).reshape(-1))
@@ -232,9 +236,8 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware) -> LayerProgr
         stationary=st, cols=lm.cols, pack=lm.pack, lanes=og.lanes, n_cg=og.n_cg,
         channels_per_group=og.channels_per_group, n_blocks=og.n_blocks, v_rows=og.v_rows,
         w_rows=og.w_rows, stat_macro=macro, stat_row=row, stat_level=level,
-        stat_bits=_group_bits(geo, lm.pack, st, og.n_cg, og.channels_per_group, og.n_blocks,
-                              og.groups).astype(np.int64),
-        mem_level=mem_level.astype(np.int64), home=lm.home_macro,
+        stat_bits=stat_bits, mem_level=mem_level.astype(np.int64), mem_bits=mem_bits,
+        home=lm.home_macro,
         neuron_macro=_neuron_macro(geo, macro, st, lm.pack, og.n_cg, og.channels_per_group,
                                    og.n_blocks, lm.home_macro))
 
@@ -253,14 +256,6 @@ def compare_groups(lp: LayerProgram) -> int:
     return int(lp.stat_macro.size if lp.stationary == 1 else lp.mem_level.size)
 
 
-def memory_group_bits(lp: LayerProgram) -> np.ndarray:
-    """Bits of each memory group of the streamed operand (membranes under WS, weights under
-    OS; the last channel group may be partial)."""
-    cg = np.arange(lp.mem_level.size) % lp.n_cg
-    chans = np.minimum(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
-    return chans * (lp.v_bits if lp.stationary == 0 else lp.w_bits)
-
-
 def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
     """``[macros, fields]`` of setting the layer's membranes to their initial values at the start
     of an inference: resident membrane rows are written in the array, the others in memory."""
@@ -272,7 +267,6 @@ def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
         for lvl, name in ((BUFFER, "buffer_write_bits"), (DRAM, "dram_write_bits")):
             out[lp.home, f[name]] += float(lp.stat_bits[(~res) & (lp.stat_level == lvl)].sum())
     else:
-        bits = memory_group_bits(lp)
         for lvl, name in ((BUFFER, "buffer_write_bits"), (DRAM, "dram_write_bits")):
-            out[lp.home, f[name]] += float(bits[lp.mem_level == lvl].sum())
+            out[lp.home, f[name]] += float(lp.mem_bits[lp.mem_level == lvl].sum())
     return out
