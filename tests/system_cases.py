@@ -174,7 +174,8 @@ def mapped_cases(draw: st.DrawFn):
     hw = with_controller(hw_with(int(rng.integers(1, 4)), rows, cols,
                                  buffer_kib=pick([0.0, 0.05, 1.0])),
                          scratch_reuse=bool(rng.integers(2)),
-                         event_order=pick(["arrival", "target"]), compare=pick(["all", "active"]))
+                         event_order=pick(["arrival", "target"]), compare=pick(["all", "active"]),
+                         scratch_slices=pick(["auto", 1, 2, 3]))
     shapes, stationary = {}, {}
     for g in network_geometry(net):
         fits = [c for c in range(1, cols + 1) if -(-g.v_bits // c) + -(-g.w_bits // c) <= rows]

@@ -51,6 +51,7 @@ from flexspim.compile.placement import (
     allocate_buffer,
     place_groups,
 )
+from flexspim.compile.program import scratch_slots
 from flexspim.compile.rules import BITS_PER_KIB, scratch_reserve_fits, scratch_rows_fit
 from flexspim.energy.prices import Prices, dynamic_energy_pj, price
 from flexspim.errors import ConfigError, MappingError
@@ -214,7 +215,7 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
            order: Sequence[int], search: dict | None = None) -> Mapping:
     """Place the wanted resident groups, allocate the buffer and assemble the mapping."""
     hw = ctx.hw
-    scratch = max(og.scratch_rows for og in ogs)
+    scratch = scratch_slots(hw) * max(og.scratch_rows for og in ogs)
     scratch_reserve_fits(scratch, hw, ctx.geos[0].name)
     reqs = [Request(g.name, int(k), og.rows_per_group, og.lane_cols)
             for g, og, k in zip(ctx.geos, ogs, want, strict=True)]
@@ -302,7 +303,7 @@ def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: di
         if not hw.system.dram.enabled:
             prob += bs[i, j] == b_s * x[i, j]
             prob += bp[i, j] == spilled
-        prob += s_var >= og.scratch_rows * x[i, j]
+        prob += s_var >= scratch_slots(hw) * og.scratch_rows * x[i, j]
         cap_rows.append(og.rows_per_group * k[i, j])
         cap_buf += [bs[i, j], bp[i, j]]
     prob += pulp.lpSum(x[i, j] for j in range(len(layer_opts))) == 1

@@ -17,6 +17,7 @@ import numpy as np
 from flexspim.compile.geometry import (
     LayerGeometry,
     Option,
+    OptionGeometry,
     layer_geometry,
     option_geometry,
 )
@@ -53,6 +54,10 @@ class LayerProgram:
     - ``home``: macro that runs spilled groups and compares membranes kept outside the arrays.
     - ``neuron_macro[n]``: where neuron n's spikes start from (the macro holding its membrane,
       else ``home``).
+    - The scratch pools (:func:`scratch_layout`): ``slot_rows[m, i]`` is the first row of
+      streamed slot i of macro m (-1 past the macro's ``cap[m]`` slots), ``s_rows`` rows each;
+      the home macro's ``k_spill`` spill slots start at rows ``j * sp_rows``; ``keyspace``
+      streamed slice keys exist.
     """
 
     name: str
@@ -79,6 +84,16 @@ class LayerProgram:
     mem_bits: np.ndarray
     home: int
     neuron_macro: np.ndarray
+    slot_rows: np.ndarray
+    s_rows: int
+    sp_rows: int
+    k_spill: int
+    keyspace: int
+
+    @property
+    def cap(self) -> np.ndarray:
+        """Streamed slots per macro."""
+        return (self.slot_rows >= 0).sum(axis=1).astype(np.int64)
 
     @property
     def v_bits(self) -> int:
@@ -121,17 +136,24 @@ def check_mapping(net: IntNetwork, mapping: Mapping, hw: Hardware) -> None:
                      f"mapping for network '{mapping.network}'")
 
 
-def _check_rows(mapping: Mapping) -> None:
+def scratch_slots(hw: Hardware) -> int:
+    """Slices of each operand kind the reserved scratch rows hold (1 under ``auto``)."""
+    k = hw.system.controller.scratch_slices
+    return 1 if k == "auto" else int(k)
+
+
+def _check_rows(mapping: Mapping, hw: Hardware) -> None:
     """Rules ``scratch-rows`` and ``macro-rows``: every layer's streamed operands fit the
     scratch rows; tiles lie below the scratch rows, inside the macro, hold whole groups and
     never share a row (two layers' resident operands in one row would overwrite each other)."""
     placed: list[list[tuple[int, int, str]]] = [[] for _ in range(mapping.n_macros)]
     for lm in mapping.layers:
-        need = lm.weight_shape[0] + lm.membrane_shape[0]
+        need = scratch_slots(hw) * (lm.weight_shape[0] + lm.membrane_shape[0])
         if need > mapping.scratch_rows:
-            raise MappingError("scratch-rows", f"layer '{lm.name}': a streamed weight and "
-                               f"membrane need {need} scratch rows, the mapping reserves "
-                               f"{mapping.scratch_rows}; recompile the mapping")
+            raise MappingError("scratch-rows", f"layer '{lm.name}': {scratch_slots(hw)} "
+                               f"streamed weight(s) and membrane(s) need {need} scratch rows, "
+                               f"the mapping reserves {mapping.scratch_rows}; recompile the "
+                               f"mapping for this hardware")
         for t in lm.tiles:
             if t.row_start < mapping.scratch_rows or t.rows != t.groups * lm.rows_per_group:
                 raise MappingError("macro-rows", f"layer '{lm.name}': tile {t} overlaps the "
@@ -151,7 +173,7 @@ def _check_rows(mapping: Mapping) -> None:
 
 def _check_capacity(mapping: Mapping, hw: Hardware) -> None:
     """Rules ``scratch-rows``, ``macro-rows`` and ``buffer-capacity`` on a loaded mapping."""
-    _check_rows(mapping)
+    _check_rows(mapping, hw)
     if not hw.system.dram.enabled:
         held = sum(lm.streamed_bits - lm.streamed_buffer_bits + lm.spilled_dram_bits
                    for lm in mapping.layers)
@@ -211,8 +233,57 @@ def _neuron_macro(geo: LayerGeometry, stat_macro: np.ndarray, stationary: int, p
     return np.where(m >= 0, m, home).astype(np.int64)
 
 
-def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware) -> LayerProgram:
-    """The :class:`LayerProgram` of one mapped layer."""
+def slice_keyspace(geo: LayerGeometry, og: OptionGeometry) -> int:
+    """How many streamed slice keys a layer has (docs/system-model.md §Scratch pools): memory
+    groups without packing; with packing, (event position, tap block) under WS and (input
+    channel, kernel row, column offset, partial block) under OS, times the channel groups."""
+    if og.pack == 1:
+        return og.memory_groups
+    if og.option.stationary == "weights":
+        return geo.in_hw[0] * geo.in_hw[1] * og.n_blocks * og.n_cg
+    span = geo.kernel[1] + (og.pack - 1) * geo.stride[1]
+    return geo.in_channels * geo.kernel[0] * span * 2 * og.n_cg
+
+
+def macro_rows_used(mapping: Mapping) -> np.ndarray:
+    """Per macro, the first row past the reserved scratch rows and every resident tile."""
+    used = np.full(mapping.n_macros, mapping.scratch_rows, dtype=np.int64)
+    for lm in mapping.layers:
+        for t in lm.tiles:
+            used[t.macro] = max(used[t.macro], t.row_stop)
+    return used
+
+
+def scratch_layout(og: OptionGeometry, mapping: Mapping, hw: Hardware, used: np.ndarray
+                   ) -> tuple[np.ndarray, int, int, int]:
+    """The layer's scratch pools: (first row of every streamed slot ``[macros, slots]``, -1
+    padded; rows per streamed slot; rows per spill slot; spill slots).
+
+    ``scratch_slices = k``: the reserved rows hold k spill slots, then k streamed slots.
+    ``auto``: one spill slot, streamed slots in the rest of the reserved rows, and more streamed
+    slots in every row past the macro's last tile (``used``)."""
+    ws = og.option.stationary == "weights"
+    s_rows, sp_rows = (og.v_rows, og.w_rows) if ws else (og.w_rows, og.v_rows)
+    k = hw.system.controller.scratch_slices
+    n, rows = mapping.n_macros, mapping.rows
+    starts: list[list[int]] = []
+    for m in range(n):
+        if k != "auto":
+            starts.append([int(k) * sp_rows + i * s_rows for i in range(int(k))])
+            continue
+        first = list(range(sp_rows, mapping.scratch_rows - s_rows + 1, s_rows))
+        free = list(range(int(used[m]), rows - s_rows + 1, s_rows))
+        starts.append(first + free)
+    width = max(len(a) for a in starts)
+    table = np.full((n, width), -1, dtype=np.int64)
+    for m, a in enumerate(starts):
+        table[m, :len(a)] = a
+    return table, s_rows, sp_rows, 1 if k == "auto" else int(k)
+
+
+def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware,
+                  mapping: Mapping) -> LayerProgram:
+    """The :class:`LayerProgram` of one layer of ``mapping``."""
     geo = layer_geometry(net, lm.index)
     og = option_geometry(geo, Option(lm.stationary, lm.cols, lm.pack), hw)
     if (og.groups, og.rows_per_group, og.memory_groups) != \
@@ -230,6 +301,7 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware) -> LayerProgr
     init = layer.initial_membrane
     initial = (np.zeros(geo.n_neurons, dtype=np.int64) if init is None
                else np.asarray(init, dtype=np.int64).reshape(-1))
+    slots, s_rows, sp_rows, k_spill = scratch_layout(og, mapping, hw, macro_rows_used(mapping))
     return LayerProgram(
         name=lm.name, index=lm.index, geo=geo, weight=np.ascontiguousarray(weight),
         threshold=int(layer.threshold), reset_zero=layer.reset == "zero", initial=initial,
@@ -239,14 +311,17 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware) -> LayerProgr
         stat_bits=stat_bits, mem_level=mem_level.astype(np.int64), mem_bits=mem_bits,
         home=lm.home_macro,
         neuron_macro=_neuron_macro(geo, macro, st, lm.pack, og.n_cg, og.channels_per_group,
-                                   og.n_blocks, lm.home_macro))
+                                   og.n_blocks, lm.home_macro),
+        slot_rows=slots, s_rows=s_rows, sp_rows=sp_rows, k_spill=k_spill,
+        keyspace=slice_keyspace(geo, og))
+
 
 
 def build_program(net: IntNetwork, mapping: Mapping, hw: Hardware) -> Program:
     """Check ``mapping`` against ``net`` and ``hw`` and build its :class:`Program`."""
     check_mapping(net, mapping, hw)
     _check_capacity(mapping, hw)
-    layers = tuple(layer_program(net, lm, hw) for lm in mapping.layers)
+    layers = tuple(layer_program(net, lm, hw, mapping) for lm in mapping.layers)
     return Program(layers, mapping.n_macros, mapping.rows, mapping.cols, mapping.scratch_rows,
                    mapping.policy)
 

@@ -33,6 +33,7 @@ COUNT_FIELDS: tuple[str, ...] = (
     "buffer_write_bits",
     "dram_read_bits",
     "dram_write_bits",
+    "transfer_bits",      # operand bits moved from one macro's scratch rows to another's
     "routed_events",      # event deliveries to another macro (or from the sensor)
     "sops",               # synaptic operations (one per weight added into a membrane)
     "units",              # row-operation groups: one event's lanes updated together

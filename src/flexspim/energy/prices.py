@@ -29,8 +29,8 @@ from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, WorkCounts
 from flexspim.hw import Hardware
 
 #: Energy components of a cost report, in order.
-COMPONENTS: tuple[str, ...] = ("macro_compute", "array_io", "buffer", "dram", "routing",
-                               "leakage")
+COMPONENTS: tuple[str, ...] = ("macro_compute", "array_io", "buffer", "dram", "transfer",
+                               "routing", "leakage")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Prices:
     buffer_bit_pj: float
     dram_bit_pj: float
     routing_event_pj: float
+    transfer_bit_pj: float
     macro_leakage_uw: float
     buffer_leakage_uw: float
     row_op_ns: float
@@ -73,6 +74,7 @@ class Prices:
             buffer_bit_pj=se.buffer_pj_per_bit,
             dram_bit_pj=sys.dram.pj_per_bit,
             routing_event_pj=se.routing_pj_per_event,
+            transfer_bit_pj=se.transfer_pj_per_bit,
             macro_leakage_uw=ops.leakage_power_uw(hw),
             buffer_leakage_uw=sys.buffer_kib * se.buffer_leakage_uw_per_kib,
             row_op_ns=ops.row_op_time_ns(hw),
@@ -101,6 +103,7 @@ class Prices:
         put("buffer_write_bits", "buffer", self.buffer_bit_pj)
         put("dram_read_bits", "dram", self.dram_bit_pj)
         put("dram_write_bits", "dram", self.dram_bit_pj)
+        put("transfer_bits", "transfer", self.transfer_bit_pj)
         put("routed_events", "routing", self.routing_event_pj)
         return m
 
@@ -114,9 +117,10 @@ class Prices:
                 + self.buffer_ns(data) + self.dram_ns(data))
 
     def buffer_ns(self, data: np.ndarray) -> np.ndarray:
-        """Time the buffer port spends on the traffic of ``data`` (``[..., field]``)."""
+        """Time the on-chip bus (the buffer port, which also carries slices moved between
+        macros) spends on the traffic of ``data`` (``[..., field]``)."""
         bits = data[..., FIELD_INDEX["buffer_read_bits"]] \
-            + data[..., FIELD_INDEX["buffer_write_bits"]]
+            + data[..., FIELD_INDEX["buffer_write_bits"]] + data[..., FIELD_INDEX["transfer_bits"]]
         return bits / self.buffer_bits_per_cycle * self.cycle_ns
 
     def dram_ns(self, data: np.ndarray) -> np.ndarray:

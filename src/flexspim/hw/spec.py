@@ -30,12 +30,14 @@ PAPER = "FlexSpIM paper (arXiv 2410.23082, ISCAS 2025)"
 
 
 def _f(default: Any, source: str, *, lo: float | None = None, hi: float | None = None,
-       lo_open: bool = False, unit: str = "", choices: tuple[str, ...] = ()) -> Any:
+       lo_open: bool = False, unit: str = "", choices: tuple[str, ...] = (),
+       words: tuple[str, ...] = ()) -> Any:
     """A dataclass field with its source and allowed range [lo, hi] (lo excluded if lo_open),
-    or, for a text field, its allowed ``choices``."""
+    or, for a text field, its allowed ``choices``; ``words`` are text values a number field
+    also takes (``"auto"``)."""
     return field(default=default,
                  metadata={"source": source, "lo": lo, "hi": hi, "lo_open": lo_open,
-                           "unit": unit, "choices": choices})
+                           "unit": unit, "choices": choices, "words": words})
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,13 @@ class ControllerSpec:
     """
 
     scratch_reuse: bool = _f(
-        True, "assumption: a streamed slice already in a macro's scratch rows is not loaded "
-        "again (the rows still hold it; nothing to fetch)")
+        True, "assumption: a slice already in the scratch rows is not loaded again (the rows "
+        "still hold it); false loads and stores every unit's slices (no reuse at all)")
+    scratch_slices: int | str = _f(
+        "auto", "assumption: 'auto' keeps as many streamed slices as the macro's free rows hold "
+        "(rows not holding resident operands) and one spilled group; k keeps k of each per "
+        "macro in reserved rows (1: the paper's flow, one weight and one membrane slice)",
+        lo=1, unit="slices", words=("auto",))
     event_order: str = _f(
         "arrival", f"{PAPER}: Fig. 1(c) processes a layer's input events one after the other as "
         "they arrive ('arrival'); 'target' lets the controller sort a timestep's work by the "
@@ -184,6 +191,11 @@ class SystemEnergy:
         3.5,
         "Davies et al., Loihi, IEEE Micro 2018, Table 1: 3.5 pJ per spike sent across tiles",
         lo=0, unit="pJ/event")
+    transfer_pj_per_bit: float = _f(
+        0.1,
+        "Keckler et al., IEEE Micro 31(5) 2011, Fig. 1: a 256-bit on-chip bus costs 26 pJ over "
+        "1 mm (0.1 pJ per bit and mm); assumption: neighbouring macros 1 mm apart",
+        lo=0, unit="pJ/bit")
     compare_pj_per_bit: float = _f(
         0.05,
         "assumption: a threshold compare reads the membrane row once (same as "
@@ -248,6 +260,8 @@ def _check_range(obj: Any, where: str) -> None:
         name = f"{where}.{f.name}" if where else f.name
         if value is None:
             continue
+        if isinstance(value, str) and value in (meta.get("words") or ()):
+            continue
         choices = meta.get("choices") or ()
         if choices:
             if value not in choices:
@@ -259,8 +273,9 @@ def _check_range(obj: Any, where: str) -> None:
                 raise ConfigError(f"hardware field '{name}' = {value!r}: expected true or false")
             continue
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ConfigError(f"hardware field '{name}' = {value!r}: expected a number")
-        if f.type == "int" and (not float(value).is_integer()):
+            words = "".join(f" or '{w}'" for w in meta.get("words") or ())
+            raise ConfigError(f"hardware field '{name}' = {value!r}: expected a number{words}")
+        if str(f.type).split(" |")[0] == "int" and (not float(value).is_integer()):
             raise ConfigError(f"hardware field '{name}' = {value!r}: expected a whole number")
         if not math.isfinite(float(value)):
             raise ConfigError(f"hardware field '{name}' = {value!r}: expected a finite number")
@@ -334,7 +349,8 @@ def _build(cls: type, data: Any, where: str, source: str) -> Any:
         if key in _SUBSECTIONS:
             kwargs[key] = _build(_SUBSECTIONS[key], value, f"{where}.{key}", source)
         else:
-            if f.type == "int" and isinstance(value, float) and value.is_integer():
+            if str(f.type).split(" |")[0] == "int" and isinstance(value, float) \
+                    and value.is_integer():
                 value = int(value)
             kwargs[key] = value
     return cls(**kwargs)

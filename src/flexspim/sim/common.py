@@ -40,6 +40,9 @@ class BatchStats:
     sample_spikes: np.ndarray
     sample_input_events: np.ndarray
     final_membranes: list[np.ndarray] | None
+    #: Every layer's output events ``[T, N, outputs]`` (uint8), only when asked for
+    #: (``record=True``: the activity trace the system engine replays).
+    layer_outputs: list[np.ndarray] | None = None
 
 
 Tallies = dict[str, np.ndarray]
@@ -56,9 +59,10 @@ def new_tallies(n_layers: int, n_timesteps: int, n_samples: int) -> tuple[Tallie
 
 
 def batch_stats(output_counts: np.ndarray, steps: Tallies, samples: Tallies,
-                final_membranes: list[np.ndarray] | None) -> BatchStats:
+                final_membranes: list[np.ndarray] | None,
+                layer_outputs: list[np.ndarray] | None = None) -> BatchStats:
     """The :class:`BatchStats` of filled :func:`new_tallies`."""
-    return BatchStats(
+    return BatchStats(layer_outputs=layer_outputs,
         output_counts=output_counts,
         step_input_events=steps["inputs"], step_sops=steps["sops"],
         step_output_spikes=steps["spikes"], step_overflow=steps["overflow"],
@@ -83,8 +87,12 @@ def merge_stats(parts: list[BatchStats]) -> BatchStats:
     if parts[0].final_membranes is not None:
         finals = [np.concatenate([p.final_membranes[i] for p in parts], axis=0)  # type: ignore
                   for i in range(len(parts[0].final_membranes))]
+    outputs = None
+    if parts[0].layer_outputs is not None:
+        outputs = [np.concatenate([p.layer_outputs[i] for p in parts], axis=1)  # type: ignore
+                   for i in range(len(parts[0].layer_outputs))]
     return BatchStats(
-        output_counts=cat("output_counts"),
+        layer_outputs=outputs, output_counts=cat("output_counts"),
         step_input_events=total("step_input_events"), step_sops=total("step_sops"),
         step_output_spikes=total("step_output_spikes"), step_overflow=total("step_overflow"),
         membrane_min=np.min([p.membrane_min for p in parts], axis=0).astype(np.int64),

@@ -704,14 +704,16 @@ SpikingRunner = Callable[[SpikingLayer, EventMap, int, bool],
 
 
 def run_network(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
-                spiking: SpikingRunner) -> BatchStats:
+                spiking: SpikingRunner, record: bool = False) -> BatchStats:
     """Run ``net`` layer by layer on event maps, spiking layers through ``spiking``; returns
-    the batch's statistics (passive layers: event counts only)."""
+    the batch's statistics (passive layers: event counts only) and, with ``record``, every
+    layer's output events."""
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     bounds = layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)
     stats, samples = new_tallies(len(net.layers), n_t, n)
     events = pack_events(spikes)
     finals: list[np.ndarray] = []
+    outputs: list[np.ndarray] = []
     for li, layer in enumerate(net.layers):
         if isinstance(layer, SpikingLayer):
             events, tallies, final = spiking(layer, events, bounds[li], return_membranes)
@@ -728,8 +730,12 @@ def run_network(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
             events = _PASSIVE[type(layer)](layer, events)
             outs = events.events()
             stats["spikes"][li], samples["spikes"][:, li] = outs.sum(axis=1), outs.sum(axis=0)
+        if record:
+            outputs.append(events.dense().reshape(n_t, n, -1) if events.counts is None else
+                           np.moveaxis(events.counts, -1, 2).reshape(n_t, n, -1))
     counts = events.dense().reshape(n_t, n, -1).sum(axis=0, dtype=np.int64)
-    return batch_stats(counts, stats, samples, finals if return_membranes else None)
+    return batch_stats(counts, stats, samples, finals if return_membranes else None,
+                       outputs if record else None)
 
 
 def sample_bytes(net: IntNetwork, n_t: int) -> int:
@@ -742,18 +748,19 @@ def sample_bytes(net: IntNetwork, n_t: int) -> int:
 
 
 def run_chunked(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
-                spiking: SpikingRunner) -> BatchStats:
+                spiking: SpikingRunner, record: bool = False) -> BatchStats:
     """:func:`run_network` over chunks of samples whose event maps stay within
     :data:`CHUNK_BYTES`."""
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     chunk = max(1, CHUNK_BYTES // max(1, sample_bytes(net, n_t)))
-    return merge_stats([run_network(net, spikes[:, s : s + chunk], return_membranes, spiking)
-                        for s in range(0, n, chunk)])
+    return merge_stats([run_network(net, spikes[:, s : s + chunk], return_membranes, spiking,
+                                    record) for s in range(0, n, chunk)])
 
 
-def run_compiled(net: IntNetwork, spikes: np.ndarray, return_membranes: bool) -> BatchStats:
+def run_compiled(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
+                 record: bool = False) -> BatchStats:
     """The compiled backend on binned spikes ``[T, N, *input_shape]``."""
     if numba is None:
         raise ConfigError("the 'numba' backend of the fast engine needs Numba; install "
                           "flexspim[fast] or use the 'torch' backend")
-    return run_chunked(net, spikes, return_membranes, run_spiking)
+    return run_chunked(net, spikes, return_membranes, run_spiking, record)

@@ -232,7 +232,7 @@ CUDA_CHUNK_BYTES = 512 << 20
 
 
 def _run_torch(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
-               device: Any = None) -> BatchStats:
+               device: Any = None, record: bool = False) -> BatchStats:
     """The torch backend: one float32 convolution over all T x N frames per layer (float64 or
     int64 beyond the exact bounds), then a vectorised scan over T.
 
@@ -244,12 +244,12 @@ def _run_torch(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
     limit = CUDA_CHUNK_BYTES if is_cuda(device) else CHUNK_BYTES
     chunk = max(1, limit // max(1, 4 * n_t * widest))
     with exact_math(device):
-        return merge_stats([_run_chunk(net, spikes[:, s : s + chunk], return_membranes, device)
-                            for s in range(0, n, chunk)])
+        return merge_stats([_run_chunk(net, spikes[:, s : s + chunk], return_membranes, device,
+                                       record) for s in range(0, n, chunk)])
 
 
 def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
-               device: Any = None) -> BatchStats:
+               device: Any = None, record: bool = False) -> BatchStats:
     import torch
 
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
@@ -262,6 +262,7 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
     x = torch.from_numpy(np.ascontiguousarray(spikes, dtype=in_dtype).reshape(
         n_t * n, *spikes.shape[2:])).to(device or "cpu")
     finals: list[np.ndarray] = []
+    outputs: list[np.ndarray] = []
     events = _frame_sums(x, n_t, n).to(torch.int64).cpu().numpy()
     for li, layer in enumerate(net.layers):
         stats["inputs"][li] = events.sum(axis=1)
@@ -282,13 +283,17 @@ def _run_chunk(net: IntNetwork, spikes: np.ndarray, return_membranes: bool,
         events = _frame_sums(x, n_t, n, known).to(torch.int64).cpu().numpy()  # next input
         stats["spikes"][li] = events.sum(axis=1)
         samples["spikes"][:, li] = events.sum(axis=0)
+        if record:   # spikes are 0/1; a flatten of the input keeps its event counts
+            kind = torch.uint8 if known == 1.0 else torch.int32
+            outputs.append(x.reshape(n_t, n, -1).to(kind).cpu().numpy())
     counts = x.reshape(n_t, n, -1).sum(dim=0, dtype=torch.float64).to(torch.int64).cpu().numpy()
-    return batch_stats(counts, stats, samples, finals if return_membranes else None)
+    return batch_stats(counts, stats, samples, finals if return_membranes else None,
+                       outputs if record else None)
 
 
 #: Backends of the fast engine: name -> runner. Identical results; ``numba`` (event-driven,
 #: compiled) is the default where Numba is installed, ``torch`` (dense float convolutions) else.
-BACKENDS: dict[str, Callable[[IntNetwork, np.ndarray, bool], BatchStats]] = {
+BACKENDS: dict[str, Callable[..., BatchStats]] = {
     "numba": run_compiled,
     "torch": _run_torch,
 }
@@ -300,20 +305,22 @@ def default_backend() -> str:
 
 
 def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = False,
-              backend: str | None = None, device: Any = None) -> BatchStats:
+              backend: str | None = None, device: Any = None, record: bool = False
+              ) -> BatchStats:
     """Simulate one batch of binned spikes ``[T, N, *input_shape]`` (int counts >= 0).
 
     ``backend``: a key of :data:`BACKENDS` (default :func:`default_backend`). ``device``: a
     ``torch.device`` or its name; a CUDA device runs the ``torch`` backend there (the compiled
-    backend runs on the CPU only).
+    backend runs on the CPU only). ``record``: also return every layer's output events
+    (``BatchStats.layer_outputs``).
     """
     if is_cuda(device):
         if backend not in (None, "torch"):
             raise ConfigError(f"the '{backend}' backend of the fast engine runs on the CPU only; "
                               f"use the 'torch' backend on {device}")
-        return _run_torch(net, spikes, return_membranes, device)
+        return _run_torch(net, spikes, return_membranes, device, record)
     name = default_backend() if backend is None else backend
     if name not in BACKENDS:
         raise ConfigError(f"unknown fast-engine backend '{name}'; use one of "
                           f"{', '.join(BACKENDS)}")
-    return BACKENDS[name](net, spikes, return_membranes)
+    return BACKENDS[name](net, spikes, return_membranes, record=record)

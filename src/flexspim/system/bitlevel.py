@@ -18,6 +18,7 @@ from the macros' own counters and the stores, so the two modes check each other.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,9 +142,6 @@ class _Layer:
         self.lp, self.prog, self.hw, self.macros = lp, prog, hw, macros
         self.cols = lp.cols
         self.stream: dict[int, int] = {}      # neuron -> membrane value kept in memory
-        self.wkey = [-1] * prog.n_macros
-        self.vkey = [-1] * prog.n_macros
-        self.vslice: list[list[tuple[int, int, int]]] = [[] for _ in range(prog.n_macros)]
 
     # ---------------------------------------------------------------- operand placement
     def group_lanes(self, g: int) -> list[tuple[int, int]]:
@@ -227,6 +225,32 @@ def _configure(mac: Macro, lanes: list[int], cols: int, width: int) -> None:
     mac.configure_lanes_at([lane * cols for lane in lanes], cols, width)
 
 
+class _Pools:
+    """The controller's scratch pools from the macro's point of view (module docstring): the
+    streamed pool, one LRU over every macro's streamed slots with moves between macros, and the
+    home macro's spill slots. Written independently of :mod:`flexspim.system.kernel`; the same
+    rules, so that the two modes check each other."""
+
+    def __init__(self, lp: LayerProgram, n_macros: int):
+        self.lp = lp
+        self.cap = [int(c) for c in lp.cap]
+        self.recent: OrderedDict[int, None] = OrderedDict()      # oldest first
+        self.local: list[OrderedDict[int, int]] = [OrderedDict() for _ in range(n_macros)]
+        self.where: dict[int, int] = {}                         # key -> macro
+        self.value: dict[int, list[tuple[int, int, int, int]]] = {}  # key -> lanes held
+        self.pending: dict[int, tuple[float, float]] = {}       # key -> bits to write back
+        self.bits: dict[int, float] = {}
+        self.holder: dict[int, int] = {}                        # membrane group -> key
+        self.spill: list[list[float]] = [[-1, -1, 0.0, 0.0] for _ in range(lp.k_spill)]
+
+    def free_slot(self, m: int) -> int:
+        used = set(self.local[m].values())
+        return next(i for i in range(self.cap[m]) if i not in used)
+
+    def total(self) -> int:
+        return sum(self.cap)
+
+
 class _Exec(_Layer):
     """Runs one layer's units, compares and resets on the macros (see the module docstring)."""
 
@@ -236,98 +260,201 @@ class _Exec(_Layer):
         self.wraps: dict[int, int] = {}
         self.touched: set[int] = set()
         self.spiked_prev: set[int] = set()
-        self.holder: dict[int, int] = {}          # membrane memory group -> macro holding it
-        self.vgroups: list[list[int]] = [[] for _ in range(prog.n_macros)]
         self.neuron_group = [self._compare_group(n) for n in range(lp.n_neurons)]
+        self.pools = _Pools(lp, prog.n_macros)
 
-    # ---------------------------------------------------------------- scratch rows
-    def store(self, m: int, row: np.ndarray) -> None:
-        """Write the membrane slice in macro m's scratch rows back to memory."""
+    # ---------------------------------------------------------------- streamed pool
+    def _slot_row(self, m: int, key: int) -> int:
+        return int(self.lp.slot_rows[m, self.pools.local[m][key]])
+
+    def _read_slice(self, key: int, count: bool = True) -> list[tuple[int, int, int, int]]:
+        """The slice's lanes with the values its rows hold (membranes are read back)."""
+        lp, pl = self.lp, self.pools
+        lanes = pl.value[key]
+        m = pl.where[key]
+        if lp.stationary == 0:
+            vals = self.read_lanes(m, self._slot_row(m, key), lp.s_rows,
+                                   [ln for ln, _, _, _ in lanes], lp.v_bits, count=count)
+            return [(ln, n, lvl, v) for (ln, n, lvl, _), v in zip(lanes, vals, strict=True)]
+        if count:
+            for r in range(lp.s_rows):
+                self.macros[m].read_row(self._slot_row(m, key) + r)
+        return lanes
+
+    def _write_slice(self, m: int, key: int, lanes: list[tuple[int, int, int, int]]) -> None:
         lp = self.lp
-        lanes = self.vslice[m]
-        values = self.read_lanes(m, lp.w_rows, lp.v_rows, [ln for ln, _, _ in lanes],
-                                 lp.v_bits, count=True)
-        for (_, neuron, level), val in zip(lanes, values, strict=True):
-            self.stream[neuron] = val
-            charge(row, level, lp.v_bits, read=False)
-        for grp in self.vgroups[m]:
-            self.holder.pop(grp, None)
-        self.vgroups[m] = []
-        self.vkey[m] = -1
-        self.vslice[m] = []
+        bits = lp.v_bits if lp.stationary == 0 else lp.w_bits
+        self.write_lanes(m, self._slot_row(m, key), lp.s_rows,
+                         [(ln, v) for ln, _, _, v in lanes], bits)
+
+    def _move(self, key: int, dst: int, rows: np.ndarray, slot: int | None = None) -> None:
+        """Move a cached slice to macro ``dst`` (read out, written in, bits over the bus)."""
+        pl = self.pools
+        lanes = self._read_slice(key)
+        src = pl.where.pop(key)
+        del pl.local[src][key]
+        pl.local[dst][key] = pl.free_slot(dst) if slot is None else slot
+        pl.local[dst].move_to_end(key, last=False)             # oldest on its new macro
+        pl.where[key] = dst
+        self._write_slice(dst, key, lanes)
+        pl.value[key] = lanes
+        rows[dst, F["transfer_bits"]] += pl.bits[key]
+
+    def _drop(self, key: int, rows: np.ndarray) -> None:
+        """Write the slice back (membranes) and forget it."""
+        lp, pl = self.lp, self.pools
+        m = pl.where[key]
+        buf, dram = pl.pending.pop(key, (0.0, 0.0))
+        if buf > 0 or dram > 0:
+            for _, n, level, v in self._read_slice(key):
+                self.stream[n] = v
+                charge(rows[m], level, lp.v_bits, read=False)
+        del pl.local[m][key]
+        del pl.where[key]
+        del pl.recent[key]
+        del pl.value[key]
+        for grp in [g for g, k in pl.holder.items() if k == key]:
+            del pl.holder[grp]
+
+    def _touch(self, key: int) -> None:
+        pl = self.pools
+        pl.recent.move_to_end(key)
+        pl.local[pl.where[key]].move_to_end(key)
+
+    def _swap_in(self, key: int, m: int, rows: np.ndarray) -> None:
+        """A slice held by another macro comes to ``m``; when ``m`` is full, its least recently
+        used slice goes to the freed slot."""
+        pl = self.pools
+        a = pl.where[key]
+        if len(pl.local[m]) >= pl.cap[m]:
+            y = next(iter(pl.local[m]))
+            lanes_x = self._read_slice(key)
+            slot_x, slot_y = pl.local[a][key], pl.local[m][y]
+            del pl.local[a][key]
+            self._move(y, a, rows, slot=slot_x)
+            pl.local[m][key] = slot_y
+            pl.where[key] = m
+            self._write_slice(m, key, lanes_x)
+            rows[m, F["transfer_bits"]] += pl.bits[key]
+        else:
+            self._move(key, m, rows)
+        self._touch(key)
+
+    def _load(self, key: int, m: int, lanes: list[Lane], rows: np.ndarray) -> None:
+        """A slice no macro holds is loaded from memory into ``m``."""
+        lp, pl = self.lp, self.pools
+        if lp.stationary == 0 and lp.pack > 1:          # a membrane lives in one slice
+            for grp in dict.fromkeys(ln.group for ln in lanes):
+                if grp in pl.holder:
+                    self._drop(pl.holder[grp], rows)
+        freed = -1
+        if len(pl.recent) >= pl.total():
+            victim = next(iter(pl.recent))
+            freed = pl.where[victim]
+            self._drop(victim, rows)
+        if len(pl.local[m]) >= pl.cap[m]:
+            dst = freed if freed >= 0 and freed != m else next(
+                d for d in range(len(pl.cap)) if d != m and len(pl.local[d]) < pl.cap[d])
+            self._move(next(iter(pl.local[m])), dst, rows)
+        if lp.stationary == 0:
+            held = [(ln.lane, ln.neuron, int(lp.mem_level[ln.group]), self.stream[ln.neuron])
+                    for ln in lanes]
+            bits = lp.v_bits
+        else:
+            held = [(ln.lane, -1, int(lp.mem_level[ln.group]), int(lp.weight[ln.weight]))
+                    for ln in lanes]
+            bits = lp.w_bits
+        buf = float(sum(bits for _, _, lvl, _ in held if lvl != DRAM))
+        dram = float(sum(bits for _, _, lvl, _ in held if lvl == DRAM))
+        charge(rows[m], 0, buf, read=True)
+        charge(rows[m], DRAM, dram, read=True)
+        pl.local[m][key] = pl.free_slot(m)
+        pl.where[key] = m
+        pl.recent[key] = None
+        pl.value[key] = held
+        pl.bits[key] = buf + dram
+        if lp.stationary == 0:
+            pl.pending[key] = (buf, dram)
+            if lp.pack > 1:
+                for ln in lanes:
+                    pl.holder[ln.group] = key
+        self._write_slice(m, key, held)
+
+    def stream_in(self, key: int, m: int, lanes: list[Lane], rows: np.ndarray) -> int:
+        """Bring the unit's streamed slice into macro ``m``; returns its first row."""
+        where = self.pools.where.get(key, -1)
+        if where == m:
+            self._touch(key)
+        elif where >= 0:
+            self._swap_in(key, m, rows)
+        else:
+            self._load(key, m, lanes, rows)
+        return self._slot_row(m, key)
+
+    # ---------------------------------------------------------------- spill slots
+    def spill_in(self, g: int, clock: int, rows: np.ndarray) -> int:
+        """Bring spilled group ``g`` into the home macro's spill slots (LRU); returns its row."""
+        lp = self.lp
+        slots = self.pools.spill
+        for j, slot in enumerate(slots):
+            if slot[0] == g:
+                slot[1] = clock
+                return j * lp.sp_rows
+        j = min(range(len(slots)), key=lambda i: (slots[i][1], i))
+        self.spill_out(j, rows)
+        row0 = j * lp.sp_rows
+        level = int(lp.stat_level[g])
+        if lp.stationary == 0:
+            vals = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(g)]
+            self.write_lanes(lp.home, row0, lp.w_rows, vals, lp.w_bits)
+        else:
+            vals = [(lane, self.stream[n]) for lane, n in self.group_lanes(g)]
+            self.write_lanes(lp.home, row0, lp.v_rows, vals, lp.v_bits)
+        charge(rows[lp.home], level, float(lp.stat_bits[g]), read=True)
+        slots[j] = [g, clock, 0.0, 0.0]
+        if lp.stationary == 1:
+            slots[j][2 + level] = float(lp.stat_bits[g])
+        return row0
+
+    def spill_out(self, j: int, rows: np.ndarray) -> None:
+        lp = self.lp
+        g, _, buf, dram = self.pools.spill[j]
+        if g >= 0 and (buf > 0 or dram > 0):
+            pairs = self.group_lanes(int(g))
+            vals = self.read_lanes(lp.home, j * lp.sp_rows, lp.v_rows,
+                                   [ln for ln, _ in pairs], lp.v_bits, count=True)
+            for (_, n), v in zip(pairs, vals, strict=True):
+                self.stream[n] = v
+            charge(rows[lp.home], int(lp.stat_level[int(g)]), buf + dram, read=False)
+        self.pools.spill[j] = [-1, -1, 0.0, 0.0]
 
     def flush(self, rows: np.ndarray) -> None:
-        """End of the integrate phase: store every membrane slice, forget the scratch rows."""
-        for m in range(self.prog.n_macros):
-            if self.vkey[m] >= 0:
-                self.store(m, rows[m])
-        self.wkey = [-1] * self.prog.n_macros
+        """Empty both pools: membranes are written back."""
+        for key in list(self.pools.recent):
+            self._drop(key, rows)
+        for j in range(len(self.pools.spill)):
+            self.spill_out(j, rows)
 
-    def _weight_rows(self, m: int, g: int, key: int, lanes: list[Lane], row: np.ndarray) -> int:
-        lp = self.lp
-        if lp.stationary == 0:
-            if lp.stat_macro[g] >= 0:
-                return int(lp.stat_row[g])
-            if not (self.reuse and self.wkey[m] == g):
-                vals = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(g)]
-                self.write_lanes(m, 0, lp.w_rows, vals, lp.w_bits)
-                charge(row, int(lp.stat_level[g]), float(lp.stat_bits[g]), read=True)
-                self.wkey[m] = g
-            return 0
-        if not (self.reuse and self.wkey[m] == key):
-            vals = [(ln.lane, int(lp.weight[ln.weight])) for ln in lanes]
-            self.write_lanes(m, 0, lp.w_rows, vals, lp.w_bits)
-            for ln in lanes:
-                charge(row, int(lp.mem_level[ln.group]), lp.w_bits, read=True)
-            self.wkey[m] = key
-        return 0
-
-    def _membrane_rows(self, m: int, g: int, key: int, lanes: list[Lane],
-                       rows: np.ndarray) -> int:
-        lp = self.lp
-        row = rows[m]
-        if lp.stationary == 1 and lp.stat_macro[g] >= 0:
-            return int(lp.stat_row[g])
-        want = key if lp.stationary == 0 else g
-        if not (self.reuse and self.vkey[m] == want):
-            groups = list(dict.fromkeys(ln.group for ln in lanes)) if lp.stationary == 0 else []
-            for grp in groups:                  # a slice lives in one macro at a time
-                other = self.holder.get(grp, -1)
-                if other >= 0 and other != m:
-                    self.store(other, rows[other])
-            if self.vkey[m] >= 0:
-                self.store(m, row)
-            if lp.stationary == 0:
-                held = [(ln.lane, ln.neuron, int(lp.mem_level[ln.group])) for ln in lanes]
-                for _, _, level in held:
-                    charge(row, level, lp.v_bits, read=True)
-            else:
-                level = int(lp.stat_level[g])
-                held = [(lane, neuron, level) for lane, neuron in self.group_lanes(g)]
-                charge(row, level, float(lp.stat_bits[g]), read=True)
-            self.write_lanes(m, lp.w_rows, lp.v_rows,
-                             [(lane, self.stream[n]) for lane, n, _ in held], lp.v_bits)
-            self.vslice[m] = held
-            self.vkey[m] = want
-            for grp in groups:
-                self.holder[grp] = m
-            self.vgroups[m] = groups
-        return lp.w_rows
-
-    def run_unit(self, q: int, block: int, cg: int, key: int, rows: np.ndarray) -> int:
+    def run_unit(self, q: int, block: int, cg: int, key: int, clock: int,
+                 rows: np.ndarray) -> int:
         """One unit on its macro; returns the macro."""
         lp = self.lp
         g = stationary_group(lp, q, block, cg)
-        m = int(lp.stat_macro[g]) if lp.stat_macro[g] >= 0 else lp.home
+        spilled = lp.stat_macro[g] < 0
+        m = lp.home if spilled else int(lp.stat_macro[g])
         lanes = unit_lanes(lp, q, block, cg)
-        w_row0 = self._weight_rows(m, g, key, lanes, rows[m])
-        v_row0 = self._membrane_rows(m, g, key, lanes, rows)
+        spill_row = self.spill_in(g, clock, rows) if spilled else -1
+        s_row = self.stream_in(key, m, lanes, rows)
+        if lp.stationary == 0:
+            w_row0, v_row0 = (spill_row if spilled else int(lp.stat_row[g])), s_row
+        else:
+            w_row0, v_row0 = s_row, (spill_row if spilled else int(lp.stat_row[g]))
         self._add(m, lanes, v_row0, w_row0)
         rows[m, F["units"]] += 1
         for ln in lanes:
             self.touched.add(self.neuron_group[ln.neuron])
-        if not self.reuse and self.vkey[m] >= 0:
-            self.store(m, rows[m])
+        if not self.reuse:
+            self.flush(rows)
         return m
 
     def _add(self, m: int, lanes: list[Lane], v_row0: int, w_row0: int) -> None:
@@ -475,9 +602,14 @@ def _integrate(ex: _Exec, x_t: np.ndarray, src: np.ndarray, rows: np.ndarray) ->
                     rows[m, F["routed_events"]] += 1
             n_ev += 1
     if ex.hw.system.controller.event_order == "target":
-        units.sort(key=lambda u: u[3])          # stable: arrival order within a key
-    for q, b, cg, key in units:
-        ex.run_unit(q, b, cg, key, rows)
+        # resident units by streamed key, then spilled units group by group (stable)
+        def order(u: tuple[int, int, int, int]) -> int:
+            g = stationary_group(lp, u[0], u[1], u[2])
+            return u[3] if lp.stat_macro[g] >= 0 else (g + 1) * lp.keyspace + u[3]
+
+        units.sort(key=order)
+    for clock, (q, b, cg, key) in enumerate(units):
+        ex.run_unit(q, b, cg, key, clock, rows)
     ex.flush(rows)
 
 

@@ -7,7 +7,9 @@ predictions; identical to :func:`flexspim.sim.simulate`, the arithmetic being th
 :class:`~flexspim.energy.counts.WorkCounts` counted from the executed events. Two modes give the
 same results and counts:
 
-- ``fast``: one compiled pass per layer (:mod:`flexspim.system.kernel`);
+- ``fast``: the network's activity is simulated once (:func:`~flexspim.system.trace.record_trace`,
+  or given as a :class:`~flexspim.system.trace.Trace`) and one compiled pass per layer counts
+  the mapping's work from it (:mod:`flexspim.system.kernel`); a trace replays on any mapping;
 - ``bitlevel``: every row operation through the bit-level macro model with the mapping's real
   operand shapes and rows (:mod:`flexspim.system.bitlevel`); for small networks.
 
@@ -17,6 +19,7 @@ after a max-pool leaves from the macro of the first input spike of its window.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,16 +39,12 @@ from flexspim.errors import ConfigError
 from flexspim.hw import Hardware
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
-from flexspim.sim.common import (
-    batch_stats,
-    layer_input_bounds,
-    merge_stats,
-    new_tallies,
-)
+from flexspim.sim.common import merge_stats
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
 from flexspim.system import kernel
 from flexspim.system.routing import passive
+from flexspim.system.trace import Trace, record_trace
 
 #: Modes of the system engine.
 MODES: tuple[str, ...] = ("fast", "bitlevel")
@@ -53,125 +52,156 @@ MODES: tuple[str, ...] = ("fast", "bitlevel")
 
 @dataclass(frozen=True, eq=False)
 class SystemRun:
-    """What :func:`run_system` returns: the result of the run and the work it counted."""
+    """What :func:`run_system` returns: the result of the run, the work it counted, the
+    program it executed, and the input events per position of every spiking layer."""
 
     result: SimResult
     counts: WorkCounts
     mode: str
     program: Program
+    event_maps: list[np.ndarray]
 
 
-def _layer_params(lp: LayerProgram, hw: Hardware, n_macros: int) -> tuple[np.ndarray, np.ndarray]:
+def layer_params(lp: LayerProgram, hw: Hardware, n_macros: int) -> kernel.Layer:
+    """The kernels' view of one layer program on ``hw``."""
     g = lp.geo
-    geom = np.array([g.in_channels, g.in_hw[0], g.in_hw[1], g.out_channels, g.out_hw[0],
-                     g.out_hw[1], g.kernel[0], g.kernel[1], g.stride[0], g.stride[1],
-                     g.padding[0], g.padding[1]], dtype=np.int64)
     ctl = hw.system.controller
-    par = np.array([lp.stationary, lp.pack, lp.n_cg, lp.channels_per_group, lp.n_blocks,
-                    lp.v_rows, lp.w_rows, hw.macro.cols, lp.v_bits, lp.w_bits, lp.threshold,
-                    int(lp.reset_zero), lp.home, n_macros, int(ctl.scratch_reuse),
-                    int(ctl.event_order == "target"), int(ctl.compare == "active")],
-                   dtype=np.int64)
-    return geom, par
+    return kernel.Layer(
+        cin=g.in_channels, h=g.in_hw[0], w=g.in_hw[1], cout=g.out_channels, oh=g.out_hw[0],
+        ow=g.out_hw[1], kh=g.kernel[0], kw=g.kernel[1], sh=g.stride[0], sw=g.stride[1],
+        ph=g.padding[0], pw=g.padding[1], st=lp.stationary, pack=lp.pack, ncg=lp.n_cg,
+        cpg=lp.channels_per_group, nblk=lp.n_blocks, v_rows=lp.v_rows, w_rows=lp.w_rows,
+        mcols=hw.macro.cols, v_bits=lp.v_bits, w_bits=lp.w_bits, home=lp.home, nmac=n_macros,
+        reuse=int(ctl.scratch_reuse), target=int(ctl.event_order == "target"),
+        cactive=int(ctl.compare == "active"), s_rows=lp.s_rows, sp_rows=lp.sp_rows,
+        k_spill=lp.k_spill, keyspace=lp.keyspace)
 
 
-def _run_spiking_fast(lp: LayerProgram, hw: Hardware, prog: Program, x: np.ndarray,
-                      srcs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run one layer on ``x`` ``[T, N, inputs]``; returns (spikes, counts, stats, final)."""
+def count_spiking(lp: LayerProgram, hw: Hardware, prog: Program, x: np.ndarray,
+                  srcs: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Counts ``[N, T, phases, macros, fields]`` of one layer whose input events are ``x``
+    ``[T, N, inputs]`` (leaving from macros ``srcs``) and output spikes ``out``."""
     n_t, n = x.shape[0], x.shape[1]
-    geom, par = _layer_params(lp, hw, prog.n_macros)
-    spikes = np.zeros((n_t, n, lp.n_neurons), dtype=np.uint8)
     counts = np.zeros((n, n_t, len(PHASES), prog.n_macros, len(COUNT_FIELDS)))
-    stats = np.zeros((n, n_t, 5), dtype=np.int64)
-    final = np.zeros((n, lp.n_neurons), dtype=np.int64)
-    cout, npos = lp.geo.out_channels, lp.geo.out_positions
-    kernel.run_layer(np.ascontiguousarray(x),
-                     np.ascontiguousarray(srcs, dtype=np.int64),
-                     np.ascontiguousarray(lp.weight.transpose(1, 2, 3, 0)),
-                     np.ascontiguousarray(lp.initial.reshape(cout, npos).T).reshape(-1), geom,
-                     par, lp.stat_macro, lp.stat_level, lp.stat_bits, lp.mem_level,
-                     compare_groups(lp), spikes, counts, stats, final)
-    final = np.ascontiguousarray(final.reshape(n, npos, cout).transpose(0, 2, 1)).reshape(n, -1)
+    kernel.count_layer(np.ascontiguousarray(x, dtype=np.int64),
+                       np.ascontiguousarray(srcs, dtype=np.int64),
+                       np.ascontiguousarray(out, dtype=np.uint8),
+                       layer_params(lp, hw, prog.n_macros), lp.stat_macro, lp.stat_level,
+                       lp.stat_bits.astype(np.float64), lp.mem_level, lp.cap,
+                       compare_groups(lp), counts)
     counts[:, 0, PHASES.index("init")] += init_counts(lp, prog.n_macros)
-    return spikes, counts, stats, final
+    return counts
 
 
-def _run_batch_fast(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.ndarray,
-                    return_membranes: bool) -> tuple[Any, np.ndarray]:
-    """One batch ``[T, N, ...]`` through the fast kernels; returns (BatchStats, counts)."""
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    steps, samples = new_tallies(len(net.layers), n_t, n)
-    x = np.ascontiguousarray(spikes.reshape(n_t, n, -1), dtype=np.int64)
-    srcs = np.full((1, 1, x.shape[2]), -1, dtype=np.int64)
+def count_batch(net: IntNetwork, prog: Program, hw: Hardware, inputs: np.ndarray,
+                outputs: Sequence[np.ndarray]) -> np.ndarray:
+    """Counts ``[N, T, layers, phases, macros, fields]`` of a batch of a trace: its inputs
+    ``[T, N, inputs]`` and every layer's output events."""
+    n_t, n = int(inputs.shape[0]), int(inputs.shape[1])
     counts = np.zeros((n, n_t, len(prog.layers), len(PHASES), prog.n_macros,
                        len(COUNT_FIELDS)))
-    finals: list[np.ndarray] = []
+    x = np.ascontiguousarray(inputs.reshape(n_t, n, -1), dtype=np.int64)
+    srcs = np.full((1, 1, x.shape[2]), -1, dtype=np.int64)
     k = 0
     for li, layer in enumerate(net.layers):
-        per = x.sum(axis=2, dtype=np.int64)                  # [T, N] input events
-        steps["inputs"][li] = per.sum(axis=1)
-        samples["inputs"][:, li] = per.sum(axis=0)
         if isinstance(layer, SpikingLayer):
             lp = prog.layers[k]
-            out, c, st, final = _run_spiking_fast(lp, hw, prog, x, srcs)
-            counts[:, :, k] = c
-            steps["sops"][li] = st[:, :, 0].sum(axis=0)
-            samples["sops"][:, li] = st[:, :, 0].sum(axis=1)
-            steps["overflow"][li] = st[:, :, 2].sum(axis=0)
-            steps["vmin"][li] = st[:, :, 3].min(axis=0)
-            steps["vmax"][li] = st[:, :, 4].max(axis=0)
-            finals.append(final.reshape(n, *net.shapes[li][1]))
-            x = out
+            counts[:, :, k] = count_spiking(lp, hw, prog, x, srcs, outputs[li])
             srcs = lp.neuron_macro.reshape(1, 1, -1)
             k += 1
         else:
-            x, srcs = passive(layer, x, srcs, net.shapes[li][0])
-        spk = x.sum(axis=2, dtype=np.int64)
-        steps["spikes"][li] = spk.sum(axis=1)
-        samples["spikes"][:, li] = spk.sum(axis=0)
-    output = x.sum(axis=0, dtype=np.int64)
-    return batch_stats(output, steps, samples, finals if return_membranes else None), counts
+            _, srcs = passive(layer, x, srcs, net.shapes[li][0])
+        x = outputs[li].reshape(n_t, n, -1)
+    return counts
+
+
+def _replay(net: IntNetwork, prog: Program, hw: Hardware, trace: Trace, batch_size: int,
+            progress: bool) -> np.ndarray:
+    from tqdm import tqdm
+
+    parts = []
+    n = trace.n_samples
+    with tqdm(total=n, desc="system engine (fast)", unit="sample", disable=not progress) as bar:
+        for s0 in range(0, n, batch_size):
+            inputs, outputs = trace.take(s0, min(n, s0 + batch_size))
+            parts.append(count_batch(net, prog, hw, inputs, outputs))
+            bar.update(inputs.shape[1])
+    return np.concatenate(parts, axis=0)
+
+
+def _run_bitlevel(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.ndarray,
+                  labels: np.ndarray | None, batch_size: int, progress: bool,
+                  return_membranes: bool) -> tuple[SimResult, np.ndarray]:
+    from tqdm import tqdm
+
+    from flexspim.system.bitlevel import run_batch_bitlevel
+
+    parts, counts = [], []
+    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
+    with tqdm(total=n, desc="system engine (bitlevel)", unit="sample",
+              disable=not progress) as bar:
+        for s0 in range(0, n, batch_size):
+            chunk = np.asarray(spikes[:, s0:s0 + batch_size])
+            stats, c = run_batch_bitlevel(net, prog, hw, chunk, return_membranes)
+            parts.append(stats)
+            counts.append(c)
+            bar.update(chunk.shape[1])
+    result = assemble_result(net, merge_stats(parts), "system-bitlevel", n_t, labels)
+    return result, np.concatenate(counts, axis=0)
+
+
+def _labels(labels: Any, n: int) -> np.ndarray | None:
+    if labels is None:
+        return None
+    lab = np.asarray(labels).astype(np.int64).reshape(-1)
+    if lab.shape != (n,):
+        raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
+    return lab
 
 
 def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
-               mode: str = "fast", labels: Any = None, n_time_bins: int | None = None,
-               sensor_size: Sequence[int] | None = None, batch_size: int = 64,
-               progress: bool = False, return_membranes: bool = False) -> SystemRun:
-    """Execute ``mapping`` (compiled for ``net`` on ``hw``) on ``inputs`` (binned spikes
-    ``[T, N, *input_shape]`` or event streams, as :func:`flexspim.sim.simulate` takes them).
+               mode: str = "fast", program: Program | None = None, labels: Any = None,
+               n_time_bins: int | None = None, sensor_size: Sequence[int] | None = None,
+               batch_size: int = 64, progress: bool = False,
+               return_membranes: bool = False) -> SystemRun:
+    """Execute ``mapping`` (compiled for ``net`` on ``hw``) on ``inputs``: a
+    :class:`~flexspim.system.trace.Trace` of ``net`` (replayed), or binned spikes
+    ``[T, N, *input_shape]`` or event streams as :func:`flexspim.sim.simulate` takes them.
 
     The mapping, the capacities and the inputs are checked before anything runs (MappingError
-    names the rule). ``mode``: ``fast`` or ``bitlevel`` (same results and counts).
+    names the rule); ``program`` skips the check when the caller built it already. ``mode``:
+    ``fast`` or ``bitlevel`` (same results and counts).
     """
     if mode not in MODES:
         raise ConfigError(f"unknown system-engine mode '{mode}'; use one of {', '.join(MODES)}")
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size = {batch_size} must be >= 1")
-    prog = build_program(net, mapping, hw)
-    spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
-    layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    lab = None
-    if labels is not None:
-        lab = np.asarray(labels).astype(np.int64).reshape(-1)
-        if lab.shape != (n,):
-            raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
-    if mode == "bitlevel":
-        from flexspim.system.bitlevel import run_batch_bitlevel as run_batch
+    prog = program if program is not None else build_program(net, mapping, hw)
+    if isinstance(inputs, Trace):
+        if inputs.network != net.name:
+            raise ConfigError(f"the trace was recorded on network '{inputs.network}', not "
+                              f"'{net.name}'; record it with record_trace(net, inputs)")
+        trace = inputs
+        spikes = inputs.inputs.reshape(inputs.n_timesteps, inputs.n_samples, *net.input_shape)
     else:
-        run_batch = _run_batch_fast
-    from tqdm import tqdm
-
-    parts, counts = [], []
-    with tqdm(total=n, desc=f"system engine ({mode})", unit="sample",
-              disable=not progress) as bar:
-        for s0 in range(0, n, int(batch_size)):
-            chunk = np.asarray(spikes[:, s0:s0 + int(batch_size)])
-            stats, c = run_batch(net, prog, hw, chunk, return_membranes)
-            parts.append(stats)
-            counts.append(c)
-            bar.update(chunk.shape[1])
-    result = assemble_result(net, merge_stats(parts), f"system-{mode}", n_t, lab)
-    wc = WorkCounts(np.concatenate(counts, axis=0), tuple(lp.name for lp in prog.layers),
-                    policy=mapping.policy, source="engine")
-    return SystemRun(result=result, counts=wc, mode=mode, program=prog)
+        spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
+        trace = None
+    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
+    lab = _labels(labels, n)
+    if mode == "bitlevel":
+        result, data = _run_bitlevel(net, prog, hw, spikes, lab, int(batch_size), progress,
+                                     return_membranes)
+        maps = (trace or record_trace(net, spikes, batch_size=batch_size)).event_maps(net)
+    else:
+        if trace is None:
+            trace = record_trace(net, spikes, labels=lab, batch_size=batch_size,
+                                 progress=progress)
+        data = _replay(net, prog, hw, trace, int(batch_size), progress)
+        result = dataclasses.replace(trace.result, engine="system-fast",
+                                     labels=lab if lab is not None else trace.result.labels)
+        if not return_membranes:
+            result = dataclasses.replace(result, final_membranes=None)
+        maps = trace.event_maps(net)
+    wc = WorkCounts(data, tuple(lp.name for lp in prog.layers), policy=mapping.policy,
+                    source="engine")
+    return SystemRun(result=result, counts=wc, mode=mode, program=prog, event_maps=maps)

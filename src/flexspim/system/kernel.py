@@ -1,23 +1,34 @@
-"""The fast mode of the system engine: one compiled pass per spiking layer that executes the
-mapping on the layer's input events and counts every unit of work (docs/system-model.md).
+"""The fast mode of the system engine: one compiled pass per spiking layer that replays the
+layer's recorded activity (:mod:`flexspim.system.trace`) on the mapping and counts every unit
+of work (docs/system-model.md).
 
-Per sample (in parallel) and timestep, :func:`_units` expands the timestep's input events, in
-arrival order (C-order over ``[c_in, h, w]``, an input count k being k events), into *units*:
-one event's lanes that one row-operation group updates together (module docstring of
-:mod:`flexspim.compile.geometry`). With ``event_order == "target"`` the units are sorted by the
-streamed slice they need (stable). :func:`_integrate` then runs them in that order on the macro
-holding their stationary group (or the layer's home macro when it is spilled): it adds the
-weights into exact int64 membranes and counts row operations, active and standby columns, scratch
-loads and stores, and buffer/DRAM bits, keeping one streamed weight slice and one streamed
-membrane slice in each macro's scratch rows. :func:`_fire` wraps, compares, resets and counts the
-compare and reset traffic. Routing counts each event's deliveries to macros other than the one it
-left from.
+The arithmetic does not depend on the mapping, so the spikes come from the trace and this pass
+only counts. Per sample and timestep (in parallel: the scratch rows are emptied at the end of
+each integrate phase, so timesteps are independent), :func:`_units` expands the timestep's input
+events, in arrival order (C-order over ``[c_in, h, w]``, an input count k being k events), into
+*units*: one event's lanes that one row-operation group updates together (module docstring of
+:mod:`flexspim.compile.geometry`). With ``event_order == "target"`` the units are sorted: units
+on resident row groups by the streamed slice they need, then the units on spilled groups, one
+spilled group after the other (each loaded once), by streamed slice within a group.
 
-The arithmetic is the contract of :mod:`flexspim.net.layers` (exact sums, overflow when the
-exact sum leaves the range, wrap, threshold, reset), so spikes and membranes equal the simulator's.
+:func:`_integrate` runs the units in that order on the macro holding their stationary group (the
+layer's home macro for a spilled group) and keeps the controller's two scratch pools:
+
+- the **streamed pool** holds streamed slices (membranes under WS, weights under OS) in the
+  scratch slots of every macro, as one least-recently-used cache over the whole chip: a slice
+  held by another macro moves to the macro that needs it over the on-chip bus (and, when that
+  macro is full, its least recently used slice moves into the freed slot), a slice held by no
+  macro is loaded from the buffer or DRAM after the chip's least recently used slice is written
+  back (a membrane slice) or dropped (a weight slice);
+- the **spill pool** holds spilled stationary groups in the home macro's spill slots (LRU).
+
+:func:`_fire` counts the compare and reset traffic from the recorded spikes. Routing counts each
+event's deliveries to macros other than the one it left from.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,15 +56,56 @@ F_BUF_R = FIELD_INDEX["buffer_read_bits"]
 F_BUF_W = FIELD_INDEX["buffer_write_bits"]
 F_DRAM_R = FIELD_INDEX["dram_read_bits"]
 F_DRAM_W = FIELD_INDEX["dram_write_bits"]
+F_TRANSFER = FIELD_INDEX["transfer_bits"]
 F_ROUTED = FIELD_INDEX["routed_events"]
 F_SOPS = FIELD_INDEX["sops"]
 F_UNITS = FIELD_INDEX["units"]
 
-# geometry vector layout (``geom`` argument)
-G_CIN, G_H, G_W, G_COUT, G_OH, G_OW, G_KH, G_KW, G_SH, G_SW, G_PH, G_PW = range(12)
-# layer parameter vector layout (``par`` argument)
-(P_ST, P_PACK, P_NCG, P_CPG, P_NBLK, P_VROWS, P_WROWS, P_MCOLS, P_VBITS, P_WBITS, P_THR,
- P_RZERO, P_HOME, P_NMAC, P_REUSE, P_TARGET, P_CACTIVE) = range(17)
+# unit table columns (see _units)
+U_Q, U_BLOCK, U_CG, U_MACRO, U_KEY, U_LANES, U_GROUP = range(7)
+U_COLS = 7
+
+
+class Layer(NamedTuple):
+    """What the kernels need of one layer on the macros (all integers; docs/system-model.md).
+
+    Geometry of the layer as a convolution, its mapping (stationary operand ``st``: 0 weights,
+    1 membranes; lane packing, channel groups, operand rows), the controller's rules and the
+    scratch pools: ``s_rows`` rows per streamed slot, ``sp_rows`` rows and ``k_spill`` slots of
+    the home macro's spill pool, ``keyspace`` streamed slice keys.
+    """
+
+    cin: int
+    h: int
+    w: int
+    cout: int
+    oh: int
+    ow: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    st: int
+    pack: int
+    ncg: int
+    cpg: int
+    nblk: int
+    v_rows: int
+    w_rows: int
+    mcols: int
+    v_bits: int
+    w_bits: int
+    home: int
+    nmac: int
+    reuse: int
+    target: int
+    cactive: int
+    s_rows: int
+    sp_rows: int
+    k_spill: int
+    keyspace: int
 
 
 @njit(cache=True)
@@ -66,121 +118,136 @@ def _mem(row: np.ndarray, level: int, bits: float, read: bool) -> None:
 
 
 @njit(cache=True)
-def _tap_target(y: int, x: int, tap: int, geom: np.ndarray) -> int:
+def _tap_target(y: int, x: int, tap: int, p: Layer) -> int:
     """Output position (``oy * ow + ox``) that kernel tap ``tap`` of an input event at (y, x)
     reaches, or -1 when it falls outside the map or between strides."""
-    kw, sh, sw = geom[G_KW], geom[G_SH], geom[G_SW]
-    ny = y + geom[G_PH] - tap // kw
-    nx = x + geom[G_PW] - tap % kw
-    if ny < 0 or nx < 0 or ny % sh != 0 or nx % sw != 0:
+    ny = y + p.ph - tap // p.kw
+    nx = x + p.pw - tap % p.kw
+    if ny < 0 or nx < 0 or ny % p.sh != 0 or nx % p.sw != 0:
         return -1
-    if ny // sh >= geom[G_OH] or nx // sw >= geom[G_OW]:
+    if ny // p.sh >= p.oh or nx // p.sw >= p.ow:
         return -1
-    return (ny // sh) * geom[G_OW] + nx // sw
+    return (ny // p.sh) * p.ow + nx // p.sw
 
 
 @njit(cache=True)
-def _units(xs: np.ndarray, srcs: np.ndarray, geom: np.ndarray, par: np.ndarray,
-           stat_macro: np.ndarray, counts_t: np.ndarray, out: np.ndarray, seen: np.ndarray,
-           hits: np.ndarray) -> np.ndarray:
-    """Units of one sample's timestep: rows ``[event q, block, cg, macro, key, lanes]``.
+def _emit(out: np.ndarray, n: int, q: int, b: int, cg: int, m: int, key: int, lanes: int,
+          g: int) -> int:
+    out[n, U_Q] = q
+    out[n, U_BLOCK] = b
+    out[n, U_CG] = cg
+    out[n, U_MACRO] = m
+    out[n, U_KEY] = key
+    out[n, U_LANES] = lanes
+    out[n, U_GROUP] = g
+    return n + 1
+
+
+@njit(cache=True)
+def _ws_units(q: int, p: Layer, stat_macro: np.ndarray, out: np.ndarray, n: int) -> int:
+    """Units of one WS event at flat input ``q``: tap blocks holding a valid tap, channel
+    groups inner."""
+    c = q // (p.h * p.w)
+    y = (q // p.w) % p.h
+    x = q % p.w
+    for b in range(p.nblk):
+        slots = 0
+        tap1 = -1
+        for s in range(p.pack):
+            tap = b * p.pack + s
+            if tap >= p.kh * p.kw:
+                break
+            pos = _tap_target(y, x, tap, p)
+            if pos >= 0:
+                slots += 1
+                tap1 = pos
+        if slots == 0:
+            continue
+        for cg in range(p.ncg):
+            g = ((c * p.nblk) + b) * p.ncg + cg
+            m = stat_macro[g] if stat_macro[g] >= 0 else p.home
+            key = tap1 * p.ncg + cg if p.pack == 1 else ((y * p.w + x) * p.nblk + b) * p.ncg + cg
+            chans = min(p.cpg, p.cout - cg * p.cpg)
+            n = _emit(out, n, q, b, cg, m, key, slots * chans, g)
+    return n
+
+
+@njit(cache=True)
+def _os_units(q: int, p: Layer, stat_macro: np.ndarray, out: np.ndarray, n: int,
+              hits: np.ndarray) -> int:
+    """Units of one OS event at flat input ``q``: x blocks of the output rows it reaches
+    (ascending), channel groups inner."""
+    c = q // (p.h * p.w)
+    y = (q // p.w) % p.h
+    x = q % p.w
+    jr = p.kw + (p.pack - 1) * p.sw
+    nh = 0
+    for i in range(p.kh):
+        ny = y + p.ph - i
+        if ny < 0 or ny % p.sh != 0 or ny // p.sh >= p.oh:
+            continue
+        for j in range(p.kw):
+            nx = x + p.pw - j
+            if nx < 0 or nx % p.sw != 0 or nx // p.sw >= p.ow:
+                continue
+            hits[nh] = (ny // p.sh) * p.nblk + (nx // p.sw) // p.pack
+            nh += 1
+    for a in range(1, nh):                # insertion sort of a few blocks
+        val = hits[a]
+        b2 = a - 1
+        while b2 >= 0 and hits[b2] > val:
+            hits[b2 + 1] = hits[b2]
+            b2 -= 1
+        hits[b2 + 1] = val
+    u = 0
+    while u < nh:
+        pb = hits[u]
+        slots = 0
+        while u < nh and hits[u] == pb:
+            slots += 1
+            u += 1
+        oy = pb // p.nblk
+        xb = pb % p.nblk
+        i = y + p.ph - oy * p.sh
+        j0 = x + p.pw - xb * p.pack * p.sw
+        partial = 1 if (xb == p.nblk - 1 and p.ow % p.pack != 0) else 0
+        for cg in range(p.ncg):
+            g = pb * p.ncg + cg
+            m = stat_macro[g] if stat_macro[g] >= 0 else p.home
+            if p.pack == 1:
+                key = (c * p.kh * p.kw + i * p.kw + j0) * p.ncg + cg
+            else:
+                key = (((c * p.kh + i) * jr + j0) * 2 + partial) * p.ncg + cg
+            chans = min(p.cpg, p.cout - cg * p.cpg)
+            n = _emit(out, n, q, pb, cg, m, key, slots * chans, g)
+    return n
+
+
+@njit(cache=True)
+def _units(xs: np.ndarray, srcs: np.ndarray, p: Layer, stat_macro: np.ndarray,
+           counts_t: np.ndarray, out: np.ndarray, seen: np.ndarray, hits: np.ndarray
+           ) -> np.ndarray:
+    """Units of one sample's timestep in arrival order: rows ``[q, block, cg, macro, key,
+    lanes, stationary group]``.
 
     Also counts routed events into ``counts_t[P_INTEGRATE, macro]`` (each event's deliveries
     to the macros running its units, the source macro excluded; sensor events count every
     delivery).
     """
-    h, w, cout, oh, ow = geom[G_H], geom[G_W], geom[G_COUT], geom[G_OH], geom[G_OW]
-    kh, kw, sh, sw, ph, pw = geom[G_KH], geom[G_KW], geom[G_SH], geom[G_SW], geom[G_PH], geom[G_PW]
-    st, pack, ncg, cpg, nblk = par[P_ST], par[P_PACK], par[P_NCG], par[P_CPG], par[P_NBLK]
-    home = par[P_HOME]
     seen[:] = -1
     n = 0
     ev = 0
-    jr = kw + (pack - 1) * sw
     for q in range(xs.size):
         k = xs[q]
-        if k == 0:
-            continue
-        c = q // (h * w)
-        y = (q // w) % h
-        x = q % w
         for _rep in range(k):
             first = n
-            if st == 0:
-                for b in range(nblk):
-                    slots = 0
-                    tap1 = -1
-                    for s in range(pack):
-                        tap = b * pack + s
-                        if tap >= kh * kw:
-                            break
-                        pos = _tap_target(y, x, tap, geom)
-                        if pos >= 0:
-                            slots += 1
-                            tap1 = pos
-                    if slots == 0:
-                        continue
-                    for cg in range(ncg):
-                        g = ((c * nblk) + b) * ncg + cg
-                        m = stat_macro[g] if stat_macro[g] >= 0 else home
-                        key = tap1 * ncg + cg if pack == 1 else ((y * w + x) * nblk + b) * ncg + cg
-                        chans = min(cpg, cout - cg * cpg)
-                        out[n, 0] = q
-                        out[n, 1] = b
-                        out[n, 2] = cg
-                        out[n, 3] = m
-                        out[n, 4] = key
-                        out[n, 5] = slots * chans
-                        n += 1
+            if p.st == 0:
+                n = _ws_units(q, p, stat_macro, out, n)
             else:
-                nh = 0
-                for i in range(kh):
-                    ny = y + ph - i
-                    if ny < 0 or ny % sh != 0 or ny // sh >= oh:
-                        continue
-                    for j in range(kw):
-                        nx = x + pw - j
-                        if nx < 0 or nx % sw != 0 or nx // sw >= ow:
-                            continue
-                        hits[nh] = (ny // sh) * nblk + (nx // sw) // pack
-                        nh += 1
-                for a in range(1, nh):            # insertion sort of a few blocks
-                    val = hits[a]
-                    b2 = a - 1
-                    while b2 >= 0 and hits[b2] > val:
-                        hits[b2 + 1] = hits[b2]
-                        b2 -= 1
-                    hits[b2 + 1] = val
-                u = 0
-                while u < nh:
-                    pb = hits[u]
-                    slots = 0
-                    while u < nh and hits[u] == pb:
-                        slots += 1
-                        u += 1
-                    oy = pb // nblk
-                    xb = pb % nblk
-                    i = y + ph - oy * sh
-                    j0 = x + pw - xb * pack * sw
-                    partial = 1 if (xb == nblk - 1 and ow % pack != 0) else 0
-                    for cg in range(ncg):
-                        g = pb * ncg + cg
-                        m = stat_macro[g] if stat_macro[g] >= 0 else home
-                        if pack == 1:
-                            key = (c * kh * kw + i * kw + j0) * ncg + cg
-                        else:
-                            key = (((c * kh + i) * jr + j0) * 2 + partial) * ncg + cg
-                        chans = min(cpg, cout - cg * cpg)
-                        out[n, 0] = q
-                        out[n, 1] = pb
-                        out[n, 2] = cg
-                        out[n, 3] = m
-                        out[n, 4] = key
-                        out[n, 5] = slots * chans
-                        n += 1
+                n = _os_units(q, p, stat_macro, out, n, hits)
             src = srcs[q]
             for r in range(first, n):
-                m = out[r, 3]
+                m = out[r, U_MACRO]
                 if seen[m] != ev:
                     seen[m] = ev
                     if m != src:
@@ -190,55 +257,52 @@ def _units(xs: np.ndarray, srcs: np.ndarray, geom: np.ndarray, par: np.ndarray,
 
 
 @njit(cache=True)
-def _add_lanes(unit: np.ndarray, v: np.ndarray, touched: np.ndarray, weight: np.ndarray,
-               geom: np.ndarray, par: np.ndarray, mem_level: np.ndarray) -> tuple[float, float]:
-    """Add one unit's weights into the membranes; returns the (buffer, DRAM) bits of its
-    streamed slice (membranes under WS, weights under OS) and marks touched compare groups."""
-    h, w, cout, ow = geom[G_H], geom[G_W], geom[G_COUT], geom[G_OW]
-    kh, kw, sh, sw, ph, pw = geom[G_KH], geom[G_KW], geom[G_SH], geom[G_SW], geom[G_PH], geom[G_PW]
-    st, pack, ncg, cpg, nblk = par[P_ST], par[P_PACK], par[P_NCG], par[P_CPG], par[P_NBLK]
-    vbits, wbits = par[P_VBITS], par[P_WBITS]
-    q, blk, cg = unit[0], unit[1], unit[2]
-    c = q // (h * w)
-    y = (q // w) % h
-    x = q % w
-    c0 = cg * cpg
-    c1 = min(cout, c0 + cpg)
+def _target_order(units: np.ndarray, p: Layer, stat_macro: np.ndarray) -> np.ndarray:
+    """``event_order = "target"``: resident units by streamed key, then spilled units by
+    (stationary group, key); stable (arrival order within equal keys)."""
+    sortval = np.empty(units.shape[0], dtype=np.int64)
+    for u in range(units.shape[0]):
+        g = units[u, U_GROUP]
+        key = units[u, U_KEY]
+        sortval[u] = key if stat_macro[g] >= 0 else (g + 1) * p.keyspace + key
+    return units[np.argsort(sortval, kind="mergesort")]
+
+
+@njit(cache=True)
+def _slice_bits(unit: np.ndarray, p: Layer, mem_level: np.ndarray, touched: np.ndarray
+                ) -> tuple[float, float]:
+    """(buffer, DRAM) bits of a unit's streamed slice (the lanes' membranes under WS, weights
+    under OS, at their memory level); marks the compare groups it touches."""
+    q, blk, cg = unit[U_Q], unit[U_BLOCK], unit[U_CG]
+    c = q // (p.h * p.w)
+    y = (q // p.w) % p.h
+    x = q % p.w
+    chans = min(p.cpg, p.cout - cg * p.cpg)
     b_buf = 0.0
     b_dram = 0.0
-    for s in range(pack):
-        if st == 0:
-            tap = blk * pack + s
-            if tap >= kh * kw:
+    for s in range(p.pack):
+        if p.st == 0:
+            tap = blk * p.pack + s
+            if tap >= p.kh * p.kw:
                 break
-            pos = _tap_target(y, x, tap, geom)
+            pos = _tap_target(y, x, tap, p)
             if pos < 0:
                 continue
-            i = tap // kw
-            j = tap % kw
-            oy = pos // ow
-            ox = pos % ow
+            touched[pos * p.ncg + cg] = 1
+            lvl = mem_level[pos * p.ncg + cg]
+            b = chans * p.v_bits
         else:
-            oy = blk // nblk
-            ox = (blk % nblk) * pack + s
-            if ox >= ow:
+            oy = blk // p.nblk
+            ox = (blk % p.nblk) * p.pack + s
+            if ox >= p.ow:
                 break
-            i = y + ph - oy * sh
-            j = x + pw - ox * sw
-            if i < 0 or i >= kh or j < 0 or j >= kw:
+            i = y + p.ph - oy * p.sh
+            j = x + p.pw - ox * p.sw
+            if i < 0 or i >= p.kh or j < 0 or j >= p.kw:
                 continue
-        pos = oy * ow + ox
-        base = pos * cout
-        for ch in range(c0, c1):
-            v[base + ch] += weight[c, i, j, ch]
-        if st == 0:
-            touched[pos * ncg + cg] = 1
-            lvl = mem_level[pos * ncg + cg]
-            b = (c1 - c0) * vbits
-        else:
-            touched[((oy * nblk) + ox // pack) * ncg + cg] = 1
-            lvl = mem_level[(c * kh * kw + i * kw + j) * ncg + cg]
-            b = (c1 - c0) * wbits
+            touched[blk * p.ncg + cg] = 1
+            lvl = mem_level[(c * p.kh * p.kw + i * p.kw + j) * p.ncg + cg]
+            b = chans * p.w_bits
         if lvl == 0:
             b_buf += b
         else:
@@ -247,240 +311,397 @@ def _add_lanes(unit: np.ndarray, v: np.ndarray, touched: np.ndarray, weight: np.
 
 
 @njit(cache=True)
-def _evict(counts_t: np.ndarray, ws: np.ndarray, m: int, v_rows: int) -> None:
-    """Write the membrane slice held in macro m's scratch rows back to memory and forget it.
-
-    ``ws``: the scratch workspace (see :func:`_integrate`)."""
-    pend, vkey, holder, sgroups, sn = ws
-    row = counts_t[P_INTEGRATE, m]
-    row[F_ROW_READS] += v_rows
-    row[F_BUF_W] += pend[m, 0]
-    row[F_DRAM_W] += pend[m, 1]
-    pend[m, 0] = 0.0
-    pend[m, 1] = 0.0
-    for a in range(sn[m]):
-        holder[sgroups[m, a]] = -1
-    sn[m] = 0
-    vkey[m] = -1
+def _unit_groups(unit: np.ndarray, p: Layer, out: np.ndarray) -> int:
+    """Membrane memory groups (WS) of a unit's valid slots; returns how many."""
+    q = unit[U_Q]
+    return _slot_groups((q // p.w) % p.h, q % p.w, unit[U_BLOCK], unit[U_CG], p, out)
 
 
 @njit(cache=True)
-def _unit_groups(unit: np.ndarray, geom: np.ndarray, par: np.ndarray, out: np.ndarray) -> int:
-    """Membrane memory groups (WS) of a unit's valid slots; returns how many."""
-    h, w, oh, ow = geom[G_H], geom[G_W], geom[G_OH], geom[G_OW]
-    kh, kw, sh, sw, ph, pw = geom[G_KH], geom[G_KW], geom[G_SH], geom[G_SW], geom[G_PH], geom[G_PW]
-    pack, ncg = par[P_PACK], par[P_NCG]
-    q, blk, cg = unit[0], unit[1], unit[2]
-    y = (q // w) % h
-    x = q % w
+def _key_groups(key: int, p: Layer, out: np.ndarray) -> int:
+    """Membrane memory groups of a packed WS slice key ``((y * w + x) * nblk + b) * ncg + cg``."""
+    cg = key % p.ncg
+    rest = key // p.ncg
+    return _slot_groups((rest // p.nblk) // p.w, (rest // p.nblk) % p.w, rest % p.nblk, cg, p,
+                        out)
+
+
+@njit(cache=True)
+def _slot_groups(y: int, x: int, blk: int, cg: int, p: Layer, out: np.ndarray) -> int:
     n = 0
-    for s in range(pack):
-        tap = blk * pack + s
-        if tap >= kh * kw:
+    for s in range(p.pack):
+        tap = blk * p.pack + s
+        if tap >= p.kh * p.kw:
             break
-        ny = y + ph - tap // kw
-        nx = x + pw - tap % kw
-        if ny < 0 or nx < 0 or ny % sh != 0 or nx % sw != 0:
-            continue
-        if ny // sh >= oh or nx // sw >= ow:
-            continue
-        out[n] = ((ny // sh) * ow + nx // sw) * ncg + cg
-        n += 1
+        pos = _tap_target(y, x, tap, p)
+        if pos >= 0:
+            out[n] = pos * p.ncg + cg
+            n += 1
     return n
 
 
-@njit(cache=True)
-def _integrate(units: np.ndarray, v: np.ndarray, touched: np.ndarray, weight: np.ndarray,
-               geom: np.ndarray, par: np.ndarray, stat_level: np.ndarray,
-               stat_bits: np.ndarray, mem_level: np.ndarray, stat_macro: np.ndarray,
-               counts_t: np.ndarray, wkey: np.ndarray, ws: tuple) -> int:
-    """Run the units in order on their macros; returns the SOPs.
+# ----------------------------------------------------------------------------- the pools
+# Streamed pool state (arrays indexed by slice key, ``Pool`` below): ``kmac`` macro holding the
+# key (-1: none); a doubly linked list over all cached keys in recency order (``gprev``,
+# ``gnext``, head ``hs[0]``, tail ``hs[1]``, ``hs[2]`` keys cached) and one per macro (``mprev``,
+# ``mnext``, ``mhead``, ``mtail``); ``occ``/``cap`` slots used and available per macro;
+# ``pbuf``/``pdram`` the bits to write back when the key leaves (0 for a weight slice);
+# ``kbits`` the bits of the slice; ``holder`` which key holds each membrane memory group.
 
-    ``wkey``: the streamed weight slice in each macro's scratch rows; ``ws`` = (pending bits
-    of each macro's membrane slice, its key, the macro holding each membrane memory group, the
-    groups of each macro's slice, their number). A membrane slice lives in one macro at a time:
-    loading it where another macro holds part of it makes that macro store its slice first.
-    """
-    st, ncg, nblk = par[P_ST], par[P_NCG], par[P_NBLK]
-    v_rows, w_rows, mcols, vbits = par[P_VROWS], par[P_WROWS], par[P_MCOLS], par[P_VBITS]
-    nmac, reuse = par[P_NMAC], par[P_REUSE] == 1
-    pend, vkey, holder, sgroups, sn = ws
-    wkey[:] = -1
-    sops = 0
+
+class Pool(NamedTuple):
+    kmac: np.ndarray
+    gprev: np.ndarray
+    gnext: np.ndarray
+    hs: np.ndarray
+    mprev: np.ndarray
+    mnext: np.ndarray
+    mhead: np.ndarray
+    mtail: np.ndarray
+    occ: np.ndarray
+    cap: np.ndarray
+    pbuf: np.ndarray
+    pdram: np.ndarray
+    kbits: np.ndarray
+    holder: np.ndarray
+
+
+def new_pool(keyspace: int, cap: np.ndarray, n_memory_groups: int) -> Pool:
+    """An empty streamed pool (Python side, for the bit-level mode's tests)."""
+    return _new_pool(keyspace, np.asarray(cap, dtype=np.int64), n_memory_groups)
+
+
+@njit(cache=True)
+def _new_pool(keyspace: int, cap: np.ndarray, n_groups: int) -> Pool:
+    nm = cap.size
+    return Pool(np.full(keyspace, -1, dtype=np.int64), np.full(keyspace, -1, dtype=np.int64),
+                np.full(keyspace, -1, dtype=np.int64), np.array([-1, -1, 0], dtype=np.int64),
+                np.full(keyspace, -1, dtype=np.int64), np.full(keyspace, -1, dtype=np.int64),
+                np.full(nm, -1, dtype=np.int64), np.full(nm, -1, dtype=np.int64),
+                np.zeros(nm, dtype=np.int64), cap.copy(), np.zeros(keyspace),
+                np.zeros(keyspace), np.zeros(keyspace), np.full(max(n_groups, 1), -1,
+                                                                dtype=np.int64))
+
+
+@njit(cache=True)
+def _g_unlink(pl: Pool, x: int) -> None:
+    a, b = pl.gprev[x], pl.gnext[x]
+    if a >= 0:
+        pl.gnext[a] = b
+    else:
+        pl.hs[0] = b
+    if b >= 0:
+        pl.gprev[b] = a
+    else:
+        pl.hs[1] = a
+    pl.gprev[x] = -1
+    pl.gnext[x] = -1
+
+
+@njit(cache=True)
+def _g_front(pl: Pool, x: int) -> None:
+    pl.gprev[x] = -1
+    pl.gnext[x] = pl.hs[0]
+    if pl.hs[0] >= 0:
+        pl.gprev[pl.hs[0]] = x
+    pl.hs[0] = x
+    if pl.hs[1] < 0:
+        pl.hs[1] = x
+
+
+@njit(cache=True)
+def _m_unlink(pl: Pool, m: int, x: int) -> None:
+    a, b = pl.mprev[x], pl.mnext[x]
+    if a >= 0:
+        pl.mnext[a] = b
+    else:
+        pl.mhead[m] = b
+    if b >= 0:
+        pl.mprev[b] = a
+    else:
+        pl.mtail[m] = a
+    pl.mprev[x] = -1
+    pl.mnext[x] = -1
+
+
+@njit(cache=True)
+def _m_front(pl: Pool, m: int, x: int) -> None:
+    pl.mprev[x] = -1
+    pl.mnext[x] = pl.mhead[m]
+    if pl.mhead[m] >= 0:
+        pl.mprev[pl.mhead[m]] = x
+    pl.mhead[m] = x
+    if pl.mtail[m] < 0:
+        pl.mtail[m] = x
+
+
+@njit(cache=True)
+def _m_back(pl: Pool, m: int, x: int) -> None:
+    pl.mnext[x] = -1
+    pl.mprev[x] = pl.mtail[m]
+    if pl.mtail[m] >= 0:
+        pl.mnext[pl.mtail[m]] = x
+    pl.mtail[m] = x
+    if pl.mhead[m] < 0:
+        pl.mhead[m] = x
+
+
+@njit(cache=True)
+def _move(pl: Pool, x: int, dst: int, counts_t: np.ndarray, s_rows: int) -> None:
+    """Move cached slice ``x`` to macro ``dst`` over the on-chip bus (read out of the source's
+    scratch rows, written into the destination's); it keeps its recency (oldest there)."""
+    src = pl.kmac[x]
+    _m_unlink(pl, src, x)
+    pl.occ[src] -= 1
+    counts_t[P_INTEGRATE, src, F_ROW_READS] += s_rows
+    counts_t[P_INTEGRATE, dst, F_ROW_WRITES] += s_rows
+    counts_t[P_INTEGRATE, dst, F_TRANSFER] += pl.kbits[x]
+    pl.kmac[x] = dst
+    _m_back(pl, dst, x)
+    pl.occ[dst] += 1
+
+
+@njit(cache=True)
+def _drop(pl: Pool, x: int, counts_t: np.ndarray, p: Layer, unit_groups: np.ndarray) -> None:
+    """Write slice ``x`` back (when it holds membranes) and forget it."""
+    m = pl.kmac[x]
+    row = counts_t[P_INTEGRATE, m]
+    if pl.pbuf[x] > 0 or pl.pdram[x] > 0:
+        row[F_ROW_READS] += p.s_rows
+        row[F_BUF_W] += pl.pbuf[x]
+        row[F_DRAM_W] += pl.pdram[x]
+    pl.pbuf[x] = 0.0
+    pl.pdram[x] = 0.0
+    _g_unlink(pl, x)
+    _m_unlink(pl, m, x)
+    pl.occ[m] -= 1
+    pl.hs[2] -= 1
+    pl.kmac[x] = -1
+    if p.st == 0 and p.pack > 1:
+        for i in range(_key_groups(x, p, unit_groups)):
+            if pl.holder[unit_groups[i]] == x:
+                pl.holder[unit_groups[i]] = -1
+
+
+@njit(cache=True)
+def _free_macro(pl: Pool, avoid: int) -> int:
+    """The lowest-index macro other than ``avoid`` with a free streamed slot (-1: none)."""
+    for m in range(pl.occ.size):
+        if m != avoid and pl.occ[m] < pl.cap[m]:
+            return m
+    return -1
+
+
+@njit(cache=True)
+def _stream(pl: Pool, unit: np.ndarray, m: int, bb: float, bd: float, counts_t: np.ndarray,
+            p: Layer, groups: np.ndarray) -> None:
+    """Bring the unit's streamed slice into macro ``m``'s scratch slots (module docstring)."""
+    x = unit[U_KEY]
+    a = pl.kmac[x]
+    if a == m:
+        _g_unlink(pl, x)
+        _g_front(pl, x)
+        _m_unlink(pl, m, x)
+        _m_front(pl, m, x)
+        return
+    if a >= 0:                                    # on another macro: move it here
+        if pl.occ[m] >= pl.cap[m]:
+            y = pl.mtail[m]
+            _move(pl, y, a, counts_t, p.s_rows)
+        _move(pl, x, m, counts_t, p.s_rows)
+        _m_unlink(pl, m, x)
+        _m_front(pl, m, x)
+        _g_unlink(pl, x)
+        _g_front(pl, x)
+        return
+    if p.st == 0 and p.pack > 1:                  # a membrane lives in one slice at a time
+        ng = _unit_groups(unit, p, groups)
+        for i in range(ng):
+            h = pl.holder[groups[i]]
+            if h >= 0:
+                _drop(pl, h, counts_t, p, groups[p.pack:])
+    total = 0
+    for i in range(pl.cap.size):
+        total += pl.cap[i]
+    freed = -1
+    if pl.hs[2] >= total:                         # the chip's least recently used slice leaves
+        v = pl.hs[1]
+        freed = pl.kmac[v]
+        _drop(pl, v, counts_t, p, groups[p.pack:])
+    if pl.occ[m] >= pl.cap[m]:
+        dst = freed if freed >= 0 and freed != m else _free_macro(pl, m)
+        _move(pl, pl.mtail[m], dst, counts_t, p.s_rows)
+    row = counts_t[P_INTEGRATE, m]
+    row[F_ROW_WRITES] += p.s_rows
+    row[F_BUF_R] += bb
+    row[F_DRAM_R] += bd
+    pl.kmac[x] = m
+    pl.kbits[x] = bb + bd
+    if p.st == 0:
+        pl.pbuf[x] = bb
+        pl.pdram[x] = bd
+        ng = _unit_groups(unit, p, groups) if p.pack > 1 else 0
+        for i in range(ng):
+            pl.holder[groups[i]] = x
+    pl.occ[m] += 1
+    pl.hs[2] += 1
+    _g_front(pl, x)
+    _m_front(pl, m, x)
+
+
+@njit(cache=True)
+def _flush_stream(pl: Pool, counts_t: np.ndarray, p: Layer, groups: np.ndarray) -> None:
+    while pl.hs[1] >= 0:
+        _drop(pl, pl.hs[1], counts_t, p, groups[p.pack:])
+
+
+@njit(cache=True)
+def _spill(sp: np.ndarray, g: int, clock: int, p: Layer, stat_level: np.ndarray,
+           stat_bits: np.ndarray, row: np.ndarray) -> None:
+    """Bring spilled stationary group ``g`` into the home macro's spill slots (LRU).
+
+    ``sp[slot] = (group, last use, pending buffer bits, pending DRAM bits)``; a spilled
+    membrane group (OS) is written back when it leaves."""
+    k = sp.shape[0]
+    victim = 0
+    for s in range(k):
+        if sp[s, 0] == g:
+            sp[s, 1] = clock
+            return
+        if sp[s, 1] < sp[victim, 1]:
+            victim = s
+    _spill_out(sp, victim, p, row)
+    row[F_ROW_WRITES] += p.sp_rows
+    _mem(row, stat_level[g], stat_bits[g], True)
+    sp[victim, 0] = g
+    sp[victim, 1] = clock
+    if p.st == 1:
+        sp[victim, 2 + stat_level[g]] = stat_bits[g]
+
+
+@njit(cache=True)
+def _spill_out(sp: np.ndarray, s: int, p: Layer, row: np.ndarray) -> None:
+    if sp[s, 0] >= 0 and (sp[s, 2] > 0 or sp[s, 3] > 0):
+        row[F_ROW_READS] += p.sp_rows
+        row[F_BUF_W] += sp[s, 2]
+        row[F_DRAM_W] += sp[s, 3]
+    sp[s, 0] = -1
+    sp[s, 1] = -1
+    sp[s, 2] = 0
+    sp[s, 3] = 0
+
+
+@njit(cache=True)
+def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_level: np.ndarray,
+               stat_bits: np.ndarray, mem_level: np.ndarray, stat_macro: np.ndarray,
+               counts_t: np.ndarray, pl: Pool, sp: np.ndarray, groups: np.ndarray) -> None:
+    """Run the units in order on their macros and count them (module docstring)."""
     for u in range(units.shape[0]):
-        m = units[u, 3]
-        lanes = units[u, 5]
+        m = units[u, U_MACRO]
+        lanes = units[u, U_LANES]
+        g = units[u, U_GROUP]
         row = counts_t[P_INTEGRATE, m]
-        bb, bd = _add_lanes(units[u], v, touched, weight, geom, par, mem_level)
-        sops += lanes
         row[F_SOPS] += lanes
         row[F_UNITS] += 1.0
-        row[F_ROW_OPS] += v_rows
-        row[F_ACTIVE] += lanes * vbits
-        row[F_STANDBY] += v_rows * mcols - lanes * vbits
-        c = units[u, 0] // (geom[G_H] * geom[G_W])
-        g = ((c * nblk) + units[u, 1]) * ncg + units[u, 2] if st == 0 else \
-            units[u, 1] * ncg + units[u, 2]
-        spilled = stat_macro[g] < 0
-        key = units[u, 4]
-        if st == 0:
-            if spilled and not (reuse and wkey[m] == g):       # spilled weight group
-                row[F_ROW_WRITES] += w_rows
-                _mem(row, stat_level[g], stat_bits[g], True)
-                wkey[m] = g
-            if not (reuse and vkey[m] == key):                  # streamed membrane slice
-                ng = _unit_groups(units[u], geom, par, sgroups[nmac])
-                for a in range(ng):
-                    hm = holder[sgroups[nmac, a]]
-                    if hm >= 0 and hm != m:
-                        _evict(counts_t, ws, hm, v_rows)
-                if vkey[m] >= 0:
-                    _evict(counts_t, ws, m, v_rows)
-                row[F_ROW_WRITES] += v_rows
-                row[F_BUF_R] += bb
-                row[F_DRAM_R] += bd
-                pend[m, 0] = bb
-                pend[m, 1] = bd
-                for a in range(ng):
-                    holder[sgroups[nmac, a]] = m
-                    sgroups[m, a] = sgroups[nmac, a]
-                sn[m] = ng
-                vkey[m] = key
-        else:
-            if not (reuse and wkey[m] == key):                  # streamed weight slice
-                row[F_ROW_WRITES] += w_rows
-                row[F_BUF_R] += bb
-                row[F_DRAM_R] += bd
-                wkey[m] = key
-            if spilled and not (reuse and vkey[m] == g):        # spilled membrane group
-                if vkey[m] >= 0:
-                    _evict(counts_t, ws, m, v_rows)
-                row[F_ROW_WRITES] += v_rows
-                _mem(row, stat_level[g], stat_bits[g], True)
-                pend[m, stat_level[g]] = stat_bits[g]
-                vkey[m] = g
-        if not reuse and vkey[m] >= 0:
-            _evict(counts_t, ws, m, v_rows)
-    for m in range(nmac):
-        if vkey[m] >= 0:
-            _evict(counts_t, ws, m, v_rows)
-    return sops
+        row[F_ROW_OPS] += p.v_rows
+        row[F_ACTIVE] += lanes * p.v_bits
+        row[F_STANDBY] += p.v_rows * p.mcols - lanes * p.v_bits
+        if stat_macro[g] < 0:
+            _spill(sp, g, u, p, stat_level, stat_bits, counts_t[P_INTEGRATE, p.home])
+        bb, bd = _slice_bits(units[u], p, mem_level, touched)
+        _stream(pl, units[u], m, bb, bd, counts_t, p, groups)
+        if p.reuse == 0:
+            _flush_stream(pl, counts_t, p, groups)
+            for s in range(sp.shape[0]):
+                _spill_out(sp, s, p, counts_t[P_INTEGRATE, p.home])
+    _flush_stream(pl, counts_t, p, groups)
+    for s in range(sp.shape[0]):
+        _spill_out(sp, s, p, counts_t[P_INTEGRATE, p.home])
 
 
 @njit(cache=True)
-def _fire(v: np.ndarray, touched: np.ndarray, spiked: np.ndarray, t: int, geom: np.ndarray,
-          par: np.ndarray, stat_macro: np.ndarray, stat_level: np.ndarray,
-          stat_bits: np.ndarray, mem_level: np.ndarray, out: np.ndarray,
-          counts_t: np.ndarray, fired: np.ndarray) -> tuple[int, int, int, int]:
-    """Overflow, wrap, compare, reset; returns (spikes, overflow events, v min, v max)."""
-    cout, oh, ow = geom[G_COUT], geom[G_OH], geom[G_OW]
-    st, pack, ncg, cpg, nblk = par[P_ST], par[P_PACK], par[P_NCG], par[P_CPG], par[P_NBLK]
-    v_rows, vbits, thr, home = par[P_VROWS], par[P_VBITS], par[P_THR], par[P_HOME]
-    half = np.int64(1) << np.int64(vbits - 1)
-    mask = (np.int64(1) << np.int64(vbits)) - 1 if vbits < 63 else np.int64(-1)
-    n_spk = 0
-    n_ovf = 0
-    vmin = np.iinfo(np.int64).max
-    vmax = np.iinfo(np.int64).min
-    n_groups = touched.size
+def _compare_group(nidx: int, p: Layer) -> int:
+    """Compare group of neuron ``nidx`` (C-order over ``[c_out, oh, ow]``)."""
+    npos = p.oh * p.ow
+    ch = nidx // npos
+    pos = nidx % npos
+    if p.st == 0:
+        return pos * p.ncg + ch // p.cpg
+    return ((pos // p.ow) * p.nblk + (pos % p.ow) // p.pack) * p.ncg + ch // p.cpg
+
+
+@njit(cache=True)
+def _fire(out_t: np.ndarray, prev: np.ndarray, touched: np.ndarray, t: int, p: Layer,
+          stat_macro: np.ndarray, stat_level: np.ndarray, stat_bits: np.ndarray,
+          mem_level: np.ndarray, counts_t: np.ndarray, fired: np.ndarray,
+          spiked: np.ndarray) -> None:
+    """Compare and reset counts of one timestep from its recorded spikes ``out_t`` (and those of
+    the previous timestep, ``prev``, for ``compare = active``)."""
     fired[:] = 0
-    npos = oh * ow
-    for pos in range(npos):
-        for ch in range(cout):
-            vidx = pos * cout + ch
-            nidx = ch * npos + pos
-            exact = v[vidx]
-            wrapped = ((exact + half) & mask) - half if vbits < 63 else exact
-            if wrapped != exact:
-                n_ovf += 1
-            vmin = min(vmin, wrapped)
-            vmax = max(vmax, wrapped)
-            if wrapped >= thr:
-                n_spk += 1
-                out[nidx] = 1
-                wrapped = 0 if par[P_RZERO] == 1 else wrapped - thr
-                if st == 0:
-                    g = pos * ncg + ch // cpg
-                else:
-                    g = ((pos // ow) * nblk + (pos % ow) // pack) * ncg + ch // cpg
-                fired[g] += 1
-            v[vidx] = wrapped
-    for g in range(n_groups):
-        if not (par[P_CACTIVE] == 0 or t == 0 or touched[g] == 1 or spiked[g] > 0):
-            spiked[g] = fired[g]
+    spiked[:] = 0
+    for nidx in range(out_t.size):
+        if out_t[nidx] > 0:
+            fired[_compare_group(nidx, p)] += 1
+        if t > 0 and prev[nidx] > 0:
+            spiked[_compare_group(nidx, p)] = 1
+    for g in range(fired.size):
+        if not (p.cactive == 0 or t == 0 or touched[g] == 1 or spiked[g] > 0):
             continue
-        if st == 1 and stat_macro[g] >= 0:
+        if p.st == 1 and stat_macro[g] >= 0:
             row = counts_t[P_FIRE, stat_macro[g]]
-            row[F_COMPARE] += v_rows
+            row[F_COMPARE] += p.v_rows
             if fired[g] > 0:
-                row[F_ROW_WRITES] += v_rows
+                row[F_ROW_WRITES] += p.v_rows
         else:
-            row = counts_t[P_FIRE, home]
-            if st == 1:
+            row = counts_t[P_FIRE, p.home]
+            if p.st == 1:
                 lvl, bits = stat_level[g], stat_bits[g]
             else:
-                lvl, bits = mem_level[g], min(cpg, cout - (g % ncg) * cpg) * vbits
+                lvl, bits = mem_level[g], min(p.cpg, p.cout - (g % p.ncg) * p.cpg) * p.v_bits
             _mem(row, lvl, bits, True)
-            _mem(row, lvl, fired[g] * vbits, False)
-        spiked[g] = fired[g]
-    return n_spk, n_ovf, vmin, vmax
+            _mem(row, lvl, fired[g] * p.v_bits, False)
 
 
 @njit(cache=True, parallel=True)
-def run_layer(x: np.ndarray, srcs: np.ndarray, weight: np.ndarray, initial: np.ndarray,
-              geom: np.ndarray, par: np.ndarray, stat_macro: np.ndarray,
-              stat_level: np.ndarray, stat_bits: np.ndarray, mem_level: np.ndarray,
-              n_groups: int, spikes: np.ndarray, counts: np.ndarray, stats: np.ndarray,
-              final: np.ndarray) -> None:
-    """Execute one spiking layer on every sample (in parallel) and timestep.
+def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
+                stat_macro: np.ndarray, stat_level: np.ndarray, stat_bits: np.ndarray,
+                mem_level: np.ndarray, cap: np.ndarray, n_groups: int, counts: np.ndarray
+                ) -> None:
+    """Count one spiking layer's work on every sample and timestep (in parallel).
 
-    ``weight`` is ``[c_in, kh, kw, c_out]`` and the membranes ``initial``/``final`` are
-    channels-last ``[oh*ow, c_out]`` (contiguous lanes); spikes are C-order ``[c_out, oh, ow]``.
     ``x``: input counts ``[T, N, c_in*h*w]``; ``srcs``: macro each input event leaves from,
-    ``[T or 1, N or 1, c_in*h*w]`` (-1: the sensor). Fills ``spikes`` ``[T, N, neurons]`` (uint8), ``counts``
-    ``[N, T, phases, macros, fields]``, ``stats`` ``[N, T, 5]`` (SOPs, spikes, overflow, v min,
-    v max) and ``final`` ``[N, neurons]``.
+    ``[T or 1, N or 1, c_in*h*w]`` (-1: the sensor); ``spikes``: the layer's recorded output
+    ``[T, N, neurons]`` (C-order over ``[c_out, oh, ow]``); ``cap``: streamed slots per macro;
+    ``n_groups``: compare groups. Fills ``counts`` ``[N, T, phases, macros, fields]``.
     """
     n_t, n_s = x.shape[0], x.shape[1]
-    kh, kw = geom[G_KH], geom[G_KW]
-    per_event = (par[P_NBLK] if par[P_ST] == 0 else kh * kw) * par[P_NCG]
-    nmac = par[P_NMAC]
-    for n in prange(n_s):
-        most = 0
-        for t in range(n_t):
-            tot = 0
-            for q in range(x.shape[2]):
-                tot += x[t, n, q]
-            most = max(most, tot)
-        buf = np.empty((most * per_event, 6), dtype=np.int64)
-        seen = np.empty(nmac, dtype=np.int64)
-        hits = np.empty(kh * kw, dtype=np.int64)
-        wkey = np.empty(nmac, dtype=np.int64)
-        ws = (np.zeros((nmac, 2)), np.full(nmac, -1, dtype=np.int64),
-              np.full(n_groups if par[P_ST] == 0 else 1, -1, dtype=np.int64),
-              np.zeros((nmac + 1, par[P_PACK]), dtype=np.int64),
-              np.zeros(nmac, dtype=np.int64))
-        fired = np.zeros(n_groups, dtype=np.int64)
+    per_event = (p.nblk if p.st == 0 else p.kh * p.kw) * p.ncg
+    n_mem = mem_level.size
+    for it in prange(n_s * n_t):
+        n = it // n_t
+        t = it % n_t
+        tot = 0
+        for q in range(x.shape[2]):
+            tot += x[t, n, q]
+        buf = np.empty((tot * per_event, U_COLS), dtype=np.int64)
+        seen = np.empty(p.nmac, dtype=np.int64)
+        hits = np.empty(p.kh * p.kw, dtype=np.int64)
+        groups = np.empty(2 * p.pack, dtype=np.int64)
         touched = np.zeros(n_groups, dtype=np.int64)
-        v = initial.copy()
+        fired = np.zeros(n_groups, dtype=np.int64)
         spiked = np.zeros(n_groups, dtype=np.int64)
-        for t in range(n_t):
-            touched[:] = 0
-            src = srcs[t % srcs.shape[0], n % srcs.shape[1]]
-            units = _units(x[t, n], src, geom, par, stat_macro, counts[n, t], buf, seen, hits)
-            if par[P_TARGET] == 1 and units.shape[0] > 1:
-                units = units[np.argsort(units[:, 4], kind="mergesort")]
-            sops = _integrate(units, v, touched, weight, geom, par, stat_level, stat_bits,
-                              mem_level, stat_macro, counts[n, t], wkey, ws)
-            n_spk, n_ovf, vmin, vmax = _fire(v, touched, spiked, t, geom, par, stat_macro,
-                                             stat_level, stat_bits, mem_level, spikes[t, n],
-                                             counts[n, t], fired)
-            stats[n, t, 0] = sops
-            stats[n, t, 1] = n_spk
-            stats[n, t, 2] = n_ovf
-            stats[n, t, 3] = vmin
-            stats[n, t, 4] = vmax
-        final[n] = v
+        pl = _new_pool(p.keyspace, cap, n_mem if (p.st == 0 and p.pack > 1) else 1)
+        sp = np.full((p.k_spill, 4), -1.0)
+        sp[:, 2:] = 0.0
+        src = srcs[t % srcs.shape[0], n % srcs.shape[1]]
+        units = _units(x[t, n], src, p, stat_macro, counts[n, t], buf, seen, hits)
+        if p.target == 1 and units.shape[0] > 1:
+            units = _target_order(units, p, stat_macro)
+        _integrate(units, touched, p, stat_level, stat_bits, mem_level, stat_macro,
+                   counts[n, t], pl, sp, groups)
+        prev = spikes[t - 1, n] if t > 0 else spikes[t, n]
+        _fire(spikes[t, n], prev, touched, t, p, stat_macro, stat_level, stat_bits, mem_level,
+              counts[n, t], fired, spiked)
 
 
 @njit(cache=True, parallel=True)
