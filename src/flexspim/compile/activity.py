@@ -1,16 +1,26 @@
 """Expected activity of a network: events into every layer per sample (the compiler's input for
-the ``optimal`` search and for the analytic cost estimate)."""
+the ``optimal`` search and for the analytic cost estimate), and, when measured, where and when
+they happen (the reuse profiles of :mod:`flexspim.compile.reuse` come from them)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from flexspim.compile.reuse import ReuseProfile, layer_profile
 from flexspim.errors import ConfigError
-from flexspim.net.layers import SpikeMaxPool, SpikingLayer
+from flexspim.net.layers import Conv2d, SpikeMaxPool, SpikingLayer
 from flexspim.net.network import IntNetwork
+
+#: Samples of a measured activity kept for its reuse profiles (a seeded subset of larger runs;
+#: the profiles are fractions, so a subset estimates them). Not a model parameter.
+PROFILE_SAMPLES = 64
+#: Seed of the synthetic events an assumed activity draws its reuse profiles from.
+SYNTHETIC_SEED = 0
 
 #: Default hidden-layer spike density (spikes per neuron per timestep). Source: the simulator
 #: benchmark of the project (issue 3) sets thresholds so that hidden layers spike at 5-15%;
@@ -46,6 +56,12 @@ class Activity:
     last_output_events: float = 0.0
     sops: tuple[float, ...] | None = None
     source: str = "assumed"
+    #: Per layer, the measured input counts ``[T, N, inputs]`` and output spikes
+    #: ``[T, N, neurons]`` of a spiking layer (None for the others, or for all when the
+    #: activity is assumed or given as totals).
+    layer_inputs: tuple[np.ndarray | None, ...] = field(default=(), compare=False, repr=False)
+    layer_outputs: tuple[np.ndarray | None, ...] = field(default=(), compare=False, repr=False)
+    _profiles: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_events", tuple(float(x) for x in self.input_events))
@@ -59,6 +75,63 @@ class Activity:
         bad = [x for x in self.input_events if not math.isfinite(x) or x < 0]
         if bad or not math.isfinite(self.last_output_events) or self.last_output_events < 0:
             raise ConfigError("activity: event counts must be finite and >= 0")
+
+    @property
+    def measured_events(self) -> bool:
+        """Whether the layers' input events are known position by position."""
+        return any(x is not None for x in self.layer_inputs)
+
+    def layer_events(self, net: IntNetwork, index: int) -> np.ndarray:
+        """Input counts ``[T, N, inputs]`` of layer ``index``: measured, or drawn (seeded)
+        uniformly at the layer's density for an assumed activity (one sample)."""
+        if index < len(self.layer_inputs) and self.layer_inputs[index] is not None:
+            return self.layer_inputs[index]  # type: ignore[return-value]
+        return self._synthetic(net, index, self.input_events[index], net.shapes[index][0], 0)
+
+    def layer_spikes(self, net: IntNetwork, index: int) -> np.ndarray:
+        """Output spikes ``[T, N, neurons]`` of spiking layer ``index``: measured, or drawn
+        (seeded) uniformly at its spike density."""
+        if index < len(self.layer_outputs) and self.layer_outputs[index] is not None:
+            return self.layer_outputs[index]  # type: ignore[return-value]
+        return self._synthetic(net, index, self.output_events(index), net.shapes[index][1], 1)
+
+    def _synthetic(self, net: IntNetwork, index: int, events: float, shape: Sequence[int],
+                   which: int) -> np.ndarray:
+        size = _size(shape)
+        t = int(self.n_timesteps)
+        density = min(1.0, events / max(size * t, 1))
+        rng = np.random.default_rng([SYNTHETIC_SEED, index, which])
+        return (rng.random((t, 1, size)) < density).astype(np.int64)
+
+    def event_map(self, net: IntNetwork, index: int) -> np.ndarray:
+        """Expected input events per sample at every input position of layer ``index``
+        (``[inputs]``, C-order): measured, else uniform."""
+        if index < len(self.layer_inputs) and self.layer_inputs[index] is not None:
+            x = self.layer_inputs[index]
+            per = x.sum(axis=(0, 1), dtype=np.float64) / max(x.shape[1], 1)  # type: ignore
+            total = float(per.sum())
+            return per * (self.input_events[index] / total) if total > 0 else per
+        size = _size(net.shapes[index][0])
+        return np.full(size, self.input_events[index] / max(size, 1))
+
+    def profile(self, net: IntNetwork, index: int, stationary: str, pack: int) -> ReuseProfile:
+        """The :class:`~flexspim.compile.reuse.ReuseProfile` of layer ``index`` for a stationary
+        operand and a lane packing (computed once, then kept)."""
+        key = (index, stationary, int(pack))
+        if key not in self._profiles:
+            layer = net.layers[index]
+            in_shape, out_shape = net.shapes[index]
+            if isinstance(layer, Conv2d):
+                geo = dict(in_hw=tuple(in_shape[1:]), kernel=tuple(layer.kernel_size),
+                           stride=tuple(layer.stride), padding=tuple(layer.padding),
+                           out_hw=tuple(out_shape[1:]), in_channels=int(in_shape[0]))
+            else:
+                geo = dict(in_hw=(1, 1), kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                           out_hw=(1, 1), in_channels=_size(in_shape))
+            self._profiles[key] = layer_profile(self.layer_events(net, index),
+                                                stationary=stationary,
+                                                pack=int(pack), **geo)  # type: ignore[arg-type]
+        return self._profiles[key]
 
     def output_events(self, index: int) -> float:
         """Expected output events of layer ``index`` per sample."""
@@ -145,6 +218,31 @@ class Activity:
         return cls.from_counts(net, [float(x) / n for x in input_events], n_timesteps,
                                float(output_spikes[-1]) / n,
                                None if sops is None else [float(x) / n for x in sops], source)
+
+    @classmethod
+    def from_trace(cls, net: IntNetwork, result: Any, inputs: np.ndarray,
+                   layer_outputs: Sequence[np.ndarray], source: str = "measured") -> Activity:
+        """Activity measured by a simulation ``result`` whose input counts ``inputs``
+        ``[T, N, ...]`` and every layer's output events ``[T, N, outputs]`` are known: the
+        reuse profiles and the compares then come from the events themselves (at most
+        :data:`PROFILE_SAMPLES` samples, seeded)."""
+        act = cls.from_sim_result(net, result, source)
+        n = int(inputs.shape[1])
+        keep = np.arange(n)
+        if n > PROFILE_SAMPLES:
+            keep = np.sort(np.random.default_rng(SYNTHETIC_SEED).choice(n, PROFILE_SAMPLES,
+                                                                        replace=False))
+
+        def cut(x: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(np.asarray(x)[:, keep]).reshape(x.shape[0], keep.size, -1)
+
+        ins = [inputs] + list(layer_outputs[:-1])
+        spiking = [isinstance(layer, SpikingLayer) for layer in net.layers]
+        return cls(act.input_events, act.n_timesteps, act.last_output_events, act.sops,
+                   act.source, tuple(cut(x) if s else None for x, s in zip(ins, spiking,
+                                                                           strict=True)),
+                   tuple(cut(x) if s else None for x, s in zip(layer_outputs, spiking,
+                                                               strict=True)))
 
     @classmethod
     def from_sim_result(cls, net: IntNetwork, result: Any, source: str = "measured") -> Activity:

@@ -1,29 +1,34 @@
 """The analytic estimator: expected counts of a mapped run without executing it
-(docs/system-model.md §Estimator).
+(docs/system-model.md §The analytic estimator).
 
 It fills the same :class:`~flexspim.energy.counts.WorkCounts` as the system engine, with
-expected values per timestep from an :class:`~flexspim.compile.Activity` (events, spikes and,
-when measured, SOPs per layer), under these assumptions:
+expected values per timestep, from an :class:`~flexspim.compile.Activity` and the mapping's
+program, following the engine's controller rule by rule:
 
-- events are spread uniformly over the input channels and positions of a layer, so every row
-  group of a layer gets the same units, a unit on a spilled group moves that group's bits, and
-  a memory group's traffic falls on the buffer and DRAM in proportion to the bits each holds
-  (the compiler spreads residency and buffer groups evenly among groups of equal size,
-  :func:`~flexspim.compile.groups.select_groups`, to make this hold);
-- with ``event_order = "arrival"`` two successive units of a macro need the same streamed slice
-  only in a layer whose events all update the same membranes (a linear layer with one channel
-  group); there a slice is loaded once per timestep and macro that has work
-  (``1 - exp(-units)``, Poisson); with ``"target"`` every distinct slice of a timestep is loaded
-  once per macro (``keys * (1 - exp(-units / keys))``);
+- **compute** (units, SOPs, row operations, active and standby columns) per macro: every
+  stationary row group's units and lanes from the layer's input events per position (measured,
+  or uniform for an assumed activity), on the macro that holds the group (the home macro when it
+  is spilled) — exact for measured events;
+- **streamed slices** through the chip-wide LRU pool of ``K`` slots: in arrival order the hits
+  of an LRU cache of ``K`` slots follow from the stack distances of the layer's reuse profile
+  (:mod:`flexspim.compile.reuse`; exact for the same events); sorted by target, a key is loaded
+  once per timestep if one of its units is on a resident group (the resident groups being spread
+  evenly, a key with ``n`` units has one with probability ``1 - (1 - r)**n``), and the spilled
+  groups' units reuse keys at the sorted-order stack distances, shrunk by the spilled fraction;
+- **moves between macros**: a hit finds its slice on another macro with the probability that two
+  units of the layer run on different macros (``1 - sum(u_m**2)``, ``u_m`` the units' shares);
+  once the pool is full, every move brings one back;
+- **spilled groups** through the home macro's spill slots: LRU hits from the group stack
+  distances in arrival order, one load per spilled group and timestep under target order;
 - compares and resets: a row group has a spike with probability ``1 - exp(-spikes / groups)``.
 
-The compiler's ``optimal`` search minimises the same energy (:func:`layer_totals` at one macro)
-and the system engine's counts are checked against :func:`estimate_counts` in the tests.
+The compiler's searches price options with :func:`layer_totals` (one macro) and the chosen
+mappings with :func:`estimate_counts`; both use the same prices as the engine
+(:mod:`flexspim.energy.prices`). The engine's counts are checked against these in the tests.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +41,6 @@ from flexspim.compile.geometry import (
     event_targets,
     network_geometry,
     option_geometry,
-    units_per_event,
 )
 from flexspim.compile.mapping import Mapping
 from flexspim.compile.program import (
@@ -45,7 +49,9 @@ from flexspim.compile.program import (
     Program,
     build_program,
     init_counts,
+    scratch_slots,
 )
+from flexspim.compile.reuse import ReuseProfile
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES, WorkCounts
 from flexspim.hw import Hardware
 from flexspim.net.network import IntNetwork
@@ -78,261 +84,430 @@ def layer_loads(net: IntNetwork, activity: Activity) -> list[LayerLoad]:
     return out
 
 
-def expected_units(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad) -> float:
-    """Expected units of the layer per sample: exact from SOPs without packing (each valid tap of
-    an event is one unit per channel group), else events x mean units per event, scaled by the
-    measured SOPs over the uniform-position SOPs."""
-    if load.sops <= 0 or load.events <= 0:
-        return 0.0
-    if og.pack == 1:
-        return load.sops * og.n_cg / geo.out_channels
-    return load.events * units_per_event(geo, og) * load.sops / (load.events * geo.fan_out)
-
-
-def _distinct(units: float, keys: float, n_t: int) -> float:
-    """Expected distinct keys over ``n_t`` timesteps when ``units`` (all timesteps) draw
-    uniformly from ``keys``."""
-    if units <= 0 or n_t <= 0:
-        return 0.0
-    per = units / n_t
-    if keys <= 0:
-        return units
-    return n_t * keys * -math.expm1(-per / keys)
-
+# ----------------------------------------------------------------------------- compute
 
 @dataclass(frozen=True)
-class Share:
-    """What one macro does of a layer, per sample: ``units`` on resident groups and ``spilled``
-    units (on spilled groups, home macro only)."""
+class GroupWork:
+    """Expected units and lanes (SOPs) per sample of every stationary row group."""
 
-    units: float
-    spilled: float
-
-
-@dataclass(frozen=True)
-class Spilled:
-    """The stationary operand outside the arrays: ``bits`` in all, ``buffer_bits`` of them in
-    the buffer (the rest in DRAM)."""
-
-    bits: float
-    buffer_bits: float
+    units: np.ndarray
+    lanes: np.ndarray
 
     @property
-    def dram_bits(self) -> float:
-        return self.bits - self.buffer_bits
+    def total_units(self) -> float:
+        return float(self.units.sum())
 
 
-#: What a macro other than the home macro moves of spilled groups.
-NO_SPILL = Spilled(0.0, 0.0)
-
-
-def _loads(units: float, keys: float, n_t: int, hw: Hardware, single_target: bool) -> float:
-    """Streamed-slice loads of ``units`` on one macro (module docstring)."""
-    ctl = hw.system.controller
-    if not ctl.scratch_reuse:
-        return units
-    if ctl.event_order == "target":
-        return min(units, _distinct(units, keys, n_t))
-    if single_target:
-        return min(units, _distinct(units, 1.0, n_t))
-    return units
-
-
-def slice_keys(geo: LayerGeometry, og: OptionGeometry) -> float:
-    """How many different streamed slices the layer's units can need (the controller's keys:
-    memory groups without packing; with packing, event position and tap block (WS) or input
-    channel, kernel row and column offset (OS))."""
-    if og.pack == 1:
-        return float(og.memory_groups)
-    if og.option.stationary == "weights":
-        return float(geo.in_hw[0] * geo.in_hw[1] * og.n_blocks * og.n_cg)
-    span = geo.kernel[1] + (og.pack - 1) * geo.stride[1]
-    return float(geo.in_channels * geo.kernel[0] * span * 2 * og.n_cg)
-
-
-def integrate_counts(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, share: Share,
-                     total_units: float, f_stream: float, spilled: Spilled,
-                     hw: Hardware) -> np.ndarray:
-    """Expected integrate-phase counts ``[fields]`` of one macro doing ``share`` of the layer.
-
-    ``f_stream``: fraction of the streamed operand's bits in the buffer; ``spilled``: the
-    stationary bits outside the arrays that this macro loads (:data:`NO_SPILL` off the home
-    macro). Every row group gets ``total_units / groups`` units, and a unit on a spilled group
-    moves that group's bits, so the spilled traffic is linear in ``spilled``."""
-    out = np.zeros(len(COUNT_FIELDS))
-    u = share.units + share.spilled
-    if u <= 0 or total_units <= 0:
-        return out
-    lanes = load.sops * u / total_units
-    v, w, n_t = geo.v_bits, geo.w_bits, load.n_timesteps
+def _slots_table(geo: LayerGeometry, og: OptionGeometry) -> np.ndarray:
+    """``[blocks, h * w]``: valid taps of each tap block (WS) or output x block (OS, all rows)
+    an event at each input position reaches."""
     ws = og.option.stationary == "weights"
-    single = geo.out_positions == 1 and geo.taps == 1 and og.n_cg == 1
-    out[F["units"]] = u
+    n_xb = -(-geo.out_hw[1] // og.pack)
+    n = og.n_blocks if ws else geo.out_hw[0] * n_xb
+    table = np.zeros((n, geo.in_hw[0] * geo.in_hw[1]))
+    for tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
+                                          geo.out_hw):
+        block = np.full(idx.size, tap // og.pack) if ws else oy * n_xb + ox // og.pack
+        np.add.at(table, (block, idx), 1.0)
+    return table
+
+
+def group_work(geo: LayerGeometry, og: OptionGeometry, event_map: np.ndarray,
+               sops: float | None = None) -> GroupWork:
+    """Units and lanes of every stationary row group from the input events per position
+    (``event_map`` ``[c_in * h * w]`` per sample); ``sops`` rescales the lanes to a measured
+    SOP count."""
+    table = _slots_table(geo, og)                         # [blocks, h*w]
+    e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
+    hit = (table > 0).astype(np.float64)
+    if og.option.stationary == "weights":
+        units = (e @ hit.T).reshape(-1)                    # [(c, b)]
+        lanes = (e @ table.T).reshape(-1)
+    else:
+        ec = e.sum(axis=0)
+        units, lanes = hit @ ec, table @ ec                # [pb]
+    chans = np.minimum(og.channels_per_group,
+                       geo.out_channels - np.arange(og.n_cg) * og.channels_per_group)
+    u = np.repeat(units, og.n_cg)
+    lanes_g = (lanes[:, None] * chans[None, :]).reshape(-1)
+    if sops is not None and lanes_g.sum() > 0:
+        lanes_g = lanes_g * (sops / lanes_g.sum())
+    return GroupWork(u, lanes_g)
+
+
+def compute_counts(units: float, lanes: float, og: OptionGeometry, geo: LayerGeometry,
+                   hw: Hardware) -> np.ndarray:
+    """Counts ``[fields]`` of ``units`` row-operation groups adding ``lanes`` SOPs."""
+    out = np.zeros(len(COUNT_FIELDS))
+    out[F["units"]] = units
     out[F["sops"]] = lanes
-    out[F["row_ops"]] = u * og.v_rows
-    out[F["active_col_ops"]] = lanes * v
-    out[F["standby_col_ops"]] = u * og.v_rows * hw.macro.cols - lanes * v
-    # streamed slices: membranes (WS) in and out of scratch rows, weights (OS) in
-    loads = _loads(u, slice_keys(geo, og), n_t, hw, single and ws)
-    bits = loads * lanes / u * (v if ws else w)
-    out[F["array_row_writes"]] += loads * (og.v_rows if ws else og.w_rows)
-    out[F["buffer_read_bits"]] += bits * f_stream
-    out[F["dram_read_bits"]] += bits * (1 - f_stream)
-    if ws:
-        out[F["array_row_reads"]] += loads * og.v_rows
-        out[F["buffer_write_bits"]] += bits * f_stream
-        out[F["dram_write_bits"]] += bits * (1 - f_stream)
-    # spilled stationary groups, run on the home macro: a spilled membrane group stays in the
-    # scratch rows while successive units hit it only in a linear layer with one channel group
-    # (then it has one group); spilled weights change every unit
-    per_unit = _loads(total_units, 1.0, n_t, hw, True) / total_units if single and not ws \
-        else 1.0
-    sp = per_unit * share.spilled
-    moved = per_unit * total_units / max(og.groups, 1)
-    out[F["array_row_writes"]] += sp * (og.w_rows if ws else og.v_rows)
-    out[F["buffer_read_bits"]] += moved * spilled.buffer_bits
-    out[F["dram_read_bits"]] += moved * spilled.dram_bits
-    if not ws:
-        out[F["array_row_reads"]] += sp * og.v_rows
-        out[F["buffer_write_bits"]] += moved * spilled.buffer_bits
-        out[F["dram_write_bits"]] += moved * spilled.dram_bits
+    out[F["row_ops"]] = units * og.v_rows
+    out[F["active_col_ops"]] = lanes * geo.v_bits
+    out[F["standby_col_ops"]] = units * og.v_rows * hw.macro.cols - lanes * geo.v_bits
     return out
 
 
-def _compare_fraction(og: OptionGeometry, geo: LayerGeometry, load: LayerLoad, units: float,
-                      hw: Hardware) -> float:
-    """Expected fraction of compare groups compared per timestep."""
-    if hw.system.controller.compare == "all":
-        return 1.0
-    n_t = load.n_timesteps
-    groups = og.groups if og.option.stationary == "membranes" else og.memory_groups
-    lam = (units + load.spikes) / max(n_t * groups, 1)
-    rest = -math.expm1(-lam)
-    return (1.0 + (n_t - 1) * rest) / n_t
+# ----------------------------------------------------------------------------- scratch pools
+
+@dataclass(frozen=True)
+class Pools:
+    """What the layer's units do to the scratch pools, per sample (module docstring):
+    streamed-slice loads (``misses``), moves between macros, spilled-group loads."""
+
+    misses: float
+    moves: float
+    spill_misses: float
 
 
-def fire_counts(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, resident: float,
-                spilled: Spilled, f_stream: float, units: float, hw: Hardware
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Expected fire-phase counts: (in the arrays of a macro holding ``resident`` groups; in
-    memory, on the home macro: membranes outside the arrays, ``spilled`` under OS, all of them
-    under WS), per sample over all timesteps."""
-    arr, mem = np.zeros(len(COUNT_FIELDS)), np.zeros(len(COUNT_FIELDS))
-    n_t, v = load.n_timesteps, geo.v_bits
-    a = _compare_fraction(og, geo, load, units, hw)
-    if og.option.stationary == "membranes":
-        p_spk = -math.expm1(-load.spikes / max(n_t * og.groups, 1))
-        arr[F["compare_row_reads"]] = resident * og.v_rows * n_t * a
-        arr[F["array_row_writes"]] = resident * og.v_rows * n_t * p_spk
-        # spikes fall on the neurons evenly: those outside the arrays write their bits back
-        levels = (spilled.buffer_bits, spilled.dram_bits)
-        reads = tuple(b * n_t * a for b in levels)
-        writes = tuple(load.spikes * b / max(geo.n_neurons, 1) for b in levels)
+def _fraction(hits: float, total: float) -> float:
+    return min(1.0, hits / total) if total > 0 else 0.0
+
+
+def _streamed_target(prof: ReuseProfile, n_cg: int, scale: float, r: float, capacity: float,
+                     n_t: int) -> tuple[float, float, float, float]:
+    """Sorted by target, per sample: (loads of the resident pass, loads of the spilled pass,
+    the spilled pass's hits on its own keys, and on keys the resident pass left in the pool),
+    from the keys' unit counts and the sorted-order stack distances."""
+    n = np.arange(prof.key_units.size, dtype=np.float64)
+    ku = prof.key_units / prof.n_samples * scale * n_cg
+    first = float((ku * (1.0 - (1.0 - r) ** n)).sum())
+    spilled_keys = float((ku * (1.0 - r ** n)).sum())
+    both = float((ku * (1.0 - r ** n - (1.0 - r) ** n)).sum())
+    s = 1.0 - r
+    accesses2 = s * scale * n_cg * prof.accesses / prof.n_samples
+    total_reaccess = n_cg * (prof.accesses - prof.sorted_cold) / prof.n_samples
+    frac = _fraction(prof.sorted_hits(capacity, n_cg, s), total_reaccess)
+    reaccess = max(0.0, accesses2 - spilled_keys)
+    kept = both * min(1.0, capacity * n_t / first) if first > 0 else 0.0
+    return first, accesses2 - reaccess * frac - kept, reaccess * frac, kept
+
+
+def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: float,
+          capacity: float, k_spill: int, hosts: np.ndarray | None, home: int, hw: Hardware,
+          n_t: int) -> Pools:
+    """The scratch pools' work of a layer with ``units`` (``resident_units`` of them on
+    resident groups) per sample, a streamed pool of ``capacity`` slots and ``k_spill`` spill
+    slots; ``hosts[group]`` is the macro holding each row group (-1: spilled, run on ``home``;
+    None: one macro)."""
+    ctl = hw.system.controller
+    n_cg = og.n_cg
+    base = n_cg * prof.accesses / prof.n_samples
+    scale = units / base if base > 0 else 0.0
+    r = min(1.0, resident_units / units) if units > 0 else 1.0
+    spilled = units - resident_units
+    groups_first = scale * n_cg * prof.group_cold / prof.n_samples * (1.0 - r)
+    if not ctl.scratch_reuse:
+        return Pools(units, 0.0, spilled)
+    run_on = np.where(hosts >= 0, hosts, home) if hosts is not None else None
+    p_change = 0.0
+    if run_on is not None:
+        share = np.bincount(run_on) / max(run_on.size, 1)
+        p_change = 1.0 - float((share ** 2).sum())
+    if ctl.event_order == "target":
+        first, loads2, _, kept = _streamed_target(prof, n_cg, scale, r, capacity, n_t)
+        misses = first + loads2
+        remote = 0.0
+        if hosts is not None:
+            resident = hosts[hosts >= 0]
+            away = float((resident != home).mean()) if resident.size else 0.0
+            remote = scale * prof.remote(hosts.reshape(-1, n_cg)) + kept * away
+        spill = groups_first
     else:
-        reads = (geo.membrane_bits * n_t * a * f_stream,
-                 geo.membrane_bits * n_t * a * (1 - f_stream))
-        writes = (load.spikes * v * f_stream, load.spikes * v * (1 - f_stream))
-    mem[F["buffer_read_bits"]], mem[F["dram_read_bits"]] = reads
-    mem[F["buffer_write_bits"]], mem[F["dram_write_bits"]] = writes
-    return arr, mem
+        misses = units - scale * prof.hits(capacity, n_cg)
+        remote = 0.0
+        if run_on is not None:
+            remote = scale * prof.remote(run_on.reshape(-1, n_cg), capacity)
+        g_total = n_cg * (prof.group_accesses - prof.group_cold) / prof.n_samples
+        frac = _fraction(prof.group_hits(k_spill, n_cg, 1.0 - r), g_total)
+        spill = groups_first + max(0.0, spilled - groups_first) * (1.0 - frac)
+    per_step = misses / n_t
+    full = max(0.0, 1.0 - capacity / per_step) if per_step > 0 else 0.0
+    moves = remote * (1.0 + full) + misses * full * p_change
+    return Pools(misses, moves, spill)
+
+
+def pool_counts(pl: Pools, og: OptionGeometry, geo: LayerGeometry, slice_bits: float,
+                f_stream: float, spill_bits: float, f_spill: float, s_rows: int,
+                sp_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts ``[fields]`` of the pools' work: (streamed slices and moves, on the macros in
+    proportion to their units; spilled groups, on the home macro)."""
+    ws = og.option.stationary == "weights"
+    st, sp = np.zeros(len(COUNT_FIELDS)), np.zeros(len(COUNT_FIELDS))
+    bits = pl.misses * slice_bits
+    st[F["array_row_writes"]] = (pl.misses + pl.moves) * s_rows
+    st[F["array_row_reads"]] = (pl.misses if ws else 0.0) * s_rows + pl.moves * s_rows
+    st[F["buffer_read_bits"]] = bits * f_stream
+    st[F["dram_read_bits"]] = bits * (1 - f_stream)
+    st[F["transfer_bits"]] = pl.moves * slice_bits
+    if ws:
+        st[F["buffer_write_bits"]] = bits * f_stream
+        st[F["dram_write_bits"]] = bits * (1 - f_stream)
+    sbits = pl.spill_misses * spill_bits
+    sp[F["array_row_writes"]] = pl.spill_misses * sp_rows
+    sp[F["buffer_read_bits"]] = sbits * f_spill
+    sp[F["dram_read_bits"]] = sbits * (1 - f_spill)
+    if not ws:
+        sp[F["array_row_reads"]] = pl.spill_misses * sp_rows
+        sp[F["buffer_write_bits"]] = sbits * f_spill
+        sp[F["dram_write_bits"]] = sbits * (1 - f_spill)
+    return st, sp
+
+
+# ----------------------------------------------------------------------------- fire
+
+@dataclass(frozen=True)
+class FireStats:
+    """Per compare group (membrane groups under OS, memory groups under WS) and sample, over all
+    timesteps: how often it is compared, in how many timesteps one of its neurons spikes, and
+    its spikes."""
+
+    compared: np.ndarray
+    spiking: np.ndarray
+    spikes: np.ndarray
+
+
+def _neuron_groups(geo: LayerGeometry, og: OptionGeometry) -> np.ndarray:
+    """Compare group of every neuron (C-order over ``[c_out, oh, ow]``)."""
+    ch, pos = np.divmod(np.arange(geo.n_neurons), geo.out_positions)
+    if og.option.stationary == "weights":
+        return pos * og.n_cg + ch // og.channels_per_group
+    oy, ox = np.divmod(pos, geo.out_hw[1])
+    return ((oy * og.n_blocks) + ox // og.pack) * og.n_cg + ch // og.channels_per_group
+
+
+def fire_stats(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, spikes: np.ndarray,
+               hw: Hardware) -> FireStats:
+    """:class:`FireStats` from a layer's input counts ``[T, N, inputs]`` and output spikes
+    ``[T, N, neurons]``: with ``compare = active`` a group is compared at the first timestep,
+    when an event reaches it, or after one of its neurons spiked."""
+    n_t, n = spikes.shape[0], max(spikes.shape[1], 1)
+    ng = og.groups if og.option.stationary == "membranes" else og.memory_groups
+    grp = _neuron_groups(geo, og)
+    hit = np.zeros((n_t, spikes.shape[1], ng), dtype=bool)
+    cnt = np.zeros((n_t, spikes.shape[1], ng))
+    for g in np.unique(grp):
+        sel = spikes[:, :, grp == g]
+        hit[:, :, g] = sel.any(axis=2)
+        cnt[:, :, g] = sel.sum(axis=2)
+    if hw.system.controller.compare == "all":
+        compared = np.full(ng, float(n_t))
+    else:
+        touched = _touched(geo, og, events, ng)
+        active = touched.copy()
+        active[0] = True
+        active[1:] |= hit[:-1]
+        compared = active.sum(axis=(0, 1)) / n
+    return FireStats(compared, hit.sum(axis=(0, 1)) / n, cnt.sum(axis=(0, 1)) / n)
+
+
+def _touched(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, ng: int) -> np.ndarray:
+    """``[T, N, compare groups]``: whether an event of the timestep reaches the group."""
+    ev = events.reshape(events.shape[0], events.shape[1], geo.in_channels, -1).any(axis=2)
+    reached = np.zeros((events.shape[0], events.shape[1], geo.out_positions), dtype=bool)
+    for _tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
+                                          geo.out_hw):
+        reached[:, :, oy * geo.out_hw[1] + ox] |= ev[:, :, idx]
+    if og.option.stationary == "membranes":
+        oy, ox = np.divmod(np.arange(geo.out_positions), geo.out_hw[1])
+        block = oy * og.n_blocks + ox // og.pack
+        out = np.zeros(events.shape[:2] + (og.groups // og.n_cg,), dtype=bool)
+        for b in np.unique(block):
+            out[:, :, b] = reached[:, :, block == b].any(axis=2)
+        reached = out
+    return np.repeat(reached, og.n_cg, axis=2)[:, :, :ng]
+
+
+def fire_counts(lp: LayerProgram, og: OptionGeometry, fs: FireStats, n_macros: int
+                ) -> np.ndarray:
+    """Expected fire-phase counts ``[macros, fields]`` per sample: resident membrane groups
+    compared in place and reset (OS), the others read from and written to their memory level
+    by the home macro."""
+    out = np.zeros((n_macros, len(COUNT_FIELDS)))
+    v = lp.geo.v_bits
+    if lp.stationary == 1:
+        res = lp.stat_macro >= 0
+        np.add.at(out[:, F["compare_row_reads"]], lp.stat_macro[res], fs.compared[res] * og.v_rows)
+        np.add.at(out[:, F["array_row_writes"]], lp.stat_macro[res], fs.spiking[res] * og.v_rows)
+        level, bits = lp.stat_level, lp.stat_bits.astype(np.float64)
+        out_mask = ~res
+    else:
+        level, bits = lp.mem_level, lp.mem_bits.astype(np.float64)
+        out_mask = np.ones(level.size, dtype=bool)
+    for lvl, name in ((BUFFER, "buffer"), (1 - BUFFER, "dram")):
+        sel = out_mask & (level == lvl)
+        out[lp.home, F[f"{name}_read_bits"]] += float((fs.compared[sel] * bits[sel]).sum())
+        out[lp.home, F[f"{name}_write_bits"]] += float(fs.spikes[sel].sum()) * v
+    return out
+
+
+# ----------------------------------------------------------------------------- one layer
+
+def slot_rows(og: OptionGeometry) -> tuple[int, int]:
+    """(rows of a streamed slot, rows of a spill slot) of an option."""
+    ws = og.option.stationary == "weights"
+    return (og.v_rows, og.w_rows) if ws else (og.w_rows, og.v_rows)
+
+
+def nominal_capacity(og: OptionGeometry, hw: Hardware, free_rows: float = 0.0) -> float:
+    """Streamed slots of a layer over all macros when ``free_rows`` rows (all macros) are left
+    past the resident operands: the reserved slots, plus the free rows under ``auto``."""
+    s_rows, _ = slot_rows(og)
+    n = hw.system.n_macros
+    extra = free_rows // s_rows if hw.system.controller.scratch_slices == "auto" else 0.0
+    return float(n * scratch_slots(hw) + extra)
 
 
 def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Hardware,
                  resident_groups: float, resident_bits: float, streamed_buffer_bits: float,
-                 spilled_buffer_bits: float) -> np.ndarray:
+                 spilled_buffer_bits: float, profile: ReuseProfile, work: GroupWork,
+                 fs: FireStats, capacity: float) -> np.ndarray:
     """Expected counts ``[phases, fields]`` of one layer per sample, all on one macro (the
-    compiler's search; routing excluded). Linear in the four placement arguments."""
+    compiler's search; routing excluded), ``capacity`` streamed slots. Linear in the buffered
+    bits; the resident groups hold an even share of the units, compares and spikes."""
     st = og.option.stationary
-    u = expected_units(geo, og, load)
     r = resident_groups / og.groups if og.groups else 1.0
+    u, lanes = work.total_units, float(work.lanes.sum())
     s_bits = geo.streamed_bits(st)
     f_stream = streamed_buffer_bits / s_bits if s_bits else 0.0
-    spilled = Spilled(geo.operand_bits(st) - resident_bits, spilled_buffer_bits)
+    spilled = geo.operand_bits(st) - resident_bits
+    f_spill = spilled_buffer_bits / spilled if spilled > 0 else 0.0
+    pl = pools(profile, og, u, u * r, capacity, scratch_slots(hw), None, 0, hw,
+               load.n_timesteps)
+    s_rows, sp_rows = slot_rows(og)
+    bits = (geo.v_bits if st == "weights" else geo.w_bits) * lanes / u if u > 0 else 0.0
+    n_spilled = og.groups - resident_groups
+    g_bits = spilled / n_spilled if n_spilled > 0 else 0.0
+    stream, spill = pool_counts(pl, og, geo, bits, f_stream, g_bits, f_spill, s_rows, sp_rows)
     out = np.zeros((len(PHASES), len(COUNT_FIELDS)))
-    out[P_INTEGRATE] = integrate_counts(geo, og, load, Share(u * r, u * (1 - r)), u, f_stream,
-                                        spilled, hw)
-    arr, mem = fire_counts(geo, og, load, resident_groups, spilled, f_stream, u, hw)
-    out[P_FIRE] = arr + mem
-    v = geo.v_bits
+    out[P_INTEGRATE] = compute_counts(u, lanes, og, geo, hw) + stream + spill
+    compared, spikes = float(fs.compared.sum()), float(fs.spikes.sum())
+    mean_bits = geo.membrane_bits / max(fs.compared.size, 1)     # bits of a compare group
+    fire = out[P_FIRE]
+    if st == "membranes":
+        fire[F["compare_row_reads"]] = r * compared * og.v_rows
+        fire[F["array_row_writes"]] = r * float(fs.spiking.sum()) * og.v_rows
+        mem_reads, mem_writes, f_mem = (1 - r) * compared * mean_bits, \
+            (1 - r) * spikes * geo.v_bits, f_spill
+    else:
+        mem_reads, mem_writes, f_mem = compared * mean_bits, spikes * geo.v_bits, f_stream
+    fire[F["buffer_read_bits"]], fire[F["dram_read_bits"]] = \
+        mem_reads * f_mem, mem_reads * (1 - f_mem)
+    fire[F["buffer_write_bits"]], fire[F["dram_write_bits"]] = \
+        mem_writes * f_mem, mem_writes * (1 - f_mem)
     if st == "membranes":
         out[P_INIT, F["array_row_writes"]] = resident_groups * og.v_rows
-        out[P_INIT, F["buffer_write_bits"]] = spilled.buffer_bits
-        out[P_INIT, F["dram_write_bits"]] = spilled.dram_bits
+        out[P_INIT, F["buffer_write_bits"]] = spilled_buffer_bits
+        out[P_INIT, F["dram_write_bits"]] = spilled - spilled_buffer_bits
     else:
-        out[P_INIT, F["buffer_write_bits"]] = geo.n_neurons * v * f_stream
-        out[P_INIT, F["dram_write_bits"]] = geo.n_neurons * v * (1 - f_stream)
+        out[P_INIT, F["buffer_write_bits"]] = geo.n_neurons * geo.v_bits * f_stream
+        out[P_INIT, F["dram_write_bits"]] = geo.n_neurons * geo.v_bits * (1 - f_stream)
     return out
 
 
-def _levels(lp: LayerProgram) -> tuple[float, Spilled]:
-    """Buffer fraction of the streamed operand's bits, and the spilled stationary bits."""
+# ----------------------------------------------------------------------------- a mapping
+
+def _levels(lp: LayerProgram) -> tuple[float, tuple[float, float], float]:
+    """Buffer fraction of the streamed operand's bits; spilled stationary bits (buffer, DRAM);
+    buffer fraction of the spilled bits."""
     mb = lp.mem_bits
     f_stream = float(mb[lp.mem_level == BUFFER].sum() / mb.sum()) if mb.sum() else 0.0
     sp = lp.stat_macro < 0
-    return f_stream, Spilled(float(lp.stat_bits[sp].sum()),
-                             float(lp.stat_bits[sp & (lp.stat_level == BUFFER)].sum()))
+    buf = float(lp.stat_bits[sp & (lp.stat_level == BUFFER)].sum())
+    total = float(lp.stat_bits[sp].sum())
+    return f_stream, (buf, total - buf), (buf / total if total > 0 else 0.0)
 
 
-def _host_presence(lp: LayerProgram, n_macros: int) -> np.ndarray:
-    """``[events, macros]``: whether an event (one per input channel under WS, one per input
-    position under OS, interior events) has a unit on each macro."""
+def _sources(net: IntNetwork, prog: Program, index: int) -> np.ndarray | None:
+    """Macro each input event of layer ``index`` leaves from (None: the sensor): the previous
+    spiking layer's neuron macros, through flattening, and through a max-pool the macro of each
+    window's first input (its first spiking input in the engine)."""
+    k = sum(1 for lp in prog.layers if lp.index < index)
+    if k == 0:
+        return None
+    src = prog.layers[k - 1].neuron_macro
+    for i in range(prog.layers[k - 1].index + 1, index):
+        layer = net.layers[i]
+        if layer.kind == "maxpool":
+            c, h, w = net.shapes[i][0]
+            _, oh, ow = net.shapes[i][1]
+            sh, sw = layer.stride  # type: ignore[attr-defined]
+            grid = src.reshape(c, h, w)
+            src = grid[:, :oh * sh:sh, :ow * sw:sw][:, :oh, :ow].reshape(-1)
+    return src
+
+
+def routed_counts(net: IntNetwork, prog: Program, k: int, og: OptionGeometry,
+                  event_map: np.ndarray) -> np.ndarray:
+    """Expected deliveries per macro of layer k's input events per sample: every macro running
+    one of an event's units, except the one it leaves from (sensor events: every delivery)."""
+    lp = prog.layers[k]
+    geo = lp.geo
     hosts = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
-    g = lp.geo
-    if lp.stationary == 0:
-        per_c = hosts.reshape(g.in_channels, -1)
-        out = np.zeros((g.in_channels, n_macros), dtype=bool)
-        np.put_along_axis(out, per_c, True, axis=1)
-        return out
-    out = np.zeros((g.in_hw[0] * g.in_hw[1], n_macros), dtype=bool)
-    for _tap, idx, oy, ox in event_targets(g.kernel, g.stride, g.padding, g.in_hw, g.out_hw):
-        pb = oy * lp.n_blocks + ox // lp.pack
-        for cg in range(lp.n_cg):
-            out[idx, hosts[pb * lp.n_cg + cg]] = True
+    valid = _slots_table(geo, og) > 0                               # [blocks, h*w]
+    e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
+    src = _sources(net, prog, lp.index)
+    src = None if src is None else src.reshape(geo.in_channels, -1)
+    out = np.zeros(prog.n_macros)
+    for m in range(prog.n_macros):
+        on = (hosts == m).reshape(-1, og.n_cg).any(axis=1)         # per cg-agnostic group
+        if lp.stationary == 0:
+            present = (on.reshape(geo.in_channels, -1).astype(np.float64) @ valid) > 0
+        else:
+            present = np.broadcast_to((on.astype(np.float64) @ valid) > 0, e.shape)
+        keep = present if src is None else present & (src != m)
+        out[m] = float((e * keep).sum())
     return out
 
 
-def routed_estimate(prog: Program, k: int, events: float) -> np.ndarray:
-    """Expected deliveries per macro of layer k's input events (per sample), for uniformly
-    placed events: an event reaches every macro holding one of its units, except the macro it
-    left from (drawn from where the previous layer's neurons are; events of the first layer
-    come from the sensor and every delivery counts)."""
-    lp = prog.layers[k]
-    if events <= 0:
-        return np.zeros(prog.n_macros)
-    present = _host_presence(lp, prog.n_macros).mean(axis=0)
-    if k > 0:
-        src = np.bincount(prog.layers[k - 1].neuron_macro, minlength=prog.n_macros)
-        p_src = src / max(src.sum(), 1)
-    else:
-        p_src = np.zeros(prog.n_macros)
-    return events * present * (1 - p_src)
+def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: LayerLoad,
+                 activity: Activity, hw: Hardware, n_macros: int) -> np.ndarray:
+    """Expected counts ``[phases, macros, fields]`` of one mapped layer per sample (routing
+    and the init phase apart)."""
+    geo = lp.geo
+    st = og.option.stationary
+    work = group_work(geo, og, activity.event_map(net, lp.index), load.sops)
+    hosts = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
+    u_m = np.bincount(hosts, weights=work.units, minlength=n_macros)
+    l_m = np.bincount(hosts, weights=work.lanes, minlength=n_macros)
+    u = float(u_m.sum())
+    share = u_m / u if u > 0 else np.full(n_macros, 1.0 / n_macros)
+    resident_u = float(work.units[lp.stat_macro >= 0].sum())
+    prof = activity.profile(net, lp.index, st, og.pack)
+    pl = pools(prof, og, u, resident_u, float(lp.cap.sum()), lp.k_spill,
+               lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps)
+    f_stream, spilled_bits, f_spill = _levels(lp)
+    sp_groups = int((lp.stat_macro < 0).sum())
+    g_bits = sum(spilled_bits) / sp_groups if sp_groups else 0.0
+    bits = (geo.v_bits if st == "weights" else geo.w_bits) * float(l_m.sum()) / u if u else 0.0
+    stream, spill = pool_counts(pl, og, geo, bits, f_stream, g_bits, f_spill, lp.s_rows,
+                                lp.sp_rows)
+    out = np.zeros((len(PHASES), n_macros, len(COUNT_FIELDS)))
+    for m in range(n_macros):
+        out[P_INTEGRATE, m] = compute_counts(u_m[m], l_m[m], og, geo, hw) + stream * share[m]
+    out[P_INTEGRATE, lp.home] += spill
+    fs = fire_stats(geo, og, activity.layer_events(net, lp.index),
+                    activity.layer_spikes(net, lp.index), hw)
+    out[P_FIRE] = fire_counts(lp, og, fs, n_macros)
+    return out
 
 
-def estimate_counts(net: IntNetwork, mapping: Mapping, hw: Hardware,
-                    activity: Activity) -> WorkCounts:
+def estimate_counts(net: IntNetwork, mapping: Mapping, hw: Hardware, activity: Activity,
+                    program: Program | None = None) -> WorkCounts:
     """Expected :class:`WorkCounts` of one inference (one sample, ``activity.n_timesteps``
-    identical timesteps) of ``mapping`` under ``activity``."""
-    prog = build_program(net, mapping, hw)
+    identical timesteps) of ``mapping`` under ``activity`` (``program``: the mapping's program
+    when the caller built it already)."""
+    prog = program if program is not None else build_program(net, mapping, hw)
     loads = layer_loads(net, activity)
     n_t, n_m = activity.n_timesteps, prog.n_macros
     data = np.zeros((1, n_t, len(prog.layers), len(PHASES), n_m, len(COUNT_FIELDS)))
     for k, (lp, load, lm) in enumerate(zip(prog.layers, loads, mapping.layers, strict=True)):
         og = option_geometry(lp.geo, Option(lm.stationary, lm.cols, lm.pack), hw)
-        u = expected_units(lp.geo, og, load)
-        f_stream, spill = _levels(lp)
-        resident = np.bincount(lp.stat_macro[lp.stat_macro >= 0], minlength=n_m)
-        g = max(og.groups, 1)
-        for m in range(n_m):
-            home = m == lp.home
-            share = Share(u * resident[m] / g, u * lm.spilled_groups / g if home else 0.0)
-            data[0, :, k, P_INTEGRATE, m] = integrate_counts(
-                lp.geo, og, load, share, u, f_stream, spill if home else NO_SPILL, hw) / n_t
-            arr, mem = fire_counts(lp.geo, og, load, float(resident[m]), spill, f_stream, u, hw)
-            data[0, :, k, P_FIRE, m] = arr / n_t
-            if m == lp.home:
-                data[0, :, k, P_FIRE, m] += mem / n_t
-        data[0, :, k, P_INTEGRATE, :, F["routed_events"]] = \
-            routed_estimate(prog, k, load.events)[None, :] / n_t
+        data[0, :, k] = layer_counts(net, lp, og, load, activity, hw, n_m)[None] / n_t
+        data[0, :, k, P_INTEGRATE, :, F["routed_events"]] = routed_counts(
+            net, prog, k, og, activity.event_map(net, lp.index))[None, :] / n_t
+        data[0, :, k, P_INIT] = 0.0
         data[0, 0, k, P_INIT] = init_counts(lp, n_m)
     return WorkCounts(data, tuple(lp.name for lp in prog.layers), policy=mapping.policy,
                       source="estimate")
+
+

@@ -22,12 +22,22 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from collections.abc import Mapping as MappingType
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from flexspim.compile.activity import Activity
-from flexspim.compile.estimate import LayerLoad, estimate_counts, layer_loads, layer_totals
+from flexspim.compile.estimate import (
+    FireStats,
+    GroupWork,
+    LayerLoad,
+    estimate_counts,
+    fire_stats,
+    group_work,
+    layer_loads,
+    layer_totals,
+    nominal_capacity,
+)
 from flexspim.compile.geometry import (
     STATIONARY,
     LayerGeometry,
@@ -80,6 +90,31 @@ class _Ctx:
     placement: str
     forced_shapes: tuple[tuple[int, int] | None, ...] = ()
     whole_layers: bool = False
+    #: Rows left free past the resident operands, all macros together, that ``auto`` scratch
+    #: slots use (the policies place once, then price again with the rows they left).
+    free_rows: float = 0.0
+    _work: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def work(self, i: int, og: OptionGeometry) -> GroupWork:
+        """Units and lanes of layer i's row groups under an option (kept once computed)."""
+        o = og.option
+        key = ("work", i, o.stationary, o.cols, o.pack)
+        if key not in self._work:
+            g = self.geos[i]
+            self._work[key] = group_work(g, og, self.activity.event_map(self.net, g.index),
+                                         self.loads[i].sops)
+        return self._work[key]
+
+    def fire(self, i: int, og: OptionGeometry) -> FireStats:
+        """Compares and spikes of layer i's compare groups under an option (kept)."""
+        o = og.option
+        key = ("fire", i, o.stationary, o.cols, o.pack)
+        if key not in self._work:
+            g = self.geos[i]
+            self._work[key] = fire_stats(g, og, self.activity.layer_events(self.net, g.index),
+                                         self.activity.layer_spikes(self.net, g.index),
+                                         self.hw)
+        return self._work[key]
 
     def energy(self, i: int, og: OptionGeometry, k: float, r: float, bs: float,
                bp: float) -> float:
@@ -88,7 +123,10 @@ class _Ctx:
 
         Leakage is charged over the layer's busy time on one macro divided by the macro count
         (its work spread over every macro), which keeps the objective linear."""
-        tot = layer_totals(self.geos[i], og, self.loads[i], self.hw, k, r, bs, bp)
+        g = self.geos[i]
+        prof = self.activity.profile(self.net, g.index, og.option.stationary, og.pack)
+        tot = layer_totals(g, og, self.loads[i], self.hw, k, r, bs, bp, prof, self.work(i, og),
+                           self.fire(i, og), nominal_capacity(og, self.hw, self.free_rows))
         dyn = dynamic_energy_pj(tot, self.prices)
         leak_uw = self.hw.system.n_macros * self.prices.macro_leakage_uw \
             + self.prices.buffer_leakage_uw

@@ -1,0 +1,338 @@
+"""Reuse profiles: how the units of a layer's events reuse streamed slices and stationary row
+groups, measured once from the layer's input events and valid for every mapping
+(docs/system-model.md §The analytic estimator).
+
+The system engine's scratch pools are least-recently-used caches (:mod:`flexspim.system.kernel`):
+a chip-wide one of ``K`` streamed slots and the home macro's spill slots. Whether an access hits
+an LRU cache of any size follows from its *stack distance*, the number of distinct items used
+since the previous access to the same item (Mattson et al., IBM Systems Journal 9(2), 1970):
+one pass over the access sequence gives the hits of every cache size. The access sequence of a
+layer depends on its input events, the stationary operand and the lane packing, not on the
+lane width, the residency or the placement: channel groups only repeat each access ``n_cg``
+times in a row (an item is then ``n_cg * D + n_cg - 1`` items away, ``D`` the distance in keys
+without the channel group), so one :class:`ReuseProfile` per (stationary operand, packing)
+serves every mapping of the layer.
+
+A profile holds, summed over samples and timesteps (the pools are emptied every timestep):
+
+- ``accesses``, ``cold`` (first accesses of a timestep) and ``distances`` (histogram of stack
+  distances ``D`` of the other accesses) of the streamed slice keys in arrival order;
+- the same of the stationary row groups (``group_*``), for the spill slots;
+- ``key_units``: histogram of the accesses per key and timestep (``event_order = "target"``
+  loads a key once per timestep when one of its units is resident);
+- ``sorted_*``: the stack distances of the keys when the units run group by group, keys sorted
+  within a group (the order of spilled groups under ``target``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+try:
+    from numba import njit
+except ImportError:  # pragma: no cover - without Numba the same code runs as plain Python
+
+    def njit(*args, **kwargs):  # type: ignore[no-redef]
+        if args and callable(args[0]):
+            return args[0]
+        return lambda f: f
+
+
+@dataclass(frozen=True, eq=False)
+class ReuseProfile:
+    """Reuse of one layer's streamed keys and stationary groups (module docstring), summed over
+    ``n_samples`` samples and all timesteps; distances are histograms indexed by ``D``."""
+
+    accesses: float
+    cold: float
+    distances: np.ndarray
+    group_accesses: float
+    group_cold: float
+    group_distances: np.ndarray
+    key_units: np.ndarray
+    sorted_cold: float
+    sorted_distances: np.ndarray
+    n_samples: int
+    n_groups: int = 0
+    pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pair_counts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def hits(self, capacity: float, n_cg: int, scale: float = 1.0) -> float:
+        """Accesses per sample (channel groups included) that find their key in an LRU cache of
+        ``capacity`` items; ``scale`` shrinks the distances (a subset of the items)."""
+        return _hits(self.distances, capacity, n_cg, scale) / self.n_samples
+
+    def group_hits(self, capacity: float, n_cg: int, scale: float = 1.0) -> float:
+        return _hits(self.group_distances, capacity, n_cg, scale) / self.n_samples
+
+    def sorted_hits(self, capacity: float, n_cg: int, scale: float = 1.0) -> float:
+        return _hits(self.sorted_distances, capacity, n_cg, scale) / self.n_samples
+
+    def remote(self, macro_of: np.ndarray, capacity: float | None = None) -> float:
+        """Re-accesses per sample (channel groups included) whose previous use of the key ran
+        on another macro: ``macro_of[group, cg]`` is the macro each row group runs on (-1:
+        leave the pair out); with ``capacity``, only re-accesses that hit an LRU cache of that
+        size (distances inside a bucket taken as uniform)."""
+        if self.pairs.size == 0:
+            return 0.0
+        g = self.n_groups
+        bucket, rest = np.divmod(self.pairs, g * g)
+        g1, g2 = np.divmod(rest, g)
+        m1, m2 = macro_of[g1], macro_of[g2]                        # [pairs, n_cg]
+        n_cg = macro_of.shape[1]
+        differ = ((m1 != m2) & (m1 >= 0) & (m2 >= 0)).sum(axis=1)
+        weight = self.pair_counts
+        if capacity is not None:
+            lo = 2.0 ** bucket - 1
+            hi = 2.0 ** (bucket + 1) - 1
+            top = (capacity + 1) / n_cg - 1             # item distance n_cg*D + n_cg - 1 < K
+            weight = weight * np.clip((top - lo) / (hi - lo), 0.0, 1.0)
+        return float((weight * differ).sum()) / self.n_samples
+
+
+def _hits(hist: np.ndarray, capacity: float, n_cg: int, scale: float) -> float:
+    """Accesses whose item distance ``scale * (n_cg * D + n_cg - 1)`` is below ``capacity``."""
+    if hist.size == 0 or capacity <= 0:
+        return 0.0
+    d = np.arange(hist.size, dtype=np.float64)
+    ok = scale * (n_cg * d + n_cg - 1) < capacity
+    return float(n_cg * hist[ok].sum())
+
+
+# ----------------------------------------------------------------------------- sequences
+
+@njit(cache=True)
+def _ws_event(q: int, h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+              oh: int, ow: int, pack: int, nblk: int, keys: np.ndarray, groups: np.ndarray,
+              n: int) -> int:
+    """Append one WS event's accesses: per tap block with a valid tap, its key (pack 1: the
+    output position; else (event position, block)) and its group (input channel, block)."""
+    c = q // (h * w)
+    y = (q // w) % h
+    x = q % w
+    for b in range(nblk):
+        pos1 = -1
+        for s in range(pack):
+            tap = b * pack + s
+            if tap >= kh * kw:
+                break
+            ny = y + ph - tap // kw
+            nx = x + pw - tap % kw
+            if ny < 0 or nx < 0 or ny % sh != 0 or nx % sw != 0:
+                continue
+            if ny // sh >= oh or nx // sw >= ow:
+                continue
+            pos1 = (ny // sh) * ow + nx // sw
+        if pos1 < 0:
+            continue
+        keys[n] = pos1 if pack == 1 else (y * w + x) * nblk + b
+        groups[n] = c * nblk + b
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def _os_event(q: int, h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int,
+              oh: int, ow: int, pack: int, nblk: int, keys: np.ndarray, groups: np.ndarray,
+              n: int, hits: np.ndarray) -> int:
+    """Append one OS event's accesses: per output x block it reaches (ascending), its key
+    (input channel, kernel row, column offset, partial block) and its group (the block)."""
+    c = q // (h * w)
+    y = (q // w) % h
+    x = q % w
+    jr = kw + (pack - 1) * sw
+    nh = 0
+    for i in range(kh):
+        ny = y + ph - i
+        if ny < 0 or ny % sh != 0 or ny // sh >= oh:
+            continue
+        for j in range(kw):
+            nx = x + pw - j
+            if nx < 0 or nx % sw != 0 or nx // sw >= ow:
+                continue
+            hits[nh] = (ny // sh) * nblk + (nx // sw) // pack
+            nh += 1
+    for a in range(1, nh):                # insertion sort of a few blocks
+        val = hits[a]
+        b2 = a - 1
+        while b2 >= 0 and hits[b2] > val:
+            hits[b2 + 1] = hits[b2]
+            b2 -= 1
+        hits[b2 + 1] = val
+    u = 0
+    while u < nh:
+        pb = hits[u]
+        while u < nh and hits[u] == pb:
+            u += 1
+        oy = pb // nblk
+        xb = pb % nblk
+        i = y + ph - oy * sh
+        j0 = x + pw - xb * pack * sw
+        partial = 1 if (xb == nblk - 1 and ow % pack != 0) else 0
+        keys[n] = ((c * kh + i) * jr + j0) * 2 + partial
+        groups[n] = pb
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def _stack(seq: np.ndarray, n_keys: int, last: np.ndarray, tree: np.ndarray,
+           dist: np.ndarray) -> int:
+    """Stack distances of ``seq`` (Fenwick tree over access times); writes them into ``dist``
+    (-1 for a first access) and returns the number of first accesses. ``last`` (size
+    ``n_keys``, all -1) and ``tree`` (size ``len(seq) + 1``, all 0) are left clean."""
+    n = seq.size
+    cold = 0
+    for i in range(n):
+        k = seq[i]
+        j = last[k]
+        if j < 0:
+            cold += 1
+            dist[i] = -1
+        else:
+            # marked positions in (j, i): prefix(i - 1) - prefix(j)
+            a = 0
+            p = i
+            while p > 0:
+                a += tree[p]
+                p -= p & -p
+            b = 0
+            p = j + 1
+            while p > 0:
+                b += tree[p]
+                p -= p & -p
+            dist[i] = a - b
+            p = j + 1
+            while p <= n:
+                tree[p] -= 1
+                p += p & -p
+        p = i + 1
+        while p <= n:
+            tree[p] += 1
+            p += p & -p
+        last[k] = i
+    for i in range(n):
+        last[seq[i]] = -1
+    tree[:] = 0
+    return cold
+
+
+@njit(cache=True)
+def _sequences(xs: np.ndarray, geom: np.ndarray, ws: bool, pack: int, nblk: int,
+               keys: np.ndarray, groups: np.ndarray, hits: np.ndarray) -> int:
+    """The keys and groups of one timestep's units (channel groups left out) in arrival order."""
+    h, w, kh, kw, sh, sw = geom[0], geom[1], geom[2], geom[3], geom[4], geom[5]
+    ph, pw, oh, ow = geom[6], geom[7], geom[8], geom[9]
+    n = 0
+    for q in range(xs.size):
+        for _ in range(xs[q]):
+            if ws:
+                n = _ws_event(q, h, w, kh, kw, sh, sw, ph, pw, oh, ow, pack, nblk, keys, groups,
+                              n)
+            else:
+                n = _os_event(q, h, w, kh, kw, sh, sw, ph, pw, oh, ow, pack, nblk, keys, groups,
+                              n, hits)
+    return n
+
+
+@njit(cache=True)
+def _bucket(d: int) -> int:
+    """``floor(log2(d + 1))``: stack distances ``[2**b - 1, 2**(b + 1) - 1)`` share bucket b."""
+    b = 0
+    v = d + 1
+    while v > 1:
+        v >>= 1
+        b += 1
+    return b
+
+
+@njit(cache=True)
+def _timestep(xs: np.ndarray, geom: np.ndarray, ws: bool, pack: int, nblk: int,
+              per_event: int, n_keys: int, n_groups: int, last: np.ndarray,
+              prev_group: np.ndarray, hits: np.ndarray, count: np.ndarray,
+              out_d: np.ndarray, out_gd: np.ndarray, out_sd: np.ndarray, out_ku: np.ndarray,
+              totals: np.ndarray) -> np.ndarray:
+    """Add one timestep's accesses to the histograms and ``totals`` = (accesses, cold, group
+    accesses, group cold, sorted cold); returns the codes ``(bucket * G + previous group) * G +
+    group`` of its re-accesses (``G`` groups), the pairs of groups that use a key one after the
+    other."""
+    tot = 0
+    for q in range(xs.size):
+        tot += xs[q]
+    keys = np.empty(tot * per_event, dtype=np.int64)
+    groups = np.empty(tot * per_event, dtype=np.int64)
+    n = _sequences(xs, geom, ws, pack, nblk, keys, groups, hits)
+    keys, groups = keys[:n], groups[:n]
+    tree = np.zeros(n + 1, dtype=np.int64)
+    dist = np.empty(n, dtype=np.int64)
+    totals[0] += n
+    totals[1] += _stack(keys, n_keys, last, tree, dist)
+    pairs = np.empty(n, dtype=np.int64)
+    n_pairs = 0
+    for i in range(n):
+        k = keys[i]
+        if dist[i] >= 0:
+            out_d[dist[i]] += 1
+            pairs[n_pairs] = (_bucket(dist[i]) * n_groups + prev_group[k]) * n_groups + groups[i]
+            n_pairs += 1
+        prev_group[k] = groups[i]
+    totals[2] += n
+    totals[3] += _stack(groups, n_groups, last, tree, dist)
+    for i in range(n):
+        if dist[i] >= 0:
+            out_gd[dist[i]] += 1
+    order = np.argsort(groups * n_keys + keys, kind="mergesort")
+    totals[4] += _stack(keys[order], n_keys, last, tree, dist)
+    for i in range(n):
+        if dist[i] >= 0:
+            out_sd[dist[i]] += 1
+    for i in range(n):
+        count[keys[i]] += 1
+    for i in range(n):
+        if count[keys[i]] > 0:
+            out_ku[min(count[keys[i]], out_ku.size - 1)] += 1
+            count[keys[i]] = 0
+    return pairs[:n_pairs]
+
+
+def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
+                  stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
+                  in_channels: int, stationary: str, pack: int) -> ReuseProfile:
+    """The :class:`ReuseProfile` of a layer (a convolution; a linear layer is 1 x 1 on a 1 x 1
+    map) whose input counts are ``x`` ``[T, N, c_in * h * w]``."""
+    ws = stationary == "weights"
+    (h, w), (kh, kw), (oh, ow) = in_hw, kernel, out_hw
+    nblk = -(-(kh * kw) // pack) if ws else -(-ow // pack)    # blocks (OS: per output row)
+    if ws:
+        n_keys = oh * ow if pack == 1 else h * w * nblk
+        n_groups = in_channels * nblk
+    else:
+        n_keys = in_channels * kh * (kw + (pack - 1) * stride[1]) * 2
+        n_groups = oh * nblk
+    per_event = nblk if ws else kh * kw
+    geom = np.array([h, w, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow],
+                    dtype=np.int64)
+    xs = np.ascontiguousarray(x, dtype=np.int64)
+    longest = int(xs.sum(axis=2).max(initial=0)) * per_event + 2
+    hists = [np.zeros(longest, dtype=np.float64) for _ in range(3)]
+    key_units = np.zeros(max(longest, 2), dtype=np.float64)
+    totals = np.zeros(5, dtype=np.float64)
+    last = np.full(max(n_keys, n_groups), -1, dtype=np.int64)
+    prev = np.zeros(n_keys, dtype=np.int64)
+    hits = np.empty(kh * kw, dtype=np.int64)
+    count = np.zeros(n_keys, dtype=np.int64)
+    codes = [_timestep(xs[t, s], geom, ws, int(pack), int(nblk), int(per_event), int(n_keys),
+                       int(n_groups), last, prev, hits, count, hists[0], hists[1], hists[2],
+                       key_units, totals)
+             for s in range(xs.shape[1]) for t in range(xs.shape[0])]
+    pairs, pair_counts = np.unique(np.concatenate(codes) if codes else
+                                   np.zeros(0, dtype=np.int64), return_counts=True)
+    trim = [np.trim_zeros(hh, "b") for hh in (*hists, key_units)]
+    return ReuseProfile(accesses=float(totals[0]), cold=float(totals[1]), distances=trim[0],
+                        group_accesses=float(totals[2]), group_cold=float(totals[3]),
+                        group_distances=trim[1], key_units=trim[3],
+                        sorted_cold=float(totals[4]), sorted_distances=trim[2],
+                        n_samples=max(int(x.shape[1]), 1), n_groups=int(n_groups),
+                        pairs=pairs, pair_counts=pair_counts.astype(np.float64))
