@@ -199,10 +199,11 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
     if not ctl.scratch_reuse:
         return Pools(units, 0.0, spilled)
     run_on = np.where(hosts >= 0, hosts, home) if hosts is not None else None
-    p_change = 0.0
+    elsewhere = 0.0                 # a full pool's oldest slice is on another macro
     if run_on is not None:
-        share = np.bincount(run_on) / max(run_on.size, 1)
-        p_change = 1.0 - float((share ** 2).sum())
+        n_m = int(run_on.max()) + 1
+        stay = prof.same_macro(run_on.reshape(-1, n_cg))
+        elsewhere = stay + (1.0 - stay) * (1.0 - 1.0 / max(n_m - 1, 1)) if n_m > 1 else 0.0
     if ctl.event_order == "target":
         first, loads2, _, kept = _streamed_target(prof, n_cg, scale, r, capacity, n_t)
         misses = first + loads2
@@ -222,7 +223,7 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
         spill = groups_first + max(0.0, spilled - groups_first) * (1.0 - frac)
     per_step = misses / n_t
     full = max(0.0, 1.0 - capacity / per_step) if per_step > 0 else 0.0
-    moves = remote * (1.0 + full) + misses * full * p_change
+    moves = remote * (1.0 + full) + misses * full * elsewhere
     return Pools(misses, moves, spill)
 
 

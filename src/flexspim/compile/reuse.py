@@ -58,6 +58,8 @@ class ReuseProfile:
     n_groups: int = 0
     pairs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     pair_counts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    step_counts: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def hits(self, capacity: float, n_cg: int, scale: float = 1.0) -> float:
         """Accesses per sample (channel groups included) that find their key in an LRU cache of
@@ -69,6 +71,21 @@ class ReuseProfile:
 
     def sorted_hits(self, capacity: float, n_cg: int, scale: float = 1.0) -> float:
         return _hits(self.sorted_distances, capacity, n_cg, scale) / self.n_samples
+
+    def same_macro(self, macro_of: np.ndarray) -> float:
+        """Fraction of two units in a row (channel groups included) that run on the same macro
+        (``macro_of[group, cg]``)."""
+        n_cg = macro_of.shape[1]
+        inner = float(self.accesses) * (n_cg - 1)        # cg -> cg + 1 inside one access
+        same_inner = float(self.accesses) * float(
+            (macro_of[:, 1:] == macro_of[:, :-1]).mean()) * (n_cg - 1) if n_cg > 1 else 0.0
+        if self.steps.size:
+            g1, g2 = np.divmod(self.steps, self.n_groups)
+            same = float((self.step_counts * (macro_of[g1, -1] == macro_of[g2, 0])).sum())
+        else:
+            same = 0.0
+        total = inner + float(self.step_counts.sum())
+        return (same + same_inner) / total if total > 0 else 1.0
 
     def remote(self, macro_of: np.ndarray, capacity: float | None = None) -> float:
         """Re-accesses per sample (channel groups included) whose previous use of the key ran
@@ -253,11 +270,11 @@ def _timestep(xs: np.ndarray, geom: np.ndarray, ws: bool, pack: int, nblk: int,
               per_event: int, n_keys: int, n_groups: int, last: np.ndarray,
               prev_group: np.ndarray, hits: np.ndarray, count: np.ndarray,
               out_d: np.ndarray, out_gd: np.ndarray, out_sd: np.ndarray, out_ku: np.ndarray,
-              totals: np.ndarray) -> np.ndarray:
+              totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Add one timestep's accesses to the histograms and ``totals`` = (accesses, cold, group
     accesses, group cold, sorted cold); returns the codes ``(bucket * G + previous group) * G +
     group`` of its re-accesses (``G`` groups), the pairs of groups that use a key one after the
-    other."""
+    other, and the codes ``previous group * G + group`` of every two units in a row."""
     tot = 0
     for q in range(xs.size):
         tot += xs[q]
@@ -294,7 +311,10 @@ def _timestep(xs: np.ndarray, geom: np.ndarray, ws: bool, pack: int, nblk: int,
         if count[keys[i]] > 0:
             out_ku[min(count[keys[i]], out_ku.size - 1)] += 1
             count[keys[i]] = 0
-    return pairs[:n_pairs]
+    steps = np.empty(max(n - 1, 0), dtype=np.int64)
+    for i in range(1, n):
+        steps[i - 1] = groups[i - 1] * n_groups + groups[i]
+    return pairs[:n_pairs], steps
 
 
 def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
@@ -327,12 +347,16 @@ def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int]
                        int(n_groups), last, prev, hits, count, hists[0], hists[1], hists[2],
                        key_units, totals)
              for s in range(xs.shape[1]) for t in range(xs.shape[0])]
-    pairs, pair_counts = np.unique(np.concatenate(codes) if codes else
-                                   np.zeros(0, dtype=np.int64), return_counts=True)
+    empty = np.zeros(0, dtype=np.int64)
+    pairs, pair_counts = np.unique(np.concatenate([c[0] for c in codes]) if codes else empty,
+                                   return_counts=True)
+    steps, step_counts = np.unique(np.concatenate([c[1] for c in codes]) if codes else empty,
+                                   return_counts=True)
     trim = [np.trim_zeros(hh, "b") for hh in (*hists, key_units)]
     return ReuseProfile(accesses=float(totals[0]), cold=float(totals[1]), distances=trim[0],
                         group_accesses=float(totals[2]), group_cold=float(totals[3]),
                         group_distances=trim[1], key_units=trim[3],
                         sorted_cold=float(totals[4]), sorted_distances=trim[2],
                         n_samples=max(int(x.shape[1]), 1), n_groups=int(n_groups),
-                        pairs=pairs, pair_counts=pair_counts.astype(np.float64))
+                        pairs=pairs, pair_counts=pair_counts.astype(np.float64),
+                        steps=steps, step_counts=step_counts.astype(np.float64))
