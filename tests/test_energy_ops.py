@@ -123,7 +123,7 @@ def test_characterisation_from_the_model() -> None:
 # ----------------------------------------------------------------------------- another node
 
 def test_technology_factor_is_the_published_polynomial() -> None:
-    """Stillmaker & Baas's corrigendum works its 65 nm energy factor out at 1.3 V: 2.604."""
+    """Stillmaker & Baas's corrigendum evaluates the 65 nm energy polynomial at 1.3 V: 2.604."""
     assert ops.technology_energy_factor("65", 1.3) == pytest.approx(2.604, abs=5e-4)
     assert ops.node_energy_ratio("65", "LP45", 1.1) == pytest.approx(1.68075 / 1.21313)
     assert ops.node_energy_ratio("LP45", "LP45", 0.9) == 1.0

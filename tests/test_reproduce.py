@@ -147,3 +147,13 @@ def test_printed_table_shows_both_spidr_numbers(small_run) -> None:
     assert EXPLAINED_IN["spidr_tops_per_w_4w7v"] in table
     other = print_table({**summary, "hardware": "SpiDR"})
     assert other.splitlines()[0].startswith("paper: the FlexSpIM paper's values")
+
+
+def test_reproduce_refuses_unknown_hardware_before_any_work(tmp_path, capsys) -> None:
+    from flexspim.cli import main
+
+    assert main(["reproduce", "--hw", "loihi", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["flexspim: error: loihi: no such hardware file; check the path, or name a "
+                   "preset: flexspim, spidr"]
+    assert not (tmp_path / "r" / "summary.json").exists()

@@ -213,9 +213,9 @@ def calibrate_macro_energy(spec: MacroSpec | None = None, *,
 #: Energy per operation of a CMOS node against its supply V, ``a V^2 + b V + c`` (relative
 #: units, the same for every node), from Stillmaker & Baas, "Scaling equations for the accurate
 #: prediction of CMOS device performance from 180 nm to 7 nm", Integration, the VLSI Journal 58
-#: (2017) 74-81, energy table: 65 nm as the authors' corrigendum example writes it, 45 nm LP as
-#: UCLA NanoCAD's nodeScale tabulates it. 40 nm (FlexSpIM) is not tabulated; ``LP45`` stands in
-#: for it (docs/energy.md, "Another node: the SpiDR preset").
+#: (2017) 74-81, energy table, as UCLA NanoCAD's nodeScale tabulates it (the 65 nm polynomial is
+#: the one the authors' corrigendum evaluates at 1.3 V). 40 nm (FlexSpIM) is not tabulated;
+#: ``LP45`` stands in for it (docs/energy.md, "Another node: the SpiDR preset").
 TECH_ENERGY_POLY: dict[str, tuple[float, float, float]] = {
     "65": (3.755, -4.398, 1.975),
     "LP45": (1.103, -0.362, 0.2767),

@@ -434,7 +434,7 @@ def default_hardware(**changes: Any) -> Hardware:
     return Hardware(**changes)
 
 
-#: The folder of the hardware presets shipped in the package (docs/parameters.md).
+#: The package whose ``presets/`` folder holds the shipped hardware presets (docs/parameters.md).
 PRESETS_PACKAGE = "flexspim.hw"
 
 
