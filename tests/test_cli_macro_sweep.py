@@ -45,3 +45,23 @@ def test_voltage_outside_range_is_one_line_error(tmp_path: Path,
     hw.write_text("macro:\n  colums: 128\n")
     assert main(["macro-sweep", "--hardware", str(hw)]) == 2
     assert "did you mean 'cols'" in capsys.readouterr().err
+
+
+def test_spidr_preset_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--hw spidr``: the model at SpiDR's node and supply, no FlexSpIM figure beside it."""
+    js = tmp_path / "spidr.json"
+    assert main(["macro-sweep", "--hw", "spidr", "--json", str(js), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SpiDR macro characterisation (bit-level model; tables at 0.85 V, "
+                          "200.0 MHz)")
+    assert "5.7" not in out and "up to 4.3x" not in out and "Table I" in out
+    doc = json.loads(js.read_text())
+    assert doc["chip"] == "SpiDR" and doc["paper"] == {} and doc["voltage_v"] == 0.85
+    assert doc["pj_per_sop_8w16v_0v85"] > 0
+
+
+def test_unknown_preset_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["macro-sweep", "--hw", "loihi"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["flexspim: error: loihi: no such hardware file; check the path, or name a "
+                   "preset: flexspim, spidr"]

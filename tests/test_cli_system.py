@@ -181,3 +181,30 @@ def test_compile_forces_stationarity_and_places_first_fit(files, capsys) -> None
         assert main(["compile", str(files["net"]), "--stationary", bad, "--out",
                      str(d / "x.json")]) == 2
         assert says in one_line_error(capsys)
+
+
+def test_compile_and_simulate_on_the_spidr_preset(files, capsys) -> None:
+    """``--hw spidr`` on compile and simulate: the run is priced on SpiDR's preset, its macro
+    compute the FlexSpIM run's times the node and supply scaling; the run document says so."""
+    from flexspim.energy.ops import node_energy_ratio
+    from flexspim.hw import load_preset
+
+    d = files["dir"]
+    assert main(["compile", str(files["net"]), "--hw", "spidr", "--out",
+                 str(d / "spidr.mapping.json")]) == 0
+    runs = {}
+    for tag, hw in (("spidr", ["--hw", "spidr"]), ("flexspim", [])):
+        assert main(["simulate", str(files["net"]), str(files["x"]), "--mapping",
+                     str(d / "spidr.mapping.json"), *hw, "--json", str(d / f"{tag}.json"),
+                     "--no-progress"]) == 0
+        runs[tag] = load_run(d / f"{tag}.json")
+    capsys.readouterr()
+    assert runs["spidr"].hardware == load_preset("spidr")
+    assert runs["flexspim"].hardware.name == "FlexSpIM"
+    spidr = load_preset("spidr")
+    compute = {t: r.cost["total_pj"]["macro_compute"] for t, r in runs.items()}
+    scale = node_energy_ratio("65", "LP45", 1.1) * (0.85 / 0.9) ** 1.177
+    assert compute["spidr"] / compute["flexspim"] == pytest.approx(scale, rel=1e-4)
+    assert runs["spidr"].cost["latency_per_inference_us"] < \
+        runs["flexspim"].cost["latency_per_inference_us"]      # 200 MHz against 75.5 MHz
+    assert spidr.clock_mhz == 200.0

@@ -148,6 +148,20 @@ def test_load_sweep_reads_yaml_with_relative_paths(tmp_path: Path) -> None:
         load_sweep(tmp_path / "missing.yaml")
 
 
+def test_a_sweep_names_a_hardware_preset(tmp_path: Path) -> None:
+    from flexspim.hw import load_preset
+
+    (tmp_path / "s.yaml").write_text("format: flexspim-sweep\nversion: 1\nhardware: spidr\n"
+                                     "space:\n  n_macros: [2, 4]\n")
+    assert load_sweep(tmp_path / "s.yaml").hardware == load_preset("spidr")
+    (tmp_path / "spidr").write_text("voltage: 1.0\n")       # a file of that name wins
+    with pytest.raises(ConfigError, match="unknown hardware file type"):
+        load_sweep(tmp_path / "s.yaml")
+    (tmp_path / "t.yaml").write_text("format: flexspim-sweep\nversion: 1\nhardware: spdr\n")
+    with pytest.raises(ConfigError, match="spdr: no such hardware file.*flexspim, spidr"):
+        load_sweep(tmp_path / "t.yaml")
+
+
 # ----------------------------------------------------------------------------- the store
 
 def test_store_writes_each_key_once_and_checks_its_format(tmp_path: Path) -> None:

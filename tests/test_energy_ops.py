@@ -118,3 +118,74 @@ def test_characterisation_from_the_model() -> None:
     res2 = ops.macro_characterisation(other)
     assert res2["standby_saving"] == pytest.approx(0.5)
     assert res2["max_gain_vs_rowwise"] != pytest.approx(res["max_gain_vs_rowwise"])
+
+
+# ----------------------------------------------------------------------------- another node
+
+def test_technology_factor_is_the_published_polynomial() -> None:
+    """Stillmaker & Baas's corrigendum evaluates the 65 nm energy polynomial at 1.3 V: 2.604."""
+    assert ops.technology_energy_factor("65", 1.3) == pytest.approx(2.604, abs=5e-4)
+    assert ops.node_energy_ratio("65", "LP45", 1.1) == pytest.approx(1.68075 / 1.21313)
+    assert ops.node_energy_ratio("LP45", "LP45", 0.9) == 1.0
+    with pytest.raises(ConfigError, match="technology node '28'.*known: 65, LP45"):
+        ops.technology_energy_factor("28", 1.0)
+    with pytest.raises(ConfigError, match="fitted over 0.5-1.5 V"):
+        ops.node_energy_ratio("65", "LP45", 2.0)
+
+
+def test_spidr_preset_is_flexspim_moved_to_65_nm() -> None:
+    """The preset's energies are FlexSpIM's times the Stillmaker-Baas ratio (to rounding); the
+    compare reads a row like e_read; everything else in MacroEnergy is FlexSpIM's."""
+    from flexspim.hw import load_preset
+
+    spidr = load_preset("spidr")
+    ratio = ops.node_energy_ratio("65", "LP45", 1.1)
+    want = ops.scale_macro_energy(MacroEnergy(), ratio)
+    for f in dataclasses.fields(MacroEnergy):
+        assert getattr(spidr.macro_energy, f.name) == pytest.approx(getattr(want, f.name),
+                                                                    rel=1e-4), f.name
+    assert spidr.system_energy.compare_pj_per_bit == spidr.macro_energy.e_read_pj_per_bit
+    assert spidr.macro_energy.e_col_active_pj > MacroEnergy().e_col_active_pj
+
+
+def test_spidr_energy_per_sop_at_its_reported_widths() -> None:
+    """4-bit weights, 7-bit membranes: 36 lanes of 7 columns fill 252 of 256 columns; by hand
+    from the preset's parameters, at 0.85 V."""
+    from flexspim.hw import load_preset
+
+    hw = load_preset("spidr")
+    me = hw.macro_energy
+    hand = (252 * me.e_col_active_pj + 4 * me.e_col_active_pj * (1 - me.standby_saving)
+            + me.e_row_pj) / 36 * (0.85 / 1.1) ** me.voltage_exponent
+    model = ops.pj_per_sop(hw, w_bits=4, v_bits=7)
+    assert model == pytest.approx(hand, rel=1e-12)
+    assert 3.1 < model < 3.3            # 0.31 TOPS/W at one operation per SOP
+    flex = ops.pj_per_sop(default_hardware(voltage=0.9), w_bits=4, v_bits=7)
+    assert model / flex == pytest.approx(ops.node_energy_ratio("65", "LP45", 1.1)
+                                         * (0.85 / 0.9) ** me.voltage_exponent, rel=1e-5)
+
+
+@pytest.mark.parametrize("v, tag", [(0.9, "0v9"), (1.1, "1v1"), (0.85, "0v85"), (1.0, "1v0")])
+def test_voltage_tags(v: float, tag: str) -> None:
+    assert ops.voltage_tag(v) == tag
+
+
+def test_characterisation_of_another_chip_has_no_paper_column() -> None:
+    """FlexSpIM's measured figures are not set beside SpiDR's model; the calibration rows are at
+    the chip's own characterised supply."""
+    from flexspim.hw import load_preset
+
+    res = ops.macro_characterisation(load_preset("spidr"))
+    assert res["chip"] == "SpiDR" and res["paper"] == {}
+    assert res["supply_points_v"] == [0.85]
+    assert "pj_per_sop_8w16v_0v85" in res and "pj_per_sop_8w16v_0v9" not in res
+    rows = ops.characterisation_rows(res)
+    assert all(paper == "-" for _, paper, _ in rows)
+    assert rows[0][0] == "energy/SOP 8b W / 16b V at 0.85 V (pJ)"
+    assert rows[1][0] == "power, full activity, 0.85 V / 200 MHz (mW)"
+    flex_rows = ops.characterisation_rows(ops.macro_characterisation(HW09))
+    assert [r[:2] for r in flex_rows[:4]] == [
+        ("energy/SOP 8b W / 16b V at 0.9 V (pJ)", "5.7"),
+        ("energy/SOP 8b W / 16b V at 1.1 V (pJ)", "7.2"),
+        ("power, full activity, 0.9 V / 75.5 MHz (mW)", "6.8"),
+        ("power, full activity, 1.1 V / 157 MHz (mW)", "17.9")]

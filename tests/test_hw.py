@@ -21,7 +21,7 @@ from flexspim.hw import (
     load_hardware,
     save_hardware,
 )
-from flexspim.hw.spec import field_sources
+from flexspim.hw.spec import field_sources, parameter_rows
 
 
 def test_paper_defaults() -> None:
@@ -137,3 +137,114 @@ def test_parameter_table_in_docs_is_current() -> None:
     assert all(source for _, _, _, source in parameter_rows(hw))
     doc = (Path(__file__).parent.parent / "docs" / "parameters.md").read_text()
     assert parameters_markdown(hw) in doc, "regenerate the table in docs/parameters.md"
+
+
+# ----------------------------------------------------------------------------- presets
+
+def test_presets_load_by_name_and_flexspim_is_the_default() -> None:
+    from flexspim.hw import load_preset, preset_names
+
+    assert preset_names() == ("flexspim", "spidr")
+    assert load_preset("flexspim") == default_hardware() == load_hardware("flexspim")
+    spidr = load_preset("SpiDR")
+    assert spidr == load_hardware("spidr")
+    assert (spidr.name, spidr.macro.technology_nm, spidr.voltage) == ("SpiDR", 65, 0.85)
+    assert spidr.clock_mhz == 200.0
+    assert (default_hardware().name, default_hardware().macro.technology_nm) == ("FlexSpIM", 40)
+    with pytest.raises(ConfigError, match="unknown; the presets are flexspim, spidr"):
+        load_preset("loihi")
+
+
+def test_a_preset_round_trips_through_a_file(tmp_path: Path) -> None:
+    from flexspim.hw import load_preset
+
+    spidr = load_preset("spidr")
+    save_hardware(spidr, tmp_path / "spidr.toml")
+    assert load_hardware(tmp_path / "spidr.toml") == spidr
+
+
+def test_a_file_wins_over_a_preset_of_its_name(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="no such hardware file.*name a preset: flexspim, spidr"):
+        load_hardware("spidr2")
+    with pytest.raises(ConfigError, match="no such hardware file"):
+        load_hardware("spidr.yaml")     # a path, not a preset name
+    (tmp_path / "spidr").write_text("voltage: 1.0\n")
+    with pytest.raises(ConfigError, match="unknown hardware file type"):
+        load_hardware("spidr")
+
+
+def test_spidr_preset_states_a_source_for_every_value() -> None:
+    """Every field the SpiDR file sets has its source: SpiDR's paper (naming arXiv:2411.02854),
+    a scaling rule, or an assumption that says why; the rest are marked FlexSpIM defaults."""
+    from flexspim.hw import preset_info
+
+    p = preset_info("spidr")
+    assert "arXiv:2411.02854" in p.description and "5 TOPS/W" in p.description
+    kinds = {name: p.kind(name) for name in p.sources}
+    assert {"paper", "scaled", "assumption", "FlexSpIM default"} == set(kinds.values())
+    for name in p.written:
+        text = p.sources[name]
+        assert kinds[name] in ("paper", "scaled", "assumption"), (name, text)
+        if kinds[name] == "paper":
+            assert text.startswith("SpiDR paper (arXiv:2411.02854)"), name
+        elif kinds[name] == "assumption":
+            assert "SpiDR" in text or "FlexSpIM" in text, name   # says what it stands in for
+        else:
+            assert "Stillmaker & Baas" in text or "e_read_pj_per_bit" in text \
+                or "65 nm" in text, name
+    assert "65 nm TSMC low-power" in p.sources["macro.technology_nm"]
+    assert "IMPULSE" in p.sources["voltage"] and "IMPULSE" in p.sources["macro.f_sys_max_mhz"]
+    assert kinds["system.n_macros"] == "FlexSpIM default"
+    assert p.sources["system.n_macros"].startswith("FlexSpIM default kept")
+
+
+def test_flexspim_preset_sources_are_the_defaults_sources() -> None:
+    from flexspim.hw import preset_info
+
+    p = preset_info("flexspim")
+    assert p.written == frozenset()
+    assert dict(p.sources) == {n: s for n, _, _, s in parameter_rows(default_hardware())}
+
+
+def test_a_preset_without_a_source_is_refused() -> None:
+    from flexspim.hw.preset import preset_from_document
+
+    doc = {"name": "Chip", "voltage": 1.0, "sources": {"name": "Chip paper: its title"}}
+    with pytest.raises(ConfigError, match=r"x\.yaml: no source for voltage; add each"):
+        preset_from_document(doc, "x", "x.yaml")
+    doc["sources"]["voltage"] = "assumption: a round number"
+    p = preset_from_document(doc, "x", "x.yaml")
+    assert (p.kind("name"), p.kind("voltage"), p.kind("macro.rows")) == (
+        "paper", "assumption", "FlexSpIM default")
+
+
+@pytest.mark.parametrize(("sources", "pattern"), [
+    ({"macro.colls": "x"}, r"unknown hardware field 'macro\.colls'; did you mean 'macro\.cols'"),
+    ({"voltage": ""}, r"'sources\.voltage' must be non-empty text"),
+    ("paper", "'sources' must be a mapping"),
+])
+def test_sources_in_a_file_are_checked(sources: object, pattern: str) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        hardware_from_dict({"voltage": 1.0, "sources": sources}, source="hw.yaml")
+
+
+def test_documented_file_loads_like_the_bare_one() -> None:
+    doc = {"voltage": 1.0, "description": "my chip", "sources": {"voltage": "measured"}}
+    assert hardware_from_dict(doc) == default_hardware(voltage=1.0)
+    with pytest.raises(ConfigError, match="'description' must be text"):
+        hardware_from_dict({"description": 3})
+
+
+@pytest.mark.parametrize("name", ["", "two\nlines", 7])
+def test_the_chip_name_is_one_line_of_text(name: object) -> None:
+    with pytest.raises(ConfigError, match="'name' .*expected one line of text"):
+        hardware_from_dict({"name": name})
+
+
+def test_parameter_page_lists_every_preset() -> None:
+    """docs/parameters.md holds each preset's generated table (values, kinds, sources)."""
+    from flexspim.hw import preset_info, preset_markdown
+
+    doc = (Path(__file__).parent.parent / "docs" / "parameters.md").read_text()
+    assert preset_markdown(preset_info("spidr")) in doc, "regenerate docs/parameters.md"

@@ -171,7 +171,8 @@ def _build(work: Path) -> tuple[Path, Path]:
         names = set(zf.namelist())
     info = f"flexspim-{__version__}.dist-info"
     for name in ("flexspim/py.typed", "flexspim/assets/digits_net.npz",
-                 "flexspim/assets/digits_net.json", f"{info}/licenses/LICENSE"):
+                 "flexspim/assets/digits_net.json", "flexspim/hw/presets/flexspim.yaml",
+                 "flexspim/hw/presets/spidr.yaml", f"{info}/licenses/LICENSE"):
         assert name in names, f"the wheel lacks {name}"
     with tarfile.open(sdist) as tf:
         members = {m.split("/", 1)[-1] for m in tf.getnames()}

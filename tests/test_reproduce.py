@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from flexspim.reproduce import EXPLAINED_IN, OTHER_CHIPS, PAPER, differs, print_table, reproduce
+from flexspim.reproduce import (
+    EXPLAINED_IN,
+    OTHER_CHIPS,
+    PAPER,
+    REPORTED,
+    differs,
+    print_table,
+    reproduce,
+    table1,
+)
 from flexspim.reproduce.system import Fig7Grid
 
 KEYS = ("stationary_operands_gain_hsmin_vs_ws", "stationary_operands_gain_optimal_vs_ws",
@@ -14,7 +23,7 @@ KEYS = ("stationary_operands_gain_hsmin_vs_ws", "stationary_operands_gain_optima
         "max_system_saving_optimal_vs_ws", "dram_bits_ws_16_macros",
         "latency_speedup_16_vs_1_macros", "analytic_vs_engine_max_rel_error",
         "pj_per_sop_8w16v_0v9", "pj_per_sop_8w16v_1v1", "energy_saving_optimal_vs_hsmin",
-        "shape_spread_16b_32och_packed")
+        "shape_spread_16b_32och_packed", "spidr_tops_per_w_4w7v")
 
 #: A small Fig. 7 grid on the paper-scale workload (the real --quick grid runs minutes).
 SMALL = Fig7Grid(macros=(1, 16), sparsities=(0.99,), buffers_kib=(256.0,),
@@ -101,3 +110,50 @@ def test_a_difference_is_a_miss_of_the_papers_value(key: str, model: float, expe
                                                     ) -> None:
     assert differs(key, model) is expected
     assert key in PAPER or not expected
+
+
+def test_table1_sets_our_spidr_figure_beside_its_reported_one(tmp_path) -> None:
+    """SpiDR's row: its reported 5 TOPS/W and our model's figure on the spidr preset at 4-bit
+    weights / 7-bit membranes, under each operation count its abstract leaves open."""
+    from flexspim.energy.ops import pj_per_sop
+    from flexspim.hw import default_hardware, load_preset
+
+    res = table1(default_hardware(), tmp_path)
+    names = [c["chip"] for c in res["chips"]]
+    assert names.index("SpiDR (model)") == names.index("SpiDR") + 1
+    row = res["spidr"]
+    e = pj_per_sop(load_preset("spidr"), w_bits=4, v_bits=7)
+    assert row["reported_tops_per_w"] == REPORTED["spidr_tops_per_w_4w7v"] == 5.0
+    assert row["tops_per_w"] == pytest.approx(1 / e) == res["spidr_tops_per_w_4w7v"]
+    assert row["tops_per_w_two_ops_per_sop"] == pytest.approx(2 / e)
+    assert row["tops_per_w_skipped_counted"] == pytest.approx(20 / e)
+    assert (row["technology_nm"], row["supply_v"], row["w_bits"], row["acc_bits"]) == (
+        65, 0.85, 4, 7)
+    doc = json.loads((tmp_path / "table1.json").read_text())
+    assert doc["spidr"]["tops_per_w"] == pytest.approx(row["tops_per_w"])
+    # the FlexSpIM rows stay on FlexSpIM whatever hardware the figures run on
+    on_spidr = table1(load_preset("spidr"), tmp_path)
+    assert on_spidr["pj_per_sop_8w16v_0v9"] == res["pj_per_sop_8w16v_0v9"]
+    assert on_spidr["spidr"]["tops_per_w"] == row["tops_per_w"]
+
+
+def test_printed_table_shows_both_spidr_numbers(small_run) -> None:
+    _, summary = small_run
+    table = print_table(summary)
+    model = summary["spidr_tops_per_w_4w7v"]
+    line = next(x for x in table.splitlines() if x.startswith("Table I SpiDR TOPS/W"))
+    assert "5.00" in line and f"{model:.2f}" in line and line.endswith(" *")
+    assert f"reported up to 5 TOPS/W at 95% input sparsity; model {model:.2f} TOPS/W" in table
+    assert EXPLAINED_IN["spidr_tops_per_w_4w7v"] in table
+    other = print_table({**summary, "hardware": "SpiDR"})
+    assert other.splitlines()[0].startswith("paper: the FlexSpIM paper's values")
+
+
+def test_reproduce_refuses_unknown_hardware_before_any_work(tmp_path, capsys) -> None:
+    from flexspim.cli import main
+
+    assert main(["reproduce", "--hw", "loihi", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["flexspim: error: loihi: no such hardware file; check the path, or name a "
+                   "preset: flexspim, spidr"]
+    assert not (tmp_path / "r" / "summary.json").exists()

@@ -57,10 +57,12 @@ def deprecated_alias(parser: argparse.ArgumentParser, old: str, new: str, *, des
 
 
 def add_hw(parser: argparse.ArgumentParser, help: str | None = None) -> None:
-    """``--hw FILE`` (old spelling ``--hardware``) into ``args.hw``."""
-    parser.add_argument("--hw", metavar="FILE", dest="hw",
-                        help=help or "hardware description (.yaml/.yml/.toml; default: the "
-                        "paper's system, docs/parameters.md)")
+    """``--hw FILE|PRESET`` (old spelling ``--hardware``) into ``args.hw``: a hardware file or
+    the name of a shipped preset (``flexspim``, ``spidr``)."""
+    parser.add_argument("--hw", metavar="FILE|PRESET", dest="hw",
+                        help=help or "hardware description (.yaml/.yml/.toml) or a preset: "
+                        "flexspim (the default, the paper's system) or spidr "
+                        "(docs/parameters.md)")
     deprecated_alias(parser, "--hardware", "--hw", dest="hw")
 
 

@@ -1,8 +1,9 @@
 """``flexspim reproduce``: the paper's Fig. 4, Fig. 7a-d and Table I, model beside paper.
 
 Writes each figure as PNG with its JSON into ``--out`` (default ``out/reproduce``) and prints one
-table, Table I beside other chips' published figures, and under them where each difference from
-the paper is explained (docs/reproduce.md).
+table, Table I beside other chips' published figures (with our model's figure for SpiDR beside
+its reported one), and under them where each difference from the paper is explained
+(docs/reproduce.md). ``--hw`` runs the figures on another hardware file or preset.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from typing import Any
 
 from flexspim.cli._common import (
     OUT_ROOT,
+    add_hw,
     add_no_progress,
     check_output_dir,
     check_output_file,
     progress_enabled,
 )
+from flexspim.hw import load_hardware
 from flexspim.reproduce import print_table, reproduce
 
 
@@ -31,6 +34,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", metavar="FILE", help="also copy the summary JSON to FILE")
     p.add_argument("--out", metavar="DIR", default=str(OUT_ROOT / "reproduce"),
                    help=f"folder for the figures and their JSON (default {OUT_ROOT}/reproduce)")
+    add_hw(p, "run the figures on this hardware file or preset (flexspim, the default; "
+              "spidr); Table I shows both chips' model figures whatever it is")
     add_no_progress(p)
     p.set_defaults(func=run, interrupted="interrupted; the Fig. 7 points computed so far are "
                    "kept in OUT/fig7_points.json: run the same command again to continue")
@@ -40,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out, "--out")
     if args.json:
         check_output_file(args.json, "--json", example="summary.json")
-    summary = reproduce(args.quick, args.out, progress=progress_enabled(args))
+    hw = load_hardware(args.hw) if args.hw else None
+    summary = reproduce(args.quick, args.out, progress=progress_enabled(args), hw=hw)
     print(print_table(summary))
     print(f"wrote {len(summary['files'])} files to {args.out}/")
     if args.json:

@@ -94,8 +94,8 @@ def register(subparsers: Any) -> None:
                    help="split of a frames file to simulate (default test)")
     p.add_argument("--mapping", metavar="FILE",
                    help="mapping JSON from 'flexspim compile': count and price the run on it")
-    add_hw(p, "hardware description (.yaml/.yml/.toml) for --mapping (default: the paper's "
-              "system with the mapping's macro count)")
+    add_hw(p, "hardware description (.yaml/.yml/.toml) or preset (flexspim, spidr) for "
+              "--mapping (default: the paper's system with the mapping's macro count)")
     add_plot(p, "the energy breakdown by component and layer (with --mapping)")
     p.add_argument("--timeline", metavar="FILE",
                    help="figure of the macros' timeline over the first inference, PNG, SVG or "

@@ -6,7 +6,7 @@ A sweep file is YAML (or JSON, which YAML reads too) with these keys (docs/dse.m
     version: 1                    # required
     name: my-sweep                # optional, default: the file name
     network: dvs_gesture          # dvs_gesture (default) | digits | a network file (.npz)
-    hardware: hw.yaml             # optional base hardware file (default: flexspim.hw defaults)
+    hardware: hw.yaml             # optional base hardware file or preset (default: flexspim)
     mode: grid                    # grid (default) | random | mixed_precision
     evaluation: analytic          # analytic (default) | simulate
     n_timesteps: 16               # timesteps per inference for analytic activity
@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from flexspim.errors import ConfigError, FlexspimError, FormatError
-from flexspim.hw import Hardware, default_hardware, load_hardware
+from flexspim.hw import Hardware, default_hardware, load_hardware, preset_names
 
 SWEEP_FORMAT = "flexspim-sweep"
 SWEEP_VERSION = 1
@@ -336,9 +336,11 @@ def sweep_from_dict(doc: Any, source: str = "<sweep>",
     if doc.get("hardware") is not None:
         hw_path = doc["hardware"]
         if not isinstance(hw_path, str):
-            raise ConfigError(f"{src}: 'hardware' = {hw_path!r} must be a hardware file path")
+            raise ConfigError(f"{src}: 'hardware' = {hw_path!r} must be a hardware file path "
+                              f"or a preset name ({', '.join(preset_names())})")
         p = Path(hw_path) if Path(hw_path).is_absolute() else bdir / hw_path
-        hardware = load_hardware(p)
+        hardware = load_hardware(hw_path if not p.exists() and hw_path in preset_names()
+                                 else p)
 
     raw_space = doc.get("space", {}) or {}
     if not isinstance(raw_space, dict):

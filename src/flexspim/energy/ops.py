@@ -208,6 +208,48 @@ def calibrate_macro_energy(spec: MacroSpec | None = None, *,
         voltage_exponent=math.log(e_low / e_high) / math.log(v_low / v_high))
 
 
+# ----------------------------------------------------------------------------- technology
+
+#: Energy per operation of a CMOS node against its supply V, ``a V^2 + b V + c`` (relative
+#: units, the same for every node), from Stillmaker & Baas, "Scaling equations for the accurate
+#: prediction of CMOS device performance from 180 nm to 7 nm", Integration, the VLSI Journal 58
+#: (2017) 74-81, energy table, as UCLA NanoCAD's nodeScale tabulates it (the 65 nm polynomial is
+#: the one the authors' corrigendum evaluates at 1.3 V). 40 nm (FlexSpIM) is not tabulated;
+#: ``LP45`` stands in for it (docs/energy.md, "Another node: the SpiDR preset").
+TECH_ENERGY_POLY: dict[str, tuple[float, float, float]] = {
+    "65": (3.755, -4.398, 1.975),
+    "LP45": (1.103, -0.362, 0.2767),
+}
+
+
+def technology_energy_factor(node: str, voltage: float) -> float:
+    """Relative energy per operation of ``node`` at ``voltage`` (Stillmaker & Baas, 2017)."""
+    if node not in TECH_ENERGY_POLY:
+        raise ConfigError(f"technology node '{node}': no energy scaling for it; known: "
+                          f"{', '.join(TECH_ENERGY_POLY)}")
+    if not 0.5 <= voltage <= 1.5:
+        raise ConfigError(f"voltage = {voltage!r} V: the scaling equations are fitted over "
+                          f"0.5-1.5 V; choose a supply inside it")
+    a, b, c = TECH_ENERGY_POLY[node]
+    return a * voltage ** 2 + b * voltage + c
+
+
+def node_energy_ratio(to_node: str, from_node: str, voltage: float) -> float:
+    """Energy of the same circuit in ``to_node`` over its energy in ``from_node``, both at
+    ``voltage`` (unitless)."""
+    return technology_energy_factor(to_node, voltage) / technology_energy_factor(from_node,
+                                                                                 voltage)
+
+
+def scale_macro_energy(base: MacroEnergy, ratio: float) -> MacroEnergy:
+    """``base`` with every energy (active column, row, read and write per bit) times ``ratio``;
+    the reference supply, voltage exponent, standby saving and leakage are kept."""
+    return dataclasses.replace(
+        base, e_col_active_pj=base.e_col_active_pj * ratio, e_row_pj=base.e_row_pj * ratio,
+        e_read_pj_per_bit=base.e_read_pj_per_bit * ratio,
+        e_write_pj_per_bit=base.e_write_pj_per_bit * ratio)
+
+
 # ----------------------------------------------------------------------------- the sweep
 
 #: Weight and membrane widths of the width sweep (bits).
@@ -219,6 +261,24 @@ SWEEP_CHANNELS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 def _at(hw: Hardware, voltage: float) -> Hardware:
     return hw.with_(voltage=voltage, f_sys_mhz=None, allow_extrapolation=True)
+
+
+def supply_points(hw: Hardware) -> tuple[float, ...]:
+    """The characterised supplies the calibration rows are given at: ``macro.v_min`` and
+    ``macro.v_max`` (0.9 and 1.1 V for FlexSpIM; one point when they are equal)."""
+    return tuple(sorted({hw.macro.v_min, hw.macro.v_max}))
+
+
+def voltage_tag(voltage: float) -> str:
+    """The key suffix of a supply: ``0v9`` for 0.9 V, ``1v1`` for 1.1 V, ``0v85`` for 0.85 V."""
+    text = f"{voltage:.2f}".rstrip("0")
+    return (text + "0" if text.endswith(".") else text).replace(".", "v")
+
+
+def paper_figures(hw: Hardware) -> dict[str, float]:
+    """The FlexSpIM paper's figures (:data:`PAPER_FIGURES`) when ``hw`` describes FlexSpIM; for
+    another chip none: those figures are FlexSpIM's measurements, not that chip's."""
+    return dict(PAPER_FIGURES) if hw.name == Hardware().name else {}
 
 
 def shapes_for(bits: int) -> list[tuple[int, int]]:
@@ -255,7 +315,9 @@ def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
     Definitions (docs/energy.md):
 
     - ``pj_per_sop_8w16v_0v9`` / ``_1v1``: energy per SOP of the calibration layout at 0.9 / 1.1 V;
-      ``full_power_mw_0v9`` / ``_1v1``: :func:`full_activity_power_mw` there.
+      ``full_power_mw_0v9`` / ``_1v1``: :func:`full_activity_power_mw` there (the supplies are
+      :func:`supply_points`, tagged by :func:`voltage_tag`: ``_0v85`` for the SpiDR preset).
+    - ``paper``: :func:`paper_figures` (empty for a chip other than FlexSpIM); ``chip``: its name.
     - ``standby_saving``: 1 - (energy per standby column-phase) / (energy per active
       column-phase), measured on a half-filled row (8 lanes of 16 columns).
     - row-wise stacking (paper Fig. 7(a)): one operand per row (shape 1 x v_bits), one lane per
@@ -274,12 +336,14 @@ def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
     sweep point (for a progress bar).
     """
     tick = progress if progress is not None else (lambda _label: None)
-    out: dict[str, Any] = {"voltage_v": hw.voltage, "f_sys_mhz": hw.clock_mhz,
-                           "w_bits": w_bits, "v_bits": v_bits}
-    for tag, v in (("0v9", 0.9), ("1v1", 1.1)):
-        hv = _at(hw, v)
+    out: dict[str, Any] = {"chip": hw.name, "voltage_v": hw.voltage, "f_sys_mhz": hw.clock_mhz,
+                           "w_bits": w_bits, "v_bits": v_bits,
+                           "supply_points_v": list(supply_points(hw))}
+    for v in supply_points(hw):
+        hv, tag = _at(hw, v), voltage_tag(v)
         out[f"pj_per_sop_8w16v_{tag}"] = pj_per_sop(hv, w_bits=8, v_bits=16)
         out[f"full_power_mw_{tag}"] = full_activity_power_mw(hv, w_bits=8, v_bits=16)
+        out[f"f_sys_mhz_{tag}"] = hv.clock_mhz
         tick(f"calibration point {v} V")
     half = layout_counters(hw.macro, w_bits=8, v_bits=16, n_lanes=hw.macro.cols // 32)
     parts = counters_energy_breakdown_pj(hw, half)
@@ -329,7 +393,7 @@ def macro_characterisation(hw: Hardware, *, w_bits: int = 8, v_bits: int = 16,
     out["shape_spread_16b_32och_packed"] = max(ep) / min(ep) - 1.0
     out["row_op_time_ns"] = row_op_time_ns(hw)
     out["leakage_uw"] = leakage_power_uw(hw)
-    out["paper"] = dict(PAPER_FIGURES)
+    out["paper"] = paper_figures(hw)
     tick("shapes")
     return out
 
@@ -341,6 +405,7 @@ __all__ = [
     "SWEEP_V_BITS",
     "SWEEP_W_BITS",
     "PACKING_TAPS",
+    "TECH_ENERGY_POLY",
     "calibrate_macro_energy",
     "counters_energy_breakdown_pj",
     "counters_energy_pj",
@@ -348,42 +413,68 @@ __all__ = [
     "layout_counters",
     "leakage_power_uw",
     "macro_characterisation",
+    "node_energy_ratio",
+    "paper_figures",
     "packed_lanes",
     "pj_per_sop",
     "row_io_energy_pj",
     "row_op_energy_pj",
     "row_op_time_ns",
+    "scale_macro_energy",
     "shapes_for",
+    "supply_points",
+    "technology_energy_factor",
+    "voltage_tag",
     "voltage_scale",
 ]
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None, fmt: str) -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def _supply_rows(res: dict[str, Any], paper: dict[str, float]) -> list[tuple[str, str, str]]:
+    """Energy per SOP and full-activity power at each characterised supply (the supplies read
+    from the keys, ``pj_per_sop_8w16v_0v9`` -> 0.9 V)."""
+    prefix = "pj_per_sop_8w16v_"
+    points = sorted(float(k[len(prefix):].replace("v", ".")) for k in res if k.startswith(prefix))
+    rows = []
+    for v in points:
+        t = voltage_tag(v)
+        rows.append((f"energy/SOP 8b W / 16b V at {v:g} V (pJ)",
+                     _num(paper.get(f"pj_per_sop_8w16v_{t}"), ".1f"),
+                     f"{res[f'pj_per_sop_8w16v_{t}']:.2f}"))
+    for v in points:
+        t = voltage_tag(v)
+        f = res.get(f"f_sys_mhz_{t}")
+        clock = f" / {f:g} MHz" if f is not None else ""
+        rows.append((f"power, full activity, {v:g} V{clock} (mW)",
+                     _num(paper.get(f"full_power_mw_{t}"), ".1f"),
+                     f"{res[f'full_power_mw_{t}']:.2f}"))
+    return rows
 
 
 def characterisation_rows(res: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(quantity, paper, model) rows of the characterisation table (``flexspim macro-sweep``,
-    ``flexspim demo``) from a :func:`macro_characterisation` result."""
+    ``flexspim demo``) from a :func:`macro_characterisation` result; the paper column is ``-``
+    where the paper gives no figure (every row, for a chip other than FlexSpIM)."""
     paper = res["paper"]
+    gain = paper.get("max_gain_vs_rowwise")
+    spread = paper.get("shape_spread_16b_32och")
     return [
-        ("energy/SOP 8b W / 16b V at 0.9 V (pJ)", f"{paper['pj_per_sop_8w16v_0v9']:.1f}",
-         f"{res['pj_per_sop_8w16v_0v9']:.2f}"),
-        ("energy/SOP 8b W / 16b V at 1.1 V (pJ)", f"{paper['pj_per_sop_8w16v_1v1']:.1f}",
-         f"{res['pj_per_sop_8w16v_1v1']:.2f}"),
-        ("power, full activity, 0.9 V / 75.5 MHz (mW)", f"{paper['full_power_mw_0v9']:.1f}",
-         f"{res['full_power_mw_0v9']:.2f}"),
-        ("power, full activity, 1.1 V / 157 MHz (mW)", f"{paper['full_power_mw_1v1']:.1f}",
-         f"{res['full_power_mw_1v1']:.2f}"),
-        ("standby column saving", _pct(paper["standby_saving"]), _pct(res["standby_saving"])),
-        ("max gain vs row-wise stacking", f"up to {paper['max_gain_vs_rowwise']:.1f}x",
+        *_supply_rows(res, paper),
+        ("standby column saving", _pct(paper.get("standby_saving")),
+         _pct(res["standby_saving"])),
+        ("max gain vs row-wise stacking", "-" if gain is None else f"up to {gain:.1f}x",
          f"{res['max_gain_vs_rowwise']:.2f}x (K={res['max_gain_channels']})"),
-        ("spread across shapes, 16 b, 32 och", f"< {_pct(paper['shape_spread_16b_32och'])}",
+        ("spread across shapes, 16 b, 32 och", "-" if spread is None else f"< {_pct(spread)}",
          _pct(res["shape_spread_16b_32och"])),
         ("  same, shapes filling >= half a row", "-",
-         "-" if res.get("shape_spread_16b_32och_half_row") is None
-         else _pct(res["shape_spread_16b_32och_half_row"])),
+         _pct(res.get("shape_spread_16b_32och_half_row"))),
         ("  same, lanes of 3 x 3 kernel taps packed", "-",
-         "-" if res.get("shape_spread_16b_32och_packed") is None
-         else _pct(res["shape_spread_16b_32och_packed"])),
+         _pct(res.get("shape_spread_16b_32och_packed"))),
     ]

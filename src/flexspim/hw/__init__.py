@@ -3,9 +3,11 @@ macro count, buffer and DRAM. Every default carries its source beside it.
 
 Load and save with :func:`load_hardware` / :func:`save_hardware` (YAML or TOML). The loader
 validates (field, value and allowed range in every error), fills defaults, and builds frozen
-dataclasses; no raw dict travels past it.
+dataclasses; no raw dict travels past it. Chip variants are presets, hardware files shipped in
+the package and loaded by name (:func:`load_preset`: ``flexspim``, ``spidr``; docs/parameters.md).
 """
 
+from flexspim.hw.preset import Preset, preset_info, preset_markdown
 from flexspim.hw.spec import (
     HW_FORMAT,
     HW_VERSION,
@@ -20,6 +22,8 @@ from flexspim.hw.spec import (
     hardware_from_dict,
     hardware_to_dict,
     load_hardware,
+    load_preset,
+    preset_names,
     save_hardware,
 )
 
@@ -31,11 +35,16 @@ __all__ = [
     "Hardware",
     "MacroEnergy",
     "MacroSpec",
+    "Preset",
     "SystemEnergy",
     "SystemSpec",
     "default_hardware",
     "hardware_from_dict",
     "hardware_to_dict",
     "load_hardware",
+    "load_preset",
+    "preset_info",
+    "preset_markdown",
+    "preset_names",
     "save_hardware",
 ]

@@ -14,6 +14,7 @@ import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ class MacroSpec:
     CIM clock ``f_cim_mhz``; the system clock issues at most one row operation per cycle.
     """
 
+    technology_nm: int = _f(40, f"{PAPER}: fabricated in 40 nm CMOS", lo=1, unit="nm")
     rows: int = _f(512, f"{PAPER}: 16 kB array = 512 rows x 256 columns", lo=1, unit="rows")
     cols: int = _f(256, f"{PAPER}: 16 kB array = 512 rows x 256 columns", lo=1, unit="columns")
     phases_per_add: int = _f(5, f"{PAPER}: five phases per in-memory addition", lo=1)
@@ -213,8 +215,11 @@ class Hardware:
     ``f_sys_mhz`` defaults to the highest system clock at that voltage, interpolated linearly
     between (v_min, f_sys_min_mhz) and (v_max, f_sys_max_mhz) (paper: 75.5 MHz at 0.9 V,
     157 MHz at 1.1 V).
+    ``name`` says which chip the description models (the FlexSpIM paper's by default; a preset
+    such as ``spidr`` names its own, docs/parameters.md).
     """
 
+    name: str = _f("FlexSpIM", f"{PAPER}: the chip these defaults describe")
     macro: MacroSpec = field(default_factory=MacroSpec, metadata={"source": "see MacroSpec"})
     macro_energy: MacroEnergy = field(default_factory=MacroEnergy,
                                       metadata={"source": "see MacroEnergy"})
@@ -267,6 +272,11 @@ def _check_range(obj: Any, where: str) -> None:
             if value not in choices:
                 raise ConfigError(f"hardware field '{name}' = {value!r}: must be one of "
                                   f"{', '.join(repr(c) for c in choices)}")
+            continue
+        if f.type == "str":
+            if not isinstance(value, str) or not value.strip() or "\n" in value:
+                raise ConfigError(f"hardware field '{name}' = {value!r}: expected one line of "
+                                  f"text")
             continue
         if isinstance(value, bool) or f.type in ("bool",):
             if not isinstance(value, bool):
@@ -356,15 +366,48 @@ def _build(cls: type, data: Any, where: str, source: str) -> Any:
     return cls(**kwargs)
 
 
+#: Optional keys of a hardware file that document it without changing the hardware: a
+#: ``description`` (text) and ``sources`` (dotted field name -> where its value comes from).
+DOC_KEYS: tuple[str, ...] = ("description", "sources")
+
+
+def check_documentation(doc: dict[str, Any], source: str) -> None:
+    """Check a hardware document's optional ``description`` and ``sources`` (every key a dotted
+    hardware field such as ``macro_energy.e_row_pj``, every value non-empty text)."""
+    desc = doc.get("description")
+    if desc is not None and (not isinstance(desc, str) or not desc.strip()):
+        raise ConfigError(f"{source}: 'description' must be text, got {desc!r}")
+    sources = doc.get("sources")
+    if sources is None:
+        return
+    if not isinstance(sources, dict):
+        raise ConfigError(f"{source}: 'sources' must be a mapping of field: source text "
+                          f"(e.g. macro.rows: 'paper, Fig. 2'), got {type(sources).__name__}")
+    known = [name for name, *_ in parameter_rows(Hardware())]
+    for key, text in sources.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else \
+                " (fields are written with dots, as in docs/parameters.md)"
+            raise ConfigError(f"{source}: 'sources' names unknown hardware field '{key}'{hint}")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"{source}: 'sources.{key}' must be non-empty text saying where "
+                              f"the value comes from")
+
+
 def hardware_from_dict(doc: dict[str, Any], source: str = "hardware") -> Hardware:
     """Validate a parsed YAML/TOML document and build a :class:`Hardware` (defaults filled).
 
-    ``format`` and ``version`` are optional; when given they must match this version.
+    ``format`` and ``version`` are optional; when given they must match this version. The
+    documentation keys :data:`DOC_KEYS` are checked and left out of the hardware.
     """
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: a hardware file must be a mapping of sections, got "
                           f"{type(doc).__name__}")
     doc = dict(doc)
+    check_documentation(doc, source)
+    for key in DOC_KEYS:
+        doc.pop(key, None)
     fmt = doc.pop("format", HW_FORMAT)
     ver = doc.pop("version", HW_VERSION)
     doc.pop(WRITER_KEY, None)  # the release that wrote the file: provenance only
@@ -407,35 +450,76 @@ def default_hardware(**changes: Any) -> Hardware:
     return Hardware(**changes)
 
 
-def load_hardware(path: str | os.PathLike[str]) -> Hardware:
-    """Load a hardware description from YAML (``.yaml``/``.yml``) or TOML (``.toml``)."""
-    p = Path(path)
+#: The package whose ``presets/`` folder holds the shipped hardware presets (docs/parameters.md).
+PRESETS_PACKAGE = "flexspim.hw"
+
+
+def _preset_files() -> dict[str, Any]:
+    folder = resources.files(PRESETS_PACKAGE).joinpath("presets")
+    return {f.name[:-5]: f for f in folder.iterdir() if f.name.endswith(".yaml")}
+
+
+def preset_names() -> tuple[str, ...]:
+    """The names of the shipped hardware presets (``flexspim``, ``spidr``), sorted."""
+    return tuple(sorted(_preset_files()))
+
+
+def _is_preset_name(text: str) -> bool:
+    return ("/" not in text and "\\" not in text and not Path(text).suffix
+            and text.lower() in _preset_files())
+
+
+def _parse_hardware_text(text: str, suffix: str, where: str) -> Any:
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text)
+        if suffix in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{where}: not valid YAML{at}") from None
+    raise ConfigError(f"{where}: unknown hardware file type '{suffix}'; use .yaml, .yml or .toml")
+
+
+def read_hardware_document(path_or_preset: str | os.PathLike[str]) -> tuple[Any, str]:
+    """The parsed document of a hardware file, or of a shipped preset named by a bare name
+    (``spidr``), and the label errors name it by. A file of that name wins over a preset."""
+    p = Path(path_or_preset)
+    if not p.exists() and _is_preset_name(str(path_or_preset)):
+        name = str(path_or_preset).lower()
+        text = _preset_files()[name].read_text(encoding="utf-8")
+        return _parse_hardware_text(text, ".yaml", f"preset '{name}'"), f"preset '{name}'"
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{p}: no such hardware file; check the path") from None
+        raise ConfigError(f"{p}: no such hardware file; check the path, or name a preset: "
+                          f"{', '.join(preset_names())}") from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read a hardware description ({exc})") from None
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".toml":
-            doc = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            doc = yaml.safe_load(text)
-        else:
-            raise ConfigError(f"{p}: unknown hardware file type '{suffix}'; use .yaml, .yml "
-                              f"or .toml")
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{where}") from None
+    return _parse_hardware_text(text, p.suffix.lower(), str(p)), str(p)
+
+
+def load_hardware(path: str | os.PathLike[str]) -> Hardware:
+    """Load a hardware description from YAML (``.yaml``/``.yml``) or TOML (``.toml``), or a
+    shipped preset by name (``flexspim``, ``spidr``; :func:`preset_names`)."""
+    doc, where = read_hardware_document(path)
     if doc is None or doc == {}:
-        raise ConfigError(f"{p}: the hardware file is empty; write the fields that differ from "
-                          f"the paper's system (docs/parameters.md), or give no hardware file "
-                          f"to use that system as it is")
-    return hardware_from_dict(doc, source=str(p))
+        raise ConfigError(f"{where}: the hardware file is empty; write the fields that differ "
+                          f"from the paper's system (docs/parameters.md), or give no hardware "
+                          f"file to use that system as it is")
+    return hardware_from_dict(doc, source=where)
+
+
+def load_preset(name: str) -> Hardware:
+    """A shipped hardware preset by name (``flexspim``: the default; ``spidr``: SpiDR's node,
+    supply and widths with our model, docs/parameters.md)."""
+    if not _is_preset_name(name):
+        raise ConfigError(f"hardware preset '{name}': unknown; the presets are "
+                          f"{', '.join(preset_names())}")
+    return load_hardware(name.lower())
 
 
 def save_hardware(hw: Hardware, path: str | os.PathLike[str]) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 from flexspim._io import write_json
 from flexspim._plot import polish, save_figure
 from flexspim.energy import ops
-from flexspim.hw import Hardware, default_hardware
+from flexspim.hw import Hardware, default_hardware, load_preset
 
 #: The paper's numbers (arXiv 2410.23082, abstract, §III, §IV, Table I).
 PAPER = {
@@ -148,6 +148,14 @@ OTHER_CHIPS: tuple[ChipFigure, ...] = (
                "Sharma et al., arXiv:2411.02854 (2024), abstract"),
 )
 
+#: Figures other chips report that the printed table sets beside our model's (their sources in
+#: :data:`OTHER_CHIPS`): SpiDR's abstract, up to 5 TOPS/W at 95% input sparsity, 4-bit weights,
+#: 7-bit membranes.
+REPORTED: dict[str, float] = {"spidr_tops_per_w_4w7v": 5.0}
+
+#: SpiDR's reported condition: the input sparsity of its 5 TOPS/W (arXiv:2411.02854, abstract).
+SPIDR_INPUT_SPARSITY = 0.95
+
 #: How Table I puts the chips on one scale (also in docs/reproduce.md).
 TABLE1_NORMALISATION = (
     "pJ per operation = 1 / (TOPS/W) as each source reports it (one SOP = one operation for "
@@ -172,26 +180,69 @@ def _flexspim_rows(hw: Hardware) -> list[dict[str, Any]]:
     return rows
 
 
+def spidr_model_row(hw: Hardware) -> dict[str, Any]:
+    """Our model's figure for SpiDR's reported condition (docs/reproduce.md, "SpiDR: our model
+    beside its 5 TOPS/W").
+
+    Energy per SOP of the macro model on ``hw`` (the ``spidr`` preset) at SpiDR's widths, 4-bit
+    weights and 7-bit membranes (each membrane one row of 7 columns, full rows; dynamic energy),
+    as TOPS/W with one SOP counted as one operation, as Table I counts FlexSpIM. Input sparsity
+    does not enter: the model is event-driven, a zero input costs no SOP. SpiDR's abstract does
+    not define its operation, so the same energy is also given under the other counts it may
+    use: two operations per SOP, and the skipped inputs counted as operations (x 1 / (1 - 0.95)).
+    """
+    chip = next(c for c in OTHER_CHIPS if c.name == "SpiDR")
+    w_bits, v_bits = chip.w_bits or 1, chip.acc_bits
+    e = ops.pj_per_sop(hw, w_bits=w_bits, v_bits=v_bits)
+    dense = 1.0 / (1.0 - SPIDR_INPUT_SPARSITY)
+    return {"chip": "SpiDR (model)", "technology_nm": hw.macro.technology_nm,
+            "supply_v": hw.voltage, "clock_mhz": round(hw.clock_mhz, 1), "w_bits": w_bits,
+            "acc_bits": v_bits, "pj_per_op": e, "pj_per_1bit_op": e / v_bits,
+            "tops_per_w_1bit": v_bits / e, "tops_per_w": 1.0 / e,
+            "tops_per_w_two_ops_per_sop": 2.0 / e,
+            "tops_per_w_skipped_counted": dense / e,
+            "tops_per_w_skipped_counted_two_ops": 2.0 * dense / e,
+            "reported_tops_per_w": chip.tops_per_w,
+            "condition": f"{w_bits}-bit weights, {v_bits}-bit membranes; one SOP = one "
+                         f"operation; energy per performed SOP (event-driven: input sparsity "
+                         f"does not change it)",
+            "source": f"flexspim.energy.ops.pj_per_sop, hardware '{hw.name}' "
+                      f"({hw.macro.technology_nm} nm, {hw.voltage:g} V)"}
+
+
+def _other_chip_rows() -> list[dict[str, Any]]:
+    return [{"chip": c.name, "technology_nm": c.technology_nm, "supply_v": c.supply_v,
+             "clock_mhz": c.clock_mhz, "w_bits": c.w_bits, "acc_bits": c.acc_bits,
+             "reported_tops_per_w": c.tops_per_w, "pj_per_op": c.pj_per_op,
+             "pj_per_1bit_op": c.pj_per_1bit_op, "tops_per_w_1bit": 1 / c.pj_per_1bit_op,
+             "condition": c.condition, "source": c.source} for c in OTHER_CHIPS]
+
+
 def table1(hw: Hardware, out: Path) -> dict[str, Any]:
     """Table I: FlexSpIM's pJ/SOP at 8-bit weights / 16-bit membranes at 0.9 and 1.1 V (paper
-    and model) beside other chips' published figures, all on the 1-bit scale of
-    :data:`TABLE1_NORMALISATION` (a v-bit in-memory addition is v one-bit full-adder
-    operations; docs/reproduce.md)."""
-    ours = _flexspim_rows(hw)
-    others = [{"chip": c.name, "technology_nm": c.technology_nm, "supply_v": c.supply_v,
-               "clock_mhz": c.clock_mhz, "w_bits": c.w_bits, "acc_bits": c.acc_bits,
-               "reported_tops_per_w": c.tops_per_w, "pj_per_op": c.pj_per_op,
-               "pj_per_1bit_op": c.pj_per_1bit_op, "tops_per_w_1bit": 1 / c.pj_per_1bit_op,
-               "condition": c.condition, "source": c.source} for c in OTHER_CHIPS]
+    and model) beside other chips' published figures, and our model's figure for SpiDR beside
+    SpiDR's (:func:`spidr_model_row`), all on the 1-bit scale of :data:`TABLE1_NORMALISATION`
+    (a v-bit in-memory addition is v one-bit full-adder operations; docs/reproduce.md).
+
+    The model rows of a chip use ``hw`` when it describes that chip (``hw.name``), else the
+    chip's preset (``flexspim``, ``spidr``)."""
+    flex_hw = hw if hw.name == "FlexSpIM" else load_preset("flexspim")
+    spidr_hw = hw if hw.name == "SpiDR" else load_preset("spidr")
+    ours = _flexspim_rows(flex_hw)
+    spidr = spidr_model_row(spidr_hw)
+    others = _other_chip_rows()
+    at = next(i for i, c in enumerate(others) if c["chip"] == "SpiDR") + 1
+    chips = ours + others[:at] + [spidr] + others[at:]
     model = {f"{r['supply_v']:.1f}V": r for r in ours if r["chip"] == "FlexSpIM (model)"}
     rows = {k: {"pj_per_sop": r["pj_per_op"], "pj_per_1bit_sop": r["pj_per_1bit_op"],
                 "tsops_per_w_1bit": r["tops_per_w_1bit"]} for k, r in model.items()}
-    res = {"rows": rows, "chips": ours + others,
+    res = {"rows": rows, "chips": chips, "spidr": spidr,
            "pj_per_sop_8w16v_0v9": rows["0.9V"]["pj_per_sop"],
            "pj_per_sop_8w16v_1v1": rows["1.1V"]["pj_per_sop"],
+           "spidr_tops_per_w_4w7v": spidr["tops_per_w"],
            "normalisation": TABLE1_NORMALISATION}
     write_json(out / "table1.json", _document("table1", res))
-    _plot_table1(ours + others, out / "table1.png")
+    _plot_table1(chips, out / "table1.png")
     return res
 
 
@@ -219,7 +270,7 @@ def _plot_table1(chips: list[dict[str, Any]], path: Path) -> None:
     from matplotlib.patches import Patch
 
     ax.legend(handles=[Patch(color="C7", label="FlexSpIM, paper"),
-                       Patch(color="C0", label="FlexSpIM, this model"),
+                       Patch(color="C0", label="this model (FlexSpIM; SpiDR preset)"),
                        Patch(color="C1", label="other chips, published figure")],
               fontsize=7, loc="upper left")
     fig.tight_layout()
@@ -242,6 +293,7 @@ EXPLAINED_IN: dict[str, str] = {
                               "spread)",
     "pj_per_sop_8w16v_0v9": "docs/energy.md, section 'What the model gives (0.9 V)'",
     "pj_per_sop_8w16v_1v1": "docs/energy.md, section 'What the model gives (0.9 V)'",
+    "spidr_tops_per_w_4w7v": "docs/reproduce.md, section 'SpiDR: our model beside its 5 TOPS/W'",
 }
 
 #: Relative difference from the paper's value above which a result counts as different.
@@ -264,12 +316,19 @@ TABLE_ROWS: tuple[tuple[str, str, bool], ...] = (
     ("Table I pJ/SOP 8w/16v at 0.9 V", "pj_per_sop_8w16v_0v9", False),
     ("Table I pJ/SOP 8w/16v at 1.1 V", "pj_per_sop_8w16v_1v1", False),
     ("Table I pJ per 1-bit SOP at 0.9 V", "pj_per_1bit_sop_0v9", False),
+    ("Table I SpiDR TOPS/W 4w/7v (SpiDR's paper)", "spidr_tops_per_w_4w7v", False),
 )
+
+
+def reference(key: str) -> float | None:
+    """The published value a summary key is compared with: the FlexSpIM paper's
+    (:data:`PAPER`), or another chip's (:data:`REPORTED`)."""
+    return PAPER.get(key, REPORTED.get(key))
 
 
 def differs(key: str, model: float | None) -> bool:
     """Whether the model's value misses the paper's (an upper bound for the shape spread)."""
-    paper = PAPER.get(key)
+    paper = reference(key)
     if paper is None or model is None:
         return False
     if key == "shape_spread_16b_32och":
@@ -281,8 +340,12 @@ def print_table(summary: dict[str, Any]) -> str:
     """The printed table (metric, paper, model), Table I beside other chips, and under it
     where each difference from the paper is explained."""
     lines = [f"{'result':<42}{'paper':>10}{'model':>10}"]
+    chip = summary.get("hardware", "FlexSpIM")
+    if chip != "FlexSpIM":
+        lines.insert(0, f"paper: the FlexSpIM paper's values (SpiDR's for its row); model: "
+                        f"computed on the '{chip}' hardware (Table I: each chip on its own)")
     for label, key, pct in TABLE_ROWS:
-        paper = PAPER.get(key)
+        paper = reference(key)
         paper_s = ("<" if key == "shape_spread_16b_32och" else "") + _fmt(paper, pct) \
             if paper is not None else "-"
         mark = " *" if differs(key, summary.get(key)) else ""
@@ -310,7 +373,23 @@ def table1_lines(chips: list[dict[str, Any]]) -> list[str]:
         wv = f"{c['w_bits'] or '-'}/{c['acc_bits']}"
         out.append(f"  {c['chip']:<18}{c['technology_nm']:>4}nm{supply:>8}{wv:>10}"
                    f"{c['pj_per_op']:>8.3f}{c['pj_per_1bit_op']:>13.4f}  {c['source']}")
+    spidr = next((c for c in chips if c["chip"] == "SpiDR (model)"), None)
+    if spidr is not None:
+        out += spidr_lines(spidr)
     return out
+
+
+def spidr_lines(row: dict[str, Any]) -> list[str]:
+    """SpiDR's reported TOPS/W beside the model's, under each operation count its abstract
+    leaves open (:func:`spidr_model_row`)."""
+    s = round(100 * SPIDR_INPUT_SPARSITY)
+    return [f"  SpiDR at {row['w_bits']}-bit weights / {row['acc_bits']}-bit membranes: reported "
+            f"up to {row['reported_tops_per_w']:g} TOPS/W at {s}% input sparsity; model "
+            f"{row['tops_per_w']:.2f} TOPS/W counting one operation per SOP",
+            f"    (the same energy reads {row['tops_per_w_two_ops_per_sop']:.2f} TOPS/W at two "
+            f"operations per SOP, {row['tops_per_w_skipped_counted']:.1f} / "
+            f"{row['tops_per_w_skipped_counted_two_ops']:.1f} if the {s}% skipped inputs count "
+            f"as operations; why they differ: {EXPLAINED_IN['spidr_tops_per_w_4w7v']})"]
 
 
 def _fig4_files(f4: dict[str, Any], out: Path) -> None:
@@ -340,17 +419,19 @@ def _fig7_files(rows: list[dict[str, Any]], keys: dict[str, Any], grid: Any, out
 
 
 def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
-              progress: bool = False, grid: Any = None) -> dict[str, Any]:
+              progress: bool = False, grid: Any = None,
+              hw: Hardware | None = None) -> dict[str, Any]:
     """Compute every figure and table, write PNG + JSON into ``out_dir`` and ``summary.json``;
     return the summary (keys in docs/reproduce.md). ``grid`` replaces the Fig. 7 grid of
-    ``quick`` (a :class:`~flexspim.reproduce.system.Fig7Grid`)."""
+    ``quick`` (a :class:`~flexspim.reproduce.system.Fig7Grid`); ``hw`` the hardware the figures
+    run on (default: the paper's, the ``flexspim`` preset)."""
     from tqdm import tqdm
 
     from flexspim.reproduce import system as rs
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    hw = default_hardware()
+    hw = hw if hw is not None else default_hardware()
     g = grid if grid is not None else (rs.QUICK_GRID if quick else rs.FULL_GRID)
     n_points = len(g.points()) * len(rs.FIG7_POLICIES)
     with tqdm(total=n_points + 3, desc="reproduce", unit="step", disable=not progress) as bar:
@@ -369,7 +450,8 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
         bar.update(1)
     char = f7a["macro_characterisation"]
     summary: dict[str, Any] = {
-        "quick": quick, "network": net.name, "n_timesteps": rs.N_TIMESTEPS,
+        "quick": quick, "hardware": hw.name, "network": net.name,
+        "n_timesteps": rs.N_TIMESTEPS,
         "calibration": {**rs.CALIBRATION, "hidden_densities": densities},
         "thresholds": {la.name: la.threshold for la in net.spiking_layers},
         "fig7_grid": dataclasses.asdict(g),
@@ -385,8 +467,10 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
         "pj_per_sop_8w16v_1v1": t1["pj_per_sop_8w16v_1v1"],
         "pj_per_1bit_sop_0v9": t1["rows"]["0.9V"]["pj_per_1bit_sop"],
         "pj_per_1bit_sop_1v1": t1["rows"]["1.1V"]["pj_per_1bit_sop"],
+        "spidr_tops_per_w_4w7v": t1["spidr_tops_per_w_4w7v"],
         "table1_chips": t1["chips"],
         "paper": PAPER,
+        "reported": REPORTED,
         "files": sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".json")),
     }
     write_json(out / "summary.json", _document("summary", summary))
