@@ -408,7 +408,7 @@ def test_wheel_installs_and_runs_from_a_fresh_venv(version: str, built_wheel: Pa
         python = find_python(version)
     except PythonMissing as exc:
         pytest.fail(str(exc), pytrace=False)
-    work = tmp_path_factory.mktemp(f"wheel-py{version}")
+    work = tmp_path_factory.mktemp(f"wheel-py{version}-")
     assert not work.resolve().is_relative_to(ROOT), "the venv must lie outside the repository"
     t0 = time.perf_counter()
     print(f"\nwheel test on Python {version} ({python}) in {work}")
