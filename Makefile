@@ -22,7 +22,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# The wheel as a user gets it (tests/test_packaging.py; about 6 minutes, needs the package index):
+# The wheel as a user gets it (tests/test_packaging.py; 5-8 minutes, needs the package index):
 # build sdist + wheel once, then for each supported Python (3.11, 3.12, 3.13: pyproject's
 # classifiers) install the wheel into a fresh venv outside the repository and run
 # `flexspim --version`, `flexspim demo --quick` and the README's Python API snippet from there.
