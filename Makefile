@@ -22,9 +22,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# The wheel as a user gets it (tests/test_packaging.py; a few minutes, needs the package index):
-# build sdist + wheel, install the wheel into a fresh venv outside the repository, run
+# The wheel as a user gets it (tests/test_packaging.py; 5-8 minutes, needs the package index):
+# build sdist + wheel once, then for each supported Python (3.11, 3.12, 3.13: pyproject's
+# classifiers) install the wheel into a fresh venv outside the repository and run
 # `flexspim --version`, `flexspim demo --quick` and the README's Python API snippet from there.
+# Interpreters: $FLEXSPIM_PYTHON_3_X, else pyenv's $PYENV_ROOT/versions/3.X.N, else python3.X on
+# PATH; a missing one fails the target in one line (README, "Python versions").
 wheel-test: $(STAMP)
 	$(PY) -m pytest -m packaging -s tests/test_packaging.py
 

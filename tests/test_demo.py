@@ -75,3 +75,36 @@ def test_demo_prints_the_macro_characterisation_beside_the_paper(demo_out: Path)
     text = format_summary(res, demo_out)
     line = next(x for x in text.splitlines() if "at 0.9 V (pJ)" in x)
     assert "5.7" in line and f"{macro['pj_per_sop_8w16v_0v9']:.2f}" in line
+
+
+def test_without_torch_the_reference_is_skipped_and_said(monkeypatch: pytest.MonkeyPatch,
+                                                          demo_out: Path) -> None:
+    """An install without the torch extra (the wheel test's Python 3.12 and 3.13 venvs): the
+    engines that need no torch are still compared, and the summary says what was skipped."""
+    import sys
+
+    from flexspim.demo import (
+        REFERENCE_SKIPPED,
+        _simulate_and_check,
+        format_summary,
+        load_test_split,
+        reference_available,
+    )
+    from flexspim.dse.networks import shipped_model_path, shipped_time_bins
+    from flexspim.net import load_network
+
+    assert reference_available()
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails
+    assert not reference_available()
+    spikes, labels = load_test_split(shipped_time_bins(), samples=4)
+    timings: dict[str, float] = {}
+    result, checks, ref, n_bit = _simulate_and_check(
+        load_network(shipped_model_path()), spikes, labels, True, False, timings)
+    assert ref is None and checks == {"bitlevel_vs_fast": True} and n_bit == 1
+    assert result.n_samples == 4 and "reference_s" in timings
+    res = json.loads((demo_out / "results.json").read_text())
+    assert res["integer_reference"] == "compared"
+    assert "integer reference" not in format_summary(res, demo_out)
+    res.update(integer_reference=REFERENCE_SKIPPED, accuracy_reference=None)
+    text = format_summary(res, demo_out)
+    assert "reference -" in text and "integer reference skipped: torch is not installed" in text

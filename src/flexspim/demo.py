@@ -10,7 +10,9 @@ Steps, all offline:
 3. the integer reference (:func:`flexspim.net.reference.run_reference`) and the fast simulator
    on the whole split, compared sample by sample: every prediction, output spike count per class,
    spike count per layer and SOP count per layer (``bit_exact``); a few samples also through the
-   bit-level macro engine;
+   bit-level macro engine. The reference needs torch: without it (an install without the
+   ``torch`` extra) it is skipped, ``integer_reference`` says so, and the fast engine is still
+   checked against the bit-level macro engine and the system engine (which need no torch);
 4. for the policies ``hs-min`` and ``optimal`` (paper §III, Fig. 4): compile onto the default
    hardware for the measured activity, execute the mapping on the system engine over the whole
    split (counts per macro from the executed events), cost it (energy breakdown in pJ, latency
@@ -90,6 +92,26 @@ def train_digits_model(out_dir: Path, n_time_bins: int, *, seed: int = 0,
     return export_network(result.model, name="digits")
 
 
+#: What ``results.json`` says in ``integer_reference`` when the reference ran (files written
+#: before the field existed mean this).
+REFERENCE_COMPARED = "compared"
+#: ... and when it did not: the fast engine is then checked against the bit-level macro engine
+#: and the system engine only.
+REFERENCE_SKIPPED = ("skipped: torch is not installed (pip install 'flexspim[torch]'); the fast "
+                     "engine was checked against the bit-level and system engines only")
+
+
+def reference_available() -> bool:
+    """Whether the PyTorch integer reference can run: torch (the ``torch`` extra) imports."""
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        return False
+    return True
+
+
 def check_bit_exact(net: IntNetwork, spikes: np.ndarray, result: Any
                     ) -> tuple[dict[str, bool], Any]:
     """Compare a SimResult with the integer reference on the same spikes, field by field;
@@ -151,61 +173,58 @@ def _cost_summary(mapping: Any, cost: Any) -> dict[str, Any]:
     }
 
 
-def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int = 0,
-             train: bool = False, hardware: Hardware | None = None,
-             samples: int | None = None, progress: bool = True,
-             log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the demo (module docstring); returns what ``results.json`` holds.
-
-    ``samples`` simulates a seeded subset of that many test samples (default: all, or
-    :data:`QUICK_SAMPLES` with ``quick``).
-    """
-    if samples is not None and int(samples) < 1:
-        raise ConfigError(f"--samples {samples}: need at least one test sample")
-    from flexspim.sim import simulate
-
-    t0 = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    hw = hardware if hardware is not None else default_hardware()
-    timings: dict[str, float] = {}
-
+def _load_model(out: Path, train: bool, seed: int, progress: bool,
+                log: Callable[[str], None] | None) -> tuple[IntNetwork, str, int]:
+    """Step 1: the network (shipped, or trained by this run), saved as ``network.npz``;
+    returns (network, where it came from, its timesteps)."""
     n_time_bins = shipped_time_bins() if not train else 12
     if train:
         _say(log, f"training the digits model ({TRAIN_EPOCHS} epochs) ...")
         net = train_digits_model(out, n_time_bins, seed=seed, progress=progress)
-        model_source = "trained by this run"
+        source = "trained by this run"
     else:
         path = shipped_model_path()
         net = load_network(path)
-        model_source = f"shipped model {path.name}"
+        source = f"shipped model {path.name}"
     save_network(net, out / "network.npz")
-    timings["model_s"] = time.perf_counter() - t0
+    return net, source, n_time_bins
 
-    t = time.perf_counter()
-    if samples is None and quick:
-        samples = QUICK_SAMPLES
-    spikes, labels = load_test_split(n_time_bins, samples=samples, seed=seed)
-    timings["data_s"] = time.perf_counter() - t
-    _say(log, f"simulating {spikes.shape[1]} test samples x {spikes.shape[0]} timesteps ...")
+
+def _simulate_and_check(net: IntNetwork, spikes: np.ndarray, labels: np.ndarray, quick: bool,
+                        progress: bool, timings: dict[str, float]
+                        ) -> tuple[Any, dict[str, bool], Any, int]:
+    """Step 3: the fast engine on every sample, the integer reference beside it where torch is
+    installed, and the first samples through the bit-level engine; returns (SimResult, check ->
+    passed, the ReferenceResult or None, bit-level samples)."""
+    from flexspim.sim import result_differences, simulate
 
     t = time.perf_counter()
     result = simulate(net, spikes, engine="fast", labels=labels, progress=progress)
     timings["simulate_fast_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    checks, ref = check_bit_exact(net, spikes, result)
+    checks, ref = (check_bit_exact(net, spikes, result) if reference_available()
+                   else ({}, None))
     timings["reference_s"] = time.perf_counter() - t
-
     t = time.perf_counter()
     n_bit = min(QUICK_BITLEVEL_SAMPLES if quick else BITLEVEL_SAMPLES, spikes.shape[1])
     bit = simulate(net, spikes[:, :n_bit], engine="bitlevel", labels=labels[:n_bit],
                    progress=progress)
-    from flexspim.sim import result_differences
-
     head = simulate(net, spikes[:, :n_bit], engine="fast", labels=labels[:n_bit])
     checks["bitlevel_vs_fast"] = not result_differences(bit, head)
     timings["simulate_bitlevel_s"] = time.perf_counter() - t
-    result.save_json(out / "simulation.json")
+    return result, checks, ref, n_bit
+
+
+def _cost_policies(net: IntNetwork, hw: Hardware, result: Any, spikes: np.ndarray,
+                   labels: np.ndarray, out: Path, checks: dict[str, bool],
+                   log: Callable[[str], None] | None
+                   ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Step 4: each policy compiled, executed on the system engine and priced, its mapping and
+    run document written; adds the system engine's checks to ``checks``; returns (summary per
+    policy, run document per policy, (mapping, SystemRun) per policy)."""
+    from flexspim.compile import save_mapping
+    from flexspim.energy.system import cost_difference
+    from flexspim.sim import result_differences
 
     policies: dict[str, Any] = {}
     docs: dict[str, dict[str, Any]] = {}
@@ -215,10 +234,6 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
         _say(log, f"compiling with policy {policy} and executing the mapping on the system "
                   f"engine ...")
         mapping, cost, run, estimate = cost_policy(net, hw, result, spikes, labels, policy)
-        from flexspim.compile import save_mapping
-        from flexspim.energy.system import cost_difference
-        from flexspim.sim import result_differences as differ
-
         save_mapping(mapping, out / f"mapping_{policy}.json")
         policies[policy] = _cost_summary(mapping, cost)
         diff = cost_difference(cost, estimate)
@@ -226,30 +241,80 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
         policies[policy]["estimate_vs_engine_energy"] = diff["energy_rel"]
         policies[policy]["estimate_vs_engine_latency"] = diff["latency_rel"]
         policies[policy]["compile_and_cost_s"] = time.perf_counter() - t
-        checks[f"system_engine_{policy}_vs_fast"] = not differ(run.result, result)
+        checks[f"system_engine_{policy}_vs_fast"] = not result_differences(run.result, result)
         runs[policy] = (mapping, run)
         docs[policy] = make_run_document(result, mapping=mapping, cost=cost, hardware=hw)
         save_run_document(docs[policy], out / f"run_{policy}.json")
+    return policies, docs, runs
+
+
+def _write_demo_report(summary: dict[str, Any], doc: dict[str, Any], out: Path) -> None:
+    """Step 5: ``report.html``, the best policy's run with the comparison and the checks."""
+    policies = summary["policies"]
+    comparison = [{"policy": p, **{k: v for k, v in policies[p].items()
+                                   if isinstance(v, (int, float, str))}}
+                  for p in DEMO_POLICIES]
+    checks = {**summary["checks"], "bit_exact": summary["bit_exact"],
+              "integer_reference": summary["integer_reference"]}
+    extra = {"policies compared": comparison,
+             "bit-exactness checks (hardware simulator vs integer reference)": checks,
+             "accuracy": {"hardware": summary["accuracy_hardware"],
+                          "reference": summary["accuracy_reference"]}}
+    write_report({**doc, "extra": extra}, out / "report.html",
+                 title=f"flexspim demo: digits on FlexSpIM ({summary['policy']})")
+
+
+def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int = 0,
+             train: bool = False, hardware: Hardware | None = None,
+             samples: int | None = None, progress: bool = True,
+             log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the demo (module docstring); returns what ``results.json`` holds.
+
+    ``samples`` simulates a seeded subset of that many test samples (default: all, or
+    :data:`QUICK_SAMPLES` with ``quick``). Without torch the integer reference is skipped
+    (``integer_reference`` says so) and the other engines are still compared.
+    """
+    if samples is not None and int(samples) < 1:
+        raise ConfigError(f"--samples {samples}: need at least one test sample")
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    hw = hardware if hardware is not None else default_hardware()
+    net, model_source, n_time_bins = _load_model(out, train, seed, progress, log)
+    timings: dict[str, float] = {"model_s": time.perf_counter() - t0}
+
+    t = time.perf_counter()
+    if samples is None and quick:
+        samples = QUICK_SAMPLES
+    spikes, labels = load_test_split(n_time_bins, samples=samples, seed=seed)
+    timings["data_s"] = time.perf_counter() - t
+    _say(log, f"simulating {spikes.shape[1]} test samples x {spikes.shape[0]} timesteps ...")
+    if not reference_available():
+        _say(log, "torch is not installed: the integer reference is skipped (pip install "
+                  "'flexspim[torch]' adds it)")
+    result, checks, ref, n_bit = _simulate_and_check(net, spikes, labels, quick, progress,
+                                                     timings)
+    result.save_json(out / "simulation.json")
+    policies, docs, runs = _cost_policies(net, hw, result, spikes, labels, out, checks, log)
     t = time.perf_counter()
     n_sys = 1
-    mapping, run = runs[DEMO_POLICIES[-1]]
+    mapping, _run = runs[DEMO_POLICIES[-1]]
     checks["system_bitlevel_vs_fast"] = check_system_bitlevel(
         net, hw, mapping, spikes[:SYSTEM_BITLEVEL_TIMESTEPS, :n_sys])
     timings["system_bitlevel_s"] = time.perf_counter() - t
-    bit_exact = all(checks.values())
 
     best = min(DEMO_POLICIES, key=lambda p: policies[p]["energy_per_inference_uj"])
-    acc_hw = result.accuracy
-    acc_ref = float(np.mean(ref.predictions == labels)) if len(labels) else None
-    info = {} if train else shipped_model_info()
+    acc_ref = (float(np.mean(ref.predictions == labels)) if ref is not None and len(labels)
+               else None)
     summary = {
         "format": DEMO_FORMAT, "version": DEMO_VERSION,
         "quick": bool(quick), "seed": int(seed), "model": model_source,
-        "model_record": info, "network": net.name,
+        "model_record": {} if train else shipped_model_info(), "network": net.name,
         "n_samples": int(result.n_samples), "n_timesteps": int(result.n_timesteps),
-        "accuracy_hardware": acc_hw, "accuracy_reference": acc_ref,
-        "bit_exact": bool(bit_exact), "checks": checks, "bitlevel_samples": int(n_bit),
-        "system_bitlevel_samples": int(n_sys),
+        "accuracy_hardware": result.accuracy, "accuracy_reference": acc_ref,
+        "bit_exact": bool(all(checks.values())), "checks": checks,
+        "integer_reference": REFERENCE_COMPARED if ref is not None else REFERENCE_SKIPPED,
+        "bitlevel_samples": int(n_bit), "system_bitlevel_samples": int(n_sys),
         "system_bitlevel_timesteps": int(min(SYSTEM_BITLEVEL_TIMESTEPS, spikes.shape[0])),
         "policy": best,
         "energy_per_inference_uj": policies[best]["energy_per_inference_uj"],
@@ -260,17 +325,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
         "hardware": hardware_to_dict(hw),
     }
     t = time.perf_counter()
-    comparison = [{"policy": p, **{k: v for k, v in policies[p].items()
-                                   if isinstance(v, (int, float, str))}}
-                  for p in DEMO_POLICIES]
-    extra = {"policies compared": comparison,
-             "bit-exactness checks (hardware simulator vs integer reference)":
-                 {**checks, "bit_exact": bit_exact},
-             "accuracy": {"hardware": acc_hw, "reference": acc_ref}}
-    report_doc = dict(docs[best])
-    report_doc["extra"] = extra
-    write_report(report_doc, out / "report.html",
-                 title=f"flexspim demo: digits on FlexSpIM ({best})")
+    _write_demo_report(summary, docs[best], out)
     timings["report_s"] = time.perf_counter() - t
     t = time.perf_counter()
     char = macro_characterisation(hw)
@@ -294,6 +349,9 @@ def format_summary(summary: dict[str, Any], out_dir: str | Path) -> str:
         f"  accuracy: hardware {pct(summary['accuracy_hardware'])}, reference "
         f"{pct(summary['accuracy_reference'])}, bit-exact: {summary['bit_exact']}",
     ]
+    reference = summary.get("integer_reference", REFERENCE_COMPARED)
+    if reference != REFERENCE_COMPARED:
+        lines.append(f"  integer reference {reference}")
     for p, s in summary["policies"].items():
         util = ", ".join(f"{100 * u:.0f}%" for u in s.get("macro_utilisation", []))
         lines.append(f"  {p:>8}: {s['energy_per_inference_uj']:.3f} uJ/inference, "
