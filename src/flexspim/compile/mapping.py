@@ -1,12 +1,12 @@
-"""The compiled mapping (hand-off from ``compile`` to ``sim`` and ``energy.system``) and its file.
+"""The compiled mapping (hand-off from ``compile`` to the system engine) and its file.
 
-File format ``flexspim-mapping`` version 2 (docs/compiler.md): one JSON object
-``{"format": "flexspim-mapping", "version": 2, "policy": ..., "network": ..., "n_macros": ...,
-"rows": ..., "cols": ..., "scratch_rows": ..., "search": {...}, "layers": [{...}, ...]}`` whose
-layer entries hold the fields of :class:`LayerMapping` (tiles as lists of objects).
-Version 2 records lane packing, where each row group lives (whole groups) and the exact bits
-each level holds, so that the system engine can execute the mapping. Written atomically; a file of another format or
-version raises FormatError.
+File format ``flexspim-mapping`` version 3 (docs/formats.md): one JSON object
+``{"format": "flexspim-mapping", "version": 3, "policy": ..., "network": ..., "n_macros": ...,
+"rows": ..., "cols": ..., "scratch_rows": ..., "hardware": {...}, "search": {...},
+"layers": [{...}, ...]}`` whose layer entries hold the fields of :class:`LayerMapping` (tiles
+as lists of objects). Version 3 records the hardware the mapping was compiled for (so a mapped
+run never guesses it) and the exact bits each memory level holds; versions 1 and 2 are refused
+with a message to recompile. Written atomically.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from flexspim._io import check_versioned, read_json, versioned, write_json
-from flexspim.errors import FormatError
+from flexspim.errors import ConfigError, FormatError
+from flexspim.hw import Hardware, hardware_from_dict, hardware_to_dict
 
 MAPPING_FORMAT = "flexspim-mapping"
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ class Mapping:
 
     Every macro reserves rows ``[0, scratch_rows)`` as scratch rows for streamed operands
     (layers run one at a time, so they share them). ``search`` holds what the policy reports
-    (for ``optimal``: solver status, objective and solve time).
+    (for ``optimal``: solver status, objective and solve time). ``hardware`` is the hardware the
+    mapping was compiled for (None only for mappings written by hand).
     """
 
     policy: str
@@ -169,6 +171,7 @@ class Mapping:
     layers: tuple[LayerMapping, ...]
     network: str = "network"
     search: dict[str, Any] = field(default_factory=dict)
+    hardware: Hardware | None = None
 
     @property
     def stationary_fraction(self) -> float:
@@ -215,8 +218,9 @@ class Mapping:
         return versioned(MAPPING_FORMAT, MAPPING_VERSION, {
             "policy": self.policy, "network": self.network, "n_macros": self.n_macros,
             "rows": self.rows, "cols": self.cols, "scratch_rows": self.scratch_rows,
-            "stationary_fraction": self.stationary_fraction, "search": dict(self.search),
-            "layers": layers})
+            "stationary_fraction": self.stationary_fraction,
+            "hardware": None if self.hardware is None else hardware_to_dict(self.hardware),
+            "search": dict(self.search), "layers": layers})
 
     @classmethod
     def from_dict(cls, doc: Any, where: str = "<dict>") -> Mapping:
@@ -224,11 +228,16 @@ class Mapping:
         doc = check_versioned(doc, MAPPING_FORMAT, MAPPING_VERSION, where)
         try:
             layers = tuple(_layer_from_dict(d, where) for d in doc["layers"])
+            hw = doc.get("hardware")
             m = cls(policy=str(doc["policy"]), n_macros=int(doc["n_macros"]),
                     rows=int(doc["rows"]), cols=int(doc["cols"]),
                     scratch_rows=int(doc["scratch_rows"]), layers=layers,
                     network=str(doc.get("network", "network")),
-                    search=dict(doc.get("search", {})))
+                    search=dict(doc.get("search", {})),
+                    hardware=None if hw is None else hardware_from_dict(hw, f"{where}: hardware"))
+        except ConfigError as exc:
+            raise FormatError(f"{where}: the recorded hardware is not valid ({exc}); recompile "
+                              f"with 'flexspim compile'") from None
         except KeyError as exc:
             raise FormatError(f"{where}: mapping field {exc} missing; recompile with "
                               f"'flexspim compile'") from None

@@ -449,4 +449,4 @@ def compile_network(net: IntNetwork, hw: Hardware, *, policy: str = "hs-min",
     search["whole_layers"] = bool(whole_layers)
     return Mapping(policy=mapping.policy, n_macros=mapping.n_macros, rows=mapping.rows,
                    cols=mapping.cols, scratch_rows=mapping.scratch_rows, layers=mapping.layers,
-                   network=mapping.network, search=search)
+                   network=mapping.network, search=search, hardware=hw)
