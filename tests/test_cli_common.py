@@ -453,3 +453,70 @@ def test_an_unknown_option_points_to_the_commands_own_help(
     assert exc.value.code == 2
     err = _err(capsys)
     assert len(err) == 1 and err[0].endswith(f"(see '{prog} --help')"), err
+
+
+def test_ctrl_c_in_trains_first_epoch_says_there_is_nothing_to_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Before the first epoch ends there is no checkpoint: the message says so (and names the
+    real folder); after one, it names the checkpoint, and --resume continues from it."""
+    import flexspim.train
+    from flexspim.train.frames import frames_from_arrays, save_frames
+
+    rng = np.random.default_rng(0)
+    x, y = rng.poisson(0.3, (6, 4, 2, 20, 20)), np.arange(6) % 3
+    save_frames(tmp_path / "f.npz", frames_from_arrays(x, y, x, y))
+    seen: list[bool] = []
+
+    def stopped(config, train, test, *, out, resume, **kwargs):
+        seen.append(resume)
+        if len(seen) == 2:  # the second run finished an epoch before Ctrl-C
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "checkpoint.pt").write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flexspim.train, "fit", stopped)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "4", "--out", str(out),
+            "--no-progress", "--threads", "1"]
+    assert main(argv) == 130
+    assert _err(capsys) == [f"flexspim: interrupted before the first epoch finished: no "
+                            f"checkpoint in {out}, nothing to resume; run the same command "
+                            f"again (without --resume) to start over"]
+    assert main(argv) == 130  # the advice, followed, starts the run again
+    assert _err(capsys) == [f"flexspim: interrupted; the last finished epoch is in "
+                            f"{out / 'checkpoint.pt'}: add --resume to the same command to "
+                            f"continue"]
+    assert main([*argv, "--resume"]) == 130 and seen == [False, False, True]
+
+
+def test_ctrl_c_in_reproduce_names_the_real_folder(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import flexspim.cli.reproduce as cli_reproduce
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_reproduce, "reproduce", interrupted)
+    assert main(["reproduce", "--quick", "--out", str(tmp_path / "r"), "--no-progress"]) == 130
+    assert _err(capsys) == [f"flexspim: interrupted; the Fig. 7 points computed so far are "
+                            f"kept in {tmp_path / 'r' / 'fig7_points.json'}: run the same "
+                            f"command again to continue"]
+
+
+def test_simulate_without_labels_prints_the_predictions(files: dict[str, Path],
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from flexspim.net import load_network
+    from flexspim.sim import simulate
+
+    assert main(["simulate", str(files["net"]), str(files["spikes"]), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    expected = simulate(load_network(files["net"]), np.load(files["spikes"])).predictions
+    assert ("predicted class (no labels given): " + ", ".join(
+        f"spikes[{i}]: {int(p)}" for i, p in enumerate(expected))) in out.splitlines()
+    assert main(["simulate", str(files["net"]), str(files["spikes"]), "--labels", "0,1,2",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy: " in out and "predicted class" not in out
