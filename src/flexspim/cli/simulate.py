@@ -136,6 +136,23 @@ def _load_npy(path: Path) -> np.ndarray:
                           f"spikes saved with numpy.save") from None
 
 
+def binned_spikes(path: Path, net: IntNetwork) -> np.ndarray:
+    """Binned spikes ``[T, N, *input shape]`` from a ``.npy``; a plain ``[N, 4]`` table (events
+    as columns) is refused with the line of Python that turns it into events."""
+    arr = _load_npy(path)
+    shape = tuple(net.input_shape)
+    if arr.dtype.names is not None:
+        raise FormatError(f"{path}: holds a structured array with fields "
+                          f"{', '.join(arr.dtype.names)}; events need the fields x, y, p, t "
+                          f"(flexspim.data.make_events)")
+    if arr.ndim == 2 and arr.shape[1] == 4:  # never binned spikes: those have >= 3 axes
+        raise FormatError(f"{path}: holds a plain array of shape {arr.shape}, neither events nor "
+                          f"binned spikes [T, N, {', '.join(map(str, shape))}]; if its columns "
+                          f"are x, y, p and t (µs), save them as events: a = numpy.load("
+                          f"'{path}'); numpy.save('{path}', flexspim.data.make_events(*a.T))")
+    return arr
+
+
 def _explicit_labels(text: str) -> np.ndarray:
     path = Path(text)
     if path.suffix == ".npy" and path.exists():
@@ -184,10 +201,14 @@ def load_inputs(args: argparse.Namespace) -> SimulateInputs:
         labels = frames.y_test if args.split == "test" else frames.y_train
         inputs = np.ascontiguousarray(np.moveaxis(x, 1, 0)).astype(np.int64)
         names = [f"{src.stem}:{args.split}[{i}]" for i in range(x.shape[0])]
+    elif src.is_file() and src.suffix.lower() == ".npy" and src.stat().st_size:
+        inputs = binned_spikes(src, net)
+        names = [f"{src.stem}[{i}]" for i in range(int(inputs.shape[1]) if inputs.ndim > 1 else 0)]
     elif src.exists():
-        inputs = _load_npy(src)
-        n = 1 if inputs.dtype.names is not None else int(inputs.shape[1]) if inputs.ndim > 1 else 0
-        names = [f"{src.stem}[{i}]" for i in range(n)]
+        from flexspim.data.recordings import read_recording
+
+        read_recording(src)  # raises the error that says what the file is
+        raise FormatError(f"{src}: not events, binned spikes (.npy) or frames (.npz)")
     else:
         raise FormatError(f"{src}: no such events file or folder; check the path")
     if args.labels is not None:
