@@ -231,3 +231,14 @@ def test_wheel_installs_and_runs_from_a_fresh_venv(tmp_path_factory) -> None:
     _check_core_install(venv, wheel, run_dir)
     _check_demo_install(venv, wheel, run_dir)
     print(f"  {time.perf_counter() - t0:6.1f} s  in all")
+
+
+def test_no_stray_patch_files() -> None:
+    """Leftovers of a patch or merge (``*.orig``, ``*.rej``) are neither in the tree nor able to
+    come back: .gitignore leaves them out."""
+    stray = sorted(p.relative_to(ROOT).as_posix() for pattern in ("*.orig", "*.rej")
+                   for top in ("src", "tests", "docs", "benchmarks", "examples")
+                   for p in (ROOT / top).rglob(pattern))
+    assert stray == []
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "*.orig" in ignored and "*.rej" in ignored
