@@ -181,6 +181,7 @@ def assemble_result(net: IntNetwork, merged: BatchStats, engine: str, n_timestep
         layer_names=[layer.name for layer in net.layers],
         predictions=np.argmax(counts, axis=1).astype(np.int64), labels=labels,
         output_counts=counts, network=net.name, layer_neurons=layer_neurons(net),
+        layer_kinds=tuple(layer.kind for layer in net.layers),
         input_events=merged.step_input_events, sops=merged.step_sops,
         output_spikes=merged.step_output_spikes, overflow_events=merged.step_overflow,
         membrane_min=merged.membrane_min, membrane_max=merged.membrane_max,
