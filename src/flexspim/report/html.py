@@ -579,7 +579,7 @@ def section_macros(run: RunData) -> str:
     phase, _, _, _ = timeline_arrays(run.cost)
     if phase.size:
         parts.append(_png(lambda fig: draw_timeline(fig, run.cost),
-                          (10.0, 1.4 + 0.3 * min(len(per), 32))))
+                          (10.0, 1.7 + 0.3 * min(len(per), 32))))
     parts.append(_png(lambda fig: draw_utilisation(fig, run.cost), (8.0, 2.8)))
     parts.append(_table(("macro", "utilisation", "busy per inference (us)",
                          "row operations per inference"),

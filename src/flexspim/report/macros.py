@@ -117,7 +117,7 @@ def plot_timeline(cost: Any, path: str | os.PathLike[str]) -> None:
 
     doc = cost.to_dict() if hasattr(cost, "to_dict") else dict(cost)
     n_m = len(doc.get("per_macro") or []) or 1
-    fig = plt.figure(figsize=(10.0, 1.2 + 0.3 * min(n_m, 32)))
+    fig = plt.figure(figsize=(10.0, 1.5 + 0.3 * min(n_m, 32)))
     fmt = str(path).rsplit(".", 1)[-1].lower()
     fmt = fmt if fmt in ("png", "svg", "pdf") else "png"
     try:
