@@ -75,3 +75,21 @@ def test_demo_prints_the_macro_characterisation_beside_the_paper(demo_out: Path)
     text = format_summary(res, demo_out)
     line = next(x for x in text.splitlines() if "at 0.9 V (pJ)" in x)
     assert "5.7" in line and f"{macro['pj_per_sop_8w16v_0v9']:.2f}" in line
+
+
+
+def test_the_demo_report_speaks_in_words(demo_out: Path) -> None:
+    """The summary counts the 3 spiking layers (not pool and flatten); the further results are
+    labelled in words, relative differences in percent."""
+    import re
+
+    html = (demo_out / "report.html").read_text()
+    assert "<td>spiking layers</td><td>3 (conv1, conv2, fc)</td>" in html
+    assert "<td>routing layers</td><td>3 (pool1, pool2, flatten)</td>" in html
+    section = re.search(r'<section id="extra">(.*?)</section>', html, re.S).group(1)
+    cells = re.findall(r"<(?:h3|th|td)>([^<]*)</(?:h3|th|td)>", section)
+    assert [c for c in cells if "_" in c] == []
+    for words in ("every check above", "energy, estimate against run",
+                  "system engine on the optimal mapping = fast engine"):
+        assert words in cells, words
+    assert any(re.fullmatch(r"[-+]\d+\.\d\d %", c) for c in cells)
