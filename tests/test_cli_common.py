@@ -520,3 +520,14 @@ def test_simulate_without_labels_prints_the_predictions(files: dict[str, Path],
                  "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "accuracy: " in out and "predicted class" not in out
+
+
+def test_two_outputs_of_one_command_never_share_a_file(files: dict[str, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    d = files["dir"]
+    assert main(["simulate", str(files["net"]), str(files["spikes"]), "--mapping",
+                 str(files["map"]), "--plot", str(d / "f.png"), "--timeline", str(d / "f.png"),
+                 "--no-progress"]) == 2
+    assert _err(capsys) == [f"flexspim: error: --timeline {d / 'f.png'}: --plot names the same "
+                            f"file; give each output its own name"]
+    assert not (d / "f.png").exists()

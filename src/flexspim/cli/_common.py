@@ -210,15 +210,22 @@ def check_output_file(path: str | os.PathLike[str], what: str,
     return p
 
 
+#: Output options that write a figure (PNG, SVG or PDF by the name).
+FIGURE_OPTIONS = ("--plot", "--timeline")
+
+
 def check_output_files(args: argparse.Namespace, *options: str) -> None:
-    """Check every output option in ``options`` (``--json``, ``--csv``...) that the command
-    line gave, with ``args.overwrite``; the same file named twice is refused too."""
+    """Check every output option in ``options`` (``--json``, ``--csv``, ``--plot``...) that the
+    command line gave, with ``args.overwrite``; the same file named twice is refused too."""
     seen: dict[Path, str] = {}
     for option in options:
         value = getattr(args, option.lstrip("-").replace("-", "_"), None)
         if value is None:
             continue
-        p = check_output_file(value, option, overwrite=args.overwrite)
+        if option in FIGURE_OPTIONS:
+            figure_format(value, option)
+        p = check_output_file(value, option, overwrite=args.overwrite,
+                              example="figure.png" if option in FIGURE_OPTIONS else "result.json")
         if p.absolute() in seen:
             raise ConfigError(f"{option} {p}: {seen[p.absolute()]} names the same file; give "
                               f"each output its own name")

@@ -37,7 +37,6 @@ from flexspim.cli._common import (
     add_hw,
     add_plot,
     add_shared,
-    check_figure_path,
     check_output_files,
     description,
     progress_enabled,
@@ -334,9 +333,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.plot or args.hw or args.timeline) and not args.mapping:
         raise ConfigError("--plot, --timeline and --hw price a run on a mapping; add --mapping "
                           "FILE (made by 'flexspim compile NETWORK --out FILE')")
-    check_figure_path(args.plot, overwrite=args.overwrite)
-    check_figure_path(args.timeline, "--timeline", overwrite=args.overwrite)
-    check_output_files(args, "--json", "--csv", "--parquet")
+    check_output_files(args, "--plot", "--timeline", "--json", "--csv", "--parquet")
     mapping = load_mapping(args.mapping) if args.mapping else None
     hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
     data = load_inputs(args)

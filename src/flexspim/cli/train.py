@@ -24,6 +24,7 @@ from flexspim._io import versioned, write_json
 from flexspim.cli._common import (
     OUT_ROOT,
     add_no_progress,
+    add_overwrite,
     check_train_out,
     description,
     progress_enabled,
@@ -79,9 +80,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, default=OUT_ROOT / "train",
                    help=f"output folder (default {OUT_ROOT}/train); one holding a run is kept "
                         f"unless --resume or --overwrite")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the run in OUT (its checkpoint, network and summary)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint.pt in --out")
+    add_overwrite(p, "the run in --out (its checkpoint, network and summary)")
     add_no_progress(p)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (per process)")
     p.add_argument("--device", type=device_option, default="auto", help=f"{DEVICE_HELP} (default "
