@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml src/flexspim/__init__.py
 
 venv: $(STAMP)
 
+# (make run rebuilds out/demo each time: the demo keeps an earlier run unless --overwrite)
 run: $(STAMP)
-	$(VENV)/bin/flexspim demo
+	$(VENV)/bin/flexspim demo --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -315,3 +315,219 @@ def test_ctrl_c_says_what_is_kept(files: dict[str, Path], monkeypatch: pytest.Mo
     err = _err(capsys)
     assert len(err) == 1 and err[0].startswith("flexspim: interrupted")
     assert ("resume" in err[0]) == resumes
+
+
+# ----------------------------------------------------------------------------- 4. nothing lost
+
+#: Every subcommand that writes files (``data`` is a group, not a command).
+WRITERS = ("compile", "simulate", "macro-sweep", "sweep", "reproduce", "demo", "train",
+           "export", "import", "report", "data info", "data frames")
+
+
+def _leaf_commands() -> dict[str, argparse.ArgumentParser]:
+    return {name: sub for name, sub in _subparsers(build_parser()) if name != "data"}
+
+
+def test_every_command_takes_no_progress_debug_and_overwrite() -> None:
+    """One vocabulary: every command takes --no-progress and --debug, and every command that
+    writes takes --overwrite."""
+    leaves = _leaf_commands()
+    assert sorted(leaves) == sorted(WRITERS)
+    for name, sub in leaves.items():
+        for option in ("--no-progress", "--debug", "--overwrite"):
+            assert option in sub._option_string_actions, (name, option)
+
+
+def _existing_output_cases(files: dict[str, Path]) -> list[tuple[list[str], str, Path]]:
+    """(command line, option, the file it names) for the options that write a file."""
+    d, net, spikes, mapping = files["dir"], str(files["net"]), str(files["spikes"]), \
+        str(files["map"])
+    assert main(["simulate", net, spikes, "--json", str(d / "run.json"), "--no-progress"]) == 0
+    rng = np.random.default_rng(0)
+    np.save(d / "ev.npy", make_events(rng.integers(0, 8, 50), rng.integers(0, 8, 50),
+                                      rng.integers(0, 2, 50), np.arange(50)))
+    sim = ["simulate", net, spikes, "--mapping", mapping, "--no-progress"]
+    new = ["--out", str(d / "new.json")]
+    return [
+        (["compile", net, "--out", str(d / "o.json")], "--out", d / "o.json"),
+        (["compile", net, *new, "--plot", str(d / "o.png")], "--plot", d / "o.png"),
+        (["compile", net, *new, "--csv", str(d / "o.csv")], "--csv", d / "o.csv"),
+        (["report", str(d / "run.json")], "--out", d / "run.html"),
+        (["report", str(d / "run.json"), "--out", str(d / "o.html")], "--out", d / "o.html"),
+        ([*sim, "--json", str(d / "o.json")], "--json", d / "o.json"),
+        ([*sim, "--csv", str(d / "o.csv")], "--csv", d / "o.csv"),
+        ([*sim, "--plot", str(d / "o.png")], "--plot", d / "o.png"),
+        ([*sim, "--timeline", str(d / "o.png")], "--timeline", d / "o.png"),
+        (["macro-sweep", "--no-progress", "--json", str(d / "o.json")], "--json", d / "o.json"),
+        (["data", "info", str(d / "ev.npy"), "--json", str(d / "o.json")], "--json",
+         d / "o.json"),
+    ]
+
+
+def test_outputs_are_never_overwritten_silently(files: dict[str, Path],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """An existing output is kept, with one line naming it and the option that replaces it;
+    with --overwrite the command replaces it."""
+    for argv, option, target in _existing_output_cases(files):
+        target.write_bytes(b"mine")
+        if (files["dir"] / "new.json").exists():
+            (files["dir"] / "new.json").unlink()
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        assert _err(capsys) == [f"flexspim: error: {option} {target}: already exists; add "
+                                f"--overwrite to replace it, or choose another {option}"], argv
+        assert target.read_bytes() == b"mine", argv  # untouched
+        assert main([*argv, "--overwrite"]) == 0, argv
+        assert target.read_bytes() != b"mine", argv
+        target.unlink()
+
+
+def test_an_existing_output_stops_the_command_before_any_work(
+        files: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import flexspim.cli.compile as cli_compile
+
+    def never(*args, **kwargs):
+        raise AssertionError("compiled before the outputs were checked")
+
+    monkeypatch.setattr(cli_compile, "compile_network", never)
+    d = files["dir"]
+    (d / "late.csv").write_text("mine")
+    assert main(["compile", str(files["net"]), "--out", str(d / "m2.json"), "--csv",
+                 str(d / "late.csv")]) == 2
+    assert not (d / "m2.json").exists()
+
+
+def test_demo_keeps_an_earlier_demo_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import flexspim.demo
+
+    def never(*args, **kwargs):
+        raise AssertionError("the demo ran over an earlier one")
+
+    monkeypatch.setattr(flexspim.demo, "run_demo", never)
+    (tmp_path / "results.json").write_text("{}")
+    assert main(["demo", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert _err(capsys) == [f"flexspim: error: --out {tmp_path}: holds a demo run (results.json, "
+                            f"report.html); add --overwrite to replace it, or choose another "
+                            f"--out"]
+
+
+@pytest.mark.parametrize("option, name, kind", [
+    ("--csv", "out.xlsx", ".csv"), ("--parquet", "out.csv", ".parquet"),
+    ("--json", "run.txt", ".json")])
+def test_a_table_is_written_under_its_own_type_only(files: dict[str, Path], option: str,
+                                                    name: str, kind: str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    d = files["dir"]
+    before = set(d.iterdir())
+    assert main(["simulate", str(files["net"]), str(files["spikes"]), option, str(d / name),
+                 "--no-progress"]) == 2
+    assert _err(capsys) == [f"flexspim: error: {option} {d / name}: {option} writes a "
+                            f"{kind} file; end the name in {kind}"]
+    assert set(d.iterdir()) == before
+
+
+def test_help_texts_are_plain_text() -> None:
+    """No reST markup (double backticks, :mod: roles) in any --help."""
+    for name, sub in _leaf_commands().items():
+        text = sub.format_help()
+        assert "``" not in text and not re.search(r":(mod|func|class|data|meth):", text), name
+
+
+def test_data_info_help_names_every_format() -> None:
+    text = " ".join(_leaf_commands()["data info"].format_help().split())
+    for fmt in ("AEDAT 4.0", "AEDAT 3.1", "EVT 2.0", "EVT 3.0", "DAT", ".npy"):
+        assert fmt in text, fmt
+
+
+@pytest.mark.parametrize("argv, prog", [
+    (["compile", "net.npz", "--no-such-option"], "flexspim compile"),
+    (["data", "info", "x", "--no-such-option"], "flexspim data info"),
+    (["--no-such-option"], "flexspim"),
+])
+def test_an_unknown_option_points_to_the_commands_own_help(
+        argv: list[str], prog: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = _err(capsys)
+    assert len(err) == 1 and err[0].endswith(f"(see '{prog} --help')"), err
+
+
+def test_ctrl_c_in_trains_first_epoch_says_there_is_nothing_to_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Before the first epoch ends there is no checkpoint: the message says so (and names the
+    real folder); after one, it names the checkpoint, and --resume continues from it."""
+    import flexspim.train
+    from flexspim.train.frames import frames_from_arrays, save_frames
+
+    rng = np.random.default_rng(0)
+    x, y = rng.poisson(0.3, (6, 4, 2, 20, 20)), np.arange(6) % 3
+    save_frames(tmp_path / "f.npz", frames_from_arrays(x, y, x, y))
+    seen: list[bool] = []
+
+    def stopped(config, train, test, *, out, resume, **kwargs):
+        seen.append(resume)
+        if len(seen) == 2:  # the second run finished an epoch before Ctrl-C
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "checkpoint.pt").write_bytes(b"epoch 1")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(flexspim.train, "fit", stopped)
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "4", "--out", str(out),
+            "--no-progress", "--threads", "1"]
+    assert main(argv) == 130
+    assert _err(capsys) == [f"flexspim: interrupted before the first epoch finished: no "
+                            f"checkpoint in {out}, nothing to resume; run the same command "
+                            f"again (without --resume) to start over"]
+    assert main(argv) == 130  # the advice, followed, starts the run again
+    assert _err(capsys) == [f"flexspim: interrupted; the last finished epoch is in "
+                            f"{out / 'checkpoint.pt'}: add --resume to the same command to "
+                            f"continue"]
+    assert main([*argv, "--resume"]) == 130 and seen == [False, False, True]
+
+
+def test_ctrl_c_in_reproduce_names_the_real_folder(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import flexspim.cli.reproduce as cli_reproduce
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_reproduce, "reproduce", interrupted)
+    assert main(["reproduce", "--quick", "--out", str(tmp_path / "r"), "--no-progress"]) == 130
+    assert _err(capsys) == [f"flexspim: interrupted; the Fig. 7 points computed so far are "
+                            f"kept in {tmp_path / 'r' / 'fig7_points.json'}: run the same "
+                            f"command again to continue"]
+
+
+def test_simulate_without_labels_prints_the_predictions(files: dict[str, Path],
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from flexspim.net import load_network
+    from flexspim.sim import simulate
+
+    assert main(["simulate", str(files["net"]), str(files["spikes"]), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    expected = simulate(load_network(files["net"]), np.load(files["spikes"])).predictions
+    assert ("predicted class (no labels given): " + ", ".join(
+        f"spikes[{i}]: {int(p)}" for i, p in enumerate(expected))) in out.splitlines()
+    assert main(["simulate", str(files["net"]), str(files["spikes"]), "--labels", "0,1,2",
+                 "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy: " in out and "predicted class" not in out
+
+
+def test_two_outputs_of_one_command_never_share_a_file(files: dict[str, Path],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    d = files["dir"]
+    assert main(["simulate", str(files["net"]), str(files["spikes"]), "--mapping",
+                 str(files["map"]), "--plot", str(d / "f.png"), "--timeline", str(d / "f.png"),
+                 "--no-progress"]) == 2
+    assert _err(capsys) == [f"flexspim: error: --timeline {d / 'f.png'}: --plot names the same "
+                            f"file; give each output its own name"]
+    assert not (d / "f.png").exists()

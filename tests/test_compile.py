@@ -262,7 +262,8 @@ def test_compile_command_prints_summary_and_writes_files(tmp_path, capsys) -> No
     assert f"stationary operands in the arrays: {m.resident_operands:.0f}" in text
     assert f"stationary bits: {100 * m.stationary_fraction:.1f}% of all operand bits" in text
     assert png.read_bytes()[:4] == b"\x89PNG"
-    bad = parser.parse_args(["compile", "dvs-gesture", "--n-macros", "0", "--out", str(out)])
+    bad = parser.parse_args(["compile", "dvs-gesture", "--n-macros", "0", "--out", str(out),
+                             "--overwrite"])
     with pytest.raises(ConfigError, match="--n-macros 0"):
         bad.func(bad)
 
@@ -310,3 +311,72 @@ def test_overflow_bounds_by_hand() -> None:
     (b3,) = overflow_bounds(net, 2, max_input_count=3)
     # t1: peak in [-6, 9], after_hi = max(min(9, 3), 5) = 5; t2: peak in [-12, 14]
     assert (b3.lo, b3.hi) == (-12, 14) and b3.can_overflow and b3.headroom_bits == 5
+
+
+def _estimate_line(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("estimated energy"))
+
+
+def test_compile_takes_the_time_bins_from_the_models_record(tmp_path, capsys) -> None:
+    """The shipped model's record says T = 12: compile estimates at T = 12 and says where T and
+    the rest of the assumed activity come from; a copy without its record, or with a record of
+    other bytes, falls back to the default and says so."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from flexspim.cli import main
+    from flexspim.compile.activity import DEFAULT_TIMESTEPS
+
+    shipped = Path(__file__).resolve().parents[1] / "src" / "flexspim" / "assets"
+    record = json.loads((shipped / "digits_net.json").read_text())
+    assert record["n_time_bins"] == 12 != DEFAULT_TIMESTEPS
+    assert main(["compile", str(shipped / "digits_net.npz"), "--out",
+                 str(tmp_path / "a.json")]) == 0
+    text = capsys.readouterr().out
+    assert (f"T = 12 from the model's record {shipped / 'digits_net.json'}" in text)
+    assert "assumed, not measured: input sparsity 0.95 (default), hidden spike density 0.1 " \
+           "(default)" in text
+    assert "pass --activity RUN.json" in text and "docs/compiler.md" in text
+    assert "(analytic estimate for the assumed activity;" in _estimate_line(text)
+    assert main(["compile", str(shipped / "digits_net.npz"), "--time-bins", "12", "--out",
+                 str(tmp_path / "b.json")]) == 0
+    explicit = capsys.readouterr().out
+    assert _estimate_line(explicit) == _estimate_line(text)
+    assert "T = 12 from --time-bins" in explicit
+    assert load_mapping(tmp_path / "a.json").layers == load_mapping(tmp_path / "b.json").layers
+    # the network without its record: the default T, said to be the default
+    shutil.copy(shipped / "digits_net.npz", tmp_path / "copy.npz")
+    assert main(["compile", str(tmp_path / "copy.npz"), "--out", str(tmp_path / "c.json")]) == 0
+    assert f"T = {DEFAULT_TIMESTEPS} (default; no model record beside the network)" in \
+        capsys.readouterr().out
+    # a record of other bytes is not this network's: default T, and a note saying why
+    record["sha256"] = "0" * 64
+    (tmp_path / "copy.json").write_text(json.dumps(record))
+    assert main(["compile", str(tmp_path / "copy.npz"), "--out", str(tmp_path / "d.json")]) == 0
+    captured = capsys.readouterr()
+    assert f"T = {DEFAULT_TIMESTEPS} (default;" in captured.out
+    assert f"{tmp_path / 'copy.json'}: describes another file than {tmp_path / 'copy.npz'} " \
+           f"(its SHA-256 differs)" in captured.err
+
+
+def test_compile_with_measured_activity_says_so(tmp_path, capsys) -> None:
+    import json
+    from pathlib import Path
+
+    from flexspim.cli import main
+
+    shipped = Path(__file__).resolve().parents[1] / "src" / "flexspim" / "assets" / \
+        "digits_net.npz"
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", (rng.random((12, 3, 2, 20, 20)) < 0.05).astype(np.int64))
+    assert main(["simulate", str(shipped), str(tmp_path / "x.npy"), "--json",
+                 str(tmp_path / "run.json"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["compile", str(shipped), "--activity", str(tmp_path / "run.json"), "--out",
+                 str(tmp_path / "m.json")]) == 0
+    text = capsys.readouterr().out
+    assert f"(analytic estimate for the activity measured in {tmp_path / 'run.json'};" in \
+        _estimate_line(text)
+    assert "assumed" not in text
+    assert json.loads((tmp_path / "m.json").read_text())["format"] == "flexspim-mapping"

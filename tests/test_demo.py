@@ -108,3 +108,20 @@ def test_without_torch_the_reference_is_skipped_and_said(monkeypatch: pytest.Mon
     res.update(integer_reference=REFERENCE_SKIPPED, accuracy_reference=None)
     text = format_summary(res, demo_out)
     assert "reference -" in text and "integer reference skipped: torch is not installed" in text
+
+
+def test_the_demo_report_speaks_in_words(demo_out: Path) -> None:
+    """The summary counts the 3 spiking layers (not pool and flatten); the further results are
+    labelled in words, relative differences in percent."""
+    import re
+
+    html = (demo_out / "report.html").read_text()
+    assert "<td>spiking layers</td><td>3 (conv1, conv2, fc)</td>" in html
+    assert "<td>routing layers</td><td>3 (pool1, pool2, flatten)</td>" in html
+    section = re.search(r'<section id="extra">(.*?)</section>', html, re.S).group(1)
+    cells = re.findall(r"<(?:h3|th|td)>([^<]*)</(?:h3|th|td)>", section)
+    assert [c for c in cells if "_" in c] == []
+    for words in ("every check above", "energy, estimate against run",
+                  "system engine on the optimal mapping = fast engine"):
+        assert words in cells, words
+    assert any(re.fullmatch(r"[-+]\d+\.\d\d %", c) for c in cells)

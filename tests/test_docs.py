@@ -53,3 +53,26 @@ def test_design_page_is_the_projects_own() -> None:
     cited = set(re.findall(r"docs/design\.md (§\d)", " ".join(
         p.read_text(encoding="utf-8") for p in SOURCES)))
     assert cited <= {"§1", "§2", "§3", "§4", "§5"}
+
+
+def _cells(row: str) -> int:
+    """Cells of a Markdown table row (pipes inside backticks or escaped do not split)."""
+    text = re.sub(r"`[^`]*`", "code", row.replace("\\|", "x")).strip()
+    return len(text.strip("|").split("|"))
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in SOURCES
+                                  if p.suffix == ".md"])
+def test_markdown_tables_keep_their_columns(path: Path) -> None:
+    """Every row of a table has its header's cells: a sentence fused onto a row (the README's
+    "Requirements" once was) vanishes when the page is rendered."""
+    bad, header = [], None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.startswith("|"):
+            header = None
+            continue
+        if header is None:
+            header = _cells(line)
+        elif _cells(line) != header:
+            bad.append(f"{_rel(path)}:{number}: {_cells(line)} cells, the header has {header}")
+    assert bad == []

@@ -277,9 +277,9 @@ def test_data_frames_from_labelled_recordings(tmp_path: Path,
     assert frames.x_train.shape[0] + frames.x_test.shape[0] == 20  # 10 spans x 2 windows
     assert frames.x_test.shape[0] == 4 and sorted(frames.y_test.tolist()) == [0, 0, 1, 1]
     net = _net(tmp_path, (2, 16, 16))
-    assert main(argv + ["--network", str(net)]) == 2
+    assert main(argv + ["--network", str(net), "--overwrite"]) == 2
     assert "drop --polarity merge" in _last_error(capsys)
-    assert main(argv[:3] + ["--time-bins", "5", "--out", str(out)]) == 2
+    assert main(argv[:3] + ["--time-bins", "5", "--out", str(out), "--overwrite"]) == 2
     assert "need labels for a frames file; pass --labels" in _last_error(capsys)
 
 
@@ -329,3 +329,97 @@ def test_readme_own_recording_step(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                    labels=[digits[i][1] for i in range(n)])
     assert doc["simulation"]["predictions"] == ref.predictions.tolist()
     assert doc["simulation"]["labels"] == ref.labels.tolist()
+
+
+# ------------------------------------------------------------- inputs that used to mislead
+
+def test_a_recordings_header_wins_over_sensor_size(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A 64 x 48 recording with --sensor-size 640,480: refused in one line naming both sizes
+    (it used to be accepted, mapping the events into a corner and overflowing); the same size
+    as the header is accepted, and so is --sensor-size on a file whose header gives none."""
+    net = _net(tmp_path, (2, 8, 8))
+    ev = random_events(2000, (64, 48), 2)
+    write_aedat4(tmp_path / "rec.aedat4", ev, (64, 48))
+    argv = ["simulate", str(net), str(tmp_path / "rec.aedat4"), "--time-bins", "3",
+            "--downsample", "8,8", "--no-progress"]
+    assert main([*argv, "--sensor-size", "640,480"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"flexspim: error: --sensor-size 640,480: {tmp_path / 'rec.aedat4'} gives its sensor "
+        f"as 64 x 48 in its header, and the header wins; drop --sensor-size (it is for files "
+        f"that give no size)"]
+    assert main([*argv, "--sensor-size", "64,48"]) == 0
+    capsys.readouterr()
+    np.save(tmp_path / "rec.npy", ev)  # no header: --sensor-size gives the size
+    assert main(["simulate", str(net), str(tmp_path / "rec.npy"), "--time-bins", "3",
+                 "--downsample", "8,8", "--sensor-size", "64,48", "--no-progress"]) == 0
+    assert "read 1 recording(s) (NumPy .npy, 64 x 48 sensor)" in capsys.readouterr().err
+    frames = ["data", "frames", str(tmp_path / "rec.aedat4"), "--time-bins", "3", "--out",
+              str(tmp_path / "f.npz"), "--sensor-size", "640,480"]
+    assert main(frames) == 2
+    assert "64 x 48 in its header" in _last_error(capsys)
+
+
+def test_negative_timestamps_are_refused(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Events before t = 0 (which cut 9 windows into 69) are one line, in the reader and on the
+    command line."""
+    net = _net(tmp_path, (2, 8, 8))
+    ev = make_events([1, 2, 3], [1, 2, 3], [1, 0, 1], [-6_000_000, 0, 900_000])
+    np.save(tmp_path / "neg.npy", ev)
+    with pytest.raises(FormatError, match=r"event 0 has t = -6000000 µs"):
+        read_events(tmp_path / "neg.npy")
+    assert main(["simulate", str(net), str(tmp_path / "neg.npy"), "--time-bins", "3",
+                 "--window-ms", "100", "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"flexspim: error: {tmp_path / 'neg.npy'}: NumPy .npy: event 0 has t = -6000000 µs; "
+        f"timestamps are microseconds >= 0: shift them (events['t'] -= events['t'].min()) and "
+        f"save the file again"]
+    with pytest.raises(FormatError, match="t = -6000000 µs"):
+        make_samples([_recording(ev, (8, 8))], (8, 8, 2), Preprocess())
+
+
+def test_empty_and_misnamed_event_files_say_what_they_are(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = _net(tmp_path, (2, 8, 8))
+    np.save(tmp_path / "none.npy", make_events([], [], [], []))
+    (tmp_path / "zero.aedat4").write_bytes(b"")
+    (tmp_path / "text.aedat4").write_text("hello\n")
+    (tmp_path / "zero.npy").write_bytes(b"")
+    cases = {
+        "none.npy": "NumPy .npy: holds no events; pass a recording with at least one event",
+        "zero.aedat4": "byte 0: empty file; pass an event recording",
+        "text.aedat4": "byte 0: not an event file flexspim reads (it starts with b'hello\\n')",
+        "zero.npy": "byte 0: empty file; pass an event recording",
+    }
+    for name, message in cases.items():
+        assert main(["simulate", str(net), str(tmp_path / name), "--time-bins", "3",
+                     "--no-progress"]) == 2, name
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(
+            f"flexspim: error: {tmp_path / name}: {message}"), (name, err)
+        assert "pickle" not in err[0] and ".npy array" not in err[0], (name, err)
+
+
+def test_a_plain_event_table_gets_advice_that_works(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """An [N, 4] .npy (columns x, y, p, t) is no event array: the message says how to make one,
+    and the command then runs (it used to advise dropping --time-bins, which then failed)."""
+    net = _net(tmp_path, (2, 8, 8))
+    rng = np.random.default_rng(0)
+    table = np.stack([rng.integers(0, 8, 100), rng.integers(0, 8, 100), rng.integers(0, 2, 100),
+                      np.sort(rng.integers(0, 10_000, 100))], axis=1)
+    path = tmp_path / "plain.npy"
+    np.save(path, table)
+    argv = ["simulate", str(net), str(path), "--time-bins", "3", "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flexspim: error: {path}: holds a plain array of shape (100, 4), neither "
+                   f"events nor binned spikes [T, N, 2, 8, 8]; if its columns are x, y, p and t "
+                   f"(µs), save them as events: a = numpy.load('{path}'); numpy.save('{path}', "
+                   f"flexspim.data.make_events(*a.T))"]
+    advice = err[0].split("; if its columns are x, y, p and t (µs), save them as events: ")[1]
+    exec(advice.replace("numpy.", "np.").replace("flexspim.data.", ""),
+         {"np": np, "make_events": make_events})
+    assert main(argv) == 0
+    assert "network t: 1 samples x 3 timesteps" in capsys.readouterr().out

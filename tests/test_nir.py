@@ -245,3 +245,34 @@ def test_cli_import(tmp_path, capsys: pytest.CaptureFixture[str], own_cli) -> No
     assert len(err) == 1 and "bad.nir" in err[0] and "NIR" in err[0]
     with pytest.raises(FormatError, match="no such NIR file"):
         import_nir(tmp_path / "missing.nir")
+
+
+@pytest.mark.parametrize("dt", ["0", "-1", "nan", "x"])
+def test_cli_import_refuses_a_time_step_that_is_not_positive(tmp_path, dt: str,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             own_cli) -> None:
+    write_nir(network_to_nir(random_net(3, 6, 14, "subtract")), tmp_path / "m.nir")
+    with pytest.raises(SystemExit) as exc:
+        main(["import", str(tmp_path / "m.nir"), "--dt", dt, "--out", str(tmp_path / "m.npz")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"flexspim: error: argument --dt: {dt} is not a time step: give seconds > 0 "
+                   f"(snnTorch's is 1e-4) (see 'flexspim import --help')"]
+    assert not (tmp_path / "m.npz").exists()
+    with pytest.raises(NetworkError, match="the time step must be a number of seconds > 0"):
+        network_from_nir(network_to_nir(random_net(3, 6, 14, "subtract")), dt=float(dt)
+                         if dt != "x" else 0.0)
+
+
+def test_cli_import_keeps_an_existing_network(tmp_path, capsys: pytest.CaptureFixture[str],
+                                              own_cli) -> None:
+    write_nir(network_to_nir(random_net(3, 6, 14, "subtract")), tmp_path / "m.nir")
+    (tmp_path / "m.npz").write_bytes(b"mine")
+    argv = ["import", str(tmp_path / "m.nir"), "--out", str(tmp_path / "m.npz")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"flexspim: error: --out {tmp_path / 'm.npz'}: already exists; add --overwrite to "
+        f"replace it, or choose another --out"]
+    assert (tmp_path / "m.npz").read_bytes() == b"mine"
+    assert main([*argv, "--overwrite", "--no-progress"]) == 0
+    load_network(tmp_path / "m.npz")

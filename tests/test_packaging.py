@@ -420,3 +420,14 @@ def test_wheel_installs_and_runs_from_a_fresh_venv(version: str, built_wheel: Pa
     _check_extras_install(venv, built_wheel, run_dir, version)
     print(f"  {time.perf_counter() - t0:6.1f} s  in all on Python {version} "
           f"(extras: {','.join(_extras_for(version))})")
+
+
+def test_no_stray_patch_files() -> None:
+    """Leftovers of a patch or merge (``*.orig``, ``*.rej``) are neither in the tree nor able to
+    come back: .gitignore leaves them out."""
+    stray = sorted(p.relative_to(ROOT).as_posix() for pattern in ("*.orig", "*.rej")
+                   for top in ("src", "tests", "docs", "benchmarks", "examples")
+                   for p in (ROOT / top).rglob(pattern))
+    assert stray == []
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+    assert "*.orig" in ignored and "*.rej" in ignored

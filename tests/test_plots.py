@@ -179,3 +179,27 @@ def test_the_checks_catch_unreadable_figures() -> None:
     assert any("share a marker" in p for p in problems)
     assert any("legend covers" in p for p in problems)
     assert any("empty panel" in p for p in problems)
+
+
+def test_the_timeline_marks_every_timestep(tmp_path: Path, saved: list[Figure]) -> None:
+    """A dotted line where each timestep begins and the timestep numbers along the top, so that
+    a reader sees which bars belong to which timestep."""
+    save_network(_net(), tmp_path / "net.npz")
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "x.npy", (rng.random((4, 2, 2, 8, 8)) < 0.3).astype(np.int64))
+    assert main(["compile", str(tmp_path / "net.npz"), "--out", str(tmp_path / "m.json"),
+                 "--time-bins", "4"]) == 0
+    assert main(["simulate", str(tmp_path / "net.npz"), str(tmp_path / "x.npy"), "--mapping",
+                 str(tmp_path / "m.json"), "--json", str(tmp_path / "run.json"), "--timeline",
+                 str(tmp_path / "t.png"), "--no-progress"]) == 0
+    fig = saved[-1]
+    assert figure_problems(fig) == []
+    ax = fig.axes[0]
+    phase = np.asarray(json.loads((tmp_path / "run.json").read_text())["cost"]["timeline"]
+                       ["phase_ns"])
+    starts = np.cumsum(phase.sum(axis=(1, 2)))[:-1] / 1e3
+    marks = sorted(float(ln.get_xdata()[0]) for ln in ax.lines if ln.get_gid() == "timestep")
+    assert marks == pytest.approx(starts.tolist())
+    (top,) = ax.child_axes
+    assert top.get_xlabel() == "timestep"
+    assert [t.get_text() for t in top.get_xticklabels()] == ["0", "1", "2", "3"]

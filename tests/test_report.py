@@ -169,3 +169,63 @@ def test_cli_report(sim: SimResult, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["report", str(tmp_path / "missing.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no such file" in err[0]
+
+
+def test_summary_counts_spiking_layers_not_routing(sim: SimResult) -> None:
+    """conv1 and fc spike; flatten only routes events: the summary counts 2 layers and the
+    per-layer table says which is which. A result written before layer kinds were recorded
+    says what its count holds."""
+    html = render_report(run_data(make_run_document(sim)))
+    assert "<td>spiking layers</td><td>2 (conv1, fc)</td>" in html
+    assert "<td>routing layers</td><td>1 (flatten)</td>" in html
+    assert "<td>layers</td>" not in html
+    assert "<td>flatten</td><td>routing (flatten)</td>" in html
+    old = sim.to_dict()
+    old.pop("layer_kinds", None)
+    html = render_report(run_data(old))
+    assert "<td>layers</td><td>3 (spiking and routing; re-run the simulation to tell them " \
+           "apart)</td>" in html
+
+
+#: The further results that 'flexspim simulate --mapping' and 'flexspim demo' write.
+SIMULATE_EXTRA = {"system_engine": {"mode": "fast", "estimate_energy_per_inference_uj": 13.9,
+                                    "energy_rel": 0.0123, "latency_rel": -0.0456}}
+DEMO_EXTRA = {
+    "policies compared": [
+        {"policy": "hs-min", "energy_per_inference_uj": 36.99, "latency_per_inference_us": 2883.0,
+         "latency_per_timestep_us": 240.2, "stationary_fraction": 0.1531,
+         "stationary_operands": 4906.0, "estimate_energy_per_inference_uj": 36.92,
+         "estimate_vs_engine_energy": -0.001686, "estimate_vs_engine_latency": -0.1822,
+         "compile_and_cost_s": 19.07}],
+    "bit-exactness checks (hardware simulator vs integer reference)": {
+        "predictions": True, "output_counts": True, "spikes": True, "sops": True,
+        "bitlevel_vs_fast": True, "system_engine_hs-min_vs_fast": True,
+        "system_engine_optimal_vs_fast": True, "system_bitlevel_vs_fast": True,
+        "bit_exact": True},
+    "accuracy": {"hardware": 0.975, "reference": 0.975},
+}
+
+
+def _keys(obj) -> set[str]:
+    if isinstance(obj, dict):
+        return set(obj) | {k for v in obj.values() for k in _keys(v)}
+    if isinstance(obj, list):
+        return {k for v in obj for k in _keys(v)}
+    return set()
+
+
+def test_further_results_are_labelled_in_words(sim: SimResult) -> None:
+    """No raw document key (``energy_rel``, ``estimate_vs_engine_energy``, nor the same with
+    spaces) is shown as a label; relative differences and fractions are percentages."""
+    from flexspim.report.html import section_extra
+
+    extra = {**SIMULATE_EXTRA, **DEMO_EXTRA}
+    html = section_extra(run_data(make_run_document(sim, extra=extra)))
+    cells = set(re.findall(r"<(?:h3|th|td)>([^<]*)</(?:h3|th|td)>", html))
+    raw = {k for k in _keys(extra) if "_" in k} | {k.replace("_", " ") for k in _keys(extra)
+                                                    if "_" in k}
+    assert cells & raw == set()
+    for words in ("analytic estimate against the executed run", "energy, estimate against run",
+                  "+1.23 %", "-4.56 %", "-0.17 %", "15.3 %", "97.50 %",
+                  "system engine on the hs-min mapping = fast engine", "every check above"):
+        assert any(words in c for c in cells), words

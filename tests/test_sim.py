@@ -594,3 +594,20 @@ def test_random_cases_cover(what: str) -> None:
         "counts above one": lambda c: int(c[1].max()) > 1,
     }
     find(networks_and_inputs(), checks[what], settings=_FIND)
+
+
+def test_inputs_of_another_shape_are_named_before_the_time_bins() -> None:
+    """An array that is no [T, N, *input_shape] gets the shape message (not advice about the
+    time bins that then fails); binned spikes of other T get advice that works."""
+    from flexspim.sim.engine import prepare_inputs
+
+    net = IntNetwork(input_shape=(4,), layers=(
+        Linear(name="fc", weight=np.ones((2, 4), dtype=np.int64), w_bits=4, v_bits=8,
+               threshold=2),), name="n")
+    with pytest.raises(NetworkError, match=r"shape \(100, 4\) does not match \[T, N, 4\]"):
+        prepare_inputs(net, np.zeros((100, 4), dtype=np.int64), n_time_bins=12)
+    spikes = np.ones((5, 3, 4), dtype=np.int64)
+    with pytest.raises(ConfigError, match="inputs are binned into 5 time bins, n_time_bins is "
+                                          "12: leave n_time_bins out"):
+        prepare_inputs(net, spikes, n_time_bins=12)
+    assert prepare_inputs(net, spikes).shape == (5, 3, 4)  # the advice, followed

@@ -416,3 +416,25 @@ def test_each_controller_rule_changes_the_counts(stationary: str) -> None:
         assert every["compare_row_reads"] == active["compare_row_reads"] == 0
         mem = ("dram_read_bits", "buffer_read_bits")
         assert 0 < sum(active[k] for k in mem) < sum(every[k] for k in mem)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_compare_active_compares_every_membrane_at_the_first_timestep(mode: str) -> None:
+    """An initial membrane above threshold spikes at t = 0 without any input event: 'active'
+    compares every membrane at the first timestep (later only the touched or spiking groups),
+    and docs/system-model.md says so."""
+    from pathlib import Path
+
+    net = IntNetwork(input_shape=(4,), layers=(
+        Linear(name="fc", weight=np.zeros((3, 4), dtype=np.int64), w_bits=4, v_bits=8,
+               threshold=5, initial_membrane=np.array([7, 0, 9])),), name="init")
+    hw = hw_with(1)
+    x = np.zeros((3, 1, 4), dtype=np.int64)
+    for stationary in ("ws", "os"):
+        m = compile_network(net, hw, policy=stationary)
+        for rule in ("all", "active"):
+            run = run_system(net, m, with_controller(hw, compare=rule), x, mode=mode)
+            assert run.result.output_spikes[0].tolist() == [2, 0, 0], (stationary, rule)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "system-model.md").read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| `compare` |"))
+    assert "every membrane at the first timestep" in row and "initial membrane" in row

@@ -475,8 +475,8 @@ def test_cli_export_and_simulate_on_device(tmp_path: Path, device: str,
     fit(one, (x, y), None, arch=TINY, out=tmp_path)
     save_frames(tmp_path / "f.npz", frames_from_arrays(x, y, x[:6], y[:6]))
     nets, docs = [], []
-    for dev in ("cpu", device):
-        net_file, sim_file = tmp_path / f"net-{dev}.npz", tmp_path / f"sim-{dev}.json"
+    for i, dev in enumerate(("cpu", device)):
+        net_file, sim_file = tmp_path / f"net{i}-{dev}.npz", tmp_path / f"sim{i}-{dev}.json"
         assert main(["export", str(tmp_path / "checkpoint.pt"), "--out", str(net_file),
                      "--device", dev]) == 0
         assert main(["simulate", str(net_file), str(tmp_path / "f.npz"), "--json",

@@ -1,7 +1,9 @@
 """The ``flexspim`` command: a thin layer over the Python API.
 
 Each subcommand lives in its own module of this package and defines ``register(subparsers)``,
-which adds its parser and sets ``func`` to a function ``run(args) -> int``. Errors a user can cause
+which adds its parser and sets ``func`` to a function ``run(args) -> int`` (and optionally
+``interrupted``: what Ctrl-C keeps, a line or a function of the arguments that writes it from
+what is on disk). Errors a user can cause
 (:class:`~flexspim.errors.FlexspimError`, a missing file, an optional library not installed) are
 printed as one line with exit code 2; ``--debug`` (anywhere on the command line) shows the
 traceback instead. Shared options and output checks live in :mod:`flexspim.cli._common`.
@@ -36,10 +38,29 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line and exit with code 2."""
+    """ArgumentParser whose usage errors are one line and exit with code 2, naming the help of
+    the (sub)command the error belongs to."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"flexspim: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command_parser(self, ns).error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
+
+
+def command_parser(parser: argparse.ArgumentParser,
+                   ns: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the innermost subcommand that ``ns`` chose (``flexspim data info``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(ns, action.dest, None) or "")
+            if chosen is not None:
+                return command_parser(chosen, ns)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flexspim: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"flexspim: {getattr(args, 'interrupted', INTERRUPTED)}", file=sys.stderr)
+        said = getattr(args, "interrupted", INTERRUPTED)
+        print(f"flexspim: {said(args) if callable(said) else said}", file=sys.stderr)
         return 130
 
 

@@ -5,12 +5,20 @@ NETWORK is an integer network file (``.npz``) or the name of a built-in architec
 operand shape, resident share and spill, the stationary-operand fraction per layer and in total,
 and the estimated energy; writes the mapping JSON (``--out``, default
 ``out/<network>.mapping.json``) and a picture of the macros (``--plot``: PNG, SVG or PDF).
+
+The activity the mapping is chosen and estimated for: the one a simulation measured
+(``--activity RUN.json``), or else an assumed one, said so when printed: ``--input-sparsity``
+and the compiler's hidden spike density, over T timesteps taken from ``--time-bins``, else from
+the model's record beside the network file (``NAME.json`` written by ``flexspim export
+--record``; :mod:`flexspim.net.record`), else the compiler's default (docs/compiler.md, "The
+printed estimate").
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +26,12 @@ from flexspim.cli._common import (
     OUT_ROOT,
     add_hw,
     add_plot,
+    add_shared,
     check_figure_path,
     check_output_file,
+    check_output_files,
     deprecated_alias,
+    description,
 )
 from flexspim.compile import (
     PLACEMENTS,
@@ -31,13 +42,18 @@ from flexspim.compile import (
     plot_mapping,
     save_mapping,
 )
-from flexspim.compile.activity import DEFAULT_INPUT_SPARSITY, DEFAULT_TIMESTEPS
+from flexspim.compile.activity import (
+    DEFAULT_HIDDEN_DENSITY,
+    DEFAULT_INPUT_SPARSITY,
+    DEFAULT_TIMESTEPS,
+)
 from flexspim.compile.policies import STATIONARY_ALIASES
 from flexspim.energy.system import estimate_cost
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, default_hardware, load_hardware
 from flexspim.net import IntNetwork, load_network
 from flexspim.net.presets import dvs_gesture_scnn
+from flexspim.net.record import record_beside
 
 #: Built-in architectures accepted in place of a network file.
 PRESETS = {"dvs-gesture": dvs_gesture_scnn, "dvs_gesture_scnn": dvs_gesture_scnn}
@@ -46,7 +62,7 @@ PRESETS = {"dvs-gesture": dvs_gesture_scnn, "dvs_gesture_scnn": dvs_gesture_scnn
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "compile", help="map an integer network onto FlexSpIM macros",
-        description=__doc__.split("\n\n")[0] if __doc__ else None)
+        description=description(__doc__))
     p.add_argument("network", metavar="NETWORK",
                    help=f"integer network file (.npz) or one of: {', '.join(PRESETS)}")
     add_hw(p)
@@ -58,16 +74,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="FILE",
                    help=f"mapping JSON to write (default: {OUT_ROOT}/<network>.mapping.json)")
     add_plot(p, "each macro's rows and columns by layer and operand")
-    p.add_argument("--input-sparsity", type=float, default=DEFAULT_INPUT_SPARSITY, metavar="S",
+    p.add_argument("--input-sparsity", type=float, default=None, metavar="S",
                    dest="input_sparsity",
                    help=f"expected fraction of input bins without an event (default "
                         f"{DEFAULT_INPUT_SPARSITY})")
     deprecated_alias(p, "--sparsity", "--input-sparsity", dest="input_sparsity", type=float)
-    p.add_argument("--time-bins", type=int, default=DEFAULT_TIMESTEPS, metavar="T",
-                   help=f"timesteps per sample (default {DEFAULT_TIMESTEPS})")
+    p.add_argument("--time-bins", type=int, default=None, metavar="T",
+                   help=f"timesteps per sample (default: the n_time_bins of the model's record "
+                        f"NAME.json beside NAME.npz, written by 'flexspim export --record'; "
+                        f"without one {DEFAULT_TIMESTEPS})")
     p.add_argument("--activity", metavar="RUN.json",
                    help="compile for the activity a simulation measured (a JSON written by "
-                        "'flexspim simulate --json'); replaces --input-sparsity and --time-bins")
+                        "'flexspim simulate --json'); replaces --input-sparsity and --time-bins "
+                        "(without it the activity is assumed, and said so)")
     p.add_argument("--stationary", metavar="LAYER=ws|os[,...]",
                    help="force layers' stationary operand, e.g. conv1=os,conv3=ws; the other "
                         "layers follow --policy")
@@ -78,6 +97,7 @@ def register(subparsers: Any) -> None:
                    help="write the mapping and its estimate as a CSV table (per layer, "
                         "component, macro; flexspim.results.load reads it)")
     p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
+    add_shared(p, bars=False)
     p.set_defaults(func=run)
 
 
@@ -126,8 +146,9 @@ def hardware_args(hw_file: str | None, macros: int | None) -> Hardware:
     return hw
 
 
-def summary(mapping: Any, cost: Any) -> str:
-    """The printed table of a mapping and its estimated cost."""
+def summary(mapping: Any, cost: Any, for_activity: str = "the assumed activity") -> str:
+    """The printed table of a mapping and its estimated cost (``for_activity``: which activity
+    the estimate is for)."""
     lines = [f"network {mapping.network}: policy {mapping.policy}, {mapping.n_macros} macro(s) "
              f"of {mapping.rows} x {mapping.cols}, {mapping.scratch_rows} scratch rows each",
              f"{'layer':<10}{'stationary':<11}{'shape (r x c)':>14}{'lanes':>6}{'pack':>5}"
@@ -143,8 +164,8 @@ def summary(mapping: Any, cost: Any) -> str:
                  f"({mapping.whole_layer_operands} in layers held whole); stationary bits: "
                  f"{100 * mapping.stationary_fraction:.1f}% of all operand bits")
     lines.append(f"estimated energy {cost.energy_per_inference_uj:.2f} uJ per inference, "
-                 f"latency {cost.latency_per_inference_us:.1f} us (analytic estimate; "
-                 f"'flexspim simulate NETWORK DATA --mapping FILE' executes it)")
+                 f"latency {cost.latency_per_inference_us:.1f} us (analytic estimate for "
+                 f"{for_activity}; 'flexspim simulate NETWORK DATA --mapping FILE' executes it)")
     return "\n".join(lines)
 
 
@@ -162,6 +183,45 @@ def overflow_summary(net: IntNetwork, n_timesteps: int) -> str:
 def default_out(network: str) -> Path:
     """``out/<network name>.mapping.json``."""
     return OUT_ROOT / f"{Path(network).name.removesuffix('.npz')}.mapping.json"
+
+
+def time_bins(args: argparse.Namespace) -> tuple[int, str]:
+    """The timesteps per sample to compile for, and where they come from: ``--time-bins``, the
+    model's record beside the network file, or the default (a record of another file is left
+    out, with a note on stderr)."""
+    if args.time_bins is not None:
+        return args.time_bins, "from --time-bins"
+    record = record_beside(args.network) if Path(args.network).is_file() else None
+    if record is not None and record.describes_file:
+        return record.n_time_bins, f"from the model's record {record.path}"
+    if record is not None:
+        print(f"flexspim: note: {record.path}: describes another file than {args.network} (its "
+              f"SHA-256 differs), so its T = {record.n_time_bins} is not used; re-export with "
+              f"'flexspim export --record' or pass --time-bins", file=sys.stderr)
+        return DEFAULT_TIMESTEPS, "(default; the model record beside the network is another's)"
+    return DEFAULT_TIMESTEPS, "(default; no model record beside the network)"
+
+
+def assumed_activity(args: argparse.Namespace, net: IntNetwork) -> Activity:
+    """The activity assumed without ``--activity``: ``--input-sparsity`` (or its default) and
+    the compiler's hidden spike density over :func:`time_bins` timesteps, each with its
+    origin in ``source``."""
+    t, t_from = time_bins(args)
+    sparsity = DEFAULT_INPUT_SPARSITY if args.input_sparsity is None else args.input_sparsity
+    act = Activity.from_sparsity(net, input_sparsity=sparsity, n_timesteps=t)
+    s_from = "default" if args.input_sparsity is None else "--input-sparsity"
+    return dataclasses.replace(act, source=(
+        f"assumed, not measured: input sparsity {sparsity:g} ({s_from}), hidden spike density "
+        f"{DEFAULT_HIDDEN_DENSITY:g} (default), T = {t} {t_from}"))
+
+
+#: Printed under an assumed activity: what the estimate is, and how to get a measured one.
+ASSUMED_NOTE = ("the estimate below is for this assumed activity; a network's real activity "
+                "can differ several-fold: pass --activity RUN.json (written by 'flexspim "
+                "simulate NETWORK DATA --json RUN.json') to compile and estimate for the "
+                "activity measured on your data (docs/compiler.md)")
+
+
 def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware, mapping: Any,
                         activity: Activity, cost: Any) -> None:
     """``--csv`` / ``--parquet``: the mapping, its estimated cost and counts as tables."""
@@ -172,8 +232,9 @@ def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware,
     from flexspim.results import mapping_rows, write_table
     from flexspim.results.tables import flat
 
+    sparsity = DEFAULT_INPUT_SPARSITY if args.input_sparsity is None else args.input_sparsity
     params = {"network_file": args.network,
-              "input_sparsity": None if args.activity else args.input_sparsity,
+              "input_sparsity": None if args.activity else sparsity,
               "activity": activity.source, "n_timesteps": activity.n_timesteps,
               **{f"hw.{k}": v for k, v in flat(hardware_to_dict(hw)).items()}}
     counts = estimate_counts(net, mapping, hw, activity)
@@ -182,28 +243,37 @@ def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware,
         print(f"wrote {path}")
 
 
-def run(args: argparse.Namespace) -> int:
+def check_outputs(args: argparse.Namespace) -> Path:
+    """Every output path, before any work: the mapping (``--out``), ``--plot``, ``--csv``,
+    ``--parquet``; returns the mapping's path."""
     out = check_output_file(args.out or default_out(args.network), "--out",
-                            example="net.mapping.json")
-    check_figure_path(args.plot)
-    if not 0.0 <= args.input_sparsity <= 1.0:
+                            example="net.mapping.json", overwrite=args.overwrite,
+                            suffixes=(".json",))
+    check_figure_path(args.plot, overwrite=args.overwrite)
+    check_output_files(args, "--csv", "--parquet")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    out = check_outputs(args)
+    if args.time_bins is not None and args.time_bins < 1:
+        raise ConfigError(f"--time-bins {args.time_bins}: use at least 1 timestep")
+    if args.input_sparsity is not None and not 0.0 <= args.input_sparsity <= 1.0:
         raise ConfigError(f"--input-sparsity {args.input_sparsity}: a fraction in [0, 1] (0.95 = "
                           f"95% of input bins hold no event)")
-    if args.time_bins < 1:
-        raise ConfigError(f"--time-bins {args.time_bins}: use at least 1 timestep")
     net = load_network_arg(args.network)
     hw = hardware_args(args.hw, args.n_macros)
     stationary = parse_stationary(args.stationary)
-    if args.activity:
-        activity = activity_from_run(net, args.activity)
-    else:
-        activity = Activity.from_sparsity(net, input_sparsity=args.input_sparsity,
-                                          n_timesteps=args.time_bins)
+    activity = (activity_from_run(net, args.activity) if args.activity else
+                assumed_activity(args, net))
     print(activity.describe())
+    if not args.activity:
+        print(ASSUMED_NOTE)
     mapping = compile_network(net, hw, policy=args.policy, activity=activity,
                               stationary=stationary, placement=args.placement)
     cost = estimate_cost(net, mapping, hw, activity)
-    print(summary(mapping, cost))
+    print(summary(mapping, cost, f"the activity measured in {args.activity}" if args.activity
+                  else "the assumed activity"))
     print(overflow_summary(net, activity.n_timesteps))
     save_mapping(mapping, out)
     print(f"wrote {out}")

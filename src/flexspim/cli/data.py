@@ -25,6 +25,13 @@ import dataclasses
 from typing import Any
 
 from flexspim._io import versioned, write_json
+from flexspim.cli._common import (
+    add_shared,
+    check_output_file,
+    check_output_files,
+    description,
+    progress_enabled,
+)
 from flexspim.cli.recording_options import add_recording_options
 from flexspim.data import describe, detect_layout, inspect_path
 
@@ -35,13 +42,14 @@ INFO_VERSION = 1
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "data", help="inspect event data",
-        description=__doc__.split("\n\n")[0] if __doc__ else None)
+        description=description(__doc__))
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", parser_class=type(p))
     info = sub.add_parser(
         "info", help="print what an event file or dataset folder holds",
-        description="Print events, duration, sensor size, samples and classes of PATH: an "
-        ".aedat (AEDAT 3.1) file, a .npy event file, a DVS Gesture folder (either layout) or "
-        "the word 'digits'.")
+        description="Print events, duration, timestamps, sensor size, samples and classes of "
+        "PATH: an event file of any format flexspim reads (AEDAT 4.0, AEDAT 3.1, Prophesee EVT "
+        "2.0 / EVT 3.0 / DAT, a .npy of events; told apart by content), a folder of them, a DVS "
+        "Gesture folder (original release or Tonic's layout) or the word 'digits'.")
     info.add_argument("path", metavar="PATH",
                       help="event file (AEDAT, EVT 2.0 / 3.0, DAT, .npy), a folder of them, a DVS "
                            "Gesture folder or 'digits'")
@@ -49,6 +57,7 @@ def register(subparsers: Any) -> None:
     info.add_argument("--allow-truncated", action="store_true",
                       help="read a file that was cut short: keep the complete packets before the "
                            "cut and say how many bytes were dropped")
+    add_shared(info, bars=False)
     info.set_defaults(func=run)
     frames = sub.add_parser(
         "frames", help="bin a dataset's train and test splits into a frames file (.npz)",
@@ -74,6 +83,7 @@ def register(subparsers: Any) -> None:
                              "spans that goes to the test split (default 0.2)")
     frames.add_argument("--seed", type=int, default=0, help="seed of that split (default 0)")
     add_recording_options(frames)
+    add_shared(frames)
     frames.set_defaults(func=run_frames)
     p.set_defaults(func=_usage(p))
 
@@ -87,6 +97,7 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_files(args, "--json")
     info = inspect_path(args.path, allow_truncated=args.allow_truncated)
     for line in describe(info):
         print(line)
@@ -106,12 +117,14 @@ def run_frames(args: argparse.Namespace) -> int:
 
     if args.time_bins < 1:
         raise ConfigError(f"--time-bins {args.time_bins}: use at least 1 time bin")
-    if not str(args.out).endswith(".npz"):
-        raise ConfigError(f"--out {args.out}: a frames file ends in .npz")
+    check_output_file(args.out, "--out", example="frames.npz", overwrite=args.overwrite,
+                      suffixes=(".npz",))
+    progress = progress_enabled(args)
     if args.source == "digits":
-        frames = load_training_data("digits", None, args.time_bins)
+        frames = load_training_data("digits", None, args.time_bins, progress=progress)
     elif detect_layout(args.source) is not None:
-        frames = load_training_data("dvs_gesture", Path(args.source), args.time_bins)
+        frames = load_training_data("dvs_gesture", Path(args.source), args.time_bins,
+                                    progress=progress)
     else:
         frames = recording_frames(args)
     save_frames(args.out, frames)

@@ -12,17 +12,28 @@ import argparse
 import sys
 from typing import Any
 
-from flexspim.cli._common import OUT_ROOT, add_hw, add_no_progress, progress_enabled
+from flexspim.cli._common import (
+    OUT_ROOT,
+    add_hw,
+    add_shared,
+    check_run_folder,
+    description,
+    progress_enabled,
+)
+
+#: The files whose presence in --out marks an earlier demo run.
+DEMO_FILES = ("results.json", "report.html")
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "demo", help="run the end-to-end demo on the built-in digits data",
-        description=__doc__.split("\n\n")[0] if __doc__ else None)
+        description=description(__doc__))
     p.add_argument("--quick", action="store_true",
                    help="a subset of the test split (under 3 minutes on 2 cores)")
     p.add_argument("--out", metavar="DIR", default=str(OUT_ROOT / "demo"),
-                   help=f"output folder (default {OUT_ROOT}/demo)")
+                   help=f"output folder (default {OUT_ROOT}/demo); one holding a demo run is "
+                        f"kept unless --overwrite")
     p.add_argument("--train", action="store_true",
                    help="train the digits model instead of loading the shipped one")
     add_hw(p)
@@ -30,7 +41,7 @@ def register(subparsers: Any) -> None:
                    help="simulate a seeded subset of N test samples (default: all; 120 with "
                    "--quick)")
     p.add_argument("--seed", type=int, default=0, help="seed of the subset (default 0)")
-    add_no_progress(p)
+    add_shared(p, replaces="the demo run in --out (its files are rewritten)")
     p.set_defaults(func=run)
 
 
@@ -39,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from flexspim.hw import load_hardware
 
     out = check_out_dir(args.out)
+    check_run_folder(out, "a demo run", DEMO_FILES, overwrite=args.overwrite)
     hw = load_hardware(args.hw) if args.hw else None
     summary = run_demo(out, quick=args.quick, seed=args.seed, train=args.train, hardware=hw,
                        samples=args.samples,

@@ -15,10 +15,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from flexspim.cli._common import add_shared, check_output_file, check_output_files, description
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("export", help="export a checkpoint to an integer network / NIR",
-                              description=__doc__.splitlines()[0])
+                              description=description(__doc__))
     p.add_argument("checkpoint", type=Path, help="checkpoint.pt written by 'flexspim train'")
     p.add_argument("--out", type=Path, required=True, help="integer network file to write (.npz)")
     p.add_argument("--nir", type=Path, help="also write the integer network as NIR (.nir)")
@@ -28,6 +30,7 @@ def register(subparsers: Any) -> None:
                    "the run's summary.json beside the checkpoint")
     p.add_argument("--device", type=device_option, default="cpu",
                    help="auto (CUDA when present), cpu, cuda or cuda:N (default cpu)")
+    add_shared(p, bars=False)
     p.set_defaults(func=run)
 
 
@@ -57,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         model_record,
     )
 
+    check_output_file(args.out, "--out", example="net.npz", overwrite=args.overwrite,
+                      suffixes=(".npz",))
+    check_output_files(args, "--nir", "--nir-float", "--record")
     ck = load_checkpoint(args.checkpoint, resolve_device(args.device))
     name = args.name or f"{ck.config.preset}_net"
     net = export_network(ck.model, name=name)

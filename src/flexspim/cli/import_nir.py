@@ -3,22 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
+
+from flexspim.cli._common import add_shared, check_output_file, description
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("import", help="quantize a NIR model to an integer network",
-                              description=__doc__.splitlines()[0])
+                              description=description(__doc__))
     p.add_argument("model", type=Path, help="NIR file (.nir)")
     p.add_argument("--w-bits", type=int, default=8, help="weight bits (default 8)")
     p.add_argument("--v-bits", type=int, default=16, help="membrane bits (default 16)")
     p.add_argument("--reset", choices=("subtract", "zero"),
                    help="reset mode when the file does not say (default: NIR's reset to 0)")
-    p.add_argument("--dt", type=float, default=1e-4,
-                   help="time step (s) for LIF input gains r*dt/tau (default 1e-4, snnTorch's)")
+    p.add_argument("--dt", type=time_step, default=1e-4,
+                   help="time step (s) for LIF input gains r*dt/tau, > 0 (default 1e-4, "
+                        "snnTorch's)")
     p.add_argument("--out", type=Path, required=True, help="integer network file to write (.npz)")
+    add_shared(p, bars=False)
     p.set_defaults(func=run)
+
+
+def time_step(text: str) -> float:
+    """argparse type of ``--dt``: a finite time step in seconds, > 0."""
+    try:
+        dt = float(text)
+    except ValueError:
+        dt = math.nan
+    if not math.isfinite(dt) or dt <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a time step: give seconds > 0 "
+                                         f"(snnTorch's is 1e-4)")
+    return dt
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from flexspim.net import save_network
     from flexspim.train.nir_io import import_nir
 
+    check_output_file(args.out, "--out", example="net.npz", overwrite=args.overwrite,
+                      suffixes=(".npz",))
     net, report = import_nir(args.model, w_bits=args.w_bits, v_bits=args.v_bits,
                              reset=args.reset, dt=args.dt)
     save_network(net, args.out)

@@ -17,10 +17,11 @@ from flexspim._io import versioned, write_json
 from flexspim._plot import pyplot, save_figure, series_style
 from flexspim.cli._common import (
     add_hw,
-    add_no_progress,
     add_plot,
+    add_shared,
     check_figure_path,
-    check_output_file,
+    check_output_files,
+    description,
     progress_enabled,
 )
 from flexspim.energy.ops import characterisation_rows, macro_characterisation
@@ -34,7 +35,7 @@ SWEEP_VERSION = 1
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "macro-sweep", help="energy per SOP across widths and shapes, paper vs model",
-        description=__doc__.split("\n\n")[0] if __doc__ else None)
+        description=description(__doc__))
     p.add_argument("--voltage", type=float, metavar="V",
                    help="supply for the width/shape tables (default: the hardware's, 0.9 V)")
     add_hw(p)
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
                    help="allow a voltage outside the characterised 0.9-1.1 V range")
     p.add_argument("--json", metavar="FILE", help="write the numbers as JSON")
     add_plot(p, "energy per SOP over widths, channels and shapes")
-    add_no_progress(p)
+    add_shared(p)
     p.set_defaults(func=run)
 
 
@@ -172,9 +173,8 @@ def _width_spread(res: dict[str, Any]) -> float:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    check_figure_path(args.plot)
-    if args.json:
-        check_output_file(args.json, "--json", example="macro.json")
+    check_figure_path(args.plot, overwrite=args.overwrite)
+    check_output_files(args, "--json")
     hw = hardware_for(args)
     with tqdm(desc="macro-sweep", unit="point", file=sys.stderr, leave=False,
               disable=not progress_enabled(args)) as bar:

@@ -35,10 +35,10 @@ import numpy as np
 
 from flexspim.cli._common import (
     add_hw,
-    add_no_progress,
     add_plot,
-    check_figure_path,
-    check_output_file,
+    add_shared,
+    check_output_files,
+    description,
     progress_enabled,
 )
 from flexspim.cli.export import device_option
@@ -72,7 +72,7 @@ class SimulateInputs:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "simulate", help="simulate an integer network bit-exactly on events",
-        description=__doc__.split("\n\n")[0] if __doc__ else None)
+        description=description(__doc__))
     p.add_argument("network", metavar="NETWORK", help="integer network file (.npz)")
     p.add_argument("events", metavar="EVENTS",
                    help="a recording (AEDAT 4 / 3.1, EVT 2.0 / 3.0, DAT, events .npy) or a "
@@ -85,7 +85,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--time-bins", type=int, metavar="T",
                    help="number of time bins for event inputs (required for events)")
     p.add_argument("--sensor-size", metavar="W,H",
-                   help="sensor width,height of the events (default: the network input)")
+                   help="sensor width,height of recordings whose file gives none (a size in the "
+                        "file's header comes first; without either: the network input when every "
+                        "event fits in it, else the largest coordinates + 1)")
     p.add_argument("--labels", metavar="LABELS",
                    help="a label table (CSV: file,label[,start_us,end_us]), comma-separated "
                         "labels, or a .npy/.csv file with one label per sample")
@@ -100,7 +102,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeline", metavar="FILE",
                    help="figure of the macros' timeline over the first inference, PNG, SVG or "
                         "PDF by extension (with --mapping)")
-    add_no_progress(p)
+    add_shared(p)
     p.add_argument("--csv", metavar="FILE",
                    help="write the results as one long CSV table (per sample, layer, component, "
                         "macro; flexspim.results.load reads it)")
@@ -131,6 +133,23 @@ def _load_npy(path: Path) -> np.ndarray:
     except (ValueError, OSError, EOFError) as exc:
         raise FormatError(f"{path}: not a readable .npy array ({exc}); pass events or binned "
                           f"spikes saved with numpy.save") from None
+
+
+def binned_spikes(path: Path, net: IntNetwork) -> np.ndarray:
+    """Binned spikes ``[T, N, *input shape]`` from a ``.npy``; a plain ``[N, 4]`` table (events
+    as columns) is refused with the line of Python that turns it into events."""
+    arr = _load_npy(path)
+    shape = tuple(net.input_shape)
+    if arr.dtype.names is not None:
+        raise FormatError(f"{path}: holds a structured array with fields "
+                          f"{', '.join(arr.dtype.names)}; events need the fields x, y, p, t "
+                          f"(flexspim.data.make_events)")
+    if arr.ndim == 2 and arr.shape[1] == 4:  # never binned spikes: those have >= 3 axes
+        raise FormatError(f"{path}: holds a plain array of shape {arr.shape}, neither events nor "
+                          f"binned spikes [T, N, {', '.join(map(str, shape))}]; if its columns "
+                          f"are x, y, p and t (µs), save them as events: a = numpy.load("
+                          f"'{path}'); numpy.save('{path}', flexspim.data.make_events(*a.T))")
+    return arr
 
 
 def _explicit_labels(text: str) -> np.ndarray:
@@ -181,10 +200,14 @@ def load_inputs(args: argparse.Namespace) -> SimulateInputs:
         labels = frames.y_test if args.split == "test" else frames.y_train
         inputs = np.ascontiguousarray(np.moveaxis(x, 1, 0)).astype(np.int64)
         names = [f"{src.stem}:{args.split}[{i}]" for i in range(x.shape[0])]
+    elif src.is_file() and src.suffix.lower() == ".npy" and src.stat().st_size:
+        inputs = binned_spikes(src, net)
+        names = [f"{src.stem}[{i}]" for i in range(int(inputs.shape[1]) if inputs.ndim > 1 else 0)]
     elif src.exists():
-        inputs = _load_npy(src)
-        n = 1 if inputs.dtype.names is not None else int(inputs.shape[1]) if inputs.ndim > 1 else 0
-        names = [f"{src.stem}[{i}]" for i in range(n)]
+        from flexspim.data.recordings import read_recording
+
+        read_recording(src)  # raises the error that says what the file is
+        raise FormatError(f"{src}: not events, binned spikes (.npy) or frames (.npz)")
     else:
         raise FormatError(f"{src}: no such events file or folder; check the path")
     if args.labels is not None:
@@ -192,14 +215,33 @@ def load_inputs(args: argparse.Namespace) -> SimulateInputs:
     return SimulateInputs(net=net, inputs=inputs, labels=labels, names=names)
 
 
-def print_summary(result: SimResult, out: TextIO | None = None) -> None:
-    """A short report: accuracy, SOPs, and per layer events, SOPs, spikes, density, overflow."""
+#: Predictions printed without labels (the rest are in --json / --csv).
+SHOWN_PREDICTIONS = 20
+
+
+def prediction_line(result: SimResult, names: list[str] | None = None) -> str:
+    """The predicted class of each sample (the first :data:`SHOWN_PREDICTIONS`), by name."""
+    names = names if names is not None and len(names) == result.n_samples else \
+        [f"sample {i}" for i in range(result.n_samples)]
+    shown = ", ".join(f"{n}: {int(p)}" for n, p in zip(names, result.predictions[
+        :SHOWN_PREDICTIONS], strict=False))
+    rest = result.n_samples - SHOWN_PREDICTIONS
+    more = f", and {rest} more (--json or --csv holds them all)" if rest > 0 else ""
+    return f"predicted class (no labels given): {shown}{more}"
+
+
+def print_summary(result: SimResult, out: TextIO | None = None,
+                  names: list[str] | None = None) -> None:
+    """A short report: accuracy (or, without labels, the predictions), SOPs, and per layer
+    events, SOPs, spikes, density, overflow."""
     out = out if out is not None else sys.stdout
     print(f"network {result.network}: {result.n_samples} samples x {result.n_timesteps} "
           f"timesteps, engine {result.engine}", file=out)
     if result.accuracy is not None:
         print(f"accuracy: {result.accuracy:.4f} ({int(np.sum(result.predictions == result.labels))}"
               f"/{result.n_samples})", file=out)
+    elif result.n_samples:
+        print(prediction_line(result, names), file=out)
     per = max(result.n_samples, 1)
     print(f"SOPs: {result.total_sops} total, {result.total_sops / per:.1f} per sample", file=out)
     head = (f"{'layer':<12}{'in events':>12}{'SOPs':>14}{'out spikes':>12}{'density':>9}"
@@ -233,7 +275,7 @@ def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mappi
     except MappingError as exc:
         hw_opt = f" --hw {args.hw}" if args.hw else ""
         raise ConfigError(f"--mapping {args.mapping}: {exc}; for example 'flexspim compile "
-                          f"{args.network}{hw_opt} --out {args.mapping}'") from None
+                          f"{args.network}{hw_opt} --out {args.mapping} --overwrite'") from None
 
 
 def estimate_line(cost: CostReport, estimate: CostReport) -> str:
@@ -291,10 +333,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.plot or args.hw or args.timeline) and not args.mapping:
         raise ConfigError("--plot, --timeline and --hw price a run on a mapping; add --mapping "
                           "FILE (made by 'flexspim compile NETWORK --out FILE')")
-    check_figure_path(args.plot)
-    check_figure_path(args.timeline)
-    if args.json:
-        check_output_file(args.json, "--json", example="run.json")
+    check_output_files(args, "--plot", "--timeline", "--json", "--csv", "--parquet")
     mapping = load_mapping(args.mapping) if args.mapping else None
     hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
     data = load_inputs(args)
@@ -309,7 +348,7 @@ def run(args: argparse.Namespace) -> int:
                           sensor_size=sensor_size, labels=data.labels,
                           batch_size=args.batch_size, progress=progress_enabled(args),
                           device=None if args.device == "cpu" else args.device)
-    print_summary(result)
+    print_summary(result, names=data.names)
     extra: dict[str, Any] = {"neurobench": neurobench_summary(data.net, inputs, args,
                                                               sensor_size, result)}
     cost = None

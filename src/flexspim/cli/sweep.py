@@ -18,10 +18,12 @@ from typing import Any
 
 from flexspim.cli._common import (
     OUT_ROOT,
-    add_no_progress,
     add_plot,
+    add_shared,
     check_figure_path,
     check_output_file,
+    check_output_files,
+    description,
     progress_enabled,
 )
 from flexspim.errors import ConfigError
@@ -30,7 +32,7 @@ from flexspim.errors import ConfigError
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "sweep", help="run a design-space sweep (grid, random or mixed precision) on Dask",
-        description=__doc__.split("\n\n")[0] if __doc__ else None)
+        description=description(__doc__))
     p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (format flexspim-sweep)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="address of a running Dask scheduler (default: a local cluster)")
@@ -43,7 +45,8 @@ def register(subparsers: Any) -> None:
                    help="write every stored point as CSV: one row per point and per layer, every "
                         "swept and fixed parameter filled in (flexspim.results.load reads it)")
     p.add_argument("--parquet", metavar="FILE", help="the same table as Parquet")
-    add_no_progress(p)
+    add_shared(p, replaces="the --plot, --csv and --parquet files when they exist (the store "
+               "in --out is always continued; delete it to start over)")
     p.set_defaults(func=run, interrupted="interrupted; finished points are stored, run the same "
                    "command again to resume")
 
@@ -81,12 +84,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: need at least one worker")
-    check_figure_path(args.plot)
-    if args.csv:
-        check_output_file(args.csv, "--csv", example="sweep.csv")
+    check_figure_path(args.plot, overwrite=args.overwrite)
+    check_output_files(args, "--csv", "--parquet")
     spec = load_sweep(args.sweep)
     store = Path(args.out) if args.out else OUT_ROOT / "sweeps" / f"{spec.name}.sqlite"
-    check_output_file(store, "--out", example=f"{spec.name}.sqlite")
+    check_output_file(store, "--out", example=f"{spec.name}.sqlite", overwrite=True)  # resumes
     progress = progress_enabled(args)
     mixed = None
     if spec.mode == "mixed_precision":

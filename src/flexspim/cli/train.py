@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from flexspim._io import versioned, write_json
-from flexspim.cli._common import OUT_ROOT, add_no_progress, check_train_out, progress_enabled
+from flexspim.cli._common import (
+    OUT_ROOT,
+    add_no_progress,
+    add_overwrite,
+    check_train_out,
+    description,
+    progress_enabled,
+)
 from flexspim.cli.export import device_option
 from flexspim.errors import ConfigError
 
@@ -48,7 +55,7 @@ def register(subparsers: Any) -> None:
     from flexspim._device import DEVICE_HELP
 
     p = subparsers.add_parser("train", help="train a quantized IF SNN (needs torch)",
-                              description=__doc__.splitlines()[0])
+                              description=description(__doc__))
     p.add_argument("--preset", choices=("digits", "dvs_gesture"), default="digits",
                    help="network, dataset and recipe: digits (offline, no download; default) or "
                         "dvs_gesture (needs --data; docs/training.md)")
@@ -73,9 +80,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, default=OUT_ROOT / "train",
                    help=f"output folder (default {OUT_ROOT}/train); one holding a run is kept "
                         f"unless --resume or --overwrite")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the run in OUT (its checkpoint, network and summary)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint.pt in --out")
+    add_overwrite(p, "the run in --out (its checkpoint, network and summary)")
     add_no_progress(p)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (per process)")
     p.add_argument("--device", type=device_option, default="auto", help=f"{DEVICE_HELP} (default "
@@ -87,8 +94,18 @@ def register(subparsers: Any) -> None:
                    "(default: 0 for frames, one per core but one with --augment)")
     p.add_argument("--cache", type=Path, default=None, help="folder of the prepared DVS Gesture "
                    "data (default OUT/cache)")
-    p.set_defaults(func=run, interrupted="interrupted; the last finished epoch is in "
-                   "OUT/checkpoint.pt: add --resume to the same command to continue")
+    p.set_defaults(func=run, interrupted=interrupted)
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """What Ctrl-C keeps: the checkpoint of the last finished epoch in ``--out`` (resume it), or,
+    during the first epoch, nothing to resume."""
+    checkpoint = Path(args.out) / "checkpoint.pt"
+    if checkpoint.is_file():
+        return (f"interrupted; the last finished epoch is in {checkpoint}: add --resume to the "
+                f"same command to continue")
+    return (f"interrupted before the first epoch finished: no checkpoint in {args.out}, nothing "
+            f"to resume; run the same command again (without --resume) to start over")
 
 
 def load_training_data(preset: str, data: Path | None, time_bins: int, *,

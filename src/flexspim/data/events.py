@@ -91,6 +91,21 @@ def check_in_sensor(events: np.ndarray, sensor_size: SensorSize, where: str = "e
             )
 
 
+def check_timestamps(events: np.ndarray, where: str = "events") -> None:
+    """Raise FormatError if an event has a negative timestamp (naming the first such event):
+    timestamps are microseconds from the recording's start, so windows and time bins begin at
+    0 (a recording whose clock starts earlier is shifted before it is saved)."""
+    if len(events) == 0:
+        return
+    t = events["t"]
+    bad = np.flatnonzero(t < 0)
+    if bad.size:
+        i = int(bad[0])
+        raise FormatError(f"{where}: event {i} has t = {int(t[i])} µs; timestamps are "
+                          f"microseconds >= 0: shift them (events['t'] -= events['t'].min()) "
+                          f"and save the file again")
+
+
 def duration_us(events: np.ndarray) -> int:
     """Time from the first to the last event in µs (0 for fewer than two events)."""
     if len(events) < 2:

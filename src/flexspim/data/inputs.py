@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flexspim.data.events import check_in_sensor
+from flexspim.data.events import check_in_sensor, check_timestamps
 from flexspim.data.functional import (
     bin_events,
     crop_events,
@@ -197,11 +197,19 @@ def is_label_table(path: str | os.PathLike[str]) -> bool:
 
 def recording_sensor(recordings: Sequence[Recording], override: Sequence[int] | None = None,
                      fallback: Sequence[int] | None = None) -> tuple[int, int, int]:
-    """The ``(W, H, 2)`` sensor of a set of recordings: ``override`` (``--sensor-size``) if
-    given; else the size their headers give (which must agree); else ``fallback`` (the network
-    input) when every event fits in it; else the largest coordinates + 1."""
+    """The ``(W, H, 2)`` sensor of a set of recordings: the size their headers give (which must
+    agree); else ``override`` (``--sensor-size``); else ``fallback`` (the network input) when
+    every event fits in it; else the largest coordinates + 1. An ``override`` that differs from
+    a header is refused (ConfigError naming both sizes): the header describes the camera."""
     if override is not None:
-        return (int(override[0]), int(override[1]), 2)
+        ow, oh = int(override[0]), int(override[1])
+        for r in recordings:
+            if r.sensor_size is not None and tuple(r.sensor_size[:2]) != (ow, oh):
+                w, h = r.sensor_size[:2]
+                raise ConfigError(f"--sensor-size {ow},{oh}: {r.path} gives its sensor as "
+                                  f"{w} x {h} in its header, and the header wins; drop "
+                                  f"--sensor-size (it is for files that give no size)")
+        return (ow, oh, 2)
     sizes = {r.sensor_size[:2]: r for r in recordings if r.sensor_size is not None}
     if len(sizes) > 1:
         (a, ra), (b, rb) = list(sizes.items())[:2]
@@ -338,6 +346,15 @@ def _preprocess(events: np.ndarray, sensor: tuple[int, int, int],
     return slice_by_time(ev, prep.window_us)
 
 
+def check_recordings(recordings: Sequence[Recording]) -> None:
+    """Raise FormatError for a recording without events or with an event before t = 0."""
+    for rec in recordings:
+        if not len(rec.events):
+            raise FormatError(f"{rec.path}: {rec.format}: holds no events; pass a recording with "
+                              f"at least one event (or leave this one out of the folder)")
+        check_timestamps(rec.events, f"{rec.path}: {rec.format}")
+
+
 def make_samples(recordings: Sequence[Recording], sensor: tuple[int, int, int],
                  prep: Preprocess, *, table: Sequence[LabelRow] | None = None,
                  table_name: str = "labels") -> Samples:
@@ -352,6 +369,7 @@ def make_samples(recordings: Sequence[Recording], sensor: tuple[int, int, int],
     in_names = {id(r): LABEL_IN_NAME.search(r.path.stem) for r in recordings}
     name_labels = table is None and all(in_names.values())
     check_steps(sensor, prep)
+    check_recordings(recordings)
     for index, (rec, row) in enumerate(_spans(recordings, table, table_name)):
         try:
             check_in_sensor(rec.events, sensor, f"{rec.path}: {rec.format}")

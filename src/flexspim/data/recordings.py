@@ -12,7 +12,8 @@ The format is told from the file's first bytes, never from its name (:func:`dete
 | ``\\x93NUMPY`` | a ``.npy`` structured array with fields x, y, p, t (µs) | NumPy |
 
 Every reader returns :data:`~flexspim.data.events.EVENT_DTYPE` events in file order with the
-file's own timestamps (µs). A damaged or unsupported file raises FormatError naming the file,
+file's own timestamps (µs); an event before t = 0 is refused (FormatError naming it), and so is
+a ``.npy`` holding no event. A damaged or unsupported file raises FormatError naming the file,
 the format and the byte offset. A file cut short (a copy that stopped, a recording that
 crashed) raises too, unless ``allow_truncated=True``: then the complete packets (words, events)
 before the cut are kept and :attr:`Recording.dropped_bytes` says how many bytes were left out.
@@ -29,7 +30,7 @@ import numpy as np
 
 from flexspim.data import aedat as aedat3
 from flexspim.data import aedat4, prophesee
-from flexspim.data.events import EVENT_DTYPE, as_events
+from flexspim.data.events import EVENT_DTYPE, as_events, check_timestamps
 from flexspim.errors import FormatError
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -132,6 +133,9 @@ def _read_npy(path: Path, buf: bytes, allow_truncated: bool) -> Recording:
         raise FormatError(f"{path}: {fmt}: the array holds Python objects; save plain numbers")
     offset = f.tell()
     n = int(shape[0])
+    if n == 0:
+        raise FormatError(f"{path}: {fmt}: holds no events; pass a recording with at least one "
+                          f"event")
     complete = min((len(buf) - offset) // dtype.itemsize, n)
     dropped = len(buf) - offset - complete * dtype.itemsize
     if complete < n and not allow_truncated:
@@ -200,7 +204,9 @@ def read_recording(path: str | os.PathLike[str], *, allow_truncated: bool = Fals
                           f"{head[:12]!r}); pass AEDAT 4.0, AEDAT 3.1, Prophesee EVT 2.0 / EVT "
                           f"3.0 / DAT or a .npy of events")
     reader = next(r for n, _rec, r in FORMATS if n == name)
-    return reader(p, p.read_bytes(), allow_truncated)
+    rec = reader(p, p.read_bytes(), allow_truncated)
+    check_timestamps(rec.events, f"{p}: {rec.format}")
+    return rec
 
 
 def event_files(folder: str | os.PathLike[str]) -> tuple[list[Path], list[Path]]:

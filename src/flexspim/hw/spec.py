@@ -155,8 +155,9 @@ class ControllerSpec:
         "streamed slice it needs (an assumption beyond the paper)", choices=("arrival", "target"))
     compare: str = _f(
         "all", f"{PAPER}: Fig. 1(c) compares the layer's membranes with the threshold after each "
-        "timestep ('all'); 'active' compares only membranes changed by this timestep's events or "
-        "by a reset at the previous one (an assumption beyond the paper)",
+        "timestep ('all'); 'active' compares every membrane at the first timestep (an initial "
+        "membrane may start above threshold), then only membranes changed by this timestep's "
+        "events or by a reset at the previous one (an assumption beyond the paper)",
         choices=("all", "active"))
 
 

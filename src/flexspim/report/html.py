@@ -17,6 +17,7 @@ import html
 import io
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -115,11 +116,28 @@ def _nj(pj: float) -> str:
 
 # ----------------------------------------------------------------------------- sections
 
+def layer_rows(run: RunData) -> list[tuple[str, Any]]:
+    """Summary rows counting the layers: the spiking ones (they hold neurons) and the routing
+    ones (max-pool, flatten) apart; a result that does not record layer kinds says so."""
+    sim = run.simulation
+    spiking = sim.spiking_layer_names
+    if spiking is None and run.mapping is not None:
+        spiking = [lm.name for lm in run.mapping.layers]
+    if spiking is None:
+        return [("layers", f"{len(sim.layer_names)} (spiking and routing; re-run the simulation "
+                           f"to tell them apart)")]
+    routing = [n for n in sim.layer_names if n not in spiking]
+    rows: list[tuple[str, Any]] = [("spiking layers", f"{len(spiking)} ({', '.join(spiking)})")]
+    if routing:
+        rows.append(("routing layers", f"{len(routing)} ({', '.join(routing)})"))
+    return rows
+
+
 def section_summary(run: RunData) -> str:
     sim = run.simulation
     rows: list[tuple[str, Any]] = [
         ("network", sim.network), ("engine", sim.engine), ("samples", sim.n_samples),
-        ("timesteps per sample", sim.n_timesteps), ("layers", len(sim.layer_names)),
+        ("timesteps per sample", sim.n_timesteps), *layer_rows(run),
         ("accuracy", f"{100 * sim.accuracy:.2f} %" if sim.accuracy is not None else None),
         ("SOPs per inference", sim.total_sops / max(sim.n_samples, 1)),
         ("overflow events", int(sim.overflow_events.sum())),
@@ -182,9 +200,12 @@ def section_layers(run: RunData) -> str:
         density = sim.spike_density
     except ValueError:
         density = np.full(len(sim.layer_names), np.nan)
+    spiking = sim.spiking_layer_names
     rows = []
     for i, name in enumerate(sim.layer_names):
-        rows.append((name, sim.input_events[i].sum() / n, sim.sops[i].sum() / n,
+        kind = () if spiking is None else (
+            f"{'spiking' if name in spiking else 'routing'} ({sim.layer_kinds[i]})",)
+        rows.append((name, *kind, sim.input_events[i].sum() / n, sim.sops[i].sum() / n,
                      sim.output_spikes[i].sum() / n,
                      None if np.isnan(density[i]) else float(density[i]),
                      int(sim.overflow_events[i].sum()), int(sim.membrane_min[i].min()),
@@ -210,8 +231,9 @@ def section_layers(run: RunData) -> str:
             ax.grid(axis="y", alpha=0.3)
 
     return _png(draw, alt="spike density and SOPs per layer") + _table(
-        ("layer", "input events / inf.", "SOPs / inf.", "output spikes / inf.",
-         "spike density", "overflow events", "membrane min", "membrane max"), rows)
+        ("layer", *(() if spiking is None else ("kind",)), "input events / inf.", "SOPs / inf.",
+         "output spikes / inf.", "spike density", "overflow events", "membrane min",
+         "membrane max"), rows)
 
 
 def _per_sample(cost: dict[str, Any]) -> float:
@@ -469,22 +491,74 @@ def section_neurobench(run: RunData) -> str:
 #: Parts of ``extra`` that a section of their own shows.
 _OWN_SECTIONS = ("neurobench", "counts")
 
+#: Words for the keys the commands write into a run document's ``extra`` (``simulate
+#: --mapping``: ``system_engine``; the demo: the policies compared, its checks, its accuracy),
+#: and how their values read: ``""`` as they are, ``"%"`` a fraction in percent, ``"%2"`` the
+#: same with two decimals, ``"+%"`` a relative difference in signed percent.
+EXTRA_LABELS: dict[str, tuple[str, str]] = {
+    "system_engine": ("analytic estimate against the executed run", ""),
+    "mode": ("system engine mode", ""),
+    "policy": ("policy", ""),
+    "estimate_energy_per_inference_uj": ("analytic estimate of the energy per inference (µJ)",
+                                         ""),
+    "energy_rel": ("energy, estimate against run", "+%"),
+    "latency_rel": ("latency, estimate against run", "+%"),
+    "estimate_vs_engine_energy": ("energy, estimate against run", "+%"),
+    "estimate_vs_engine_latency": ("latency, estimate against run", "+%"),
+    "energy_per_inference_uj": ("energy per inference (µJ)", ""),
+    "latency_per_inference_us": ("latency per inference (µs)", ""),
+    "latency_per_timestep_us": ("latency per timestep (µs)", ""),
+    "stationary_fraction": ("stationary share of the operand bits", "%"),
+    "stationary_operands": ("stationary operands in the arrays", ""),
+    "compile_and_cost_s": ("time to compile and cost (s)", ""),
+    "predictions": ("predictions, fast engine = integer reference", ""),
+    "output_counts": ("output spike counts, fast engine = integer reference", ""),
+    "spikes": ("spikes per layer and timestep, fast engine = integer reference", ""),
+    "sops": ("SOPs per layer and timestep, fast engine = integer reference", ""),
+    "bitlevel_vs_fast": ("bit-level macro model = fast engine", ""),
+    "system_bitlevel_vs_fast": ("system engine in bit-level mode = fast engine", ""),
+    "bit_exact": ("every check above", ""),
+    "hardware": ("accuracy of the hardware simulator (fast engine)", "%2"),
+    "reference": ("accuracy of the integer reference", "%2"),
+}
+#: ``system_engine_<policy>_vs_fast``: the demo's check of the system engine on one mapping.
+_SYSTEM_CHECK = re.compile(r"system_engine_(.+)_vs_fast")
+
+
+def extra_label(key: str) -> str:
+    """The words for a key of ``extra`` (:data:`EXTRA_LABELS`; other keys as :func:`label`)."""
+    m = _SYSTEM_CHECK.fullmatch(key)
+    if m:
+        return f"system engine on the {m.group(1)} mapping = fast engine"
+    return EXTRA_LABELS[key][0] if key in EXTRA_LABELS else label(key)
+
+
+def extra_value(key: str, value: Any) -> Any:
+    """A value of ``extra`` as it reads (percentages where :data:`EXTRA_LABELS` says so)."""
+    how = EXTRA_LABELS.get(key, ("", ""))[1]
+    if not how or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return value
+    return {"%": f"{100 * value:.1f} %", "%2": f"{100 * value:.2f} %",
+            "+%": f"{100 * value:+.2f} %"}[how]
+
 
 def section_extra(run: RunData) -> str:
-    """Whatever else the run document carries; empty (the section is left out) when nothing."""
+    """Whatever else the run document carries, in words (:func:`extra_label`); empty (the
+    section is left out) when nothing."""
     shown = {k: v for k, v in (run.extra or {}).items() if k not in _OWN_SECTIONS}
     if not shown:
         return ""
     parts = []
     for key, val in shown.items():
-        parts.append(f"<h3>{_esc(label(key))}</h3>")
+        parts.append(f"<h3>{_esc(extra_label(key))}</h3>")
         if isinstance(val, list) and val and all(isinstance(r, dict) for r in val):
             cols = list(dict.fromkeys(k for r in val for k in r
                                       if not isinstance(r[k], (dict, list))))
-            parts.append(_table([label(c) for c in cols], [[r.get(c) for c in cols]
-                                                           for r in val]))
+            parts.append(_table([extra_label(c) for c in cols],
+                                [[extra_value(c, r.get(c)) for c in cols] for r in val]))
         elif isinstance(val, dict) and all(not isinstance(v, (dict, list)) for v in val.values()):
-            parts.append(_table(("quantity", "value"), [(label(k), v) for k, v in val.items()]))
+            parts.append(_table(("quantity", "value"), [(extra_label(k), extra_value(k, v))
+                                                        for k, v in val.items()]))
         else:
             parts.append(f"<pre>{_esc(json.dumps(val, indent=2, default=str))}</pre>")
     return "".join(parts)
@@ -505,7 +579,7 @@ def section_macros(run: RunData) -> str:
     phase, _, _, _ = timeline_arrays(run.cost)
     if phase.size:
         parts.append(_png(lambda fig: draw_timeline(fig, run.cost),
-                          (10.0, 1.4 + 0.3 * min(len(per), 32))))
+                          (10.0, 1.7 + 0.3 * min(len(per), 32))))
     parts.append(_png(lambda fig: draw_utilisation(fig, run.cost), (8.0, 2.8)))
     parts.append(_table(("macro", "utilisation", "busy per inference (us)",
                          "row operations per inference"),

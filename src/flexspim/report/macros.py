@@ -62,8 +62,32 @@ def draw_timeline(fig: Any, cost: dict[str, Any], *, max_macros: int = 32) -> No
     ax.set_yticks(range(n_m))
     ax.set_ylim(n_m - 0.5, -0.5)
     ax.set_xlim(0, float(phase.sum()) / 1e3)
+    mark_timesteps(ax, phase.sum(axis=(1, 2)) / 1e3)
     ax.set_title(f"Timeline of one inference on {busy.shape[3]} macro(s) "
-                 f"({n_t} timesteps x {n_l} layers, layer-first)", fontsize=9)
+                 f"({n_t} timesteps x {n_l} layers, layer-first)", fontsize=9, pad=14)
+
+
+#: Most timestep numbers written along the top of a timeline (every k-th beyond it).
+MAX_TIMESTEP_LABELS = 24
+
+
+def mark_timesteps(ax: Any, durations_us: np.ndarray) -> None:
+    """Timesteps told apart: a grey band behind every other one, a dashed line where each one
+    after the first begins (gid ``timestep``), and the timestep numbers (0 = the first) centred
+    over their spans on a top axis."""
+    ends = np.cumsum(durations_us)
+    starts = ends - durations_us
+    for t in range(1, len(starts), 2):
+        ax.axvspan(float(starts[t]), float(ends[t]), color="0.92", zorder=0, linewidth=0)
+    for x in starts[1:]:
+        ax.axvline(float(x), color="black", linewidth=0.9, linestyle=(0, (3, 2)),
+                   gid="timestep", zorder=3)
+    top = ax.secondary_xaxis("top")
+    step = max(1, int(np.ceil(len(starts) / MAX_TIMESTEP_LABELS)))
+    shown = range(0, len(starts), step)
+    top.set_xticks([float(starts[t] + ends[t]) / 2 for t in shown], [str(t) for t in shown])
+    top.tick_params(axis="x", length=0, labelsize=7)
+    top.set_xlabel("timestep", fontsize=7, labelpad=2)
 
 
 def draw_utilisation(fig: Any, cost: dict[str, Any]) -> None:
@@ -93,7 +117,7 @@ def plot_timeline(cost: Any, path: str | os.PathLike[str]) -> None:
 
     doc = cost.to_dict() if hasattr(cost, "to_dict") else dict(cost)
     n_m = len(doc.get("per_macro") or []) or 1
-    fig = plt.figure(figsize=(10.0, 1.2 + 0.3 * min(n_m, 32)))
+    fig = plt.figure(figsize=(10.0, 1.5 + 0.3 * min(n_m, 32)))
     fmt = str(path).rsplit(".", 1)[-1].lower()
     fmt = fmt if fmt in ("png", "svg", "pdf") else "png"
     try:

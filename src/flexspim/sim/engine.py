@@ -93,9 +93,6 @@ def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = No
         if not np.issubdtype(arr.dtype, np.integer):
             raise FormatError(f"inputs: dtype {arr.dtype} is neither integer spike counts "
                               f"[T, N, *input_shape] nor structured events (x, y, p, t)")
-        if n_time_bins is not None and arr.ndim >= 1 and arr.shape[0] != int(n_time_bins):
-            raise ConfigError(f"inputs have {arr.shape[0]} time bins but n_time_bins = "
-                              f"{n_time_bins}; drop the option or re-bin the inputs")
     shape = tuple(net.input_shape)
     if net.always_on and arr.ndim == 2 + len(shape) and tuple(arr.shape[2:]) == net.data_shape:
         arr = net.with_always_on(arr)
@@ -103,6 +100,11 @@ def prepare_inputs(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = No
         raise NetworkError(f"inputs: shape {tuple(arr.shape)} does not match [T, N, "
                            f"{', '.join(map(str, shape))}] of network '{net.name}' (time first, "
                            f"then samples)")
+    if n_time_bins is not None and arr.shape[0] != int(n_time_bins):
+        raise ConfigError(f"inputs are binned into {arr.shape[0]} time bins, n_time_bins is "
+                          f"{n_time_bins}: leave n_time_bins out (--time-bins) to simulate the "
+                          f"{arr.shape[0]} bins as they are, or bin the events into "
+                          f"{n_time_bins}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise FormatError(f"inputs: shape {tuple(arr.shape)} has no timestep or no sample")
     if arr.size and int(arr.min()) < 0:
@@ -179,6 +181,7 @@ def assemble_result(net: IntNetwork, merged: BatchStats, engine: str, n_timestep
         layer_names=[layer.name for layer in net.layers],
         predictions=np.argmax(counts, axis=1).astype(np.int64), labels=labels,
         output_counts=counts, network=net.name, layer_neurons=layer_neurons(net),
+        layer_kinds=tuple(layer.kind for layer in net.layers),
         input_events=merged.step_input_events, sops=merged.step_sops,
         output_spikes=merged.step_output_spikes, overflow_events=merged.step_overflow,
         membrane_min=merged.membrane_min, membrane_max=merged.membrane_max,

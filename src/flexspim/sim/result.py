@@ -23,6 +23,8 @@ RESULT_VERSION = 1
 STEP_FIELDS: tuple[str, ...] = (
     "input_events", "sops", "output_spikes", "overflow_events", "membrane_min", "membrane_max",
 )
+#: Layer kinds (as the network file writes them) of the layers that hold neurons.
+SPIKING_KINDS: tuple[str, ...] = ("conv2d", "linear")
 #: Per-sample, per-layer count fields, each int64 ``[N, L]`` summed over timesteps.
 SAMPLE_FIELDS: tuple[str, ...] = ("sample_sops", "sample_spikes", "sample_input_events")
 
@@ -68,6 +70,18 @@ class SimResult:
     network: str = "network"
     #: Output neurons (events per sample and timestep at most, for spiking layers) per layer.
     layer_neurons: tuple[int, ...] = ()
+    #: Kind of every layer as the network file writes it (``conv2d``, ``linear``: spiking;
+    #: ``maxpool``, ``flatten``: routing); empty in results written before it was recorded.
+    layer_kinds: tuple[str, ...] = ()
+
+    @property
+    def spiking_layer_names(self) -> list[str] | None:
+        """Names of the spiking layers (pool and flatten only route events); None when the
+        result does not record the layer kinds."""
+        if len(self.layer_kinds) != len(self.layer_names):
+            return None
+        return [n for n, k in zip(self.layer_names, self.layer_kinds, strict=True)
+                if k in SPIKING_KINDS]
 
     @property
     def accuracy(self) -> float | None:
@@ -120,7 +134,8 @@ class SimResult:
         """Rebuild a result from :meth:`to_dict`'s document; FormatError names what is wrong."""
         doc = check_versioned(doc, RESULT_FORMAT, RESULT_VERSION, where)
         names = {f.name for f in fields(cls)}
-        missing = [k for k in names if k not in doc and k not in ("network", "layer_neurons")]
+        optional = ("network", "layer_neurons", "layer_kinds")
+        missing = [k for k in names if k not in doc and k not in optional]
         if missing:
             raise FormatError(f"{where}: result field(s) {', '.join(sorted(missing))} missing; "
                               f"re-run 'flexspim simulate --json'")
@@ -134,6 +149,7 @@ class SimResult:
                 kw["final_membranes"] = [np.asarray(m, dtype=np.int64)
                                          for m in doc["final_membranes"]]
             kw["layer_neurons"] = tuple(int(x) for x in doc.get("layer_neurons", ()))
+            kw["layer_kinds"] = tuple(str(x) for x in doc.get("layer_kinds", ()))
             kw["n_samples"], kw["n_timesteps"] = int(doc["n_samples"]), int(doc["n_timesteps"])
             kw["layer_names"] = [str(x) for x in doc["layer_names"]]
         except (TypeError, ValueError, OverflowError) as exc:

@@ -507,6 +507,9 @@ def network_from_nir(graph: Any, *, w_bits: int = 8, v_bits: int = 16, reset: st
     if not 1 <= int(w_bits) <= int(v_bits) or int(v_bits) < 2:
         raise NetworkError(f"w_bits = {w_bits}, v_bits = {v_bits}: need 1 <= w_bits <= v_bits "
                            f"and v_bits >= 2")
+    if not math.isfinite(float(dt)) or float(dt) <= 0:
+        raise NetworkError(f"dt = {dt}: the time step must be a number of seconds > 0 "
+                           f"(snnTorch's is {DEFAULT_DT})")
     st = _State(w_bits=int(w_bits), v_bits=int(v_bits), reset=reset, dt=float(dt))
     order = _chain(graph)
     input_shape: tuple[int, ...] = ()

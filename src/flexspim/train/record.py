@@ -10,7 +10,8 @@ Two JSON formats (written atomically, each with its format name and version):
 - the model record, format ``flexspim-model-record`` version 1, written by ``flexspim export
   --record FILE`` beside a network file: the summary's facts about the run, the commands that
   made the file, the file's SHA-256, and ``n_time_bins`` (the timesteps the network expects;
-  :func:`flexspim.dse.networks.shipped_time_bins` reads it for the shipped digits model).
+  :func:`flexspim.net.record.record_beside` finds it beside a network file for ``flexspim
+  compile``, :func:`flexspim.dse.networks.shipped_time_bins` reads it for the shipped model).
 
 A record is only written when the checkpoint, the summary and the exported network agree (same
 config, same epoch, same network fingerprint), so its accuracies are those of that very file.
@@ -32,12 +33,11 @@ from flexspim._io import read_versioned_json
 from flexspim.errors import ConfigError, FormatError
 from flexspim.net import IntNetwork, SpikingLayer
 from flexspim.net.io import network_header
+from flexspim.net.record import RECORD_FORMAT, RECORD_VERSION
 from flexspim.train.loop import Checkpoint, TrainConfig
 
 SUMMARY_FORMAT = "flexspim-train-summary"
 SUMMARY_VERSION = 1
-RECORD_FORMAT = "flexspim-model-record"
-RECORD_VERSION = 1
 #: Name of the summary file in a training output folder.
 SUMMARY_NAME = "summary.json"
 #: Keys a summary must hold for a record to be made from it.
