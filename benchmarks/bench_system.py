@@ -28,8 +28,8 @@ import numpy as np
 from flexspim.compile import Activity, compile_network
 from flexspim.demo import load_test_split
 from flexspim.dse.networks import shipped_model_path, shipped_time_bins
-from flexspim.energy.system import estimate_cost
 from flexspim.hw import default_hardware
+from flexspim.mapped import estimate_cost
 from flexspim.net import load_network
 from flexspim.sim import simulate
 from flexspim.system import run_system

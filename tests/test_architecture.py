@@ -27,13 +27,14 @@ RANKS: dict[str, int] = {
     "flexspim.sim": 8,
     "flexspim.system": 9,
     "flexspim.energy.system": 10,
-    "flexspim.report": 11,
-    "flexspim.dse": 12,
-    "flexspim.results": 13,
-    "flexspim.demo": 13,
-    "flexspim.reproduce": 13,
-    "flexspim.cli": 14,
-    "flexspim.__main__": 14,
+    "flexspim.mapped": 11,
+    "flexspim.report": 12,
+    "flexspim.dse": 13,
+    "flexspim.results": 14,
+    "flexspim.demo": 14,
+    "flexspim.reproduce": 14,
+    "flexspim.cli": 15,
+    "flexspim.__main__": 15,
 }
 
 

@@ -20,9 +20,9 @@ from flexspim.compile import (
     save_mapping,
 )
 from flexspim.compile.rules import BITS_PER_KIB
-from flexspim.energy.system import estimate_cost
 from flexspim.errors import ConfigError, FormatError, MappingError
 from flexspim.hw import default_hardware
+from flexspim.mapped import estimate_cost
 from flexspim.net import Conv2d, Flatten, IntNetwork, Linear
 from flexspim.net.presets import dvs_gesture_scnn
 

@@ -427,7 +427,7 @@ space:
 def test_analytic_point_matches_the_cost_model(tmp_path: Path) -> None:
     from flexspim.compile import Activity, compile_network
     from flexspim.dse.evaluate import evaluate_task, point_hardware
-    from flexspim.energy.system import estimate_cost
+    from flexspim.mapped import estimate_cost
 
     (tmp_path / "s.yaml").write_text(TINY_SWEEP)
     spec = load_sweep(tmp_path / "s.yaml")

@@ -152,7 +152,7 @@ def test_counts_and_cost_documents_through_the_run_document_and_report(tmp_path)
     assert len(back.cost["per_macro"]) == 2 and back.cost["timeline"]["phases"] == list(PHASES)
     assert back.mapping.to_dict() == m.to_dict()
     assert Mapping.from_dict(json.loads(json.dumps(m.to_dict()))).to_dict() == m.to_dict()
-    assert cost_difference(cost, cost)["energy_rel"] == 0.0
+    assert cost_difference(cost, cost).energy_rel == 0.0
     html = render_report(back)
     macros = html[html.index('id="macros"'):html.index('id="occupancy"')]
     assert macros.count("data:image/png;base64") == 2      # timeline and utilisation

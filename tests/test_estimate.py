@@ -30,8 +30,9 @@ from flexspim.compile import (
 )
 from flexspim.compile.geometry import Option, option_geometry
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX
-from flexspim.energy.system import cost_difference, estimate_cost, system_cost
+from flexspim.energy.system import cost_difference, system_cost
 from flexspim.hw import default_hardware
+from flexspim.mapped import estimate_cost
 from flexspim.sim import simulate
 from flexspim.system import run_system
 
@@ -52,7 +53,7 @@ def test_estimate_equals_the_engine_where_its_assumptions_hold() -> None:
     assert run.counts.total("dram_write_bits") > 0 and run.counts.total("routed_events") == 4
     engine, estimate = system_cost(run.counts, hw), system_cost(est, hw)
     d = cost_difference(engine, estimate)
-    assert d["energy_rel"] == pytest.approx(0.0, abs=1e-12)
+    assert d.energy_rel == pytest.approx(0.0, abs=1e-12)
     assert d["latency_rel"] == pytest.approx(0.0, abs=1e-12)
 
 
@@ -97,7 +98,7 @@ def test_estimate_within_two_percent_on_the_demo(digits, policy: str) -> None:
     assert run.result.accuracy == sim.accuracy
     engine, estimate = system_cost(run.counts, hw), estimate_cost(net, m, hw, act)
     d = cost_difference(engine, estimate)
-    assert abs(d["energy_rel"]) <= TOLERANCE, d
+    assert abs(d.energy_rel) <= TOLERANCE, d
     # the largest components are themselves close
     for comp, v in d["components"].items():
         if v["share"] > 0.2:
@@ -130,7 +131,7 @@ def test_estimate_within_two_percent_on_the_paper_scale_preset(paper_scale, n_ma
         assert np.array_equal(run.result.output_counts, sim.output_counts)
         engine, estimate = system_cost(run.counts, hw), estimate_cost(net, m, hw, act)
         d = cost_difference(engine, estimate)
-        assert abs(d["energy_rel"]) <= TOLERANCE, (policy, d)
+        assert abs(d.energy_rel) <= TOLERANCE, (policy, d)
         assert run.counts.total("sops") == pytest.approx(estimate.counts["totals"]["sops"])
         if policy == "ws":    # 2 x 128 x 128 inputs: operands far beyond arrays and buffer
             assert engine.total_pj["dram"] > 0

@@ -22,9 +22,9 @@ from flexspim.compile.groups import (
 )
 from flexspim.compile.program import BUFFER, build_program
 from flexspim.compile.rules import BITS_PER_KIB
-from flexspim.energy.system import estimate_cost
 from flexspim.errors import MappingError
 from flexspim.hw import default_hardware
+from flexspim.mapped import estimate_cost
 from flexspim.net import Conv2d, Flatten, IntNetwork, Linear
 
 sizes = st.lists(st.sampled_from([3, 5, 8, 8, 8, 12]), min_size=0, max_size=40)

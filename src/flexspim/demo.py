@@ -39,8 +39,10 @@ from flexspim.dse.networks import shipped_model_info, shipped_model_path, shippe
 from flexspim.energy.ops import characterisation_rows, macro_characterisation
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, default_hardware, hardware_to_dict
+from flexspim.mapped import MappedRun, compile_and_run, record
 from flexspim.net import IntNetwork, load_network, save_network
 from flexspim.report import make_run_document, save_run_document, write_report
+from flexspim.system.trace import Trace
 
 DEMO_FORMAT = "flexspim-demo-results"
 DEMO_VERSION = 1
@@ -127,20 +129,11 @@ def check_bit_exact(net: IntNetwork, spikes: np.ndarray, result: Any
     }, ref
 
 
-def cost_policy(net: IntNetwork, hw: Hardware, result: Any, spikes: np.ndarray,
-                labels: np.ndarray, policy: str) -> tuple[Any, Any, Any, Any]:
-    """Compile ``net`` with ``policy`` for the activity ``result`` measured, execute the mapping
-    on the system engine (fast mode) over ``spikes`` and price it; returns (Mapping, CostReport,
-    the SystemRun, the analytic estimate's CostReport)."""
-    from flexspim.compile import Activity, compile_network
-    from flexspim.energy.system import estimate_cost, system_cost
-    from flexspim.system import run_system
-
-    activity = Activity.from_sim_result(net, result)
-    mapping = compile_network(net, hw, policy=policy, activity=activity)
-    run = run_system(net, mapping, hw, spikes, labels=labels)
-    return (mapping, system_cost(run.counts, hw), run,
-            estimate_cost(net, mapping, hw, activity))
+def cost_policy(net: IntNetwork, hw: Hardware, trace: Trace, labels: np.ndarray,
+                policy: str) -> MappedRun:
+    """Compile ``net`` with ``policy`` for the activity the trace measured, execute the mapping
+    on the system engine (fast mode) over the trace, price it and estimate it."""
+    return compile_and_run(net, hw, trace, policy=policy, labels=labels)
 
 
 def check_system_bitlevel(net: IntNetwork, hw: Hardware, mapping: Any, spikes: np.ndarray
@@ -192,14 +185,16 @@ def _load_model(out: Path, train: bool, seed: int, progress: bool,
 
 def _simulate_and_check(net: IntNetwork, spikes: np.ndarray, labels: np.ndarray, quick: bool,
                         progress: bool, timings: dict[str, float]
-                        ) -> tuple[Any, dict[str, bool], Any, int]:
-    """Step 3: the fast engine on every sample, the integer reference beside it where torch is
-    installed, and the first samples through the bit-level engine; returns (SimResult, check ->
-    passed, the ReferenceResult or None, bit-level samples)."""
+                        ) -> tuple[Trace, dict[str, bool], Any, int]:
+    """Step 3: the fast engine on every sample (its activity trace kept for the mapped runs),
+    the integer reference beside it where torch is installed, and the first samples through the
+    bit-level engine; returns (the trace, check -> passed, the ReferenceResult or None,
+    bit-level samples)."""
     from flexspim.sim import result_differences, simulate
 
     t = time.perf_counter()
-    result = simulate(net, spikes, engine="fast", labels=labels, progress=progress)
+    trace = record(net, spikes, labels=labels, progress=progress)
+    result = trace.result
     timings["simulate_fast_s"] = time.perf_counter() - t
     t = time.perf_counter()
     checks, ref = (check_bit_exact(net, spikes, result) if reference_available()
@@ -212,19 +207,19 @@ def _simulate_and_check(net: IntNetwork, spikes: np.ndarray, labels: np.ndarray,
     head = simulate(net, spikes[:, :n_bit], engine="fast", labels=labels[:n_bit])
     checks["bitlevel_vs_fast"] = not result_differences(bit, head)
     timings["simulate_bitlevel_s"] = time.perf_counter() - t
-    return result, checks, ref, n_bit
+    return trace, checks, ref, n_bit
 
 
-def _cost_policies(net: IntNetwork, hw: Hardware, result: Any, spikes: np.ndarray,
-                   labels: np.ndarray, out: Path, checks: dict[str, bool],
-                   log: Callable[[str], None] | None
-                   ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+def _cost_policies(net: IntNetwork, hw: Hardware, trace: Trace, labels: np.ndarray,
+                   out: Path, checks: dict[str, bool], log: Callable[[str], None] | None
+                   ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, MappedRun]]:
     """Step 4: each policy compiled, executed on the system engine and priced, its mapping and
     run document written; adds the system engine's checks to ``checks``; returns (summary per
-    policy, run document per policy, (mapping, SystemRun) per policy)."""
+    policy, run document per policy, mapped run per policy)."""
     from flexspim.compile import save_mapping
-    from flexspim.energy.system import cost_difference
     from flexspim.sim import result_differences
+
+    result = trace.result
 
     policies: dict[str, Any] = {}
     docs: dict[str, dict[str, Any]] = {}
@@ -233,16 +228,17 @@ def _cost_policies(net: IntNetwork, hw: Hardware, result: Any, spikes: np.ndarra
         t = time.perf_counter()
         _say(log, f"compiling with policy {policy} and executing the mapping on the system "
                   f"engine ...")
-        mapping, cost, run, estimate = cost_policy(net, hw, result, spikes, labels, policy)
+        run = cost_policy(net, hw, trace, labels, policy)
+        mapping, cost = run.mapping, run.cost
         save_mapping(mapping, out / f"mapping_{policy}.json")
         policies[policy] = _cost_summary(mapping, cost)
-        diff = cost_difference(cost, estimate)
-        policies[policy]["estimate_energy_per_inference_uj"] = estimate.energy_per_inference_uj
-        policies[policy]["estimate_vs_engine_energy"] = diff["energy_rel"]
-        policies[policy]["estimate_vs_engine_latency"] = diff["latency_rel"]
+        policies[policy]["estimate_energy_per_inference_uj"] = \
+            run.estimate.energy_per_inference_uj
+        policies[policy]["estimate_vs_engine_energy"] = run.difference.energy_rel
+        policies[policy]["estimate_vs_engine_latency"] = run.difference.latency_rel
         policies[policy]["compile_and_cost_s"] = time.perf_counter() - t
         checks[f"system_engine_{policy}_vs_fast"] = not result_differences(run.result, result)
-        runs[policy] = (mapping, run)
+        runs[policy] = run
         docs[policy] = make_run_document(result, mapping=mapping, cost=cost, hardware=hw)
         save_run_document(docs[policy], out / f"run_{policy}.json")
     return policies, docs, runs
@@ -292,13 +288,14 @@ def run_demo(out_dir: str | Path = "out/demo", *, quick: bool = False, seed: int
     if not reference_available():
         _say(log, "torch is not installed: the integer reference is skipped (pip install "
                   "'flexspim[torch]' adds it)")
-    result, checks, ref, n_bit = _simulate_and_check(net, spikes, labels, quick, progress,
-                                                     timings)
+    trace, checks, ref, n_bit = _simulate_and_check(net, spikes, labels, quick, progress,
+                                                    timings)
+    result = trace.result
     result.save_json(out / "simulation.json")
-    policies, docs, runs = _cost_policies(net, hw, result, spikes, labels, out, checks, log)
+    policies, docs, runs = _cost_policies(net, hw, trace, labels, out, checks, log)
     t = time.perf_counter()
     n_sys = 1
-    mapping, _run = runs[DEMO_POLICIES[-1]]
+    mapping = runs[DEMO_POLICIES[-1]].mapping
     checks["system_bitlevel_vs_fast"] = check_system_bitlevel(
         net, hw, mapping, spikes[:SYSTEM_BITLEVEL_TIMESTEPS, :n_sys])
     timings["system_bitlevel_s"] = time.perf_counter() - t

@@ -48,9 +48,9 @@ from flexspim.compile.activity import (
     DEFAULT_TIMESTEPS,
 )
 from flexspim.compile.policies import STATIONARY_ALIASES
-from flexspim.energy.system import estimate_cost
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, default_hardware, load_hardware
+from flexspim.mapped import estimate_cost
 from flexspim.net import IntNetwork, load_network
 from flexspim.net.presets import dvs_gesture_scnn
 from flexspim.net.record import record_beside

@@ -43,11 +43,12 @@ from flexspim.cli._common import (
 )
 from flexspim.cli.export import device_option
 from flexspim.cli.recording_options import add_recording_options
-from flexspim.compile import Activity, Mapping, load_mapping
+from flexspim.compile import Mapping, load_mapping
 from flexspim.compile.program import check_mapping
-from flexspim.energy.system import CostReport, cost_difference, estimate_cost, system_cost
+from flexspim.energy.system import CostReport
 from flexspim.errors import ConfigError, FormatError
-from flexspim.hw import Hardware, default_hardware, hardware_to_dict, load_hardware
+from flexspim.hw import Hardware, hardware_to_dict, load_hardware
+from flexspim.mapped import MappedRun, record, run_mapped
 from flexspim.net import IntNetwork, load_network
 from flexspim.report import (
     make_run_document,
@@ -92,6 +93,8 @@ def register(subparsers: Any) -> None:
                    help="a label table (CSV: file,label[,start_us,end_us]), comma-separated "
                         "labels, or a .npy/.csv file with one label per sample")
     p.add_argument("--batch-size", type=int, default=64, help="samples per batch (default 64)")
+    p.add_argument("--samples", type=int, metavar="N",
+                   help="simulate only the first N samples (default: all)")
     p.add_argument("--split", choices=("test", "train"), default="test",
                    help="split of a frames file to simulate (default test)")
     p.add_argument("--mapping", metavar="FILE",
@@ -255,13 +258,26 @@ def print_summary(result: SimResult, out: TextIO | None = None,
               f"{int(result.membrane_max[i].max()):>12}", file=out)
 
 
-def mapping_hardware(mapping: Mapping, hw_file: str | None) -> Hardware:
-    """The hardware a mapping is priced on: ``--hw`` if given, else the default system with the
-    mapping's macro count."""
-    if hw_file:
-        return load_hardware(hw_file)
-    hw = default_hardware()
-    return hw.with_(system=dataclasses.replace(hw.system, n_macros=mapping.n_macros))
+def mapping_hardware(args: argparse.Namespace, mapping: Mapping) -> Hardware:
+    """The hardware a mapping runs on: the one it records; a ``--hw`` that differs from it is
+    refused (recompile for that hardware instead)."""
+    from flexspim.mapped.run import hardware_digest
+
+    recorded = mapping.hardware
+    if not args.hw:
+        if recorded is None:
+            raise ConfigError(f"--mapping {args.mapping}: records no hardware; recompile it with "
+                              f"'flexspim compile {args.network} --out {args.mapping} "
+                              f"--overwrite'")
+        return recorded
+    hw = load_hardware(args.hw)
+    if recorded is not None and hardware_to_dict(hw) != hardware_to_dict(recorded):
+        raise ConfigError(f"--hw {args.hw} (digest {hardware_digest(hw)}) is not the hardware "
+                          f"--mapping {args.mapping} was compiled for (digest "
+                          f"{hardware_digest(recorded)}); drop --hw, or recompile: 'flexspim "
+                          f"compile {args.network} --hw {args.hw} --out {args.mapping} "
+                          f"--overwrite'")
+    return hw
 
 
 def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mapping,
@@ -278,55 +294,64 @@ def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mappi
                           f"{args.network}{hw_opt} --out {args.mapping} --overwrite'") from None
 
 
-def estimate_line(cost: CostReport, estimate: CostReport) -> str:
-    """How far the analytic estimate (from the measured activity) is from the executed run."""
-    d = cost_difference(cost, estimate)
-    return (f"analytic estimate for the measured activity: {estimate.energy_per_inference_uj:.3f}"
-            f" uJ ({100 * d['energy_rel']:+.2f}% against the executed run), latency "
-            f"{estimate.latency_per_inference_us:.1f} us ({100 * d['latency_rel']:+.1f}%)")
+def estimate_line(run: MappedRun) -> str:
+    """How far the analytic estimate (for the measured activity) is from the executed run."""
+    d, est = run.difference, run.estimate
+    return (f"analytic estimate for the measured activity: {est.energy_per_inference_uj:.3f}"
+            f" uJ ({100 * d.energy_rel:+.2f}% against the executed run), latency "
+            f"{est.latency_per_inference_us:.1f} us ({100 * d.latency_rel:+.1f}%)")
 
 
-def _run_mapped(args: argparse.Namespace, data: SimulateInputs, inputs: Any,
-                sensor_size: tuple[int, ...] | None, mapping: Mapping, hw: Hardware
-                ) -> tuple[SimResult, Any]:
-    """Execute the mapping on the system engine; returns (result, counts)."""
-    from flexspim.system import run_system
-
-    run_ = run_system(data.net, mapping, hw, inputs, mode=args.engine,
+def _run_mapped(args: argparse.Namespace, data: SimulateInputs,
+                sensor_size: tuple[int, ...] | None, mapping: Mapping, hw: Hardware,
+                extra: dict[str, Any]) -> MappedRun:
+    """Execute the mapping on the system engine, price it, print it beside the analytic
+    estimate; fills ``extra``."""
+    run_ = run_mapped(data.net, mapping, data.inputs, hardware=hw, mode=args.engine,
                       n_time_bins=args.time_bins, sensor_size=sensor_size, labels=data.labels,
                       batch_size=args.batch_size, progress=progress_enabled(args))
-    return run_.result, run_.counts
-
-
-def _price(args: argparse.Namespace, data: SimulateInputs, result: SimResult, counts: Any,
-           mapping: Mapping, hw: Hardware, extra: dict[str, Any]) -> CostReport:
-    """Price the executed run, print it beside the analytic estimate; fills ``extra``."""
-    cost = system_cost(counts, hw)
-    estimate = estimate_cost(data.net, mapping, hw,
-                             Activity.from_sim_result(data.net, result, source="this run"))
     print(f"mapping {args.mapping}: policy {mapping.policy}, {mapping.n_macros} macro(s); "
           f"system engine ({args.engine}): counts from the executed events")
-    print(cost.table())
-    print(estimate_line(cost, estimate))
+    print(run_.cost.table())
+    print(estimate_line(run_))
     extra["system_engine"] = {
-        "mode": args.engine, "estimate_energy_per_inference_uj": estimate.energy_per_inference_uj,
-        **{k: v for k, v in cost_difference(cost, estimate).items() if k != "components"}}
-    return cost
+        "mode": args.engine,
+        "estimate_energy_per_inference_uj": run_.estimate.energy_per_inference_uj,
+        "energy_rel": run_.difference.energy_rel, "latency_rel": run_.difference.latency_rel}
+    return run_
 
 
-def neurobench_summary(net: IntNetwork, inputs: Any, args: argparse.Namespace,
-                       sensor_size: tuple[int, ...] | None, result: SimResult) -> dict[str, Any]:
-    """NeuroBench's metrics of the run (:mod:`flexspim.sim.metrics`), printed in one line."""
-    from flexspim.sim import prepare_inputs
-    from flexspim.sim.metrics import layer_event_maps, neurobench_metrics
+def neurobench_summary(net: IntNetwork, result: SimResult, maps: list[np.ndarray]
+                       ) -> dict[str, Any]:
+    """NeuroBench's metrics of the run (:mod:`flexspim.sim.metrics`), printed in one line;
+    ``maps`` are the run's input events per position of every spiking layer."""
+    from flexspim.sim.metrics import neurobench_metrics
 
-    x = prepare_inputs(net, inputs, n_time_bins=args.time_bins, sensor_size=sensor_size)
-    m = neurobench_metrics(net, result, layer_event_maps(net, x, args.batch_size))
+    m = neurobench_metrics(net, result, maps)
     print(f"NeuroBench: {m['effective_acs']:.4g} effective ACs and {m['dense_ops']:.4g} dense "
           f"ops per sample, activation sparsity {m['activation_sparsity']:.4f}, connection "
           f"sparsity {m['connection_sparsity']:.4f}, footprint {m['footprint_bytes']} B "
           f"(float32; {m['footprint_bytes_deployed']:.0f} B at the network's widths)")
     return m
+
+
+def _simulate(args: argparse.Namespace, data: SimulateInputs,
+              sensor_size: tuple[int, ...] | None) -> tuple[SimResult, list[np.ndarray]]:
+    """The network alone on the chosen engine; returns the result and the input events per
+    position of every spiking layer (the fast engine records them as it runs; other engines
+    take them from one more pass of the fast engine)."""
+    device = None if args.device == "cpu" else args.device
+    if args.engine == "fast" and device is None:
+        trace = record(data.net, data.inputs, n_time_bins=args.time_bins,
+                       sensor_size=sensor_size, labels=data.labels,
+                       batch_size=args.batch_size, progress=progress_enabled(args))
+        return trace.result, trace.event_maps(data.net)
+    result = simulate(data.net, data.inputs, engine=args.engine, n_time_bins=args.time_bins,
+                      sensor_size=sensor_size, labels=data.labels, batch_size=args.batch_size,
+                      progress=progress_enabled(args), device=device)
+    trace = record(data.net, data.inputs, n_time_bins=args.time_bins, sensor_size=sensor_size,
+                   batch_size=args.batch_size)
+    return result, trace.event_maps(data.net)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -335,31 +360,41 @@ def run(args: argparse.Namespace) -> int:
                           "FILE (made by 'flexspim compile NETWORK --out FILE')")
     check_output_files(args, "--plot", "--timeline", "--json", "--csv", "--parquet")
     mapping = load_mapping(args.mapping) if args.mapping else None
-    hw = mapping_hardware(mapping, args.hw) if mapping is not None else None
+    hw = mapping_hardware(args, mapping) if mapping is not None else None
     data = load_inputs(args)
+    if args.samples is not None:
+        data = take_samples(data, args.samples)
     if mapping is not None and hw is not None:
         check_mapping_args(args, data.net, mapping, hw)      # before any long work
-    inputs, sensor_size = data.inputs, _parse_sensor_size(args.sensor_size)
-    counts = None
+    sensor_size = _parse_sensor_size(args.sensor_size)
+    extra: dict[str, Any] = {}
     if mapping is not None and hw is not None:
-        result, counts = _run_mapped(args, data, inputs, sensor_size, mapping, hw)
+        run_ = _run_mapped(args, data, sensor_size, mapping, hw, extra)
+        result, maps, cost = run_.result, run_.event_maps, run_.cost
     else:
-        result = simulate(data.net, inputs, engine=args.engine, n_time_bins=args.time_bins,
-                          sensor_size=sensor_size, labels=data.labels,
-                          batch_size=args.batch_size, progress=progress_enabled(args),
-                          device=None if args.device == "cpu" else args.device)
+        (result, maps), cost = _simulate(args, data, sensor_size), None
     print_summary(result, names=data.names)
-    extra: dict[str, Any] = {"neurobench": neurobench_summary(data.net, inputs, args,
-                                                              sensor_size, result)}
-    cost = None
-    if mapping is not None and hw is not None:
-        cost = _price(args, data, result, counts, mapping, hw, extra)
+    extra = {"neurobench": neurobench_summary(data.net, result, maps), **extra}
+    if cost is not None and mapping is not None and hw is not None:
         doc = make_run_document(result, mapping=mapping, cost=cost,
                                 hardware=hardware_to_dict(hw), extra=extra)
     else:
         doc = make_run_document(result, extra=extra)
     write_outputs(args, doc, data.names, cost)
     return 0
+
+
+def take_samples(data: SimulateInputs, n: int) -> SimulateInputs:
+    """The first ``n`` samples (``--samples``)."""
+    if n < 1:
+        raise ConfigError(f"--samples {n}: give at least 1")
+    x = data.inputs
+    if isinstance(x, list):
+        x = x[:n]
+    elif isinstance(x, np.ndarray) and x.dtype.names is None and x.ndim >= 2:
+        x = x[:, :n]
+    labels = None if data.labels is None else np.asarray(data.labels)[:n]
+    return SimulateInputs(net=data.net, inputs=x, labels=labels, names=data.names[:n])
 
 
 def write_outputs(args: argparse.Namespace, doc: dict[str, Any], names: list[str],

@@ -3,7 +3,7 @@
 Two evaluators, chosen by the sweep's ``evaluation`` (registry :data:`EVALUATORS`):
 
 - ``analytic``: the activity comes from the point's input sparsity
-  (``Activity.from_sparsity``) and the cost from :func:`flexspim.energy.system.estimate_cost`:
+  (``Activity.from_sparsity``) and the cost from :func:`flexspim.mapped.estimate_cost`:
   exact for the event counts it is given, no data needed, milliseconds per point.
 - ``simulate``: the network runs bit-exactly (fast engine) on a seeded sample of the offline
   digits test split; the mapping is compiled for the measured activity, and the cost comes from
@@ -29,6 +29,7 @@ from flexspim.dse.networks import build_network, digits_test_data
 from flexspim.dse.points import SweepPoint, Task
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware
+from flexspim.mapped import MappedRun, compile_and_run, estimate_cost
 from flexspim.net import IntNetwork
 
 
@@ -73,7 +74,6 @@ def _widths(net: IntNetwork) -> dict[str, list[int]]:
 def evaluate_analytic(task: Task) -> dict[str, Any]:
     """Compile and cost a point from its input sparsity (module docstring)."""
     from flexspim.compile import Activity, compile_network
-    from flexspim.energy.system import estimate_cost
 
     point = task.point
     net = build_network(task.network, point.w_bits, point.v_bits)
@@ -91,14 +91,9 @@ def evaluate_analytic(task: Task) -> dict[str, Any]:
     return out
 
 
-def simulate_point(task: Task, net: IntNetwork) -> tuple[Any, Any, Any, Hardware]:
+def simulate_point(task: Task, net: IntNetwork) -> MappedRun:
     """Simulate ``net`` on the task's data sample, compile for the measured activity and run the
-    mapping on the system engine; returns (SimResult, Mapping, CostReport, hw)."""
-    from flexspim.compile import Activity, compile_network
-    from flexspim.energy.system import system_cost
-    from flexspim.sim import simulate
-    from flexspim.system import run_system
-
+    mapping on the system engine (:func:`flexspim.mapped.compile_and_run`)."""
     if task.network.kind == "dvs_gesture":
         raise ConfigError("network dvs_gesture has no offline data to simulate; use "
                           "'evaluation: analytic'")
@@ -107,23 +102,20 @@ def simulate_point(task: Task, net: IntNetwork) -> tuple[Any, Any, Any, Hardware
         raise ConfigError(f"network '{net.name}' takes input {tuple(net.input_shape)}, the "
                           f"offline digits data is {tuple(spikes.shape[2:])}; simulate a "
                           f"network trained on it (network: digits)")
-    result = simulate(net, spikes, engine="fast", labels=labels)
     hw = point_hardware(task.hardware, task.point)
-    activity = Activity.from_sim_result(net, result)
-    kwargs: dict[str, Any] = {"activity": activity}
+    kwargs: dict[str, Any] = {}
     if task.point.policy is not None:
         kwargs["policy"] = task.point.policy
-    mapping = compile_network(net, hw, **kwargs)
-    run = run_system(net, mapping, hw, spikes, labels=labels)
-    return run.result, mapping, system_cost(run.counts, hw), hw
+    return compile_and_run(net, hw, spikes, labels=labels, **kwargs)
 
 
 def evaluate_simulated(task: Task) -> dict[str, Any]:
     """Simulate a point on a sample of the offline data, then cost it (module docstring)."""
     point = task.point
     net = build_network(task.network, point.w_bits, point.v_bits)
-    result, mapping, cost, _ = simulate_point(task, net)
-    out = cost_metrics(cost, mapping)
+    run = simulate_point(task, net)
+    result = run.result
+    out = cost_metrics(run.cost, run.mapping)
     n_in = float(np.prod(net.input_shape)) * result.n_timesteps * max(result.n_samples, 1)
     measured = 1.0 - float(result.input_events[0].sum()) / n_in if n_in else None
     out.update(accuracy=result.accuracy, input_sparsity=measured,

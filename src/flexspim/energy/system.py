@@ -4,8 +4,8 @@
 engine from executed events (:func:`flexspim.system.run_system`) or expected by the analytic
 estimator — with the hardware description: energy per layer, component and macro, latency as the
 makespan of the layer-first schedule (:func:`flexspim.energy.prices.timeline`), per-macro
-utilisation, and the timeline of the first sample. :func:`estimate_cost` does it for the
-estimator's counts; :func:`cost_difference` compares two reports.
+utilisation, and the timeline of the first sample. :func:`cost_difference` compares two
+reports (an executed run and the analytic estimate of it: :mod:`flexspim.mapped`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,9 @@ from typing import Any
 import numpy as np
 
 from flexspim._io import write_json
-from flexspim.compile.activity import Activity
-from flexspim.compile.estimate import estimate_counts
-from flexspim.compile.mapping import Mapping
 from flexspim.energy.counts import PHASES, WorkCounts
 from flexspim.energy.prices import COMPONENTS, Prices, price
 from flexspim.hw import Hardware
-from flexspim.net.network import IntNetwork
 
 COST_FORMAT = "flexspim-cost"
 COST_VERSION = 2
@@ -145,16 +141,23 @@ def system_cost(counts: WorkCounts, hw: Hardware) -> CostReport:
         source=counts.source, counts=counts.to_dict())
 
 
-def estimate_cost(net: IntNetwork, mapping: Mapping, hw: Hardware,
-                  activity: Activity) -> CostReport:
-    """Analytic cost of one inference of ``mapping`` under ``activity``: the prices of
-    :func:`system_cost` on the estimator's expected counts (no events executed)."""
-    return system_cost(estimate_counts(net, mapping, hw, activity), hw)
+@dataclass(frozen=True)
+class CostDifference:
+    """How far an estimate is from an executed run: ``estimate / engine - 1`` of the energy per
+    inference, of the latency, and per component (``engine_pj`` and ``estimate_pj`` per
+    inference, ``rel``, and ``share``, the component's part of the engine's energy)."""
+
+    energy_rel: float
+    latency_rel: float
+    components: dict[str, dict[str, float]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"energy_rel": self.energy_rel, "latency_rel": self.latency_rel,
+                "components": self.components}
 
 
-def cost_difference(engine: CostReport, estimate: CostReport) -> dict[str, Any]:
-    """Relative differences ``estimate / engine - 1`` of energy per inference, latency and each
-    energy component (components under 1% of the engine's energy are reported but marked)."""
+def cost_difference(engine: CostReport, estimate: CostReport) -> CostDifference:
+    """The :class:`CostDifference` of ``estimate`` against ``engine``."""
     def rel(a: float, b: float) -> float:
         return b / a - 1.0 if a else (0.0 if not b else float("inf"))
 
@@ -165,7 +168,7 @@ def cost_difference(engine: CostReport, estimate: CostReport) -> dict[str, Any]:
         a, b = engine.total_pj[c] / n_e, estimate.total_pj[c] / n_s
         comps[c] = {"engine_pj": a, "estimate_pj": b, "rel": rel(a, b),
                     "share": a / total if total else 0.0}
-    return {"energy_rel": rel(engine.energy_per_inference_uj, estimate.energy_per_inference_uj),
-            "latency_rel": rel(engine.latency_per_inference_us,
-                               estimate.latency_per_inference_us),
-            "components": comps}
+    return CostDifference(
+        energy_rel=rel(engine.energy_per_inference_uj, estimate.energy_per_inference_uj),
+        latency_rel=rel(engine.latency_per_inference_us, estimate.latency_per_inference_us),
+        components=comps)

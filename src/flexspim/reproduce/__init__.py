@@ -437,8 +437,8 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
     with tqdm(total=n_points + 3, desc="reproduce", unit="step", disable=not progress) as bar:
         net, densities = rs.paper_workload()
         bar.update(1)
-        act = rs.measured_activity(net, rs.random_inputs(net, rs.REFERENCE_SPARSITY,
-                                                         g.samples, seed=1))
+        _trace, act = rs.workload_trace(net, rs.random_inputs(net, rs.REFERENCE_SPARSITY,
+                                                              g.samples, seed=1))
         f4 = rs.fig4(net, hw, act)
         _fig4_files(f4, out)
         bar.update(1)

@@ -22,11 +22,12 @@ import numpy as np
 
 from flexspim._io import read_json, write_json
 from flexspim.compile import POLICIES, Activity, compile_network
-from flexspim.energy.system import cost_difference, estimate_cost, system_cost
 from flexspim.errors import FlexspimError
 from flexspim.hw import Hardware
+from flexspim.mapped import compile_and_run, estimate_cost, measured_activity, record
 from flexspim.net.network import IntNetwork
 from flexspim.net.presets import paper_scale_scnn
+from flexspim.system.trace import Trace
 
 #: Timesteps per sample (the simulator benchmark's setting, benchmarks/bench_sim.py).
 N_TIMESTEPS = 20
@@ -96,11 +97,11 @@ def with_system(hw: Hardware, n_macros: int, buffer_kib: float | None = None) ->
     return hw.with_(system=dataclasses.replace(hw.system, **changes))
 
 
-def measured_activity(net: IntNetwork, spikes: np.ndarray) -> Activity:
-    """The activity of ``net`` on ``spikes``, measured by the fast simulator."""
-    from flexspim.sim import simulate
-
-    return Activity.from_sim_result(net, simulate(net, spikes), source="measured")
+def workload_trace(net: IntNetwork, spikes: np.ndarray) -> tuple[Trace, Activity]:
+    """The activity trace of ``net`` on ``spikes`` (simulated once, replayed on every mapping)
+    and the activity it measures."""
+    trace = record(net, spikes)
+    return trace, measured_activity(net, trace)
 
 
 # ----------------------------------------------------------------------------- Fig. 4
@@ -154,28 +155,11 @@ def fig4(net: IntNetwork, hw: Hardware, activity: Activity) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- Fig. 7b-d
 
-def fig7_point(net: IntNetwork, hw: Hardware, policy: str, spikes: np.ndarray,
+def fig7_point(net: IntNetwork, hw: Hardware, policy: str, trace: Trace,
                activity: Activity) -> dict[str, Any]:
-    """Compile for ``activity``, execute on the system engine over ``spikes``, price it, and
-    the analytic estimate beside it."""
-    from flexspim.system import run_system
-
-    mapping = compile_network(net, hw, policy=policy, activity=activity)
-    run = run_system(net, mapping, hw, spikes)
-    cost = system_cost(run.counts, hw)
-    est = estimate_cost(net, mapping, hw, activity)
-    n = max(run.counts.n_samples, 1)
-    dram = run.counts.total("dram_read_bits") + run.counts.total("dram_write_bits")
-    return {"energy_uj": cost.energy_per_inference_uj,
-            "latency_us": cost.latency_per_inference_us,
-            "dram_bits": dram / n,
-            "buffer_bits": (run.counts.total("buffer_read_bits")
-                            + run.counts.total("buffer_write_bits")) / n,
-            "components_uj": {k: v / n * 1e-6 for k, v in cost.total_pj.items()},
-            "estimate_energy_uj": est.energy_per_inference_uj,
-            "estimate_rel_error": cost_difference(cost, est)["energy_rel"],
-            "utilisation": [m["utilisation"] for m in cost.per_macro],
-            "stationary": {lm.name: lm.stationary for lm in mapping.layers}}
+    """Compile for ``activity``, execute on the system engine over ``trace``, price it, and
+    the analytic estimate beside it (:func:`flexspim.mapped.compile_and_run`)."""
+    return compile_and_run(net, hw, trace, policy=policy, activity=activity).summary()
 
 
 def _config_key(net: IntNetwork, hw: Hardware, grid: Fig7Grid) -> str:
@@ -213,7 +197,7 @@ def run_grid(net: IntNetwork, hw: Hardware, grid: Fig7Grid, out: Path,
     key = _config_key(net, hw, grid)
     done = _load_points(path, key)
     rows: list[dict[str, Any]] = []
-    cache: dict[float, tuple[np.ndarray, Activity]] = {}
+    cache: dict[float, tuple[Trace, Activity]] = {}
     for s, b, n in grid.points():
         entry = {"input_sparsity": s, "buffer_kib": b, "n_macros": n, "policies": {}}
         for p in FIG7_POLICIES:
@@ -221,9 +205,9 @@ def run_grid(net: IntNetwork, hw: Hardware, grid: Fig7Grid, out: Path,
             if pid not in done:
                 if s not in cache:
                     x = random_inputs(net, s, grid.samples, seed=1 + int(round(1000 * s)))
-                    cache[s] = (x, measured_activity(net, x))
-                x, act = cache[s]
-                done[pid] = fig7_point(net, with_system(hw, n, b), p, x, act)
+                    cache[s] = workload_trace(net, x)
+                trace, act = cache[s]
+                done[pid] = fig7_point(net, with_system(hw, n, b), p, trace, act)
                 write_json(path, {"format": POINTS_FORMAT, "version": POINTS_VERSION,
                                   "config": key, "points": done})
             entry["policies"][p] = done[pid]

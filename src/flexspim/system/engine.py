@@ -186,7 +186,7 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
     else:
         spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
         trace = None
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
+    n = int(spikes.shape[1])
     lab = _labels(labels, n)
     if mode == "bitlevel":
         result, data = _run_bitlevel(net, prog, hw, spikes, lab, int(batch_size), progress,
