@@ -2,8 +2,9 @@
 
 The networks cover every layer type (conv2d with kernels 1-3, stride 1-2, padding 0-1; spike
 max-pool; flatten; linear), weight widths 1-32 and membrane widths 2-32, both reset modes, initial
-membranes sometimes, and weights/thresholds drawn so that spikes happen and, with narrow
-membranes, membranes wrap (overflow). Arrays come from a NumPy generator seeded by hypothesis, so
+membranes sometimes, leaks (none, shift or constant, their whole range and its edges), and
+weights/thresholds drawn so that spikes happen and, with narrow membranes, membranes wrap
+(overflow). Arrays come from a NumPy generator seeded by hypothesis, so
 examples stay small to describe and shrink by their parameters.
 """
 
@@ -12,7 +13,18 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool, int_range
+from flexspim.net import Conv2d, Flatten, IntNetwork, Leak, Linear, SpikeMaxPool, int_range
+
+
+def leaks(v_bits: int, typical: int = 1) -> st.SearchStrategy[Leak | None]:
+    """No leak, or a shift k in [1, v_bits - 1] or a constant c in [1, 2**(v_bits-1) - 1]: the
+    edges of each range, a value near ``typical`` (a threshold) and anything between."""
+    hi = (1 << (v_bits - 1)) - 1
+    shift = st.one_of(st.sampled_from([1, v_bits - 1]), st.integers(1, v_bits - 1))
+    const = st.one_of(st.sampled_from([1, hi, max(1, min(hi, typical // 4))]),
+                      st.integers(1, hi))
+    return st.one_of(st.none(), st.builds(Leak, st.just("shift"), shift),
+                     st.builds(Leak, st.just("constant"), const))
 
 
 def _neuron_fields(draw: st.DrawFn, rng: np.random.Generator, shape: tuple[int, ...],
@@ -37,7 +49,8 @@ def _neuron_fields(draw: st.DrawFn, rng: np.random.Generator, shape: tuple[int, 
     if draw(st.booleans()) and draw(st.booleans()):
         init = rng.integers(vlo, vhi + 1, size=out_shape, dtype=np.int64)
     return dict(weight=weight, w_bits=w_bits, v_bits=v_bits, threshold=threshold,
-                reset=draw(st.sampled_from(["subtract", "zero"])), initial_membrane=init)
+                reset=draw(st.sampled_from(["subtract", "zero"])), initial_membrane=init,
+                leak=draw(leaks(v_bits, threshold)))
 
 
 @st.composite

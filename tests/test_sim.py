@@ -562,6 +562,17 @@ _FEATURES = {
     "subtract reset": lambda n: any(la.reset == "subtract" for la in n.spiking_layers),
     "initial membrane": lambda n: any(la.initial_membrane is not None
                                       for la in n.spiking_layers),
+    "shift leak": lambda n: any(la.leak is not None and la.leak.kind == "shift"
+                                for la in n.spiking_layers),
+    "constant leak": lambda n: any(la.leak is not None and la.leak.kind == "constant"
+                                   for la in n.spiking_layers),
+    "largest shift": lambda n: any(la.leak is not None and la.leak.kind == "shift"
+                                   and la.leak.amount == la.v_bits - 1
+                                   for la in n.spiking_layers),
+    "largest constant": lambda n: any(la.leak is not None and la.leak.kind == "constant"
+                                      and la.leak.amount == int_range(la.v_bits)[1]
+                                      for la in n.spiking_layers),
+    "IF and LIF layers": lambda n: len({la.leak is None for la in n.spiking_layers}) == 2,
 }
 
 
@@ -574,8 +585,16 @@ def test_random_networks_cover(feature: str) -> None:
     find(int_networks(), _FEATURES[feature], settings=_FIND)
 
 
+def _without_leaks(net: IntNetwork) -> IntNetwork:
+    import dataclasses
+
+    return dataclasses.replace(net, layers=tuple(
+        dataclasses.replace(la, leak=None) if hasattr(la, "leak") else la for la in net.layers))
+
+
 @pytest.mark.parametrize("what", ["overflow", "deep spikes", "float32 path", "wide path",
-                                  "counts above one"])
+                                  "counts above one", "leak changes membranes",
+                                  "leak with overflow"])
 def test_random_cases_cover(what: str) -> None:
     """Random cases overflow, spike in the last layer, and take both sides of the exact
     bounds (float32 / wider synaptic sums) of the fast engine."""
@@ -592,5 +611,11 @@ def test_random_cases_cover(what: str) -> None:
         "float32 path": lambda c: all(b < FLOAT32_EXACT for b in bounds(c)),
         "wide path": lambda c: any(b >= FLOAT32_EXACT for b in bounds(c)),
         "counts above one": lambda c: int(c[1].max()) > 1,
+        "leak changes membranes": lambda c: any(
+            not np.array_equal(a, b) for a, b in zip(
+                run_reference(*c).final_membranes,
+                run_reference(_without_leaks(c[0]), c[1]).final_membranes, strict=True)),
+        "leak with overflow": lambda c: any(la.leak is not None for la in c[0].spiking_layers)
+        and run_reference(*c).step_overflow.sum() > 0,
     }
     find(networks_and_inputs(), checks[what], settings=_FIND)

@@ -41,6 +41,7 @@ from flexspim.sim.common import (
     layer_input_bounds,
     merge_stats,
     new_tallies,
+    refuse_leaky,
 )
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
@@ -147,6 +148,7 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
         raise ConfigError(f"unknown system-engine mode '{mode}'; use one of {', '.join(MODES)}")
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size = {batch_size} must be >= 1")
+    refuse_leaky(net, "the system engine")  # until it executes leaks (docs/arithmetic.md)
     prog = build_program(net, mapping, hw)
     spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
     layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)
