@@ -619,3 +619,46 @@ def test_random_cases_cover(what: str) -> None:
         and run_reference(*c).step_overflow.sum() > 0,
     }
     find(networks_and_inputs(), checks[what], settings=_FIND)
+
+
+def _leaky_net() -> IntNetwork:
+    import dataclasses
+
+    from flexspim.net import Leak
+
+    net = _wrapping_net()
+    conv, pool, flat, fc = net.layers
+    return dataclasses.replace(net, layers=(dataclasses.replace(conv, leak=Leak("shift", 1)),
+                                            pool, flat, fc))
+
+
+def test_result_counts_leaked_membranes_every_timestep(tmp_path: Path) -> None:
+    """leak_ops[l, t]: every membrane of a leaky layer, every timestep and sample (the leak is
+    time-driven); 0 elsewhere; kept by the JSON file; absent in older files: zeros."""
+    net = _leaky_net()
+    x = (np.random.default_rng(2).random((3, 4, 2, 6, 6)) < 0.4).astype(np.int64)
+    res = simulate(net, x)
+    assert res.leak_ops.tolist() == [[3 * 6 * 6 * 4] * 3] + [[0] * 3] * 3
+    res.save_json(tmp_path / "r.json")
+    assert result_differences(res, load_result(tmp_path / "r.json")) == []
+    doc = json.loads((tmp_path / "r.json").read_text())
+    del doc["leak_ops"]
+    old = SimResult.from_dict(doc)
+    assert old.leak_ops.shape == (4, 3) and not old.leak_ops.any()
+    assert simulate(_wrapping_net(), x).leak_ops.sum() == 0
+
+
+def test_system_engine_refuses_leaky_layers_in_one_line() -> None:
+    from flexspim.compile import Activity, compile_network
+    from flexspim.hw import default_hardware
+    from flexspim.system import run_system
+
+    net = _leaky_net()
+    hw = default_hardware()
+    mapping = compile_network(net, hw, policy="hs-min",
+                              activity=Activity.from_sparsity(net, input_sparsity=0.9,
+                                                              n_timesteps=3))
+    x = np.zeros((3, 1, 2, 6, 6), dtype=np.int64)
+    with pytest.raises(ConfigError, match="layer 'c' .* leaks \\(shift 1\\).*system engine") as e:
+        run_system(net, mapping, hw, x)
+    assert "\n" not in str(e.value)
