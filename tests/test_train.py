@@ -316,8 +316,9 @@ def test_cli_train_lif_records_its_leak(tmp_path, capsys, own_cli) -> None:
     assert (parsed.neuron, parsed.leak_shift, parsed.leak_constant) == ("lif", (3,), ())
     assert main(["export", str(out / "checkpoint.pt"), "--out", str(tmp_path / "n.npz"),
                  "--record", str(tmp_path / "n.json")]) == 0
-    assert {la.leak for la in load_network(tmp_path / "n.npz").spiking_layers} == {
-        Leak("shift", 3)}
+    lif = load_network(tmp_path / "n.npz")
+    assert {la.leak for la in lif.spiking_layers} == {Leak("shift", 3)}
+    assert lif.name == "digits_lif_net"  # the name train gave it: the record's fingerprint
     rec = json.loads((tmp_path / "n.json").read_text())
     assert rec["neuron"] == "lif" and rec["leaks"] == [{"kind": "shift", "amount": 3}] * 3
     capsys.readouterr()
@@ -360,6 +361,34 @@ def test_shipped_digits_model_matches_its_record() -> None:
     sim = simulate(net, spikes, engine="fast", labels=labels)
     assert sim.accuracy == pytest.approx(info["test_accuracy_fast_sim"], abs=1e-9)
     assert sim.accuracy == pytest.approx(info["test_accuracy_integer_model"], abs=1e-6)
+
+
+def test_shipped_lif_digits_model_matches_its_record() -> None:
+    """The LIF digits model beside the IF one: the same recipe with --neuron lif --leak-shift 4,
+    its file (network format 2) keeps that leak in every layer, and its record's accuracies
+    are what the file gives on the whole digits test split."""
+    from importlib.resources import files
+
+    from flexspim.demo import load_test_split
+
+    assets = files("flexspim") / "assets"
+    path = assets / "digits_lif_net.npz"
+    info = json.loads((assets / "digits_lif_net.json").read_text())
+    assert (info["format"], info["version"]) == ("flexspim-model-record", 1)
+    assert info["sha256"] == file_sha256(str(path))
+    net = load_network(str(path))
+    assert info["network_fingerprint"] == network_fingerprint(net)
+    assert {la.leak for la in net.spiking_layers} == {Leak("shift", 4)}
+    assert {(la.w_bits, la.v_bits) for la in net.spiking_layers} == {(8, 16)}
+    assert info["neuron"] == "lif" and info["leaks"] == [{"kind": "shift", "amount": 4}] * 3
+    assert info["command"].startswith("flexspim train --preset digits --seed 0 --epochs 15 "
+                                      "--time-bins 12 ")
+    assert "--neuron lif --leak-shift 4" in info["command"]
+    spikes, labels = load_test_split(info["n_time_bins"])
+    sim = simulate(net, spikes, engine="fast", labels=labels)
+    assert sim.accuracy == pytest.approx(info["test_accuracy_fast_sim"], abs=1e-9)
+    assert sim.accuracy == pytest.approx(info["test_accuracy_integer_model"], abs=1e-6)
+    assert sim.leak_ops.sum() > 0
 
 
 def net_time_bins(info: dict) -> int:

@@ -220,7 +220,7 @@ def _train_and_report(args: argparse.Namespace, config: Any, dp: Any, device: An
     t_train = time.perf_counter() - t1
     if not dp.is_main:
         return 0
-    net = export_network(result.model, name=f"{args.preset}_net")
+    net = export_network(result.model, name=config.network_name)
     save_network(net, args.out / "network.npz")
     x_test, y_test = test
     sim = simulate(net, np.transpose(x_test, (1, 0, 2, 3, 4)), engine="fast", labels=y_test,

@@ -133,6 +133,12 @@ class TrainConfig:
         if self.neuron == "lif" and not (self.leak_shift or self.leak_constant):
             object.__setattr__(self, "leak_shift", (DEFAULT_LEAK_SHIFT,))
 
+    @property
+    def network_name(self) -> str:
+        """Default name of the exported network: ``<preset>_net``, ``<preset>_lif_net`` for
+        leaky neurons (``flexspim train`` and ``flexspim export`` agree on it)."""
+        return f"{self.preset}_net" if self.neuron == "if" else f"{self.preset}_{self.neuron}_net"
+
     def bits(self, key: str) -> int | tuple[int, ...]:
         val = getattr(self, key)
         return val[0] if len(val) == 1 else val

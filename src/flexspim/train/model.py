@@ -100,7 +100,9 @@ def leak_float(v: torch.Tensor, leak: Leak) -> torch.Tensor:
     else:
         exact = v - v.clamp(-leak.amount, leak.amount)
         smooth = v
-    return smooth + (exact - smooth).detach()
+    # the value is exactly `exact` (smooth - smooth is 0 exactly; smooth + (exact - smooth)
+    # could round in float32), the gradient that of `smooth`
+    return exact.detach() + (smooth - smooth.detach())
 
 
 class _Spike(torch.autograd.Function):
