@@ -44,7 +44,7 @@ def assert_same_network(a: IntNetwork, b: IntNetwork) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(int_networks())
+@given(int_networks(leaky=True))
 def test_file_round_trip(net: IntNetwork) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "net.npz"

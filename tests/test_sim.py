@@ -85,7 +85,7 @@ def assert_stats_match_reference(st: BatchStats, ref: ReferenceResult) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(networks_and_inputs())
+@given(networks_and_inputs(leaky=True))
 def test_fast_engine_equals_reference(case: tuple[IntNetwork, np.ndarray]) -> None:
     net, x = case
     ref = run_reference(net, x)
@@ -95,7 +95,7 @@ def test_fast_engine_equals_reference(case: tuple[IntNetwork, np.ndarray]) -> No
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=200, deadline=None)
-@given(case=networks_and_inputs())
+@given(case=networks_and_inputs(leaky=True))
 def test_every_fast_backend_equals_reference(backend: str,
                                              case: tuple[IntNetwork, np.ndarray]) -> None:
     net, x = case
@@ -105,7 +105,7 @@ def test_every_fast_backend_equals_reference(backend: str,
 
 @pytest.mark.skipif(compiled.numba is None, reason="the compiled backend needs Numba")
 @settings(max_examples=120, deadline=None)
-@given(case=networks_and_inputs(), grouped=st.booleans())
+@given(case=networks_and_inputs(leaky=True), grouped=st.booleans())
 def test_compiled_weight_row_forms_equal_reference(case: tuple[IntNetwork, np.ndarray],
                                                   grouped: bool) -> None:
     """Both forms of the compiled backend's weight rows (per channel; grouped by 4 channels)
@@ -251,7 +251,7 @@ def test_unknown_backend_is_an_error() -> None:
 
 
 @settings(max_examples=250, deadline=None)
-@given(networks_and_inputs())
+@given(networks_and_inputs(leaky=True))
 def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.ndarray]) -> None:
     """The bit-sliced macro engine: every spike, membrane and count as the reference and the
     fast engine (overflow and wrap included)."""
@@ -263,7 +263,7 @@ def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.nd
 
 
 @settings(max_examples=100, deadline=None)
-@given(networks_and_inputs(max_feature_layers=2, max_linear=1))
+@given(networks_and_inputs(max_feature_layers=2, max_linear=1, leaky=True))
 def test_bitcell_engine_equals_bitlevel_and_reference(case: tuple[IntNetwork, np.ndarray]
                                                       ) -> None:
     """The per-cell macro model (the specification) and the bit-sliced engine agree on random
@@ -582,7 +582,7 @@ def test_random_networks_cover(feature: str) -> None:
     from hypothesis import find
     from strategies import int_networks
 
-    find(int_networks(), _FEATURES[feature], settings=_FIND)
+    find(int_networks(leaky=True), _FEATURES[feature], settings=_FIND)
 
 
 def _without_leaks(net: IntNetwork) -> IntNetwork:
@@ -618,7 +618,7 @@ def test_random_cases_cover(what: str) -> None:
         "leak with overflow": lambda c: any(la.leak is not None for la in c[0].spiking_layers)
         and run_reference(*c).step_overflow.sum() > 0,
     }
-    find(networks_and_inputs(), checks[what], settings=_FIND)
+    find(networks_and_inputs(leaky=True), checks[what], settings=_FIND)
 
 
 def _leaky_net() -> IntNetwork:
