@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test wheel-test venv bench lint clean model
+.PHONY: run test wheel-test venv bench lint clean model model-lif
 
 $(STAMP): pyproject.toml src/flexspim/__init__.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,17 @@ model: $(STAMP)
 		--w-bits 8 --v-bits 16 --threads 2 --device cpu --out $(MODEL_RUN)
 	$(VENV)/bin/flexspim export $(MODEL_RUN)/checkpoint.pt --name digits_net \
 		--out $(MODEL_DIR)/digits_net.npz --record $(MODEL_DIR)/digits_net.json
+
+# The shipped LIF digits model beside it: the same recipe with leaky neurons (shift 4: decay 15/16
+# per timestep; docs/training.md).
+LIF_RUN := out/model/digits_lif
+model-lif: $(STAMP)
+	rm -rf $(LIF_RUN)
+	$(VENV)/bin/flexspim train --preset digits --seed 0 --epochs 15 --time-bins 12 \
+		--w-bits 8 --v-bits 16 --neuron lif --leak-shift 4 --threads 2 --device cpu \
+		--out $(LIF_RUN)
+	$(VENV)/bin/flexspim export $(LIF_RUN)/checkpoint.pt --name digits_lif_net \
+		--out $(MODEL_DIR)/digits_lif_net.npz --record $(MODEL_DIR)/digits_lif_net.json
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

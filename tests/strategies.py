@@ -2,8 +2,9 @@
 
 The networks cover every layer type (conv2d with kernels 1-3, stride 1-2, padding 0-1; spike
 max-pool; flatten; linear), weight widths 1-32 and membrane widths 2-32, both reset modes, initial
-membranes sometimes, and weights/thresholds drawn so that spikes happen and, with narrow
-membranes, membranes wrap (overflow). Arrays come from a NumPy generator seeded by hypothesis, so
+membranes sometimes, with ``leaky=True`` leaks (none, shift or constant, their whole range and
+its edges; off by default, for the engines that do not execute leaks yet), and weights/thresholds
+drawn so that spikes happen and, with narrow membranes, membranes wrap (overflow). Arrays come from a NumPy generator seeded by hypothesis, so
 examples stay small to describe and shrink by their parameters.
 """
 
@@ -12,11 +13,22 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool, int_range
+from flexspim.net import Conv2d, Flatten, IntNetwork, Leak, Linear, SpikeMaxPool, int_range
+
+
+def leaks(v_bits: int, typical: int = 1) -> st.SearchStrategy[Leak | None]:
+    """No leak, or a shift k in [1, v_bits - 1] or a constant c in [1, 2**(v_bits-1) - 1]: the
+    edges of each range, a value near ``typical`` (a threshold) and anything between."""
+    hi = (1 << (v_bits - 1)) - 1
+    shift = st.one_of(st.sampled_from([1, v_bits - 1]), st.integers(1, v_bits - 1))
+    const = st.one_of(st.sampled_from([1, hi, max(1, min(hi, typical // 4))]),
+                      st.integers(1, hi))
+    return st.one_of(st.none(), st.builds(Leak, st.just("shift"), shift),
+                     st.builds(Leak, st.just("constant"), const))
 
 
 def _neuron_fields(draw: st.DrawFn, rng: np.random.Generator, shape: tuple[int, ...],
-                   out_shape: tuple[int, ...], fan_in: int) -> dict:
+                   out_shape: tuple[int, ...], fan_in: int, leaky: bool = False) -> dict:
     w_bits = draw(st.integers(1, 32))
     v_bits = draw(st.integers(max(2, w_bits), 32))
     wlo, whi = int_range(w_bits)
@@ -37,13 +49,15 @@ def _neuron_fields(draw: st.DrawFn, rng: np.random.Generator, shape: tuple[int, 
     if draw(st.booleans()) and draw(st.booleans()):
         init = rng.integers(vlo, vhi + 1, size=out_shape, dtype=np.int64)
     return dict(weight=weight, w_bits=w_bits, v_bits=v_bits, threshold=threshold,
-                reset=draw(st.sampled_from(["subtract", "zero"])), initial_membrane=init)
+                reset=draw(st.sampled_from(["subtract", "zero"])), initial_membrane=init,
+                leak=draw(leaks(v_bits, threshold)) if leaky else None)
 
 
 @st.composite
-def int_networks(draw: st.DrawFn, max_feature_layers: int = 3, max_linear: int = 2
-                 ) -> IntNetwork:
-    """A random valid :class:`IntNetwork` (input 1-3 channels of up to 7x7, or a flat input)."""
+def int_networks(draw: st.DrawFn, max_feature_layers: int = 3, max_linear: int = 2,
+                 leaky: bool = False) -> IntNetwork:
+    """A random valid :class:`IntNetwork` (input 1-3 channels of up to 7x7, or a flat input);
+    ``leaky``: spiking layers may leak."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     layers: list = []
     flat_input = draw(st.integers(0, 5)) == 0
@@ -70,7 +84,7 @@ def int_networks(draw: st.DrawFn, max_feature_layers: int = 3, max_linear: int =
                 ow = (w + 2 * pw - kw) // stride[1] + 1
                 layer = Conv2d(name=f"conv{i}", stride=stride, padding=(ph, pw),
                                **_neuron_fields(draw, rng, (c_out, c, kh, kw), (c_out, oh, ow),
-                                                c * kh * kw))
+                                                c * kh * kw, leaky))
             layers.append(layer)
             shape = layer.output_shape(shape)
         n_linear = draw(st.integers(0 if layers else 1, max_linear))
@@ -86,7 +100,7 @@ def int_networks(draw: st.DrawFn, max_feature_layers: int = 3, max_linear: int =
     for j in range(n_linear):
         out = draw(st.integers(1, 6))
         layers.append(Linear(name=f"fc{j}", **_neuron_fields(draw, rng, (out, shape[0]), (out,),
-                                                              shape[0])))
+                                                              shape[0], leaky)))
         shape = (out,)
     return IntNetwork(input_shape=input_shape, layers=tuple(layers), name="random")
 
@@ -104,7 +118,8 @@ def spike_inputs(draw: st.DrawFn, net: IntNetwork, max_t: int = 4, max_n: int = 
 
 
 @st.composite
-def networks_and_inputs(draw: st.DrawFn, **kwargs: int) -> tuple[IntNetwork, np.ndarray]:
+def networks_and_inputs(draw: st.DrawFn, **kwargs: int | bool
+                        ) -> tuple[IntNetwork, np.ndarray]:
     """A random network and random inputs for it."""
     net = draw(int_networks(**kwargs))
     return net, draw(spike_inputs(net))

@@ -1,4 +1,4 @@
-"""Bit-sliced macro addition (flexspim.macro.bitslice) against the per-cell macro model."""
+"""Bit-sliced macro addition and leak (flexspim.macro.bitslice) against the per-cell macro model."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flexspim.errors import OperandError
-from flexspim.macro import in_memory_add
+from flexspim.macro import in_memory_add, in_memory_leak, leak_operand_bits, leak_range
 from flexspim.macro.bitslice import (
     ALL_LANES,
+    LEAK_CODES,
     add_planes,
     bitsliced_add,
+    bitsliced_leak,
     from_planes,
     lane_masks,
+    leak_planes,
     to_planes,
 )
 
@@ -83,3 +86,51 @@ def test_planes_round_trip_and_masks() -> None:
     np.testing.assert_array_equal(from_planes(to_planes(small, 3), 3, 4), small)
     assert lane_masks(64).tolist() == [int(ALL_LANES)]
     assert lane_masks(70).tolist() == [int(ALL_LANES), 63]
+
+
+@settings(max_examples=200, deadline=None)
+@given(v_bits=st.integers(2, 64), data=st.data(), n=st.integers(0, 200),
+       seed=st.integers(0, 2**32 - 1))
+def test_bitsliced_leak_equals_the_per_cell_model(v_bits: int, data: st.DataObject, n: int,
+                                                  seed: int) -> None:
+    """The leak on bit planes (periphery shift or compare-and-select, then add_planes):
+    membranes, overflow flags (none) and counters equal in_memory_leak's, for every width,
+    shape, operand rows, shift and constant (their edges included) and membrane edges."""
+    kind = data.draw(st.sampled_from(["shift", "constant"]))
+    lo, hi = leak_range(kind, v_bits)
+    amount = data.draw(st.one_of(st.sampled_from([lo, hi]), st.integers(lo, hi)))
+    cols = data.draw(st.one_of(st.none(), st.integers(1, v_bits)))
+    c = v_bits if cols is None else cols
+    least = -(-leak_operand_bits(kind, amount, v_bits) // c)
+    rows = data.draw(st.one_of(st.none(), st.integers(least, -(-v_bits // c))))
+    rng = np.random.default_rng(seed)
+    m = _values(rng, v_bits, n)
+    m[: min(n, 4)] = [-(1 << (v_bits - 1)), -1, 0, (1 << (v_bits - 1)) - 1][: min(n, 4)]
+    kw = dict(kind=kind, amount=amount, v_bits=v_bits, cols=cols, operand_rows=rows)
+    try:
+        want = in_memory_leak(m, **kw)
+    except OperandError as exc:  # too many lanes for the macro at this shape: same error
+        with pytest.raises(OperandError) as got:
+            bitsliced_leak(m, **kw)
+        assert str(got.value) == str(exc)
+        return
+    got = bitsliced_leak(m, **kw)
+    np.testing.assert_array_equal(got.membranes, want.membranes)
+    np.testing.assert_array_equal(got.overflow, want.overflow)
+    assert got.counters == want.counters and not got.overflow.any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), v_bits=st.integers(2, 40))
+def test_leak_planes_leave_inactive_lanes(seed: int, v_bits: int) -> None:
+    rng = np.random.default_rng(seed)
+    m = _values(rng, v_bits, 64)
+    active = np.uint64(int(rng.integers(0, 2**63)) * 2 + int(rng.integers(0, 2)))
+    planes = to_planes(m, v_bits)[0].copy()
+    leak_planes(planes, 0, v_bits, LEAK_CODES["shift"], 1, v_bits,
+                np.zeros(v_bits, dtype=np.uint64), active)
+    on = np.array([(int(active) >> i) & 1 for i in range(64)], dtype=bool)
+    got = from_planes(planes[None, :], v_bits, 64)
+    want = in_memory_leak(m, kind="shift", amount=1, v_bits=v_bits).membranes
+    np.testing.assert_array_equal(got[on], want[on])
+    np.testing.assert_array_equal(got[~on], m[~on])

@@ -19,7 +19,12 @@ from flexspim.macro import (
     carry_chain,
     dual_wordline_read,
     in_memory_add,
+    in_memory_leak,
     lane_codes,
+    leak_cost,
+    leak_operand_bits,
+    leak_range,
+    leak_row_group,
     overflow_direction,
     parse_lanes,
     precharge,
@@ -312,3 +317,128 @@ def test_in_memory_add_errors_are_one_line(kwargs: dict, pattern: str) -> None:
     with pytest.raises(OperandError, match=pattern) as exc:
         in_memory_add(kwargs.pop("membranes"), kwargs.pop("weights"), **kwargs)
     assert "\n" not in str(exc.value)
+
+
+# ----------------------------------------------------------------------------- the leak
+
+def leaked(v: int, kind: str, amount: int) -> int:
+    """The integer leak of docs/arithmetic.md, written out on Python integers."""
+    if kind == "shift":
+        return v - (abs(v) >> amount) * (1 if v > 0 else -1 if v < 0 else 0)
+    return v - max(-amount, min(amount, v))
+
+
+@st.composite
+def leak_cases(draw: st.DrawFn) -> tuple[int, str, int, int, int, list[int]]:
+    """(v_bits, kind, amount, cols, operand rows, membranes): every width, multi-row operands,
+    the leak's range edges and the membranes' edges (most negative, -1, 0, 1, largest)."""
+    v_bits = draw(st.integers(2, 64))
+    kind = draw(st.sampled_from(["shift", "constant"]))
+    lo, hi = leak_range(kind, v_bits)
+    amount = draw(st.one_of(st.sampled_from([lo, hi]), st.integers(lo, hi)))
+    cols = draw(st.integers(1, v_bits))
+    v_rows = -(-v_bits // cols)
+    least = -(-leak_operand_bits(kind, amount, v_bits) // cols)
+    rows = draw(st.integers(least, v_rows))
+    vlo, vhi = -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+    edges = [vlo, -1, 0, 1, vhi, vlo + 1, hi, -hi]
+    n = draw(st.integers(1, 30))
+    ms = draw(st.lists(st.one_of(st.sampled_from([e for e in edges if vlo <= e <= vhi]),
+                                 st.integers(vlo, vhi)), min_size=n, max_size=n))
+    return v_bits, kind, amount, cols, rows, ms
+
+
+@settings(max_examples=200, deadline=None)
+@given(leak_cases())
+def test_in_memory_leak_equals_the_integer_leak(case: tuple) -> None:
+    """Through the per-cell array (read, periphery, scratch rows, in-memory addition): the
+    integer leak for every width, shape, shift, constant and edge value; never an overflow, no
+    SOP; counters = leak_cost per row group."""
+    v_bits, kind, amount, cols, rows, ms = case
+    spec = MacroSpec(rows=512, cols=max(cols, 64))
+    res = in_memory_leak(ms, kind=kind, amount=amount, v_bits=v_bits, cols=cols, spec=spec,
+                         operand_rows=rows)
+    assert res.membranes.tolist() == [leaked(v, kind, amount) for v in ms]
+    assert not res.overflow.any() and res.counters.sops == 0
+    lpr = spec.cols // cols
+    groups = -(-len(ms) // lpr)
+    want = sum((leak_cost(min(lpr, len(ms) - g * lpr), v_bits=v_bits, cols=cols,
+                          operand_rows=rows, spec=spec) for g in range(groups)), MacroCounters())
+    assert res.counters == want
+
+
+def test_leak_cost_of_one_row_group_by_hand() -> None:
+    """16 lanes of 16-bit membranes at 1 x 16: one row read, one row write, one row operation;
+    at 4 columns per lane (4 rows): 4 reads, 4 writes (or 2 with the narrowest shift operand),
+    4 row operations; no SOP."""
+    assert leak_cost(16, v_bits=16, cols=16) == MacroCounters(
+        phases=5, row_ops=1, active_col_phases=5 * 256, standby_col_phases=0, row_reads=1,
+        row_writes=1)
+    c = in_memory_leak(list(range(-8, 8)), kind="shift", amount=4, v_bits=16, cols=4).counters
+    assert c == MacroCounters(phases=20, row_ops=4, active_col_phases=5 * 16 * 16,
+                              standby_col_phases=5 * (4 * 256 - 16 * 16), row_reads=4,
+                              row_writes=4)
+    assert leak_operand_bits("shift", 8, 16) == 9 and leak_operand_bits("constant", 5, 16) == 4
+    narrow = in_memory_leak([100, -100], kind="shift", amount=8, v_bits=16, cols=4,
+                            operand_rows=3)
+    assert narrow.membranes.tolist() == [100, -100] and narrow.counters.row_writes == 3
+    assert narrow.counters.row_ops == 4
+
+
+def test_leak_row_group_in_place_leaves_other_cells() -> None:
+    """Lanes at scattered columns of a used macro (as a system engine holds them): only their
+    membrane cells change; the scratch rows change only in the lanes' columns; other rows,
+    other columns and the counters of the rest stay."""
+    rng = np.random.default_rng(5)
+    spec = MacroSpec(rows=16, cols=64)
+    mac = Macro(spec)
+    for r in range(16):
+        mac.write_row(r, rng.integers(0, 2, 64))
+    mac.reset_counters()
+    starts, cols, v_bits = np.array([0, 12, 40]), 6, 10  # two rows per membrane, 6 + 4 bits
+    before = mac.bits.copy()
+
+    def value(bits: np.ndarray, s0: int) -> int:
+        cells = np.concatenate([bits[7, s0:s0 + cols], bits[8, s0:s0 + cols]])[:v_bits]
+        u = sum(int(b) << i for i, b in enumerate(cells.tolist()))
+        return u - (1 << v_bits) if u >> (v_bits - 1) else u
+
+    res = leak_row_group(mac, kind="constant", amount=37, v_bits=v_bits, cols=cols,
+                         starts=starts, membrane_row=7, scratch_row=2)
+    after = mac.bits
+    for s0 in starts.tolist():
+        assert value(after, s0) == leaked(value(before, s0), "constant", 37)
+    lane_cols = np.zeros(64, bool)
+    for s0 in starts.tolist():
+        lane_cols[s0:s0 + cols] = True
+    padding = np.zeros(64, bool)  # cells past v_bits in the last membrane row: never written
+    for s0 in starts.tolist():
+        padding[s0 + v_bits - cols:s0 + cols] = True
+    untouched = [r for r in range(16) if r not in (2, 3, 7, 8)]
+    assert np.array_equal(after[untouched], before[untouched])
+    assert np.array_equal(after[:, ~lane_cols], before[:, ~lane_cols])
+    assert np.array_equal(after[8, padding], before[8, padding])
+    assert res.counters == leak_cost(3, v_bits=v_bits, cols=cols, spec=spec)
+    assert mac.counters == res.counters and res.overflow.tolist() == [0, 0, 0]
+
+
+def test_leak_errors_are_one_line_and_leave_the_array_intact() -> None:
+    mac = Macro(MacroSpec(rows=8, cols=16))
+    mac.write_row(1, [1] * 16)
+    bits, counts = mac.bits.copy(), mac.counters
+    base = dict(kind="shift", amount=2, v_bits=8, cols=4, starts=[0, 4], membrane_row=0,
+                scratch_row=4)
+    for change, pattern in [
+        ({"kind": "exp"}, "leak kind 'exp'"), ({"amount": 8}, r"leak shift = 8 .*\[1, 7\]"),
+        ({"kind": "constant", "amount": 128}, r"\[1, 127\]"), ({"v_bits": 1}, "v_bits = 1"),
+        ({"starts": [0, 2]}, "without overlapping"), ({"starts": [14]}, "do not fit"),
+        ({"scratch_row": 1}, "overlap membrane rows"), ({"membrane_row": 7}, "membrane_row = 7"),
+        ({"operand_rows": 1}, r"operand_rows = 1: .* needs \[2, 2\] rows"),
+        ({"cols": 0}, "cols = 0"),
+    ]:
+        with pytest.raises(OperandError, match=pattern) as exc:
+            leak_row_group(mac, **{**base, **change})
+        assert "\n" not in str(exc.value)
+    assert np.array_equal(mac.bits, bits) and mac.counters == counts
+    with pytest.raises(OperandError, match=r"membranes\[0\] = 200"):
+        in_memory_leak([200], kind="shift", amount=1, v_bits=8)

@@ -21,6 +21,7 @@ from flexspim.net import (
     Conv2d,
     Flatten,
     IntNetwork,
+    Leak,
     Linear,
     SpikeMaxPool,
     int_range,
@@ -43,7 +44,7 @@ def assert_same_network(a: IntNetwork, b: IntNetwork) -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(int_networks())
+@given(int_networks(leaky=True))
 def test_file_round_trip(net: IntNetwork) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "net.npz"
@@ -89,7 +90,7 @@ def _rewrite_header(tmp_path: Path, change: dict) -> Path:
 
 
 def test_other_version_and_other_format(tmp_path: Path) -> None:
-    with pytest.raises(FormatError, match=f"version 7, this flexspim reads version "
+    with pytest.raises(FormatError, match=f"version 7, this flexspim reads versions 1 and "
                                           f"{NETWORK_VERSION}"):
         load_network(_rewrite_header(tmp_path, {"version": 7}))
     with pytest.raises(FormatError, match="not a flexspim network file"):
@@ -178,3 +179,113 @@ def test_dvs_gesture_preset_shapes() -> None:
         (2048,), (11,)]
     assert net.n_classes == 11 and len(net.spiking_layers) == 7
     assert all(int(np.abs(layer.weight).max()) <= 7 for layer in net.spiking_layers)
+
+
+# ----------------------------------------------------------------------------- the leak
+
+
+def test_leak_traces_by_hand() -> None:
+    """shift k: v - trunc(v / 2**k), symmetric (toward zero); constant c: c toward zero, never
+    past it."""
+    shift = Leak("shift", 2)
+    vals = [-9, -8, -5, -4, -3, -1, 0, 1, 3, 4, 5, 8, 9]
+    assert [shift.apply(v) for v in vals] == [-7, -6, -4, -3, -3, -1, 0, 1, 3, 3, 4, 6, 7]
+    assert shift.apply(np.array(vals)).tolist() == [shift.apply(v) for v in vals]
+    const = Leak("constant", 3)
+    assert [const.apply(v) for v in vals] == [-6, -5, -2, -1, 0, 0, 0, 0, 0, 1, 2, 5, 6]
+    assert const.apply(np.array(vals)).tolist() == [const.apply(v) for v in vals]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.integers(2, 64), st.sampled_from(["shift", "constant"]))
+def test_leak_never_overflows_and_is_symmetric(data: st.DataObject, v_bits: int,
+                                               kind: str) -> None:
+    """For every width, amount and membrane (edges included): the leaked membrane stays in the
+    v_bits range, keeps the sign (or reaches 0), never grows, and leak(-v) = -leak(v); the
+    integer and array forms agree."""
+    lo, hi = int_range(v_bits)
+    top = v_bits - 1 if kind == "shift" else hi
+    amount = data.draw(st.one_of(st.sampled_from([1, top]), st.integers(1, top)))
+    leak = Leak(kind, amount)
+    v = data.draw(st.one_of(st.sampled_from([lo, lo + 1, -1, 0, 1, hi]), st.integers(lo, hi)))
+    out = leak.apply(v)
+    assert lo <= out <= hi and abs(out) <= abs(v) and out * v >= 0
+    if v > lo:
+        assert leak.apply(-v) == -out
+    if kind == "shift":
+        assert out == v - int(v / (1 << amount)) if abs(v) < 2**52 else True
+        assert abs(v) < (1 << amount) or out != v or v == 0
+    else:
+        assert out == (0 if abs(v) <= amount else v - amount * (1 if v > 0 else -1))
+    if v_bits <= 63:
+        assert int(leak.apply(np.array([v], dtype=np.int64))[0]) == out
+
+
+def test_leak_validation_names_layer_field_value_and_range() -> None:
+    w = np.ones((1, 1), np.int64)
+    with pytest.raises(NetworkError, match=r"layer 'l': leak shift = 8 must be in \[1, 7\] "
+                                           r"for v_bits = 8"):
+        Linear(name="l", weight=w, w_bits=2, v_bits=8, threshold=1, leak=Leak("shift", 8))
+    with pytest.raises(NetworkError, match=r"layer 'l': leak constant = 128 must be in "
+                                           r"\[1, 127\] for v_bits = 8"):
+        Linear(name="l", weight=w, w_bits=2, v_bits=8, threshold=1, leak=Leak("constant", 128))
+    with pytest.raises(NetworkError, match="leak kind 'exponential': use one of shift, "
+                                           "constant"):
+        Leak("exponential", 3)
+    with pytest.raises(NetworkError, match="leak shift = 0 must be an integer >= 1"):
+        Leak("shift", 0)
+    with pytest.raises(NetworkError, match="must be a Leak"):
+        Linear(name="l", weight=w, w_bits=2, v_bits=8, threshold=1, leak=3)  # type: ignore
+
+
+def _leaky() -> IntNetwork:
+    net = _tiny()
+    conv, pool, flat, fc = net.layers
+    import dataclasses
+
+    return dataclasses.replace(net, layers=(dataclasses.replace(conv, leak=Leak("shift", 2)),
+                                            pool, flat,
+                                            dataclasses.replace(fc, leak=Leak("constant", 5))))
+
+
+def test_leaky_network_file_is_version_2_and_if_stays_version_1(tmp_path: Path) -> None:
+    """A leak is recorded per layer and needs version 2; a network without one is written as
+    version 1 exactly as before (no 'leak' key), so older releases still read it."""
+    leaky, plain = _leaky(), _tiny()
+    save_network(leaky, tmp_path / "lif.npz")
+    back = load_network(tmp_path / "lif.npz")
+    assert_same_network(leaky, back)
+    assert [la.leak for la in back.spiking_layers] == [Leak("shift", 2), Leak("constant", 5)]
+    header = network_header(leaky)
+    assert header["version"] == 2 == NETWORK_VERSION
+    assert header["layers"][0]["leak"] == {"kind": "shift", "amount": 2}
+    plain_header = network_header(plain)
+    assert plain_header["version"] == 1
+    assert all("leak" not in entry for entry in plain_header["layers"])
+    save_network(plain, tmp_path / "if.npz")
+    assert all(la.leak is None for la in load_network(tmp_path / "if.npz").spiking_layers)
+
+
+def test_shipped_version_1_network_loads_unchanged() -> None:
+    """The model shipped before the leak existed (a version 1 file) loads as IF."""
+    from importlib.resources import files
+
+    path = files("flexspim") / "assets" / "digits_net.npz"
+    with np.load(str(path)) as npz:
+        assert json.loads(str(npz["header"]))["version"] == 1
+    assert all(la.leak is None for la in load_network(str(path)).spiking_layers)
+
+
+@pytest.mark.parametrize("leak, pattern", [
+    ({"kind": "shift"}, "field 'leak'"), ("shift", "field 'leak'"),
+    ({"kind": "sigmoid", "amount": 2}, "leak kind 'sigmoid'"),
+    ({"kind": "shift", "amount": 99}, r"leak shift = 99 must be in \[1, 4\]"),
+    ({"kind": "shift", "amount": 2.5}, "must be an integer"),
+])
+def test_malformed_leak_in_a_file_is_one_line(tmp_path: Path, leak: object,
+                                               pattern: str) -> None:
+    header = network_header(_tiny())
+    header["layers"][0]["leak"] = leak
+    with pytest.raises((FormatError, NetworkError), match=pattern) as err:
+        load_network(_rewrite_header(tmp_path, {"layers": header["layers"], "version": 2}))
+    assert "layer 'c'" in str(err.value) and "\n" not in str(err.value)

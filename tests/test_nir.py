@@ -13,14 +13,15 @@ from hypothesis import strategies as st
 
 from flexspim.cli import main
 from flexspim.errors import FormatError, NetworkError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool, load_network
+from flexspim.net import Conv2d, Flatten, IntNetwork, Leak, Linear, SpikeMaxPool, load_network
 from flexspim.net.reference import run_reference
 from flexspim.train import QuantSNN, import_nir, model_to_nir, network_from_nir, network_to_nir
 from flexspim.train.arch import preset
 from flexspim.train.nir_io import write_nir
 
 
-def random_net(seed: int, w_bits: int, v_bits: int, reset: str) -> IntNetwork:
+def random_net(seed: int, w_bits: int, v_bits: int, reset: str,
+               leaks: tuple[Leak | None, ...] = (None, None, None)) -> IntNetwork:
     rng = np.random.default_rng(seed)
     lo, hi = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
 
@@ -31,11 +32,12 @@ def random_net(seed: int, w_bits: int, v_bits: int, reset: str) -> IntNetwork:
     thr = [int(rng.integers(1, min(top, 40) + 1)) for _ in range(3)]
     common = dict(w_bits=w_bits, v_bits=v_bits, reset=reset)
     return IntNetwork((2, 8, 8), (
-        Conv2d("c1", w(4, 2, 3, 3), threshold=thr[0], padding=(1, 1), **common),
+        Conv2d("c1", w(4, 2, 3, 3), threshold=thr[0], padding=(1, 1), leak=leaks[0], **common),
         SpikeMaxPool("p1", (2, 2)),
-        Conv2d("c2", w(5, 4, 3, 3), threshold=thr[1], stride=(2, 2), padding=(1, 1), **common),
+        Conv2d("c2", w(5, 4, 3, 3), threshold=thr[1], stride=(2, 2), padding=(1, 1),
+               leak=leaks[1], **common),
         Flatten("flat"),
-        Linear("fc", w(3, 20), threshold=thr[2], **common),
+        Linear("fc", w(3, 20), threshold=thr[2], leak=leaks[2], **common),
     ), name="rt")
 
 
@@ -44,8 +46,8 @@ def same_network(a: IntNetwork, b: IntNetwork) -> None:
     assert [type(x) for x in a.layers] == [type(x) for x in b.layers]
     for x, y in zip(a.spiking_layers, b.spiking_layers, strict=True):
         assert np.array_equal(x.weight, y.weight)
-        assert (x.threshold, x.reset, x.w_bits, x.v_bits) == (y.threshold, y.reset, y.w_bits,
-                                                              y.v_bits)
+        assert (x.threshold, x.reset, x.w_bits, x.v_bits, x.leak) == (
+            y.threshold, y.reset, y.w_bits, y.v_bits, y.leak)
         assert getattr(x, "stride", None) == getattr(y, "stride", None)
         assert getattr(x, "padding", None) == getattr(y, "padding", None)
 
@@ -62,6 +64,86 @@ def test_integer_network_round_trip_is_lossless(tmp_path_factory, seed: int, w_b
     same_network(net, back)
     assert [la.name for la in back.spiking_layers] == ["c1", "c2", "fc"]
     assert set(report.scales.values()) == {1.0} and report.notes == ()
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 1000), w_bits=st.integers(1, 8), extra=st.integers(0, 12),
+       reset=st.sampled_from(["subtract", "zero"]), data=st.data())
+def test_lif_network_round_trip_is_lossless(tmp_path_factory, seed: int, w_bits: int,
+                                            extra: int, reset: str, data: st.DataObject) -> None:
+    """Every shift leak (1 .. v_bits - 1), IF layers between: write -> read gives the same
+    network, each LIF node's decay read exactly (no decay error), and the same spikes."""
+    v_bits = max(2, w_bits + extra)
+    shift = st.one_of(st.none(), st.builds(Leak, st.just("shift"), st.integers(1, v_bits - 1)))
+    leaks = tuple(data.draw(shift) for _ in range(3))
+    net = random_net(seed, w_bits, v_bits, reset, leaks)
+    path = tmp_path_factory.mktemp("nir") / "lif.nir"
+    write_nir(network_to_nir(net), path)
+    back, report = import_nir(path, w_bits=w_bits, v_bits=v_bits)
+    same_network(net, back)
+    names = [la.name for la, leak in zip(net.spiking_layers, leaks, strict=True) if leak]
+    assert report.decay_errors == dict.fromkeys(names, 0.0)
+    x = (np.random.default_rng(seed).random((5, 3, 2, 8, 8)) < 0.4).astype(np.int64)
+    assert np.array_equal(run_reference(back, x).output_counts,
+                          run_reference(net, x).output_counts)
+
+
+def test_lif_export_nodes_and_what_nir_cannot_hold() -> None:
+    net = random_net(2, 4, 10, "subtract", (Leak("shift", 3), None, Leak("shift", 9)))
+    g = network_to_nir(net)
+    kinds = [type(g.nodes[a]).__name__ for a, _ in g.edges] + ["Output"]
+    assert kinds == ["Input", "Conv2d", "LIF", "SumPool2d", "Threshold", "Conv2d", "IF",
+                     "Flatten", "Linear", "LIF", "Output"]
+    lif = g.nodes["c1_lif"]
+    assert float(lif.tau.flat[0]) == 8 * 1e-4 and float(lif.r.flat[0]) == 8.0
+    assert lif.metadata["leak_shift"] == 3 and lif.metadata["leak_rounding"] == "toward zero"
+    const = random_net(2, 4, 10, "zero", (None, Leak("constant", 5), None))
+    with pytest.raises(NetworkError, match=r"layer 'c2': a constant leak has no NIR node"):
+        network_to_nir(const)
+
+
+def lif_graph(tau: np.ndarray, v_leak: float = 0.0, r: float = 1.0) -> nir.NIRGraph:
+    n = tau.size
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([4])),
+                               "lin": nir.Linear(weight=np.arange(4 * n).reshape(n, 4) % 5 - 2.0),
+                               "lif": nir.LIF(tau=tau, r=np.full(n, r), v_leak=np.full(n, v_leak),
+                                              v_threshold=np.ones(n)),
+                               "output": nir.Output(output_type=np.array([n]))},
+                        edges=[("input", "lin"), ("lin", "lif"), ("lif", "output")])
+
+
+def test_lif_import_refuses_what_has_no_integer_leak_with_the_nearest_model() -> None:
+    with pytest.raises(NetworkError, match=r"'lif' \(LIF\): tau = 0.00015 s at dt = 0.0001 s "
+                                           r"decays by 0.3333 per step, faster than the fastest "
+                                           r"integer leak .* nearest representable: tau = "
+                                           r"0.0002 s \(leak shift 1\)"):
+        network_from_nir(lif_graph(np.full(3, 1.5e-4)))
+    with pytest.raises(NetworkError, match=r"tau differs between neurons \(0.001 to 0.003 s\).*"
+                                           r"one tau per layer, e.g. their median 0.002 s"):
+        network_from_nir(lif_graph(np.array([1e-3, 2e-3, 3e-3])))
+    with pytest.raises(NetworkError, match=r"tau = -0.001 s is not a time constant"):
+        network_from_nir(lif_graph(np.full(3, -1e-3)))
+    # the fastest decay that imports: tau = 2 dt, shift 1
+    net, report = network_from_nir(lif_graph(np.full(3, 2e-4)))
+    assert net.layers[0].leak == Leak("shift", 1) and report.decay_errors["lin"] == 0.0
+    # decay 0.99999 with 16-bit membranes: no leak is nearer than shift 15
+    net, report = network_from_nir(lif_graph(np.full(3, 10.0)), v_bits=16)
+    assert net.layers[0].leak is None and report.decay_errors["lin"] == pytest.approx(1e-5, rel=1e-3)
+    assert any("no leak (IF)" in n for n in report.notes)
+    with pytest.raises(NetworkError, match="v_reset = 0.5 is not 0.*nearest representable"):
+        g = lif_graph(np.full(3, 1e-3))
+        g.nodes["lif"].v_reset = np.full(3, 0.5)
+        network_from_nir(g)
+
+
+def test_lif_resting_potential_becomes_a_bias() -> None:
+    """v_leak pulls the membrane toward it by dt/tau * v_leak per step: held as a bias (an
+    always-on input), so an input-free neuron still charges and fires."""
+    net, report = network_from_nir(lif_graph(np.full(3, 2e-4), v_leak=8.0), w_bits=8,
+                                   v_bits=16)
+    assert net.always_on == 1 and any("v_leak" in n for n in report.notes)
+    x = np.zeros((6, 1, 4), dtype=np.int64)
+    assert run_reference(net, net.with_always_on(x)).output_counts.sum() > 0
 
 
 @pytest.mark.parametrize("w_bits, v_bits", [(24, 24), (30, 40), (60, 64)])
@@ -125,6 +207,12 @@ def test_float_model_export_holds_float_weights() -> None:
     assert np.allclose(g.nodes["conv1"].weight, model.weights["conv1"].detach().numpy())
     net, _ = network_from_nir(g, w_bits=6, v_bits=12)
     assert [la.name for la in net.layers] == [s.name for s in model.arch.layers]
+    lif = QuantSNN(preset("digits", (2, 12, 12), 4), w_bits=6, v_bits=12,
+                   leaks=Leak("shift", 4))
+    g = model_to_nir(lif)
+    assert type(g.nodes["conv1_lif"]).__name__ == "LIF"
+    net, report = network_from_nir(g, w_bits=6, v_bits=12)
+    assert {la.leak for la in net.spiking_layers} == {Leak("shift", 4)}
 
 
 def snntorch_model(weights: list[np.ndarray], thresholds: list[float], beta: float,
@@ -221,8 +309,9 @@ def test_unsupported_nodes_name_node_and_type() -> None:
     assert np.array_equal(net.layers[0].weight, np.ones((3, 5)))
     g2.nodes["if"] = nir.LIF(tau=np.full(3, 0.01), r=np.ones(3), v_leak=np.zeros(3),
                              v_threshold=np.ones(3))
-    with pytest.raises(NetworkError, match=r"'if' \(LIF\): leaky neuron.*IAF"):
-        network_from_nir(g2)
+    net, report = network_from_nir(g2)  # decay 0.99 per step: nearest shift 7 (0.9921875)
+    assert net.layers[0].leak == Leak("shift", 7)
+    assert report.decay_errors == {"aff": pytest.approx((1 - 2**-7 - 0.99) / 0.99)}
 
 
 @pytest.fixture

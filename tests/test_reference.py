@@ -7,16 +7,16 @@ import pytest
 import torch
 
 from flexspim.errors import FormatError, NetworkError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool
-from flexspim.net.reference import run_reference, wrap_t
+from flexspim.net import Conv2d, Flatten, IntNetwork, Leak, Linear, SpikeMaxPool
+from flexspim.net.reference import leak_t, run_reference, wrap_t
 
 
 def one_neuron(weight: int, *, threshold: int, v_bits: int = 8, reset: str = "subtract",
-               init: int | None = None) -> IntNetwork:
-    """One input feature -> one IF neuron of weight ``weight``."""
+               init: int | None = None, leak: Leak | None = None) -> IntNetwork:
+    """One input feature -> one IF (LIF with ``leak``) neuron of weight ``weight``."""
     fc = Linear(name="n", weight=np.array([[weight]]), w_bits=v_bits, v_bits=v_bits,
                 threshold=threshold, reset=reset,
-                initial_membrane=None if init is None else np.array([init]))
+                initial_membrane=None if init is None else np.array([init]), leak=leak)
     return IntNetwork(input_shape=(1,), layers=(fc,))
 
 
@@ -62,6 +62,54 @@ def test_initial_membrane_and_negative_wrap() -> None:
     assert mem == [6, -4]
     assert over == [1, 0]
     assert spikes == [1, 0]
+
+
+def test_shift_leak_trace_before_integration_and_at_t0() -> None:
+    # w = 20, threshold 50, shift 2 (v - trunc(v/4)), initial -9: the initial membrane is
+    # leaked at t = 0 too, then each step leaks first and integrates after:
+    # t0: -9 -> -7, +20 = 13; t1: 13 -> 10, +20 = 30; t2: 30 -> 23, +20 = 43;
+    # t3: 43 -> 33, +20 = 53 -> spike, 53 - 50 = 3; t4: 3 -> 3 (|v| < 4 stays), no input = 3
+    net = one_neuron(20, threshold=50, leak=Leak("shift", 2), init=-9)
+    spikes, mem, over = run_trace(net, [1, 1, 1, 1, 0])
+    assert mem == [13, 30, 43, 53, 3]
+    assert spikes == [0, 0, 0, 1, 0]
+    assert over == [0] * 5
+
+
+def test_constant_leak_trace_and_zero_reset() -> None:
+    # w = 6, threshold 10, constant 4, reset to zero:
+    # t0: 0 -> 0, +6 = 6; t1: 6 -> 2, +6 = 8; t2: 8 -> 4, +6 = 10 -> spike, 0; t3: 0, +0 = 0;
+    # t4: 0 -> 0, +12 (two events) = 12 -> spike
+    net = one_neuron(6, threshold=10, reset="zero", leak=Leak("constant", 4))
+    spikes, mem, _ = run_trace(net, [1, 1, 1, 0, 2])
+    assert mem == [6, 8, 10, 0, 12]
+    assert spikes == [0, 0, 1, 0, 1]
+    # a negative membrane moves up by c and stops at 0
+    spikes, mem, _ = run_trace(one_neuron(-7, threshold=10, leak=Leak("constant", 4)),
+                               [1, 0, 0, 1])
+    assert mem == [-7, -3, 0, -7]
+
+
+def test_leak_acts_on_the_wrapped_membrane_and_does_not_overflow() -> None:
+    # 4-bit membranes [-8, 7], w = 7, threshold 7 (never reached below), zero reset, shift 1,
+    # initial -8 (the most negative value): t0: -8 -> -4 (-8 - trunc(-8/2)), +7 = 3;
+    # t1: 3 -> 2, +7 = 9 wraps to -7 (the addition overflows, not the leak); t2: -7 -> -4
+    net = one_neuron(7, threshold=7, v_bits=4, reset="zero", leak=Leak("shift", 1), init=-8)
+    spikes, mem, over = run_trace(net, [1, 1, 0])
+    assert mem == [3, -7, -4] and over == [0, 1, 0] and spikes == [0, 0, 0]
+    # the largest shift (v_bits - 1) leaks only the most negative value
+    net = one_neuron(0, threshold=7, v_bits=4, leak=Leak("shift", 3), init=-8)
+    assert run_trace(net, [0, 0])[1] == [-7, -7]
+
+
+def test_leak_t_matches_the_leak_of_the_layer() -> None:
+    v = np.array([-(2**63), -(2**62) - 5, -17, -16, -1, 0, 1, 15, 2**62 + 5, 2**63 - 1],
+                 dtype=np.int64)
+    for leak in (Leak("shift", 1), Leak("shift", 4), Leak("shift", 63), Leak("constant", 1),
+                 Leak("constant", 2**62)):
+        want = [leak.apply(int(x)) for x in v]
+        assert leak_t(torch.from_numpy(v), leak).tolist() == want
+    assert leak_t(torch.from_numpy(v), None).tolist() == v.tolist()
 
 
 def test_conv_sops_skip_padding_and_count_zero_weights() -> None:

@@ -85,7 +85,7 @@ def assert_stats_match_reference(st: BatchStats, ref: ReferenceResult) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(networks_and_inputs())
+@given(networks_and_inputs(leaky=True))
 def test_fast_engine_equals_reference(case: tuple[IntNetwork, np.ndarray]) -> None:
     net, x = case
     ref = run_reference(net, x)
@@ -95,7 +95,7 @@ def test_fast_engine_equals_reference(case: tuple[IntNetwork, np.ndarray]) -> No
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=200, deadline=None)
-@given(case=networks_and_inputs())
+@given(case=networks_and_inputs(leaky=True))
 def test_every_fast_backend_equals_reference(backend: str,
                                              case: tuple[IntNetwork, np.ndarray]) -> None:
     net, x = case
@@ -105,7 +105,7 @@ def test_every_fast_backend_equals_reference(backend: str,
 
 @pytest.mark.skipif(compiled.numba is None, reason="the compiled backend needs Numba")
 @settings(max_examples=120, deadline=None)
-@given(case=networks_and_inputs(), grouped=st.booleans())
+@given(case=networks_and_inputs(leaky=True), grouped=st.booleans())
 def test_compiled_weight_row_forms_equal_reference(case: tuple[IntNetwork, np.ndarray],
                                                   grouped: bool) -> None:
     """Both forms of the compiled backend's weight rows (per channel; grouped by 4 channels)
@@ -251,7 +251,7 @@ def test_unknown_backend_is_an_error() -> None:
 
 
 @settings(max_examples=250, deadline=None)
-@given(networks_and_inputs())
+@given(networks_and_inputs(leaky=True))
 def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.ndarray]) -> None:
     """The bit-sliced macro engine: every spike, membrane and count as the reference and the
     fast engine (overflow and wrap included)."""
@@ -263,7 +263,7 @@ def test_bitlevel_engine_equals_reference_and_fast(case: tuple[IntNetwork, np.nd
 
 
 @settings(max_examples=100, deadline=None)
-@given(networks_and_inputs(max_feature_layers=2, max_linear=1))
+@given(networks_and_inputs(max_feature_layers=2, max_linear=1, leaky=True))
 def test_bitcell_engine_equals_bitlevel_and_reference(case: tuple[IntNetwork, np.ndarray]
                                                       ) -> None:
     """The per-cell macro model (the specification) and the bit-sliced engine agree on random
@@ -562,6 +562,17 @@ _FEATURES = {
     "subtract reset": lambda n: any(la.reset == "subtract" for la in n.spiking_layers),
     "initial membrane": lambda n: any(la.initial_membrane is not None
                                       for la in n.spiking_layers),
+    "shift leak": lambda n: any(la.leak is not None and la.leak.kind == "shift"
+                                for la in n.spiking_layers),
+    "constant leak": lambda n: any(la.leak is not None and la.leak.kind == "constant"
+                                   for la in n.spiking_layers),
+    "largest shift": lambda n: any(la.leak is not None and la.leak.kind == "shift"
+                                   and la.leak.amount == la.v_bits - 1
+                                   for la in n.spiking_layers),
+    "largest constant": lambda n: any(la.leak is not None and la.leak.kind == "constant"
+                                      and la.leak.amount == int_range(la.v_bits)[1]
+                                      for la in n.spiking_layers),
+    "IF and LIF layers": lambda n: len({la.leak is None for la in n.spiking_layers}) == 2,
 }
 
 
@@ -571,11 +582,19 @@ def test_random_networks_cover(feature: str) -> None:
     from hypothesis import find
     from strategies import int_networks
 
-    find(int_networks(), _FEATURES[feature], settings=_FIND)
+    find(int_networks(leaky=True), _FEATURES[feature], settings=_FIND)
+
+
+def _without_leaks(net: IntNetwork) -> IntNetwork:
+    import dataclasses
+
+    return dataclasses.replace(net, layers=tuple(
+        dataclasses.replace(la, leak=None) if hasattr(la, "leak") else la for la in net.layers))
 
 
 @pytest.mark.parametrize("what", ["overflow", "deep spikes", "float32 path", "wide path",
-                                  "counts above one"])
+                                  "counts above one", "leak changes membranes",
+                                  "leak with overflow"])
 def test_random_cases_cover(what: str) -> None:
     """Random cases overflow, spike in the last layer, and take both sides of the exact
     bounds (float32 / wider synaptic sums) of the fast engine."""
@@ -592,8 +611,14 @@ def test_random_cases_cover(what: str) -> None:
         "float32 path": lambda c: all(b < FLOAT32_EXACT for b in bounds(c)),
         "wide path": lambda c: any(b >= FLOAT32_EXACT for b in bounds(c)),
         "counts above one": lambda c: int(c[1].max()) > 1,
+        "leak changes membranes": lambda c: any(
+            not np.array_equal(a, b) for a, b in zip(
+                run_reference(*c).final_membranes,
+                run_reference(_without_leaks(c[0]), c[1]).final_membranes, strict=True)),
+        "leak with overflow": lambda c: any(la.leak is not None for la in c[0].spiking_layers)
+        and run_reference(*c).step_overflow.sum() > 0,
     }
-    find(networks_and_inputs(), checks[what], settings=_FIND)
+    find(networks_and_inputs(leaky=True), checks[what], settings=_FIND)
 
 
 def test_inputs_of_another_shape_are_named_before_the_time_bins() -> None:
@@ -611,3 +636,46 @@ def test_inputs_of_another_shape_are_named_before_the_time_bins() -> None:
                                           "12: leave n_time_bins out"):
         prepare_inputs(net, spikes, n_time_bins=12)
     assert prepare_inputs(net, spikes).shape == (5, 3, 4)  # the advice, followed
+
+
+def _leaky_net() -> IntNetwork:
+    import dataclasses
+
+    from flexspim.net import Leak
+
+    net = _wrapping_net()
+    conv, pool, flat, fc = net.layers
+    return dataclasses.replace(net, layers=(dataclasses.replace(conv, leak=Leak("shift", 1)),
+                                            pool, flat, fc))
+
+
+def test_result_counts_leaked_membranes_every_timestep(tmp_path: Path) -> None:
+    """leak_ops[l, t]: every membrane of a leaky layer, every timestep and sample (the leak is
+    time-driven); 0 elsewhere; kept by the JSON file; absent in older files: zeros."""
+    net = _leaky_net()
+    x = (np.random.default_rng(2).random((3, 4, 2, 6, 6)) < 0.4).astype(np.int64)
+    res = simulate(net, x)
+    assert res.leak_ops.tolist() == [[3 * 6 * 6 * 4] * 3] + [[0] * 3] * 3
+    res.save_json(tmp_path / "r.json")
+    assert result_differences(res, load_result(tmp_path / "r.json")) == []
+    doc = json.loads((tmp_path / "r.json").read_text())
+    del doc["leak_ops"]
+    old = SimResult.from_dict(doc)
+    assert old.leak_ops.shape == (4, 3) and not old.leak_ops.any()
+    assert simulate(_wrapping_net(), x).leak_ops.sum() == 0
+
+
+def test_system_engine_refuses_leaky_layers_in_one_line() -> None:
+    from flexspim.compile import Activity, compile_network
+    from flexspim.hw import default_hardware
+    from flexspim.system import run_system
+
+    net = _leaky_net()
+    hw = default_hardware()
+    mapping = compile_network(net, hw, policy="hs-min",
+                              activity=Activity.from_sparsity(net, input_sparsity=0.9,
+                                                              n_timesteps=3))
+    x = np.zeros((3, 1, 2, 6, 6), dtype=np.int64)
+    with pytest.raises(ConfigError, match="layer 'c' .* leaks \\(shift 1\\).*system engine") as e:
+        run_system(net, mapping, hw, x)
+    assert "\n" not in str(e.value)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from flexspim.cli import build_parser, main
 from flexspim.errors import ConfigError, FormatError
-from flexspim.net import load_network
+from flexspim.net import Leak, load_network
 from flexspim.net.presets import dvs_gesture_scnn
 from flexspim.net.reference import run_reference
 from flexspim.sim import simulate
@@ -75,17 +75,26 @@ def test_straight_through_gradient() -> None:
     assert w.grad is not None and torch.all(w.grad > 0)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(w_bits=st.integers(1, 6), extra=st.integers(0, 6), reset=st.sampled_from(["subtract",
-       "zero"]), thr=st.floats(0.05, 3.0), seed=st.integers(0, 1000))
+       "zero"]), thr=st.floats(0.05, 3.0), seed=st.integers(0, 1000),
+       leak=st.sampled_from(["if", "shift", "constant", "per layer"]), data=st.data())
 def test_exact_eval_equals_reference_and_fast_sim(w_bits: int, extra: int, reset: str,
-                                                   thr: float, seed: int) -> None:
-    """Export guarantee on random models, narrow membranes included (wrap-around happens)."""
+                                                   thr: float, seed: int, leak: str,
+                                                   data: st.DataObject) -> None:
+    """Export guarantee on random IF and LIF models (shift and constant leaks over their whole
+    range, per layer), narrow membranes included (wrap-around happens)."""
     torch.manual_seed(seed)
     v_bits = max(2, w_bits + extra)
-    model = QuantSNN(TINY, w_bits=w_bits, v_bits=v_bits, reset=reset, threshold_init=thr)
+    leaks = {"if": None,
+             "shift": Leak("shift", data.draw(st.integers(1, v_bits - 1))),
+             "constant": Leak("constant", data.draw(st.integers(1, (1 << (v_bits - 1)) - 1))),
+             "per layer": [None, Leak("shift", 1), Leak("constant", 1)]}[leak]
+    model = QuantSNN(TINY, w_bits=w_bits, v_bits=v_bits, reset=reset, threshold_init=thr,
+                     leaks=leaks)
     x, _ = synthetic(6, seed)
     net = export_network(model)
+    assert [la.leak for la in net.spiking_layers] == model.leaks
     counts = integer_counts(model, x)
     ref = run_reference(net, time_major(x))
     sim = simulate(net, time_major(x), engine="fast")
@@ -126,6 +135,46 @@ def test_training_learns_and_export_is_exact(trained: tuple) -> None:
     assert np.array_equal(counts, sim.output_counts)
     assert sim.accuracy == pytest.approx(result.history[-1]["test_acc"])
     assert len(set(pred.tolist())) == 3  # a real classifier, not one class everywhere
+
+
+def test_lif_training_learns_and_export_is_exact(tmp_path) -> None:
+    """The export guarantee for LIF: trained with the integer leak in the loop, the exported
+    network (which keeps that leak) gives the quantized model's classes and spike counts."""
+    torch.set_num_threads(1)
+    xtr, ytr = synthetic(192, 1)
+    xte, yte = synthetic(60, 2)
+    cfg = TrainConfig(epochs=6, time_bins=4, batch_size=16, w_bits=4, v_bits=10, lr=1e-2,
+                      neuron="lif", leak_shift=(2, 3, 1))
+    result = fit(cfg, (xtr, ytr), (xte, yte), arch=TINY, out=tmp_path)
+    assert result.history[-1]["test_acc"] >= 0.8
+    net = export_network(result.model)
+    assert [la.leak for la in net.spiking_layers] == [Leak("shift", 2), Leak("shift", 3),
+                                                      Leak("shift", 1)]
+    counts = integer_counts(result.model, xte)
+    sim = simulate(net, time_major(xte), engine="fast", labels=yte)
+    assert np.array_equal(counts, run_reference(net, time_major(xte)).output_counts)
+    assert np.array_equal(counts, sim.output_counts)
+    assert sim.accuracy == pytest.approx(result.history[-1]["test_acc"])
+    ck = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ck.config.neuron == "lif" and ck.model.leaks == result.model.leaks
+
+
+def test_lif_options_are_checked() -> None:
+    assert TrainConfig(neuron="lif").leak_shift == (4,)
+    assert TrainConfig(neuron="lif", leak_constant=3).leaks() == Leak("constant", 3)
+    with pytest.raises(ConfigError, match="needs neuron 'lif'"):
+        TrainConfig(leak_shift=2)
+    with pytest.raises(ConfigError, match="not both"):
+        TrainConfig(neuron="lif", leak_shift=2, leak_constant=2)
+    with pytest.raises(ConfigError, match=r"--leak-shift 10 must be in \[1, 9\] for the "
+                                          r"10-bit membranes of spiking layer 2"):
+        TrainConfig(neuron="lif", leak_shift=(2, 10), v_bits=(12, 10)).leaks()
+    with pytest.raises(ConfigError, match="neuron = 'alif'"):
+        TrainConfig(neuron="alif")
+    with pytest.raises(ConfigError, match="leaks: 2 given, the network has 3 spiking layers"):
+        QuantSNN(TINY, leaks=[Leak("shift", 1)] * 2)
+    with pytest.raises(ConfigError, match="layer 'conv1': leak shift = 9"):
+        QuantSNN(TINY, v_bits=9, leaks=Leak("shift", 9))
 
 
 def test_metrics_files(trained: tuple) -> None:
@@ -254,6 +303,34 @@ def test_cli_train_export_resume(tmp_path, capsys: pytest.CaptureFixture[str], o
     assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.json").exists()
 
 
+def test_cli_train_lif_records_its_leak(tmp_path, capsys, own_cli) -> None:
+    xtr, ytr = synthetic(32, 4)
+    save_frames(tmp_path / "f.npz", frames_from_arrays(xtr, ytr, xtr[:8], ytr[:8]))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "4", "--epochs",
+                 "1", "--w-bits", "6", "--v-bits", "12", "--neuron", "lif", "--leak-shift",
+                 "3", "--out", str(out), "--threads", "1"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "--neuron lif --leak-shift 3" in summary["command"]
+    parsed = build_parser().parse_args(shlex.split(summary["command"])[1:])
+    assert (parsed.neuron, parsed.leak_shift, parsed.leak_constant) == ("lif", (3,), ())
+    assert main(["export", str(out / "checkpoint.pt"), "--out", str(tmp_path / "n.npz"),
+                 "--record", str(tmp_path / "n.json")]) == 0
+    lif = load_network(tmp_path / "n.npz")
+    assert {la.leak for la in lif.spiking_layers} == {Leak("shift", 3)}
+    assert lif.name == "digits_lif_net"  # the name train gave it: the record's fingerprint
+    rec = json.loads((tmp_path / "n.json").read_text())
+    assert rec["neuron"] == "lif" and rec["leaks"] == [{"kind": "shift", "amount": 3}] * 3
+    capsys.readouterr()
+    assert main(["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "4",
+                 "--leak-shift", "3", "--out", str(tmp_path / "o")]) == 2
+    assert "needs neuron 'lif'" in capsys.readouterr().err
+    assert main(["train", "--data", str(tmp_path / "f.npz"), "--time-bins", "4", "--neuron",
+                 "lif", "--leak-shift", "20", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--leak-shift 20 must be in [1, 15]" in err[0]
+
+
 def test_cli_train_rejects_mismatched_time_bins(tmp_path, capsys, own_cli) -> None:
     x, y = synthetic(4, 6)
     save_frames(tmp_path / "f.npz", frames_from_arrays(x, y, x, y))
@@ -284,6 +361,34 @@ def test_shipped_digits_model_matches_its_record() -> None:
     sim = simulate(net, spikes, engine="fast", labels=labels)
     assert sim.accuracy == pytest.approx(info["test_accuracy_fast_sim"], abs=1e-9)
     assert sim.accuracy == pytest.approx(info["test_accuracy_integer_model"], abs=1e-6)
+
+
+def test_shipped_lif_digits_model_matches_its_record() -> None:
+    """The LIF digits model beside the IF one: the same recipe with --neuron lif --leak-shift 4,
+    its file (network format 2) keeps that leak in every layer, and its record's accuracies
+    are what the file gives on the whole digits test split."""
+    from importlib.resources import files
+
+    from flexspim.demo import load_test_split
+
+    assets = files("flexspim") / "assets"
+    path = assets / "digits_lif_net.npz"
+    info = json.loads((assets / "digits_lif_net.json").read_text())
+    assert (info["format"], info["version"]) == ("flexspim-model-record", 1)
+    assert info["sha256"] == file_sha256(str(path))
+    net = load_network(str(path))
+    assert info["network_fingerprint"] == network_fingerprint(net)
+    assert {la.leak for la in net.spiking_layers} == {Leak("shift", 4)}
+    assert {(la.w_bits, la.v_bits) for la in net.spiking_layers} == {(8, 16)}
+    assert info["neuron"] == "lif" and info["leaks"] == [{"kind": "shift", "amount": 4}] * 3
+    assert info["command"].startswith("flexspim train --preset digits --seed 0 --epochs 15 "
+                                      "--time-bins 12 ")
+    assert "--neuron lif --leak-shift 4" in info["command"]
+    spikes, labels = load_test_split(info["n_time_bins"])
+    sim = simulate(net, spikes, engine="fast", labels=labels)
+    assert sim.accuracy == pytest.approx(info["test_accuracy_fast_sim"], abs=1e-9)
+    assert sim.accuracy == pytest.approx(info["test_accuracy_integer_model"], abs=1e-6)
+    assert sim.leak_ops.sum() > 0
 
 
 def net_time_bins(info: dict) -> int:

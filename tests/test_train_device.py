@@ -29,7 +29,7 @@ from flexspim._device import (
 )
 from flexspim.cli import main
 from flexspim.errors import ConfigError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, load_network, save_network
+from flexspim.net import Conv2d, Flatten, IntNetwork, Leak, Linear, load_network, save_network
 from flexspim.net.reference import run_reference
 from flexspim.sim import fast, simulate
 from flexspim.train import (
@@ -164,7 +164,8 @@ def test_reference_and_torch_backend_exact_on_device(device: str) -> None:
     """The int64 reference and the fast engine's torch backend on ``device`` equal the CPU
     reference bit for bit (int64 tap sums, float paths under their bounds, wrapping)."""
     x = time_major(synthetic(5, 3, t=3)[0][:, :, :, :6, :6] * 3)
-    for net in (wide_network(1), export_network(QuantSNN(TINY, w_bits=6, v_bits=7))):
+    for net in (wide_network(1), export_network(QuantSNN(TINY, w_bits=6, v_bits=7)),
+                export_network(QuantSNN(TINY, w_bits=6, v_bits=7, leaks=Leak("shift", 2)))):
         xin = x if net.input_shape == (2, 6, 6) else time_major(synthetic(5, 3, t=3)[0])
         cpu = run_reference(net, xin, return_membranes=True)
         dev = run_reference(net, xin, return_membranes=True, device=device)
@@ -185,7 +186,7 @@ def test_reference_and_torch_backend_exact_on_device(device: str) -> None:
 
 @pytest.mark.cuda
 @settings(max_examples=100, deadline=None)
-@given(case=networks_and_inputs())
+@given(case=networks_and_inputs(leaky=True))
 def test_cuda_engines_equal_the_cpu_reference(case: tuple[IntNetwork, np.ndarray]) -> None:
     """Property: on random networks (every layer type, 1-32-bit weights, wrapping membranes),
     the reference and the torch backend on CUDA equal the CPU reference."""
@@ -202,11 +203,12 @@ def test_cuda_engines_equal_the_cpu_reference(case: tuple[IntNetwork, np.ndarray
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_export_guarantee_on_device(device: str) -> None:
-    """A model on ``device``: exact evaluation = integer reference = fast simulator, and its
-    export is the same network as the CPU copy's."""
+@pytest.mark.parametrize("leak", [None, Leak("shift", 1), Leak("constant", 2)])
+def test_export_guarantee_on_device(device: str, leak: Leak | None) -> None:
+    """A model (IF or LIF) on ``device``: exact evaluation = integer reference = fast
+    simulator, and its export is the same network as the CPU copy's."""
     torch.manual_seed(4)
-    model = QuantSNN(TINY, w_bits=3, v_bits=5, threshold_init=0.3)
+    model = QuantSNN(TINY, w_bits=3, v_bits=5, threshold_init=0.3, leaks=leak)
     x, _ = synthetic(8, 7)
     net_cpu = export_network(model)
     on_dev = model.to(device)

@@ -131,11 +131,14 @@ def stamped(doc: Any) -> Any:
 
 
 def check_versioned(
-    doc: Any, format_name: str, version: int, where: str | os.PathLike[str]
+    doc: Any, format_name: str, version: int | tuple[int, ...], where: str | os.PathLike[str],
+    *, fix: str = "re-create the file with this version of flexspim",
 ) -> dict[str, Any]:
-    """Check that ``doc`` is a ``format_name`` document of ``version``; return it.
+    """Check that ``doc`` is a ``format_name`` document of ``version`` (or of one of the
+    versions of a tuple: a format whose older versions still load); return it.
 
-    Raises FormatError naming the file, what it holds, and what was expected.
+    Raises FormatError naming the file, what it holds, and what was expected (``fix``: how to
+    fix a file of another version).
     """
     if not isinstance(doc, dict) or "format" not in doc:
         raise FormatError(
@@ -147,10 +150,14 @@ def check_versioned(
             f"{where}: holds a '{doc['format']}' document, expected '{format_name}'; "
             f"check the path"
         )
-    if doc.get("version") != version:
+    versions = version if isinstance(version, tuple) else (version,)
+    found = doc.get("version")
+    if isinstance(found, bool) or found not in versions:
+        which = (f"version {versions[0]}" if len(versions) == 1 else
+                 f"versions {', '.join(map(str, versions[:-1]))} and {versions[-1]}")
         raise FormatError(
-            f"{where}: {format_name} format version {doc.get('version')!r}, this flexspim reads "
-            f"version {version}; re-create the file with this version of flexspim"
+            f"{where}: {format_name} format version {found!r}, this flexspim reads {which}; "
+            f"{fix}"
         )
     return doc
 

@@ -25,7 +25,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, required=True, help="integer network file to write (.npz)")
     p.add_argument("--nir", type=Path, help="also write the integer network as NIR (.nir)")
     p.add_argument("--nir-float", type=Path, help="also write the float model as NIR (.nir)")
-    p.add_argument("--name", help="network name (default: '<preset>_net')")
+    p.add_argument("--name", help="network name (default: '<preset>_net', '<preset>_lif_net' "
+                   "for leaky neurons; the name 'flexspim train' gave it)")
     p.add_argument("--record", type=Path, help="also write the network's record (.json) from "
                    "the run's summary.json beside the checkpoint")
     p.add_argument("--device", type=device_option, default="cpu",
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                       suffixes=(".npz",))
     check_output_files(args, "--nir", "--nir-float", "--record")
     ck = load_checkpoint(args.checkpoint, resolve_device(args.device))
-    name = args.name or f"{ck.config.preset}_net"
+    name = args.name or ck.config.network_name
     net = export_network(ck.model, name=name)
     data = network_to_bytes(net)
     record = None

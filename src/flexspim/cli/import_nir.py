@@ -1,4 +1,6 @@
-"""``flexspim import``: a NIR graph (snnTorch, Norse, Sinabs, flexspim) -> integer network."""
+"""``flexspim import``: a NIR graph (snnTorch, Norse, Sinabs, SpikingJelly, flexspim) -> integer
+network; IF and LIF neurons (a LIF's decay becomes the nearest integer leak, its relative error
+printed per layer)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--w-bits", type=int, default=8, help="weight bits (default 8)")
     p.add_argument("--v-bits", type=int, default=16, help="membrane bits (default 16)")
     p.add_argument("--reset", choices=("subtract", "zero"),
-                   help="reset mode when the file does not say (default: NIR's reset to 0)")
+                   help="reset mode when the file does not say (default: NIR's reset to "
+                        "v_reset = 0, said in a note; snnTorch's and Sinabs' default is "
+                        "subtract)")
     p.add_argument("--dt", type=time_step, default=1e-4,
-                   help="time step (s) for LIF input gains r*dt/tau, > 0 (default 1e-4, "
-                        "snnTorch's)")
+                   help="time step (s) of the exporter: LIF decay 1 - dt/tau and gain r*dt/tau "
+                        "(default 1e-4: snnTorch, SpikingJelly; Norse exports with 1e-3, "
+                        "Sinabs with tau in timesteps: --dt 1)")
     p.add_argument("--out", type=Path, required=True, help="integer network file to write (.npz)")
     add_shared(p, bars=False)
     p.set_defaults(func=run)

@@ -54,7 +54,7 @@ def _bits(text: str) -> tuple[int, ...]:
 def register(subparsers: Any) -> None:
     from flexspim._device import DEVICE_HELP
 
-    p = subparsers.add_parser("train", help="train a quantized IF SNN (needs torch)",
+    p = subparsers.add_parser("train", help="train a quantized IF or LIF SNN (needs torch)",
                               description=description(__doc__))
     p.add_argument("--preset", choices=("digits", "dvs_gesture"), default="digits",
                    help="network, dataset and recipe: digits (offline, no download; default) or "
@@ -71,6 +71,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lr", type=float, help="Adam learning rate (preset default)")
     p.add_argument("--reset", choices=("subtract", "zero"), default="subtract",
                    help="membrane reset on a spike: subtract the threshold (default) or set to 0")
+    p.add_argument("--neuron", choices=("if", "lif"), default="if",
+                   help="integrate-and-fire (default) or leaky: an integer leak every timestep, "
+                        "trained as the exported network computes it (docs/training.md)")
+    p.add_argument("--leak-shift", type=_bits, metavar="K", default=(),
+                   help="LIF leak v -= trunc(v / 2**K): K or K1,K2,.. per spiking layer "
+                        "(default 4 with --neuron lif)")
+    p.add_argument("--leak-constant", type=_bits, metavar="C", default=(),
+                   help="LIF leak of C membrane units toward zero per timestep instead: C or "
+                        "C1,C2,..")
     p.add_argument("--fixed-threshold", action="store_true",
                    help="keep thresholds fixed at their initial value (default: learned)")
     p.add_argument("--augment", action="store_true", help="augment the training events every "
@@ -169,7 +178,8 @@ def _config(args: argparse.Namespace) -> Any:
             for k, v in defaults.items()}
     return TrainConfig(preset=args.preset, w_bits=args.w_bits, v_bits=args.v_bits,
                        seed=args.seed, reset=args.reset, augment=args.augment,
-                       learn_threshold=not args.fixed_threshold, **opts)
+                       learn_threshold=not args.fixed_threshold, neuron=args.neuron,
+                       leak_shift=args.leak_shift, leak_constant=args.leak_constant, **opts)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -186,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None and getattr(args, key) < (1 if key != "workers" else 0):
             raise ConfigError(f"--{key.replace('_', '-')} {getattr(args, key)} is out of range")
     config = _config(args)
+    config.leaks()  # a leak out of range stops here, before the data is read
     dp = distributed.from_env()
     if dp.local_rank == 0:
         check_train_out(args.out, resume=args.resume, overwrite=args.overwrite)
@@ -226,7 +237,7 @@ def _train_and_report(args: argparse.Namespace, config: Any, dp: Any, device: An
     t_train = time.perf_counter() - t1
     if not dp.is_main:
         return 0
-    net = export_network(result.model, name=f"{args.preset}_net")
+    net = export_network(result.model, name=config.network_name)
     save_network(net, args.out / "network.npz")
     x_test, y_test = test
     sim = simulate(net, np.transpose(x_test, (1, 0, 2, 3, 4)), engine="fast", labels=y_test,

@@ -10,6 +10,11 @@ Quick use::
 
     from flexspim.macro import in_memory_add
     membranes, counters = in_memory_add([100, -5], [27, -128], v_bits=16, w_bits=8)
+    membranes, counters = in_memory_leak([100, -5], kind="shift", amount=2, v_bits=16)
+
+The leak of a leaky layer's membranes is an in-memory operation too (:mod:`.leak`): read the
+membrane rows, form ``-t(v)`` in the periphery, write it into scratch rows, add it in the
+array (:func:`leak_row_group`, :func:`leak_cost`).
 """
 
 from flexspim.macro.add import InMemoryAddResult, in_memory_add
@@ -22,6 +27,16 @@ from flexspim.macro.array import (
     encode_bits,
 )
 from flexspim.macro.counters import MacroCounters
+from flexspim.macro.leak import (
+    LEAK_KINDS,
+    InMemoryLeakResult,
+    LeakResult,
+    in_memory_leak,
+    leak_cost,
+    leak_operand_bits,
+    leak_range,
+    leak_row_group,
+)
 from flexspim.macro.phases import (
     CTRL_NAMES,
     END,
@@ -41,12 +56,15 @@ from flexspim.macro.phases import (
 __all__ = [
     "CTRL_NAMES",
     "END",
+    "LEAK_KINDS",
     "MAX_OPERAND_BITS",
     "MID",
     "STANDBY",
     "START",
     "InMemoryAddResult",
+    "InMemoryLeakResult",
     "LaneBlock",
+    "LeakResult",
     "Macro",
     "MacroCounters",
     "carry_chain",
@@ -55,7 +73,12 @@ __all__ = [
     "dual_wordline_read",
     "encode_bits",
     "in_memory_add",
+    "in_memory_leak",
     "lane_codes",
+    "leak_cost",
+    "leak_operand_bits",
+    "leak_range",
+    "leak_row_group",
     "overflow_direction",
     "parse_lanes",
     "precharge",

@@ -331,7 +331,8 @@ class Macro:
         self._counts["standby_col_phases"] += p * (n_ops * self.spec.cols - active_cols)
 
     def row_op(self, membrane_row: int, weight_row: int | None = None, *,
-               first_segment: bool = True, last_segment: bool = True) -> np.ndarray:
+               first_segment: bool = True, last_segment: bool = True,
+               sop: bool = True) -> np.ndarray:
         """One row operation (five phases) on every configured lane, in parallel.
 
         Reads ``weight_row`` and ``membrane_row`` with both wordlines (or, with
@@ -342,7 +343,8 @@ class Macro:
 
         Returns int8 per lane: the overflow direction of this segment's most significant column
         (+1 past the max, -1 past the min, 0 none) - meaningful when ``last_segment``, where one
-        SOP per lane is counted.
+        SOP per lane is counted unless ``sop`` is False (an addition that is no synaptic
+        operation, such as a leak: :mod:`flexspim.macro.leak`).
         """
         m_row = self._check_row(membrane_row, "membrane_row")
         w_row = None if weight_row is None else self._check_row(weight_row, "weight_row")
@@ -370,7 +372,7 @@ class Macro:
             self._carry[starts] = c_out
             ovf[sel] = overflow_direction(c, c_out, s)
         self._count_row_ops(1, int(self._widths.sum()))
-        if last_segment:
+        if last_segment and sop:
             self._counts["sops"] += int(self._starts.size)
         return ovf
 

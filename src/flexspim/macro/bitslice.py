@@ -24,6 +24,12 @@ operations do not depend on the shape, only the counters do (:func:`add_counters
 ``bitlevel`` engine runs it for every SOP); :func:`bitsliced_add` is the drop-in counterpart of
 :func:`flexspim.macro.in_memory_add`, proven equal to it (membranes, overflow and counters) by
 tests/test_bitslice.py.
+
+The leak (:mod:`flexspim.macro.leak`) runs the same way: :func:`leak_planes` forms the
+periphery's operand ``-t(v)`` from the membrane planes with word operations (the biased
+arithmetic shift of a ``shift`` leak; the two comparisons and the multiplexer of a
+``constant`` leak, :func:`at_least`) and adds it with :func:`add_planes`;
+:func:`bitsliced_leak` is the counterpart of :func:`flexspim.macro.leak.in_memory_leak`.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from flexspim.hw.spec import MacroSpec
 from flexspim.macro.add import InMemoryAddResult
 from flexspim.macro.array import LaneBlock, Macro, check_values
 from flexspim.macro.counters import MacroCounters
+from flexspim.macro.leak import InMemoryLeakResult, leak_block, leak_cost
 
 #: Lanes per bit plane (one machine word).
 WORD_LANES = 64
@@ -171,3 +178,123 @@ def bitsliced_add(membranes: Any, weights: Any, *, v_bits: int, w_bits: int,
     direction = np.where(wrapped, np.where(upward, 1, -1), 0).astype(np.int8)
     return InMemoryAddResult(from_planes(m_planes, block.v_bits, n).reshape(m_in.shape),
                              direction.reshape(m_in.shape), add_counters(block, spec))
+
+
+#: Codes of the leak kinds in the compiled kernels (0: no leak).
+LEAK_CODES: dict[str, int] = {"shift": 1, "constant": 2}
+
+
+@_jit
+def _bit(value: Any, b: int) -> Any:
+    """Plane of bit ``b`` of the signed int64 ``value`` (its sign past bit 63), as all lanes."""
+    return ALL_LANES if (value >> min(b, 63)) & 1 else np.uint64(0)
+
+
+@_jit
+def at_least(m: Any, mo: int, v_bits: int, value: Any) -> Any:
+    """Lanes of one word where the membrane ``m[mo : mo + v_bits]`` is >= ``value`` (a signed
+    int64 with ``|value| < 2**(v_bits-1)``): the sign of ``v - value``, added on the planes one
+    bit wider (membrane and ``-value`` sign-extended)."""
+    neg = -value
+    carry = np.uint64(0)
+    s = np.uint64(0)
+    for b in range(v_bits + 1):
+        a = m[mo + min(b, v_bits - 1)]
+        t = _bit(neg, b)
+        s = a ^ t ^ carry
+        carry = (a & t) | (carry & (a ^ t))
+    return ~s
+
+
+@_jit
+def _equal(m: Any, mo: int, v_bits: int, value: Any) -> Any:
+    """Lanes of one word whose membrane equals ``value``."""
+    eq = ALL_LANES
+    for b in range(v_bits):
+        eq &= ~(m[mo + b] ^ _bit(value, b))
+    return eq
+
+
+@_jit
+def _shift_operand(m: Any, mo: int, v_bits: int, k: int, op: Any) -> None:
+    """``op[0 : v_bits]`` = planes of ``-trunc(v / 2**k)``: v plus ``2**k - 1`` where negative,
+    shifted right by k with the sign repeated, negated (invert, add one)."""
+    sign = m[mo + v_bits - 1]
+    carry = np.uint64(0)
+    for b in range(v_bits):
+        a = m[mo + b]
+        x = sign if b < k else np.uint64(0)
+        op[b] = a ^ x ^ carry
+        carry = (a & x) | (carry & (a ^ x))
+    for b in range(v_bits):  # op[b + k] is read before it is overwritten
+        op[b] = op[min(b + k, v_bits - 1)]
+    carry = ALL_LANES
+    for b in range(v_bits):
+        x = ~op[b]
+        op[b] = x ^ carry
+        carry = x & carry
+
+
+@_jit
+def _constant_operand(m: Any, mo: int, v_bits: int, c: Any, op: Any) -> None:
+    """``op[0 : v_bits]`` = planes of ``-clamp(v, -c, c)``: -c where v > c, c where v < -c,
+    else -v (invert, add one)."""
+    above = at_least(m, mo, v_bits, c) & ~_equal(m, mo, v_bits, c)
+    below = ~at_least(m, mo, v_bits, -c)
+    inside = ~(above | below)
+    carry = ALL_LANES
+    for b in range(v_bits):
+        x = ~m[mo + b]
+        neg_v = x ^ carry
+        carry = x & carry
+        op[b] = (above & _bit(-c, b)) | (below & _bit(c, b)) | (inside & neg_v)
+
+
+@_jit
+def leak_planes(m: Any, mo: int, v_bits: int, kind: int, amount: Any, op_bits: int, op: Any,
+                active: Any) -> tuple[Any, Any]:
+    """membrane -= t(membrane) on the ``active`` lanes of one word (:mod:`flexspim.macro.leak`):
+    the periphery writes ``-t`` into the planes ``op`` (uint64, at least ``v_bits`` long;
+    ``kind`` a :data:`LEAK_CODES` value, ``amount`` the shift k or the constant c), then
+    :func:`add_planes` adds its first ``op_bits`` planes, sign-extended. Returns add_planes'
+    (overflow word, sign word); the overflow word is always 0."""
+    if kind == 1:
+        _shift_operand(m, mo, v_bits, amount, op)
+    else:
+        _constant_operand(m, mo, v_bits, np.int64(amount), op)
+    return add_planes(m, mo, op, 0, op_bits, v_bits, active)
+
+
+@_jit
+def _leak_words(m: Any, active: Any, v_bits: int, kind: int, amount: int, op_bits: int,
+                op: Any, ovf: Any, up: Any) -> None:
+    for i in range(m.shape[0]):
+        ovf[i], up[i] = leak_planes(m[i], 0, v_bits, kind, amount, op_bits, op, active[i])
+
+
+def bitsliced_leak(membranes: Any, *, kind: str, amount: int, v_bits: int,
+                   cols: int | None = None, spec: MacroSpec | None = None,
+                   lanes_per_row: int | None = None, operand_rows: int | None = None
+                   ) -> InMemoryLeakResult:
+    """Leak every membrane once, as :func:`flexspim.macro.leak.in_memory_leak` computes it
+    (same arguments, checks, results and counters), on bit planes."""
+    spec = spec if spec is not None else MacroSpec()
+    m_in = np.asarray(membranes)
+    block, rows = leak_block(Macro(spec), int(m_in.size), kind=kind, amount=amount,
+                             v_bits=v_bits, cols=cols, lanes_per_row=lanes_per_row,
+                             operand_rows=operand_rows)
+    m_vals = check_values(m_in, block.v_bits, "membranes")
+    planes = to_planes(m_vals, v_bits)
+    active = lane_masks(m_vals.size)
+    ovf = np.zeros(active.size, dtype=np.uint64)
+    up = np.zeros(active.size, dtype=np.uint64)
+    _leak_words(planes, active, v_bits, LEAK_CODES[kind], int(amount),
+                min(v_bits, rows * block.cols), np.zeros(v_bits, dtype=np.uint64), ovf, up)
+    n = m_vals.size
+    wrapped = from_planes(ovf[:, None], 1, n) != 0
+    direction = np.where(wrapped, np.where(from_planes(up[:, None], 1, n) != 0, 1, -1), 0)
+    counters = sum((leak_cost(min(block.lanes_per_row, n - g * block.lanes_per_row),
+                              v_bits=v_bits, cols=block.cols, operand_rows=rows, spec=spec)
+                    for g in range(block.groups)), MacroCounters())
+    return InMemoryLeakResult(from_planes(planes, v_bits, n).reshape(m_in.shape),
+                              direction.astype(np.int8).reshape(m_in.shape), counters)

@@ -1,14 +1,20 @@
-"""The integer-network file format, version 1 (documented in docs/formats.md).
+"""The integer-network file format, versions 1 and 2 (documented in docs/formats.md).
 
 One ``.npz`` (NumPy zip) holding:
 
 - ``header``: a 0-d unicode array with a JSON document
-  ``{"format": "flexspim-network", "version": 1, "name": ..., "input_shape": [C, H, W],
+  ``{"format": "flexspim-network", "version": 1 or 2, "name": ..., "input_shape": [C, H, W],
   "layers": [{"kind": "conv2d", "name": ..., "w_bits": ..., "v_bits": ..., "threshold": ...,
-  "reset": ..., "stride": [..], "padding": [..], "has_initial_membrane": bool}, ...],
-  "always_on": N}`` (``always_on`` only when N > 0: trailing always-on input channels);
+  "reset": ..., "stride": [..], "padding": [..], "has_initial_membrane": bool,
+  "leak": {"kind": "shift" | "constant", "amount": N}}, ...], "always_on": N}``
+  (``always_on`` only when N > 0: trailing always-on input channels; ``leak`` only on a leaky
+  layer);
 - ``<layer name>.weight``: int64 weights for every conv2d/linear layer;
 - ``<layer name>.initial_membrane``: int64, only where the header says so.
+
+Version 2 added ``leak``. A network without a leaky layer is written as version 1, byte for
+byte as before (releases that predate the leak read it); a network with one is written as
+version 2, which those releases refuse rather than simulate without the leak. Both load here.
 """
 
 from __future__ import annotations
@@ -23,13 +29,24 @@ from typing import Any
 
 import numpy as np
 
-from flexspim._io import stamped, write_bytes_atomic
+from flexspim._io import check_versioned, stamped, write_bytes_atomic
 from flexspim.errors import FlexspimError, FormatError, NetworkError
-from flexspim.net.layers import LAYER_TYPES, Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer
+from flexspim.net.layers import (
+    LAYER_TYPES,
+    Conv2d,
+    Flatten,
+    Leak,
+    Linear,
+    SpikeMaxPool,
+    SpikingLayer,
+)
 from flexspim.net.network import IntNetwork
 
 NETWORK_FORMAT = "flexspim-network"
-NETWORK_VERSION = 1
+#: The newest version (written for a network with a leaky layer; 1 otherwise).
+NETWORK_VERSION = 2
+#: The versions this release reads.
+NETWORK_VERSIONS = (1, 2)
 
 
 def network_header(net: IntNetwork) -> dict[str, Any]:
@@ -41,13 +58,16 @@ def network_header(net: IntNetwork) -> dict[str, Any]:
             entry.update(w_bits=int(layer.w_bits), v_bits=int(layer.v_bits),
                          threshold=int(layer.threshold), reset=layer.reset,
                          has_initial_membrane=layer.initial_membrane is not None)
+            if layer.leak is not None:
+                entry["leak"] = layer.leak.to_dict()
         if isinstance(layer, Conv2d):
             entry.update(stride=list(layer.stride), padding=list(layer.padding))
         if isinstance(layer, SpikeMaxPool):
             entry.update(kernel=list(layer.kernel), stride=list(layer.stride))
         layers.append(entry)
-    header = {"format": NETWORK_FORMAT, "version": NETWORK_VERSION, "name": net.name,
-              "input_shape": list(net.input_shape), "layers": layers}
+    leaky = any(layer.leak is not None for layer in net.spiking_layers)
+    header = {"format": NETWORK_FORMAT, "version": NETWORK_VERSION if leaky else 1,
+              "name": net.name, "input_shape": list(net.input_shape), "layers": layers}
     if net.always_on:
         header["always_on"] = int(net.always_on)
     return header
@@ -108,15 +128,28 @@ def load_network(path: str | os.PathLike[str]) -> IntNetwork:
     if not isinstance(header, dict) or header.get("format") != NETWORK_FORMAT:
         raise FormatError(f"{p}: not a flexspim network file (format "
                           f"{header.get('format') if isinstance(header, dict) else None!r})")
-    if header.get("version") != NETWORK_VERSION:
-        raise FormatError(f"{p}: network format version {header.get('version')!r}, this "
-                          f"flexspim reads version {NETWORK_VERSION}; re-export the network")
+    check_versioned(header, NETWORK_FORMAT, NETWORK_VERSIONS, p,
+                    fix="re-export the network with this version of flexspim")
     try:
         return _build_network(header, arrays, str(p))
     except FlexspimError as exc:
         raise type(exc)(f"{p}: {exc}") from None
     except (TypeError, ValueError, KeyError) as exc:
         raise FormatError(f"{p}: malformed network header ({exc})") from None
+
+
+def _leak(raw: Any, layer: str) -> Leak | None:
+    """The ``leak`` field of a layer entry: absent or null (no leak), or ``{"kind", "amount"}``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"kind", "amount"}:
+        raise FormatError(f"layer '{layer}': field 'leak' = {raw!r} must be {{\"kind\": "
+                          f"\"shift\" or \"constant\", \"amount\": N}} or absent (no leak)")
+    amount = raw["amount"]
+    try:
+        return Leak(kind=raw["kind"], amount=amount)
+    except NetworkError as exc:
+        raise NetworkError(f"layer '{layer}': {exc}") from None
 
 
 def _build_network(header: dict[str, Any], arrays: dict[str, np.ndarray], where: str) -> IntNetwork:
@@ -147,7 +180,8 @@ def _build_network(header: dict[str, Any], arrays: dict[str, np.ndarray], where:
                           w_bits=int(_field(entry, "w_bits", lw)),
                           v_bits=int(_field(entry, "v_bits", lw)),
                           threshold=int(_field(entry, "threshold", lw)),
-                          reset=_field(entry, "reset", lw), initial_membrane=init)
+                          reset=_field(entry, "reset", lw), initial_membrane=init,
+                          leak=_leak(entry.get("leak"), name))
             if kind == "conv2d":
                 layers.append(Conv2d(**common, stride=tuple(entry.get("stride", (1, 1))),
                                      padding=tuple(entry.get("padding", (0, 0)))))

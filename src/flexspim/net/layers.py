@@ -1,16 +1,35 @@
-"""Layers of the integer network (docs/design.md §3, §4 ``net``).
+"""Layers of the integer network (docs/design.md §3, §4 ``net``; docs/arithmetic.md).
 
 Every spiking layer (``Conv2d``, ``Linear``) holds integer weights of ``w_bits`` bits and
-integrate-and-fire neurons whose membranes are ``v_bits``-bit two's-complement integers::
+integrate-and-fire neurons whose membranes are ``v_bits``-bit two's-complement integers,
+optionally leaky (``leak``, a :class:`Leak`; None, the default, is no leak: IF)::
 
-    at timestep t:  v <- wrap_v(v + sum of the weights of this timestep's input events)
-                    s  = (v >= threshold)
-                    v <- wrap_v(v - threshold)  if s and reset == "subtract"   (default)
-                    v <- 0                      if s and reset == "zero"
+    at timestep t (t = 0, 1, ..., T-1):
+        v <- v - leak_term(v)                       only with a leak (LIF), every neuron
+        v <- wrap_v(v + sum of the weights of this timestep's input events)
+        s  = (v >= threshold)
+        v <- wrap_v(v - threshold)  if s and reset == "subtract"   (default)
+        v <- 0                      if s and reset == "zero"
 
 ``wrap_v`` wraps modulo 2**v_bits into [-2**(v_bits-1), 2**(v_bits-1) - 1] (the macro's adder).
-There is no bias and no leak. ``SpikeMaxPool`` ORs the spikes in each window; ``Flatten`` only
-reshapes. Shapes are (channels, height, width) for feature maps and (features,) after flattening.
+
+The leak is applied once per timestep to every membrane of the layer, before that timestep's
+events are integrated, at t = 0 too (an ``initial_membrane`` is leaked once before the first
+events; a zero membrane stays zero). Its term, exact in integers:
+
+- ``Leak("shift", k)``, 1 <= k <= v_bits - 1: ``leak_term(v) = trunc(v / 2**k)``, rounded
+  toward zero (``sign(v) * (|v| >> k)``), so ``v <- v - trunc(v / 2**k)`` ~ ``v * (1 - 2**-k)``.
+  Rounding toward zero makes the decay symmetric, ``leak(-v) = -leak(v)``: a membrane of either
+  sign with ``|v| < 2**k`` is left as it is (an arithmetic shift, ``v >> k``, rounds toward
+  -inf instead and would decay -1 to 0 but never +1).
+- ``Leak("constant", c)``, 1 <= c <= 2**(v_bits-1) - 1: ``leak_term(v) = clamp(v, -c, c)``,
+  i.e. ``v <- v - sign(v) * min(|v|, c)``: c units toward zero, never past it.
+
+Both give ``|v - leak_term(v)| <= |v|`` with the sign of v (or 0), so a leaked membrane stays in
+the ``v_bits`` range: the leak acts on the wrapped membrane and can never overflow (nor count
+an overflow event). There is no bias. ``SpikeMaxPool`` ORs the spikes in each window; ``Flatten``
+only reshapes. Shapes are (channels, height, width) for feature maps and (features,) after
+flattening.
 """
 
 from __future__ import annotations
@@ -21,6 +40,7 @@ from typing import ClassVar, Literal
 import numpy as np
 
 from flexspim.errors import NetworkError
+from flexspim.macro.leak import LEAK_KINDS, leak_range
 
 ResetMode = Literal["subtract", "zero"]
 RESET_MODES: tuple[str, ...] = ("subtract", "zero")
@@ -52,6 +72,54 @@ def wrap(values: np.ndarray | int, bits: int) -> np.ndarray | int:
         return ((v + half) & mask) - half
 
 
+@dataclass(frozen=True)
+class Leak:
+    """The leak of a spiking layer's membranes (module docstring): ``kind`` ``shift`` (amount:
+    the shift k, ``v <- v - trunc(v / 2**k)``) or ``constant`` (amount: c, ``v <- v -
+    clamp(v, -c, c)``). Its range depends on the layer's ``v_bits`` (:meth:`check`)."""
+
+    kind: str
+    amount: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in LEAK_KINDS:
+            raise NetworkError(f"leak kind {self.kind!r}: use one of {', '.join(LEAK_KINDS)}")
+        if isinstance(self.amount, bool) or not isinstance(self.amount, (int, np.integer)) \
+                or self.amount < 1:
+            raise NetworkError(f"leak {self.kind} = {self.amount!r} must be an integer >= 1")
+        object.__setattr__(self, "amount", int(self.amount))
+
+    def check(self, v_bits: int, layer: str) -> None:
+        """Raise NetworkError naming ``layer`` unless the amount fits ``v_bits``-bit membranes
+        (a shift in [1, v_bits - 1], a constant in [1, 2**(v_bits-1) - 1])."""
+        lo, hi = leak_range(self.kind, v_bits)
+        if not lo <= self.amount <= hi:
+            raise NetworkError(f"layer '{layer}': leak {self.kind} = {self.amount} must be in "
+                               f"[{lo}, {hi}] for v_bits = {v_bits}")
+
+    def term(self, v: np.ndarray | int) -> np.ndarray | int:
+        """``leak_term(v)`` of integers (module docstring): ``trunc(v / 2**k)`` or
+        ``clamp(v, -c, c)``; int64 arrays or Python ints."""
+        if isinstance(v, (int, np.integer)):
+            x, a = int(v), self.amount
+            if self.kind == "shift":
+                return (abs(x) >> a) * (1 if x > 0 else -1)
+            return max(-a, min(a, x))
+        arr = np.asarray(v, dtype=np.int64)
+        if self.kind == "shift":
+            mask = np.int64((1 << self.amount) - 1)
+            return (arr + np.where(arr < 0, mask, np.int64(0))) >> np.int64(self.amount)
+        return np.clip(arr, -self.amount, self.amount)
+
+    def apply(self, v: np.ndarray | int) -> np.ndarray | int:
+        """The leaked membrane ``v - leak_term(v)``."""
+        return v - self.term(v)  # type: ignore[operator]
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"kind": ..., "amount": ...}`` (the network file's ``leak`` field)."""
+        return {"kind": self.kind, "amount": self.amount}
+
+
 def _pair(value: int | tuple[int, int] | list[int], name: str, layer: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)):
         out = (int(value), int(value))
@@ -65,7 +133,8 @@ def _pair(value: int | tuple[int, int] | list[int], name: str, layer: str) -> tu
 
 @dataclass(frozen=True, eq=False)
 class SpikingLayer:
-    """Fields shared by layers with weights and integrate-and-fire neurons."""
+    """Fields shared by layers with weights and integrate-and-fire neurons (leaky with
+    ``leak``)."""
 
     kind: ClassVar[str] = "spiking"
 
@@ -77,6 +146,8 @@ class SpikingLayer:
     reset: ResetMode = DEFAULT_RESET
     #: Initial membrane: None (all zero), or an int array of the layer's output shape.
     initial_membrane: np.ndarray | None = None
+    #: The membranes' leak (module docstring); None: no leak (IF), the default.
+    leak: Leak | None = None
 
     def _validate_neurons(self) -> None:
         n = self.name
@@ -99,6 +170,11 @@ class SpikingLayer:
         if self.reset not in RESET_MODES:
             raise NetworkError(f"layer '{n}': reset = {self.reset!r}; use one of "
                                f"{', '.join(RESET_MODES)}")
+        if self.leak is not None:
+            if not isinstance(self.leak, Leak):
+                raise NetworkError(f"layer '{n}': leak = {self.leak!r} must be a Leak(kind, "
+                                   f"amount) or None (no leak)")
+            self.leak.check(self.v_bits, n)
         w = self.weight
         if not isinstance(w, np.ndarray) or not np.issubdtype(w.dtype, np.integer):
             raise NetworkError(f"layer '{n}': weights must be an integer array, got "

@@ -7,7 +7,8 @@ process that layer's input events, then compare membranes with the threshold and
     for t in range(T):
         x = spikes[t]                                   # counts: k = k events at a pixel
         for layer in net.layers:
-            conv2d / linear:  exact = v + W * x          # one SOP per (event, existing synapse)
+            conv2d / linear:  v = v - leak_term(v)       # only a leaky layer (t = 0 too)
+                              exact = v + W * x          # one SOP per (event, existing synapse)
                               overflow += (exact outside the v_bits range)
                               v = wrap_v(exact)          # the macro's adder wraps mod 2**v_bits
                               s = v >= threshold;  v = v - threshold*s  (or 0 where s)
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from flexspim.errors import FormatError, NetworkError
-from flexspim.net.layers import Conv2d, Flatten, SpikeMaxPool, SpikingLayer, int_range
+from flexspim.net.layers import Conv2d, Flatten, Leak, SpikeMaxPool, SpikingLayer, int_range
 from flexspim.net.network import IntNetwork
 
 #: Largest magnitude the reference lets an exact sum reach, so that int64 never wraps silently.
@@ -67,7 +68,8 @@ class ReferenceResult:
     step_sops: np.ndarray
     #: ``[T, N, L]`` output events (spikes; for maxpool/flatten their output events).
     step_output_spikes: np.ndarray
-    #: ``[T, N, L]`` neurons whose exact sum (membrane + the timestep's inputs) left the range.
+    #: ``[T, N, L]`` neurons whose exact sum (membrane, leaked, + the timestep's inputs) left
+    #: the range.
     step_overflow: np.ndarray
     #: ``[T, N, L]`` smallest / largest membrane after integration (wrapped), before reset.
     step_membrane_min: np.ndarray
@@ -103,6 +105,26 @@ def wrap_t(v: torch.Tensor, bits: int) -> torch.Tensor:
         return v.clone()
     half = 1 << (bits - 1)
     return ((v + half) & ((1 << bits) - 1)) - half
+
+
+def _shift_term(v: torch.Tensor, k: int) -> torch.Tensor:
+    """``trunc(v / 2**k)`` of int64 ``v``: an arithmetic shift of v biased by ``2**k - 1``
+    where v < 0 (no intermediate leaves int64)."""
+    return (v + ((v >> 63) & ((1 << k) - 1))) >> k
+
+
+#: Leak kind -> its term ``leak_term(v)`` on int64 tensors (:mod:`flexspim.net.layers`).
+LEAK_TERMS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
+    "shift": _shift_term,
+    "constant": lambda v, c: v.clamp(-c, c),
+}
+
+
+def leak_t(v: torch.Tensor, leak: Leak | None) -> torch.Tensor:
+    """The leaked membranes ``v - leak_term(v)`` of int64 ``v`` (``v`` itself without a leak)."""
+    if leak is None:
+        return v
+    return v - LEAK_TERMS[leak.kind](v, leak.amount)
 
 
 def int64_matmul(x: torch.Tensor, w: torch.Tensor, *, elementwise: bool | None = None
@@ -261,7 +283,7 @@ def run_reference(net: IntNetwork, spikes: Any, *, return_membranes: bool = Fals
             if isinstance(layer, SpikingLayer):
                 syn, sops = _synaptic_input(layer, x)
                 lo, hi = int_range(layer.v_bits)
-                exact = v[li] + syn
+                exact = leak_t(v[li], layer.leak) + syn
                 counts["sops"][t, :, li] = sops
                 counts["overflow"][t, :, li] = ((exact < lo) | (exact > hi)).reshape(n, -1).sum(1)
                 mem = wrap_t(exact, layer.v_bits)

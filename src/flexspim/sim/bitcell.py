@@ -11,8 +11,11 @@ addition per lane; a round larger than one macro holds is split into several cal
 neuron that receives several events in one timestep adds them in sequence into its wrapped
 ``v_bits`` membrane. A neuron overflowed in the timestep iff the sum of its
 per-lane wrap directions (+1/-1) is nonzero: its exact sum left the range by that many multiples of
-2**v_bits. The SOP counts are the macro's own counters. Threshold and reset follow
-:mod:`flexspim.net.layers`. Meant for small networks and checks: it is slow (about 2e5 SOP/s).
+2**v_bits. The SOP counts are the macro's own counters. Before a leaky layer's SOPs, every
+membrane of the layer is leaked through the macro model (:func:`leak_membranes`,
+:func:`flexspim.macro.leak.in_memory_leak`: read, the periphery's ``-t(v)`` written into scratch
+rows, added in the array). Threshold and reset follow :mod:`flexspim.net.layers`. Meant for
+small networks and checks: it is slow (about 2e5 SOP/s).
 """
 
 from __future__ import annotations
@@ -102,6 +105,24 @@ def macro_lanes(w_bits: int, v_bits: int, spec: MacroSpec | None = None) -> int:
     return (spec.rows // group_rows) * (spec.cols // c)
 
 
+def leak_membranes(mem: np.ndarray, layer: SpikingLayer) -> np.ndarray:
+    """The membranes ``mem`` (int64, flat) of a leaky layer, leaked once through the macro
+    model, as many lanes per call as one macro holds (the operand rows as wide as the
+    membrane's)."""
+    from flexspim.macro.leak import in_memory_leak
+
+    leak = layer.leak
+    if leak is None:
+        return mem
+    cap = macro_lanes(layer.v_bits, layer.v_bits)
+    out = np.empty_like(mem)
+    for c0 in range(0, mem.size, cap):
+        res = in_memory_leak(mem[c0:c0 + cap], kind=leak.kind, amount=leak.amount,
+                             v_bits=layer.v_bits)
+        out[c0:c0 + cap] = np.asarray(res.membranes, dtype=np.int64)
+    return out
+
+
 def _maxpool(layer: SpikeMaxPool, x: np.ndarray) -> np.ndarray:
     kh, kw = layer.kernel
     sh, sw = layer.stride  # type: ignore[misc]
@@ -146,7 +167,7 @@ def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = F
                 expand = SOP_EXPANSION[type(layer)]
                 targets, weights = expand(layer, x)
                 rank = rounds(targets)
-                mem = v[li]
+                mem = v[li] = leak_membranes(v[li], layer)
                 wraps = np.zeros_like(mem)
                 cap = macro_lanes(layer.w_bits, layer.v_bits)
                 for r in range(int(rank.max()) + 1 if rank.size else 0):

@@ -10,7 +10,11 @@ additions in sequence. The per-cell model (the ``bitcell`` engine, :mod:`flexspi
 is the specification: property tests prove the two (and the fast engine and the reference)
 equal in every spike, membrane and count.
 
-Per timestep, after a layer's events (paper §III; docs/design.md §3):
+Per timestep, before a leaky layer's events: every membrane is leaked in place by
+:func:`flexspim.macro.bitslice.leak_planes`, the bit-sliced form of the macro's leak
+(:mod:`flexspim.macro.leak`: the periphery forms ``-t(v)`` from the membrane planes, the
+in-memory addition adds it; no SOP). Per timestep, after a layer's events (paper §III;
+docs/design.md §3):
 
 - **overflow**: each addition reports, per lane, whether it wrapped and in which direction; a
   neuron is an overflow event of the timestep iff its wraps do not cancel (its exact sum left
@@ -32,7 +36,16 @@ from typing import Any
 
 import numpy as np
 
-from flexspim.macro.bitslice import ALL_LANES, WORD_LANES, add_planes, from_planes, to_planes
+from flexspim.macro.bitslice import (
+    ALL_LANES,
+    WORD_LANES,
+    add_planes,
+    at_least,
+    from_planes,
+    leak_planes,
+    to_planes,
+)
+from flexspim.macro.leak import leak_operand_bits
 from flexspim.net.layers import Conv2d, SpikingLayer
 from flexspim.net.network import IntNetwork
 from flexspim.sim import bitcell
@@ -42,6 +55,7 @@ from flexspim.sim.compiled import (
     EventMap,
     _jit,
     conv_form,
+    leak_parameters,
     numba,
     prange,
     run_chunked,
@@ -68,20 +82,6 @@ def _extreme(v: Any, off: int, v_bits: int, lanes: Any, want_max: bool) -> int:
     if (value >> (v_bits - 1)) & 1:
         value -= np.int64(1) << v_bits
     return value
-
-
-@_jit()
-def _at_least(v: Any, off: int, v_bits: int, neg_threshold: int) -> Any:
-    """Lanes of one word where v >= threshold: the sign of v - threshold, added on the planes
-    one bit wider (``neg_threshold`` = -threshold mod 2**(v_bits + 1))."""
-    carry = np.uint64(0)
-    s = np.uint64(0)
-    for b in range(v_bits + 1):
-        a = v[off + min(b, v_bits - 1)]  # sign-extended by one column
-        t = ALL_LANES if (neg_threshold >> b) & 1 else np.uint64(0)
-        s = a ^ t ^ carry
-        carry = (a & t) | (carry & (a ^ t))
-    return ~s
 
 
 @_jit()
@@ -140,11 +140,11 @@ def _integrate(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, v: A
 def _fire(v: Any, geom: Any, thr: Any, subtract: bool, wraps: Any, wrapped: Any, out: Any
           ) -> tuple[int, int, int, int]:
     """Overflow count, min/max, threshold and reset of every word of one sample's planes;
-    spike words into ``out`` ``[OH*OW, words]``. ``thr`` = (-threshold mod 2**(v_bits+1), then
-    the planes of -threshold mod 2**v_bits). Returns (spikes, overflow events, min, max)."""
+    spike words into ``out`` ``[OH*OW, words]``. ``thr`` = (threshold, then the planes of
+    -threshold mod 2**v_bits). Returns (spikes, overflow events, min, max)."""
     masks, dims = geom[3], geom[4]
     n_wd, v_bits = dims[3], dims[5]
-    neg_threshold = np.int64(thr[0])
+    threshold = np.int64(thr[0])
     n_out = 0
     n_over = 0
     mn = np.int64(1) << 62
@@ -160,7 +160,7 @@ def _fire(v: Any, geom: Any, thr: Any, subtract: bool, wraps: Any, wrapped: Any,
                 wrapped[qo] = False
             mn = min(mn, _extreme(v, off, v_bits, masks[o], False))
             mx = max(mx, _extreme(v, off, v_bits, masks[o], True))
-            fired = _at_least(v, off, v_bits, neg_threshold) & masks[o]
+            fired = at_least(v, off, v_bits, threshold) & masks[o]
             if fired != 0:
                 if subtract:
                     add_planes(v, off, thr, 1, v_bits, v_bits, fired)
@@ -181,17 +181,31 @@ def _popcount(word: Any) -> int:
     return n
 
 
+@_jit()
+def _leak(v: Any, geom: Any, leak: Any, op: Any) -> None:
+    """Leak every word of one sample's membrane planes (``leak`` = (code, amount, operand
+    bits); ``op`` scratch planes of at least ``v_bits``)."""
+    masks, dims = geom[3], geom[4]
+    v_bits = dims[5]
+    for qo in range(v.shape[0] // v_bits):
+        leak_planes(v, qo * v_bits, v_bits, leak[0], leak[1], leak[2], op, masks[qo % dims[3]])
+
+
 @_jit(parallel=True)
 def _layer_kernel(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, thr: Any,
-                  subtract: bool, v: Any, out: Any, tallies: Any) -> None:
-    """One IF layer over all T timesteps of every sample (parallel over samples): ``v``
+                  subtract: bool, leak: Any, v: Any, out: Any, tallies: Any) -> None:
+    """One IF or LIF layer over all T timesteps of every sample (parallel over samples): ``v``
     membrane planes ``[N, OH*OW*words*v_bits]`` (initial on entry, final on exit), ``out``
-    spike words ``[T, N, OH*OW, words]``, ``tallies`` int64 ``[6, T, N]``."""
+    spike words ``[T, N, OH*OW, words]``, ``tallies`` int64 ``[6, T, N]``; ``leak`` =
+    (code, amount, operand bits), code 0 without a leak."""
     n_t, n_s = bits.shape[0], bits.shape[1]
     for s in prange(n_s):
         wraps = np.zeros(out.shape[2] * out.shape[3] * 64, dtype=np.int64)
         wrapped = np.zeros(out.shape[2] * out.shape[3], dtype=np.bool_)
+        op = np.zeros(geom[4][5], dtype=np.uint64)
         for t in range(n_t):
+            if leak[0] != 0:
+                _leak(v[s], geom, leak, op)
             n_in, n_sop = _integrate(bits[t, s], counts[t, s] if has_counts else counts[0, 0],
                                      has_counts, geom, w, v[s], wraps, wrapped)
             n_out, n_over, mn, mx = _fire(v[s], geom, thr, subtract, wraps, wrapped, out[t, s])
@@ -214,12 +228,20 @@ def _plane_words(values: np.ndarray, bits: int) -> np.ndarray:
 
 
 def _thresholds(layer: SpikingLayer) -> np.ndarray:
-    """(-threshold mod 2**(v_bits+1), then the v_bits planes of -threshold) for :func:`_fire`."""
+    """(threshold, then the v_bits planes of -threshold) for :func:`_fire`."""
     v_bits = layer.v_bits
     neg = (-layer.threshold) % (1 << v_bits)
     planes = [ALL_LANES if (neg >> b) & 1 else np.uint64(0) for b in range(v_bits)]
-    first = np.uint64((-layer.threshold) % (1 << (v_bits + 1)))
-    return np.array([first, *planes], dtype=np.uint64)
+    return np.array([layer.threshold, *planes], dtype=np.uint64)
+
+
+def _leak_kernel_args(layer: SpikingLayer) -> np.ndarray:
+    """(code, amount, operand bits) of the layer's leak for :func:`_leak` (zeros: none)."""
+    if layer.leak is None:
+        return np.zeros(3, dtype=np.int64)
+    code, amount, _ = leak_parameters(layer).tolist()
+    bits = leak_operand_bits(layer.leak.kind, layer.leak.amount, layer.v_bits)
+    return np.array([code, amount, bits], dtype=np.int64)
 
 
 def run_spiking(layer: SpikingLayer, events: EventMap, bound: int, membranes: bool = False
@@ -247,8 +269,8 @@ def run_spiking(layer: SpikingLayer, events: EventMap, bound: int, membranes: bo
     counts = events.counts if events.counts is not None else np.zeros((1,) * 5, np.int32)
     with numba.parallel_chunksize(1):
         _layer_kernel(events.bits, counts, events.counts is not None, geom,
-                      w.reshape(-1), _thresholds(layer), layer.reset == "subtract", v,
-                      out.reshape(n_t, n, oh * ow, n_wd), tallies)
+                      w.reshape(-1), _thresholds(layer), layer.reset == "subtract",
+                      _leak_kernel_args(layer), v, out.reshape(n_t, n, oh * ow, n_wd), tallies)
     out_map = EventMap(out, (n_o, oh, ow), None, flat=not isinstance(layer, Conv2d))
     if not membranes:
         return out_map, tallies, None

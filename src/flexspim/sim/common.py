@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexspim.errors import NetworkError
+from flexspim.errors import ConfigError, NetworkError
 from flexspim.net.layers import Conv2d, SpikingLayer
 from flexspim.net.network import IntNetwork
 
@@ -160,3 +160,27 @@ def layer_input_bounds(net: IntNetwork, max_count: int) -> list[int]:
 def layer_neurons(net: IntNetwork) -> tuple[int, ...]:
     """Output size (neurons or output events per timestep at most) of every layer."""
     return tuple(int(np.prod(out)) for _, out in net.shapes)
+
+
+def leak_operations(net: IntNetwork, n_samples: int, n_timesteps: int) -> np.ndarray:
+    """int64 ``[L, T]``: membranes leaked per layer and timestep over ``n_samples`` samples.
+
+    The leak is time-driven (docs/arithmetic.md "Leak"): every membrane of a leaky layer, every
+    timestep, whatever the events; 0 for layers without a leak or without membranes.
+    """
+    per_layer = [int(np.prod(out)) * int(n_samples)
+                 if isinstance(layer, SpikingLayer) and layer.leak is not None else 0
+                 for layer, (_, out) in zip(net.layers, net.shapes, strict=True)]
+    return np.repeat(np.asarray(per_layer, dtype=np.int64)[:, None], int(n_timesteps), axis=1)
+
+
+def refuse_leaky(net: IntNetwork, what: str) -> None:
+    """Raise ConfigError naming the first leaky layer of ``net``: ``what`` (an engine) cannot
+    execute a leak."""
+    for layer in net.spiking_layers:
+        leak = layer.leak
+        if leak is not None:
+            raise ConfigError(f"layer '{layer.name}' of network '{net.name}' leaks ({leak.kind} "
+                              f"{leak.amount}): {what} does not execute leaky layers yet; "
+                              f"simulate it without a mapping (flexspim simulate NET DATA, or "
+                              f"flexspim.sim.simulate) for its spikes and counts")

@@ -17,6 +17,9 @@ every membrane with the threshold. This backend does the same work on the CPU:
   rows, and is stored once (:func:`vsum`); small layers store the weights per group of 4 input
   channels as the 16 subset sums, so a pixel adds one row per group with events
   (:func:`weight_rows`). One SOP per (event, synapse): SOPs come from each pixel's fan-out.
+- **Leak.** A leaky layer first decays its membranes, one pass per timestep before the events
+  (:func:`_leak_lanes`: ``v - trunc(v / 2**k)`` as a biased arithmetic shift, or ``v -
+  clamp(v, -c, c)``; the result stays in the lane and the ``v_bits`` range).
 - **Fire.** One pass per timestep over the layer's membranes: ``v <- wrap(v + acc)``, overflow
   events counted, min/max, threshold, reset, spike bits; ``acc`` is cleared on the way.
 
@@ -50,6 +53,7 @@ except ImportError:  # pragma: no cover - exercised only where Numba is not inst
     trailing_zeros = None
 
 from flexspim.errors import ConfigError
+from flexspim.macro.bitslice import LEAK_CODES
 from flexspim.net.layers import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer, int_range
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import (
@@ -376,6 +380,31 @@ def _fire(v: Any, acc: Any, lim: Any, subtract: bool, flags: Any) -> tuple[Any, 
 
 
 @_jit()
+def _leak_lanes(v: Any, leak: Any) -> None:
+    """``v <- v - leak_term(v)`` on every lane of one sample (``v`` flat, the lane type);
+    ``leak`` int64 = (:data:`~flexspim.macro.bitslice.LEAK_CODES` code, shift k or constant c,
+    ``2**k - 1``). The arithmetic runs in int64 and every result fits the lane."""
+    kind, amount, mask = leak[0], leak[1], leak[2]
+    if kind == 1:
+        for o in range(v.shape[0]):
+            x = np.int64(v[o])
+            v[o] = x - ((x + (mask if x < 0 else 0)) >> amount)
+    else:
+        for o in range(v.shape[0]):
+            x = np.int64(v[o])
+            v[o] = x - min(max(x, -amount), amount)
+
+
+def leak_parameters(layer: SpikingLayer) -> np.ndarray:
+    """int64 (code, amount, 2**amount - 1) of a layer's leak for the kernels ((0, 0, 0): none)."""
+    leak = layer.leak
+    if leak is None:
+        return np.zeros(3, dtype=np.int64)
+    mask = (1 << leak.amount) - 1 if leak.kind == "shift" else 0
+    return np.array([LEAK_CODES[leak.kind], leak.amount, mask], dtype=np.int64)
+
+
+@_jit()
 def _pack(flags: Any, any_ovf: bool, n_real: int, out: Any) -> tuple[int, int]:
     """Spike bits of every output pixel into ``out`` ``[Q, words]`` from the fire flags of
     :func:`_fire` (``[2, Q*lanes]``); lanes from ``n_real`` on are padding (they copy channel
@@ -404,8 +433,9 @@ def _pack(flags: Any, any_ovf: bool, n_real: int, out: Any) -> tuple[int, int]:
 
 @_jit(parallel=True)
 def _layer_kernel(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, n_real: int,
-                  lim: Any, subtract: bool, v: Any, out: Any, tallies: Any) -> None:
-    """One IF layer over all T timesteps of every sample (parallel over samples).
+                  lim: Any, subtract: bool, leak: Any, v: Any, out: Any, tallies: Any) -> None:
+    """One IF or LIF layer over all T timesteps of every sample (parallel over samples);
+    ``leak``: :func:`leak_parameters`.
 
     ``bits`` input event map ``[T, N, H, W, words]`` (``counts`` int32 ``[T, N, H, W, C]`` when
     ``has_counts``); ``w`` flat ``[KH*KW*C*lanes]`` and ``v`` ``[N, OH*OW*lanes]`` (initial
@@ -418,6 +448,8 @@ def _layer_kernel(bits: Any, counts: Any, has_counts: bool, geom: Any, w: Any, n
         flags = np.zeros((2, v.shape[1]), dtype=np.uint8)
         chans = np.empty(64 * bits.shape[4] + ROW_GROUP, dtype=np.int64)
         for t in range(n_t):
+            if leak[0] != 0:
+                _leak_lanes(v[s], leak)
             n_in, n_sop = _integrate(bits[t, s], counts[t, s] if has_counts else counts[0, 0],
                                      has_counts, geom, w, acc, chans)
             mn, mx, any_ovf = _fire(v[s], acc, lim, subtract, flags)
@@ -666,8 +698,8 @@ def run_spiking(layer: SpikingLayer, events: EventMap, bound: int, membranes: bo
     geom = _geometry(form, n_l, w.shape[1], grouped)
     with numba.parallel_chunksize(1):  # samples one at a time: a busy core takes fewer
         _layer_kernel(events.bits, counts, events.counts is not None, geom, w.reshape(-1), n_o,
-                      _limits(layer, dtype), layer.reset == "subtract", v,
-                      out.reshape(n_t, n, oh * ow, -1), tallies)
+                      _limits(layer, dtype), layer.reset == "subtract", leak_parameters(layer),
+                      v, out.reshape(n_t, n, oh * ow, -1), tallies)
     out_map = EventMap(out, (n_o, oh, ow), None, flat=isinstance(layer, Linear))
     if not membranes:
         return out_map, tallies, None

@@ -18,7 +18,7 @@ import numpy as np
 from flexspim.errors import ConfigError, FormatError, NetworkError
 from flexspim.net.network import IntNetwork
 from flexspim.sim import bitcell, bitlevel, fast
-from flexspim.sim.common import BatchStats, layer_neurons, merge_stats
+from flexspim.sim.common import BatchStats, layer_neurons, leak_operations, merge_stats
 from flexspim.sim.result import SimResult
 
 #: Largest event count per pixel and bin, plus one (float32 inputs of the fast engine stay exact
@@ -187,4 +187,5 @@ def assemble_result(net: IntNetwork, merged: BatchStats, engine: str, n_timestep
         membrane_min=merged.membrane_min, membrane_max=merged.membrane_max,
         sample_sops=merged.sample_sops, sample_spikes=merged.sample_spikes,
         sample_input_events=merged.sample_input_events, final_membranes=merged.final_membranes,
+        leak_ops=leak_operations(net, int(counts.shape[0]), n_timesteps),
     )

@@ -9,10 +9,12 @@ Two backends (:data:`BACKENDS`) with identical results and counts:
   counts overflow, thresholds and resets; spikes travel between layers as bit maps. Exact
   integer lanes: int16 where ``v_bits <= 16`` and the timestep's input fits, else int32 or
   int64 (:func:`flexspim.sim.compiled.lane_dtype`).
-- ``torch``: without leak, a layer's synaptic input at timestep t depends only on that layer's
-  input events at t, so one convolution (or matrix product) over all ``T x N`` input frames
-  gives every timestep's input at once; only the integrate/threshold/reset scan runs
-  sequentially over T. The convolution runs in float32 when every partial sum stays below
+- ``torch``: a layer's synaptic input at timestep t depends only on that layer's input events
+  at t (a leak acts on the membranes, not on the input), so one convolution (or matrix
+  product) over all ``T x N`` input frames gives every timestep's input at once; only the
+  leak/integrate/threshold/reset scan runs sequentially over T. A leak is exact in the scan's
+  arithmetic: ``trunc(v * 2**-k)`` of an integer-valued float is exact (a power-of-two scale),
+  and so is ``clamp``. The convolution runs in float32 when every partial sum stays below
   2**24, in float64 below 2**53, and otherwise as an exact int64 sum over kernel taps; the scan
   runs in float32/float64 under the same rule applied to ``2**(v_bits-1) + bound``, otherwise
   in int64; a timestep whose membranes leave the ``v_bits`` range is wrapped in int64 (mod
@@ -34,7 +36,7 @@ import numpy as np
 
 from flexspim._device import exact_math, is_cuda
 from flexspim.errors import ConfigError
-from flexspim.net.layers import Conv2d, Flatten, SpikeMaxPool, SpikingLayer, int_range
+from flexspim.net.layers import Conv2d, Flatten, Leak, SpikeMaxPool, SpikingLayer, int_range
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import (
     FLOAT32_EXACT,
@@ -150,7 +152,8 @@ SCAN_CHUNK = 1 << 18
 
 def _scan(layer: SpikingLayer, syn: Any, n_t: int, n: int, dtype: Any, li: int,
           stats: dict[str, np.ndarray]) -> tuple[Any, Any]:
-    """Integrate, threshold and reset over T; returns (spikes [T*N, ...] float32, membranes).
+    """Leak, integrate, threshold and reset over T; returns (spikes [T*N, ...] float32,
+    membranes).
 
     Samples are independent, so the scan runs over chunks of samples, each chunk over all T.
     """
@@ -177,6 +180,19 @@ def _scan(layer: SpikingLayer, syn: Any, n_t: int, n: int, dtype: Any, li: int,
     return spikes, v
 
 
+def _leak_step(v: Any, leak: Leak) -> None:
+    """``v <- v - leak_term(v)`` in place, exact in v's dtype (float32/float64 integer values,
+    or int64)."""
+    import torch
+
+    if leak.kind == "constant":
+        v.sub_(v.clamp(-leak.amount, leak.amount))
+    elif v.dtype == torch.int64:
+        v.sub_(_reference()._shift_term(v, leak.amount))
+    else:
+        v.sub_(torch.trunc(v * 2.0 ** -leak.amount))
+
+
 def _scan_chunk(layer: SpikingLayer, v: Any, syn: Any, spikes: Any, n: int, s0: int, s1: int,
                 n_t: int, dtype: Any, li: int, stats: dict[str, np.ndarray], vmin: np.ndarray,
                 vmax: np.ndarray) -> None:
@@ -185,6 +201,8 @@ def _scan_chunk(layer: SpikingLayer, v: Any, syn: Any, spikes: Any, n: int, s0: 
     lo, hi = int_range(layer.v_bits)
     thr = layer.threshold
     for t in range(n_t):
+        if layer.leak is not None:
+            _leak_step(v, layer.leak)
         v.add_(syn[t * n + s0 : t * n + s1])
         mn, mx = (a.item() for a in torch.aminmax(v))
         if mn < lo or mx > hi:

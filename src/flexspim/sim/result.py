@@ -45,6 +45,8 @@ class SimResult:
       left the signed ``v_bits`` range, i.e. whose membrane wrapped (docs/design.md §3 Overflow).
     - ``membrane_min/max[l, t]``: smallest/largest membrane over samples and neurons *after
       integration (wrapped), before the threshold comparison and reset*.
+    - ``leak_ops[l, t]``: membranes leaked (every neuron of a leaky layer, every timestep and
+      sample; 0 for layers without a leak). Results written before the leak existed read as 0.
     """
 
     engine: str
@@ -82,6 +84,13 @@ class SimResult:
             return None
         return [n for n, k in zip(self.layer_names, self.layer_kinds, strict=True)
                 if k in SPIKING_KINDS]
+    #: ``[L, T]`` membranes leaked (class docstring); None: zeros of that shape.
+    leak_ops: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.leak_ops is None:
+            object.__setattr__(self, "leak_ops", np.zeros(
+                (len(self.layer_names), int(self.n_timesteps)), dtype=np.int64))
 
     @property
     def accuracy(self) -> float | None:
@@ -134,7 +143,7 @@ class SimResult:
         """Rebuild a result from :meth:`to_dict`'s document; FormatError names what is wrong."""
         doc = check_versioned(doc, RESULT_FORMAT, RESULT_VERSION, where)
         names = {f.name for f in fields(cls)}
-        optional = ("network", "layer_neurons", "layer_kinds")
+        optional = ("network", "layer_neurons", "layer_kinds", "leak_ops")
         missing = [k for k in names if k not in doc and k not in optional]
         if missing:
             raise FormatError(f"{where}: result field(s) {', '.join(sorted(missing))} missing; "
@@ -150,13 +159,15 @@ class SimResult:
                                          for m in doc["final_membranes"]]
             kw["layer_neurons"] = tuple(int(x) for x in doc.get("layer_neurons", ()))
             kw["layer_kinds"] = tuple(str(x) for x in doc.get("layer_kinds", ()))
+            if doc.get("leak_ops") is not None:
+                kw["leak_ops"] = np.asarray(doc["leak_ops"], dtype=np.int64)
             kw["n_samples"], kw["n_timesteps"] = int(doc["n_samples"]), int(doc["n_timesteps"])
             kw["layer_names"] = [str(x) for x in doc["layer_names"]]
         except (TypeError, ValueError, OverflowError) as exc:
             raise FormatError(f"{where}: malformed result field ({exc})") from None
         n_l, n_t, n = len(kw["layer_names"]), kw["n_timesteps"], kw["n_samples"]
-        for k in STEP_FIELDS:
-            if kw[k].shape != (n_l, n_t):
+        for k in (*STEP_FIELDS, "leak_ops"):
+            if kw.get(k) is not None and kw[k].shape != (n_l, n_t):
                 raise FormatError(f"{where}: field '{k}' has shape {kw[k].shape}, expected "
                                   f"[layers, timesteps] = ({n_l}, {n_t})")
         for k in SAMPLE_FIELDS:
@@ -189,7 +200,7 @@ def result_differences(a: SimResult, b: SimResult, *, membranes: bool = True) ->
     for k in ("n_samples", "n_timesteps", "layer_names"):
         if getattr(a, k) != getattr(b, k):
             out.append(k)
-    for k in ("predictions", "output_counts", *STEP_FIELDS, *SAMPLE_FIELDS):
+    for k in ("predictions", "output_counts", *STEP_FIELDS, *SAMPLE_FIELDS, "leak_ops"):
         x, y = getattr(a, k), getattr(b, k)
         if x.shape != y.shape or not np.array_equal(x, y):
             out.append(k)

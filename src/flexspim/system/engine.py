@@ -39,7 +39,7 @@ from flexspim.errors import ConfigError
 from flexspim.hw import Hardware
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
-from flexspim.sim.common import merge_stats
+from flexspim.sim.common import merge_stats, refuse_leaky
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
 from flexspim.system import kernel
@@ -176,6 +176,7 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
         raise ConfigError(f"unknown system-engine mode '{mode}'; use one of {', '.join(MODES)}")
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size = {batch_size} must be >= 1")
+    refuse_leaky(net, "the system engine")  # until it executes leaks (docs/arithmetic.md)
     prog = program if program is not None else build_program(net, mapping, hw)
     if isinstance(inputs, Trace):
         if inputs.network != net.name:

@@ -42,6 +42,8 @@ import torch.nn.functional as F
 from flexspim._device import resolve_device, training_math
 from flexspim._io import stamped, write_json, write_text_atomic, write_with
 from flexspim.errors import ConfigError, FormatError
+from flexspim.macro.leak import leak_range
+from flexspim.net import Leak
 from flexspim.train import distributed
 from flexspim.train.arch import Architecture, preset
 from flexspim.train.distributed import DataParallel
@@ -65,6 +67,11 @@ CHECKPOINT_VERSION = 1
 METRICS_FORMAT = "flexspim-train-metrics"
 METRICS_VERSION = 1
 CHECKPOINT_NAME = "checkpoint.pt"
+#: Neuron models ``train`` trains: integrate-and-fire, or leaky (an integer leak per layer).
+NEURONS = ("if", "lif")
+#: Default leak of ``neuron="lif"`` without an amount: shift 4, a decay of 15/16 per timestep
+#: (time constant 16 timesteps; snnTorch's tutorials train with beta = 0.9-0.95).
+DEFAULT_LEAK_SHIFT = 4
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,10 @@ class TrainConfig:
     ``--resume --epochs N``). ``batch_size``: samples per step (default 16, tuned on the digits
     preset), whatever the number of processes (each takes a share). ``augment``: augment the
     training events anew every epoch (Tonic's ``EventDrop``, :mod:`flexspim.train.loader`;
-    needs event data).
+    needs event data). ``neuron``: ``if`` or ``lif``; a LIF network leaks by ``leak_shift``
+    (shift k, one for every spiking layer or one per layer; default
+    :data:`DEFAULT_LEAK_SHIFT`) or ``leak_constant`` (c integer membrane units), the integer
+    leak the exported network keeps (:class:`~flexspim.net.Leak`).
     """
 
     preset: str = "digits"
@@ -95,25 +105,67 @@ class TrainConfig:
     threshold_init: float = DEFAULT_THRESHOLD_INIT
     surrogate_slope: float = DEFAULT_SURROGATE_SLOPE
     augment: bool = False
+    neuron: str = "if"
+    leak_shift: tuple[int, ...] = ()
+    leak_constant: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        for key in ("w_bits", "v_bits"):
+        for key in ("w_bits", "v_bits", "leak_shift", "leak_constant"):
             val = getattr(self, key)
             object.__setattr__(self, key, (int(val),) if isinstance(val, (int, np.integer))
                                else tuple(int(v) for v in val))
+        self._check_neuron()
         for key in ("epochs", "time_bins", "batch_size"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"training option {key} = {getattr(self, key)} must be >= 1")
         if self.lr <= 0:
             raise ConfigError(f"training option lr = {self.lr} must be > 0")
 
+    def _check_neuron(self) -> None:
+        if self.neuron not in NEURONS:
+            raise ConfigError(f"training option neuron = {self.neuron!r}; use one of "
+                              f"{', '.join(NEURONS)}")
+        if self.neuron == "if" and (self.leak_shift or self.leak_constant):
+            raise ConfigError("a leak (--leak-shift / --leak-constant) needs neuron 'lif' "
+                              "(--neuron lif)")
+        if self.leak_shift and self.leak_constant:
+            raise ConfigError("give either a leak shift or a leak constant, not both")
+        if self.neuron == "lif" and not (self.leak_shift or self.leak_constant):
+            object.__setattr__(self, "leak_shift", (DEFAULT_LEAK_SHIFT,))
+
+    @property
+    def network_name(self) -> str:
+        """Default name of the exported network: ``<preset>_net``, ``<preset>_lif_net`` for
+        leaky neurons (``flexspim train`` and ``flexspim export`` agree on it)."""
+        return f"{self.preset}_net" if self.neuron == "if" else f"{self.preset}_{self.neuron}_net"
+
     def bits(self, key: str) -> int | tuple[int, ...]:
         val = getattr(self, key)
         return val[0] if len(val) == 1 else val
 
+    def leaks(self) -> Leak | list[Leak] | None:
+        """The leak of every spiking layer (one for all, or one per layer; None for IF).
+
+        ConfigError (one line) when an amount does not fit the membranes it leaks."""
+        kind, amounts = (("shift", self.leak_shift) if self.leak_shift else
+                         ("constant", self.leak_constant))
+        if self.neuron == "if":
+            return None
+        n = max(len(amounts), len(self.v_bits))
+        pairs = [(amounts[i % len(amounts)], self.v_bits[i % len(self.v_bits)], i)
+                 for i in range(n)]
+        for a, v_bits, i in pairs:
+            lo, hi = leak_range(kind, v_bits)
+            if not lo <= a <= hi:
+                raise ConfigError(f"--leak-{kind} {a} must be in [{lo}, {hi}] for the "
+                                  f"{v_bits}-bit membranes of spiking layer {i + 1}")
+        out = [Leak(kind, a) for a in amounts]
+        return out[0] if len(out) == 1 else out
+
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
-        doc["w_bits"], doc["v_bits"] = list(self.w_bits), list(self.v_bits)
+        for key in ("w_bits", "v_bits", "leak_shift", "leak_constant"):
+            doc[key] = list(getattr(self, key))
         return doc
 
     @staticmethod
@@ -127,7 +179,8 @@ def build_model(config: TrainConfig, arch: Architecture) -> QuantSNN:
     torch.manual_seed(config.seed)
     return QuantSNN(arch, w_bits=config.bits("w_bits"), v_bits=config.bits("v_bits"),
                     reset=config.reset, learn_threshold=config.learn_threshold,
-                    threshold_init=config.threshold_init, surrogate_slope=config.surrogate_slope)
+                    threshold_init=config.threshold_init, surrogate_slope=config.surrogate_slope,
+                    leaks=config.leaks())
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,4 +1,5 @@
-"""Quantization-aware surrogate-gradient IF SNN whose evaluation is the integer network's arithmetic.
+"""Quantization-aware surrogate-gradient IF/LIF SNN whose evaluation is the integer network's
+arithmetic.
 
 Units and quantization (per spiking layer ``l``, docs/design.md §3):
 
@@ -8,10 +9,17 @@ Units and quantization (per spiking layer ``l``, docs/design.md §3):
 - membranes are kept in units of ``s_l``: ``v`` is an integer of ``v_bits`` bits;
 - the threshold is learned (or fixed) in float units ``tau_l`` and used as the integer
   ``theta_l = clamp(round(tau_l / s_l), 1, 2**(v_bits-1) - 1)`` (straight-through estimator);
-- per timestep: ``v <- wrap_v(v + sum q x)``, ``spike = v >= theta``, reset by subtracting
-  ``theta`` (default) or to zero. ``wrap_v`` is the macro adder's two's-complement wrap; training
-  applies the same wrap in the forward pass with an identity gradient ("wrap-aware" training: an
-  overflow that happens is seen by the loss exactly as the chip would compute it).
+- per timestep: ``v <- v - leak_term(v)`` (leaky layers only), ``v <- wrap_v(v + sum q x)``,
+  ``spike = v >= theta``, reset by subtracting ``theta`` (default) or to zero. ``wrap_v`` is the
+  macro adder's two's-complement wrap; training applies the same wrap in the forward pass with
+  an identity gradient ("wrap-aware" training: an overflow that happens is seen by the loss
+  exactly as the chip would compute it);
+- the leak (:class:`~flexspim.net.Leak`, one per spiking layer or none) is the integer network's
+  own, on the integer-valued membrane: ``v - trunc(v / 2**k)`` (shift) or ``v - clamp(v, -c, c)``
+  (constant, ``c`` in integer membrane units), exact in float32 below 2**24. Its gradient is
+  straight-through: the smooth decay ``1 - 2**-k`` for a shift (what the exact step function
+  approximates; it carries the temporal credit assignment of BPTT), the identity for a
+  constant. So the forward pass computes exactly the leak :func:`export_network` writes.
 - spikes use a fast-sigmoid surrogate gradient on ``z = (v - theta) / theta``:
   ``d spike / d z = 1 / (1 + slope |z|)**2`` (SuperSpike, Zenke & Ganguli 2018).
 
@@ -37,7 +45,7 @@ from torch import nn
 
 from flexspim._device import exact_math
 from flexspim.errors import ConfigError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool
+from flexspim.net import Conv2d, Flatten, IntNetwork, Leak, Linear, SpikeMaxPool
 from flexspim.net.layers import RESET_MODES, int_range
 from flexspim.train.arch import Architecture, ConvSpec, FlattenSpec, LinearSpec, PoolSpec
 
@@ -83,6 +91,20 @@ def wrap_float(v: torch.Tensor, bits: int) -> torch.Tensor:
     return v + (wrapped - v).detach()
 
 
+def leak_float(v: torch.Tensor, leak: Leak) -> torch.Tensor:
+    """``v - leak_term(v)`` of integer-valued floats, exact (module docstring); the gradient is
+    the smooth decay ``1 - 2**-k`` of a shift leak, the identity of a constant leak."""
+    if leak.kind == "shift":
+        exact = v - torch.trunc(v * 2.0 ** -leak.amount)
+        smooth = v * (1.0 - 2.0 ** -leak.amount)
+    else:
+        exact = v - v.clamp(-leak.amount, leak.amount)
+        smooth = v
+    # the value is exactly `exact` (smooth - smooth is 0 exactly; smooth + (exact - smooth)
+    # could round in float32), the gradient that of `smooth`
+    return exact.detach() + (smooth - smooth.detach())
+
+
 class _Spike(torch.autograd.Function):
     """Heaviside ``z >= 0`` forward, fast-sigmoid surrogate backward."""
 
@@ -98,6 +120,17 @@ class _Spike(torch.autograd.Function):
         return grad / (1.0 + ctx.slope * z.abs()) ** 2, None
 
 
+def _leaks(leaks: Leak | Sequence[Leak | None] | None, n: int) -> list[Leak | None]:
+    """One leak (or None) per spiking layer from one for all or one per layer."""
+    if leaks is None or isinstance(leaks, Leak):
+        return [leaks] * n
+    out = list(leaks)
+    if len(out) != n:
+        raise ConfigError(f"leaks: {len(out)} given, the network has {n} spiking layers; give "
+                          f"one leak or one per spiking layer")
+    return out
+
+
 def _per_layer(bits: int | Sequence[int], n: int, name: str) -> list[int]:
     out = [int(bits)] * n if isinstance(bits, (int, np.integer)) else [int(b) for b in bits]
     if len(out) != n:
@@ -110,28 +143,37 @@ def _per_layer(bits: int | Sequence[int], n: int, name: str) -> list[int]:
 
 
 class QuantSNN(nn.Module):
-    """A quantization-aware IF SNN built from an :class:`Architecture`.
+    """A quantization-aware IF (or, with ``leaks``, LIF) SNN built from an :class:`Architecture`.
 
     ``forward(x)`` takes event counts ``[T, N, C, H, W]`` and returns the output layer's spike
     counts ``[N, classes]`` (float, differentiable through the surrogate). With ``exact=True``
-    it computes the integer network's arithmetic exactly (float64, no gradient).
+    it computes the integer network's arithmetic exactly (float64, no gradient). ``leaks``: one
+    :class:`~flexspim.net.Leak` for every spiking layer, or one per layer (None: IF).
     """
 
     def __init__(self, arch: Architecture, *, w_bits: int | Sequence[int] = 8,
                  v_bits: int | Sequence[int] = 16, reset: str = "subtract",
                  learn_threshold: bool = True,
                  threshold_init: float = DEFAULT_THRESHOLD_INIT,
-                 surrogate_slope: float = DEFAULT_SURROGATE_SLOPE) -> None:
+                 surrogate_slope: float = DEFAULT_SURROGATE_SLOPE,
+                 leaks: Leak | Sequence[Leak | None] | None = None) -> None:
         super().__init__()
         n = len(arch.spiking)
         self.arch = arch
         self.w_bits = _per_layer(w_bits, n, "w_bits")
         self.v_bits = _per_layer(v_bits, n, "v_bits")
-        for spec, wb, vb in zip(arch.spiking, self.w_bits, self.v_bits, strict=True):
+        self.leaks = _leaks(leaks, n)
+        for spec, wb, vb, leak in zip(arch.spiking, self.w_bits, self.v_bits, self.leaks,
+                                      strict=True):
             if vb < 2 or wb > vb:
                 raise ConfigError(f"layer '{spec.name}': w_bits = {wb}, v_bits = {vb}; a weight "
                                   f"is added into its membrane, so 1 <= w_bits <= v_bits, "
                                   f"v_bits >= 2")
+            if leak is not None:
+                try:
+                    leak.check(vb, spec.name)
+                except ValueError as exc:
+                    raise ConfigError(str(exc)) from None
         if reset not in RESET_MODES:
             raise ConfigError(f"reset = {reset!r}; use one of {', '.join(RESET_MODES)}")
         if threshold_init <= 0:
@@ -166,6 +208,10 @@ class QuantSNN(nn.Module):
         i = [s.name for s in self.arch.spiking].index(name)
         return self.w_bits[i], self.v_bits[i]
 
+    def leak_of(self, name: str) -> Leak | None:
+        """The leak of spiking layer ``name`` (None: IF)."""
+        return self.leaks[[s.name for s in self.arch.spiking].index(name)]
+
     def quantized(self, name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(integer-valued weights, integer-valued threshold, scale) of spiking layer ``name``."""
         wb, vb = self.bits_of(name)
@@ -185,14 +231,17 @@ class QuantSNN(nn.Module):
             return h.sum(dim=0).flatten(1)
 
     def _neurons(self, name: str, syn: torch.Tensor, exact: bool) -> torch.Tensor:
-        """IF dynamics over time for synaptic input ``syn`` ``[T, N, ...]``; returns spikes."""
+        """IF/LIF dynamics over time for synaptic input ``syn`` ``[T, N, ...]``; returns spikes."""
         q, theta, _ = self.quantized(name)
         _, vb = self.bits_of(name)
+        leak = self.leak_of(name)
         if exact:
             theta = theta.detach().to(syn.dtype)
         v = torch.zeros_like(syn[0])
         out = []
         for t in range(syn.shape[0]):
+            if leak is not None:
+                v = leak_float(v, leak)
             v = wrap_float(v + syn[t], vb)
             if exact:
                 s = (v >= theta).to(v.dtype)
@@ -287,7 +336,7 @@ def export_network(model: QuantSNN, name: str | None = None) -> IntNetwork:
     """The :class:`~flexspim.net.IntNetwork` that computes exactly what ``model`` evaluates.
 
     Weights are ``q_l`` (integers of ``w_bits``), thresholds ``theta_l`` (integers in weight
-    units, ``v_bits``), the model's reset mode; layer names are the architecture's.
+    units, ``v_bits``), the model's reset mode and leaks; layer names are the architecture's.
     """
     layers: list = []
     with torch.no_grad():
@@ -297,7 +346,7 @@ def export_network(model: QuantSNN, name: str | None = None) -> IntNetwork:
                 wb, vb = model.bits_of(spec.name)
                 common = dict(name=spec.name, weight=q.round().to(torch.int64).cpu().numpy(),
                               w_bits=wb, v_bits=vb, threshold=int(theta.round().item()),
-                              reset=model.reset)
+                              reset=model.reset, leak=model.leak_of(spec.name))
                 if isinstance(spec, ConvSpec):
                     layers.append(Conv2d(**common, stride=(spec.stride, spec.stride),
                                          padding=(spec.padding, spec.padding)))

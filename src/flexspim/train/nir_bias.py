@@ -1,4 +1,4 @@
-"""Biases as always-on inputs: exact, with nothing but integrate-and-fire layers (docs/nir.md).
+"""Biases as always-on inputs: exact, with nothing but the network's own neurons (docs/nir.md).
 
 The FlexSpIM neuron has no bias (paper §II: IF neurons, membrane += weight per input event). A
 bias ``b`` added to a neuron's input at every timestep is one more weight, ``b``, on an input
@@ -12,7 +12,8 @@ once per timestep. :func:`fold_biases` builds those inputs:
 - a layer whose successors need always-on inputs passes them on through *relay* neurons: extra
   output channels whose weights from the always-on inputs add up to exactly the layer's threshold
   ``theta`` (pieces of at most ``2**(w_bits-1) - 1``), so they fire at every timestep and, under
-  either reset, return to 0;
+  either reset, return to 0 (a leak leaves a zero membrane at zero, so relays of a leaky layer
+  fire at every timestep too; they take the layer's leak like its other neurons);
 - spike max-pooling keeps an always-on channel always on, and flattening a ``(C, H, W)`` map
   turns each always-on channel into ``H * W`` always-on features.
 
@@ -104,7 +105,7 @@ def _conv_with_on(layer: Conv2d, shp_in: tuple[int, ...], shp_out: tuple[int, ..
         out[o:, on[k], th, tw] = piece
     return Conv2d(name=layer.name, weight=out, w_bits=layer.w_bits, v_bits=layer.v_bits,
                   threshold=layer.threshold, reset=layer.reset, stride=layer.stride,
-                  padding=layer.padding)
+                  padding=layer.padding, leak=layer.leak)
 
 
 def _linear_with_on(layer: Linear, n_in: int, on: list[int], bias: np.ndarray | None,
@@ -119,7 +120,7 @@ def _linear_with_on(layer: Linear, n_in: int, on: list[int], bias: np.ndarray | 
                               else []):
         out[o:, on[k]] = piece
     return Linear(name=layer.name, weight=out, w_bits=layer.w_bits, v_bits=layer.v_bits,
-                  threshold=layer.threshold, reset=layer.reset)
+                  threshold=layer.threshold, reset=layer.reset, leak=layer.leak)
 
 
 def _grow(shape: tuple[int, ...], extra: int) -> tuple[int, ...]:

@@ -6,11 +6,19 @@ Accepted chains are those snnTorch, Sinabs, SpikingJelly, Norse and flexspim wri
 
 Each synapse + neuron pair becomes one spiking layer quantized to ``w_bits`` / ``v_bits``:
 
-- neurons: ``IF``, and ``LIF`` with ``tau = r = inf`` (snnTorch's ``Leaky(beta=1)``), the
-  integrate-and-fire neuron of the chip (paper §II). A leak (finite ``tau``) or a synaptic
-  filter (``CubaLIF``) has no counterpart and is refused, naming the node. Input gain per
-  timestep: ``r`` (Sinabs, Norse, flexspim write ``r = 1``), or 1 when ``r * dt = 1``
-  (SpikingJelly writes ``r = 1/dt``, NIR's continuous-time IF); ``inf/inf`` LIF: 1;
+- neurons: ``IF`` (the chip's integrate-and-fire neuron, paper §II) and ``LIF``. Input gain
+  per timestep of an IF: ``r`` (Sinabs, Norse, flexspim write ``r = 1``), or 1 when ``r * dt =
+  1`` (SpikingJelly writes ``r = 1/dt``, NIR's continuous-time IF). A LIF, ``tau dv/dt =
+  (v_leak - v) + r I``, is read in forward-Euler steps of ``dt`` (as snnTorch, SpikingJelly and
+  Norse step it): ``v <- (1 - dt/tau) v + (dt/tau) v_leak + (r dt/tau) I``. Its decay per step
+  ``1 - dt/tau`` becomes the nearest integer leak (:func:`nearest_leak`: a shift k, decay
+  ``1 - 2**-k``, or no leak at all), the relative error of the decay is reported per layer,
+  the input gain is ``r dt / tau`` and ``(dt/tau) v_leak`` becomes a bias. ``tau = r = inf``
+  (snnTorch's ``Leaky(beta=1)``) is IF with gain 1. Refused, in one line that gives the reason
+  and the nearest model that imports: a decay faster than the fastest integer leak (``tau <
+  2 dt``: nearest ``tau = 2 dt``, shift 1), time constants that differ between the neurons of a
+  layer (nearest: one per layer, their median), and a synaptic filter (``CubaLIF``: nearest a
+  LIF with its ``tau_mem``);
 - biases (``Conv2d.bias``, ``Affine.bias``) become weights of always-on inputs
   (:mod:`flexspim.train.nir_bias`);
 - pooling followed by a ``Threshold`` is spike OR pooling (``SpikeMaxPool``); ``AvgPool2d`` /
@@ -27,7 +35,9 @@ Each synapse + neuron pair becomes one spiking layer quantized to ``w_bits`` / `
 - Flatten: any ``start_dim`` / ``end_dim`` (a leading batch dimension included) that flattens the
   whole (C, H, W) sample to one vector;
 - reset: the node's ``reset`` metadata if present, else ``reset`` given by the caller, else NIR's
-  own semantics (reset to ``v_reset``, which must be 0: mode ``zero``).
+  own semantics (reset to ``v_reset``, which must be 0: mode ``zero``). In that last case the
+  report says so, because snnTorch and Sinabs reset by subtraction by default and write
+  ``v_reset = 0`` (or nothing) all the same (:data:`RESET_NOTE`).
 
 NIR has no batch-norm node: fold batch-norm into the synapse before exporting
 (:func:`flexspim.train.nir_torch.fold_batchnorm`).
@@ -46,15 +56,22 @@ from typing import Any
 import numpy as np
 
 from flexspim.errors import FormatError, NetworkError
-from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool
+from flexspim.net import Conv2d, Flatten, IntNetwork, Leak, Linear, SpikeMaxPool
 from flexspim.net.layers import RESET_MODES, int_range
 from flexspim.train.nir_bias import fold_biases
 
 #: snnTorch's and SpikingJelly's export time step (s): SpikingJelly's IF ``r = 1/dt``.
 DEFAULT_DT = 1e-4
-#: The neuron the chip has, and how each framework writes it (for refusal messages).
-IF_HINT = ("export integrate-and-fire neurons: snnTorch Leaky(beta=1.0), Sinabs IAF, "
-           "SpikingJelly IFNode, Norse IAFCell")
+#: What a framework's model imports as (for refusal messages).
+NEURON_HINT = ("export IF or LIF neurons: snnTorch Leaky, Sinabs IAF / LIF, SpikingJelly "
+               "IFNode / LIFNode, Norse IAFCell / LIFBoxCell")
+#: Said at import when the reset comes from the file's ``v_reset`` alone (no ``--reset``, no
+#: flexspim metadata): which reset that is, which frameworks mean another one, how to choose.
+RESET_NOTE = ("reset: the file gives no reset but v_reset = 0, so neurons reset to zero (NIR's "
+              "meaning, --reset zero); snnTorch (Leaky, Synaptic: reset_mechanism='subtract' by "
+              "default) and Sinabs (IAF, LIF: MembraneSubtract by default) subtract the "
+              "threshold yet write v_reset = 0 or nothing: for such a model import with --reset "
+              "subtract (--reset zero keeps zero and drops this note)")
 
 
 def _nir() -> Any:
@@ -67,10 +84,13 @@ def _nir() -> Any:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """What :func:`network_from_nir` did: per-layer weight scales and every approximation."""
+    """What :func:`network_from_nir` did: per-layer weight scales, the relative error of each
+    leaky layer's decay per timestep (``(integer decay - file's decay) / file's decay``), and
+    every approximation (``notes``)."""
 
     scales: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    decay_errors: dict[str, float] = field(default_factory=dict)
 
 
 def _arr(value: Any) -> np.ndarray:
@@ -155,6 +175,8 @@ class _State:
     biases: dict[str, np.ndarray] = field(default_factory=dict)
     scales: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    decay_errors: dict[str, float] = field(default_factory=dict)
+    reset_implied: bool = False
 
 
 def _check_no_pending(st: _State, name: str, node: Any) -> None:
@@ -284,29 +306,93 @@ def _on_linear(st: _State, name: str, node: Any) -> None:
     st.shape = (int(w.shape[0]),)
 
 
-def _gain_if(name: str, node: Any, dt: float) -> float:
+@dataclass(frozen=True)
+class _Neuron:
+    """A neuron node read as an integer neuron: input gain per timestep, decay per timestep
+    (None: no leak), the time constant behind it, and the input per timestep that a resting
+    potential ``v_leak`` adds."""
+
+    gain: float
+    decay: float | None = None
+    tau: float = math.inf
+    rest: float = 0.0
+
+
+def _model_if(name: str, node: Any, dt: float) -> _Neuron:
     r = _uniform(name, node, "r", node.r)
-    return 1.0 if math.isclose(r * dt, 1.0, rel_tol=1e-6) else r
+    return _Neuron(1.0 if math.isclose(r * dt, 1.0, rel_tol=1e-6) else r)
 
 
-def _gain_lif(name: str, node: Any, dt: float) -> float:
+def _tau(name: str, node: Any, dt: float) -> float:
+    """The layer's time constant; one line naming the nearest model when it differs between
+    neurons or is not a positive time."""
+    arr = _arr(node.tau).reshape(-1)
+    if arr.size and not np.allclose(arr, arr[0], rtol=1e-6, atol=0.0):
+        raise NetworkError(f"{_where(name, node)}: tau differs between neurons ({arr.min():g} "
+                           f"to {arr.max():g} s); the integer network has one leak per layer: "
+                           f"nearest representable is one tau per layer, e.g. their median "
+                           f"{float(np.median(arr)):g} s")
     tau = _uniform(name, node, "tau", node.tau)
+    if not tau > 0:
+        raise NetworkError(f"{_where(name, node)}: tau = {tau:g} s is not a time constant "
+                           f"(must be > 0); nearest representable: tau = {2 * dt:g} s (leak "
+                           f"shift 1) or inf (no leak)")
+    return tau
+
+
+def _model_lif(name: str, node: Any, dt: float) -> _Neuron:
+    tau = _tau(name, node, dt)
     r = _uniform(name, node, "r", node.r)
-    if math.isinf(tau) and math.isinf(r) and _uniform(name, node, "v_leak", node.v_leak) == 0:
-        return 1.0  # snnTorch Leaky(beta=1): tau = r = dt / (1 - beta) = inf, an IF neuron
-    raise NetworkError(f"{_where(name, node)}: leaky neuron (tau = {tau:g} s); the FlexSpIM "
-                       f"neuron is integrate-and-fire without leak; {IF_HINT}")
+    v_leak = _uniform(name, node, "v_leak", node.v_leak)
+    if math.isinf(tau):
+        if math.isinf(r) and v_leak == 0:
+            return _Neuron(1.0)  # snnTorch Leaky(beta=1): tau = r = dt / (1 - beta) = inf, IF
+        raise NetworkError(f"{_where(name, node)}: tau = inf with r = {r:g}, v_leak = "
+                           f"{v_leak:g}: no input reaches the membrane; nearest representable: "
+                           f"an IF neuron (tau = r = inf, v_leak = 0)")
+    decay = 1.0 - dt / tau
+    if decay < 0.5:
+        raise NetworkError(f"{_where(name, node)}: tau = {tau:g} s at dt = {dt:g} s decays by "
+                           f"{decay:.4g} per step, faster than the fastest integer leak (a "
+                           f"shift of 1 halves the membrane); nearest representable: tau = "
+                           f"{2 * dt:g} s (leak shift 1), or import with the exporter's --dt")
+    return _Neuron(r * dt / tau, decay, tau, dt / tau * v_leak)
 
 
-def _gain_cuba(name: str, node: Any, dt: float) -> float:
-    raise NetworkError(f"{_where(name, node)}: current-based neuron (synaptic filter and leak); "
-                       f"the FlexSpIM neuron is integrate-and-fire without either; {IF_HINT}")
+def _model_cuba(name: str, node: Any, dt: float) -> _Neuron:
+    tau = _uniform(name, node, "tau_mem", node.tau_mem)
+    raise NetworkError(f"{_where(name, node)}: current-based neuron (a synaptic current filter "
+                       f"before the leaky membrane) cannot be represented; nearest "
+                       f"representable: a LIF neuron with tau = tau_mem = {tau:g} s and no "
+                       f"synaptic filter; {NEURON_HINT}")
 
 
-#: Neuron node type name -> input gain per time step (or a refusal).
-_NEURON_GAIN: dict[str, Callable[[str, Any, float], float]] = {
-    "IF": _gain_if, "LIF": _gain_lif, "CubaLIF": _gain_cuba,
+#: Neuron node type name -> its reading as an integer neuron (or a refusal).
+_NEURON_MODEL: dict[str, Callable[[str, Any, float], _Neuron]] = {
+    "IF": _model_if, "LIF": _model_lif, "CubaLIF": _model_cuba,
 }
+
+
+def nearest_leak(decay: float, v_bits: int) -> tuple[Leak | None, float]:
+    """The integer leak whose decay per step is nearest ``decay`` (in [0.5, 1]): a shift k in
+    [1, v_bits - 1] (decay ``1 - 2**-k``) or none (decay 1); returns it and its decay."""
+    options: list[tuple[Leak | None, float]] = [(None, 1.0)]
+    options += [(Leak("shift", k), 1.0 - 2.0 ** -k) for k in range(1, v_bits)]
+    return min(options, key=lambda o: abs(o[1] - decay))
+
+
+def _leak_of(st: _State, syn: _Synapse, model: _Neuron) -> Leak | None:
+    """The nearest integer leak of a LIF, its decay error recorded and noted."""
+    if model.decay is None:
+        return None
+    leak, decay = nearest_leak(model.decay, st.v_bits)
+    err = (decay - model.decay) / model.decay
+    st.decay_errors[syn.name] = err
+    got = "no leak (IF)" if leak is None else f"leak shift {leak.amount}"
+    st.notes.append(f"{syn.name}: LIF tau = {model.tau:g} s at dt = {st.dt:g} s decays by "
+                    f"{model.decay:.6g} per step -> {got}, decay {decay:.6g}: relative error "
+                    f"{err:+.3%}")
+    return leak
 
 
 def _quantize(w_eff: np.ndarray, b_eff: np.ndarray | None, w_bits: int
@@ -348,9 +434,13 @@ def _reset_mode(st: _State, name: str, node: Any) -> str:
     reset = _meta(node, "reset") or st.reset
     if reset is None:
         v_reset = getattr(node, "v_reset", None)
-        if v_reset is not None and _uniform(name, node, "v_reset", v_reset) != 0:
-            raise NetworkError(f"{_where(name, node)}: v_reset = {v_reset!r} is not 0; the "
-                               f"integer network resets to 0 or subtracts the threshold")
+        value = 0.0 if v_reset is None else _uniform(name, node, "v_reset", v_reset)
+        if value != 0:
+            raise NetworkError(f"{_where(name, node)}: v_reset = {value:g} is not 0; the "
+                               f"integer network resets to 0 or subtracts the threshold: "
+                               f"nearest representable: v_reset = 0 (--reset zero) or "
+                               f"--reset subtract")
+        st.reset_implied = True
         reset = "zero"
     if reset not in RESET_MODES:
         raise NetworkError(f"{_where(name, node)}: reset {reset!r}; use one of "
@@ -374,16 +464,23 @@ def _on_neuron(st: _State, name: str, node: Any) -> None:
         raise NetworkError(f"{_where(name, node)}: a neuron node must follow a Conv2d or Linear "
                            f"node")
     syn = st.synapse
-    gain = _NEURON_GAIN[type(node).__name__](name, node, st.dt)
+    model = _NEURON_MODEL[type(node).__name__](name, node, st.dt)
+    gain = model.gain
     v_thr = _uniform(name, node, "v_threshold", node.v_threshold)
     reset = _reset_mode(st, name, node)
     if v_thr <= 0 or gain <= 0:
         raise NetworkError(f"{_where(name, node)}: threshold {v_thr:g} and input gain {gain:g} "
                            f"must be > 0")
     b_eff = None if syn.bias is None else syn.bias * gain * syn.divisor
+    if model.rest:
+        n_out = syn.weight.shape[0]
+        b_eff = (np.zeros(n_out) if b_eff is None else b_eff) + model.rest * syn.divisor
+        st.notes.append(f"{syn.name}: resting potential v_leak held as a bias of dt/tau * "
+                        f"v_leak = {model.rest:g} per step")
     q, bq, scale = _quantize(syn.weight if gain == 1.0 else syn.weight * gain, b_eff, st.w_bits)
     common = dict(name=syn.name, weight=q, w_bits=st.w_bits, v_bits=st.v_bits,
-                  threshold=_threshold(st, syn, node, v_thr, scale), reset=reset)
+                  threshold=_threshold(st, syn, node, v_thr, scale), reset=reset,
+                  leak=_leak_of(st, syn, model))
     if syn.kind == "conv2d":
         st.layers.append(Conv2d(**common, stride=syn.stride, padding=syn.padding))
     else:
@@ -526,7 +623,10 @@ def network_from_nir(graph: Any, *, w_bits: int = 8, v_bits: int = 16, reset: st
     fold = fold_biases(input_shape, st.layers, st.biases)
     net = IntNetwork(input_shape=(input_shape[0] + fold.always_on, *input_shape[1:]),
                      layers=fold.layers, name=name, always_on=fold.always_on)
-    return net, ImportReport(scales=dict(st.scales), notes=(*st.notes, *fold.notes))
+    reset_note = (RESET_NOTE,) if st.reset_implied else ()
+    return net, ImportReport(scales=dict(st.scales), notes=(*reset_note, *st.notes,
+                                                            *fold.notes),
+                             decay_errors=dict(st.decay_errors))
 
 
 def import_nir(path: str | os.PathLike[str], **kwargs: Any) -> tuple[IntNetwork, ImportReport]:

@@ -10,6 +10,12 @@ Import lives in :mod:`flexspim.train.nir_import` (re-exported here). Export
   ``v_threshold = theta - 0.5``: NIR fires on ``v > v_threshold``, the integer network on
   ``v >= theta``, identical for integer membranes. NIR has no subtract reset and no widths, so
   the node's metadata holds ``reset``, ``w_bits``, ``v_bits`` and the integer ``threshold``;
+- a layer with a shift leak k gets a ``LIF`` node ``<name>_lif`` instead: ``tau = 2**k * dt``
+  (decay ``1 - dt/tau = 1 - 2**-k`` per step of ``dt`` = :data:`DEFAULT_DT`, snnTorch's),
+  ``r = tau / dt`` (input gain 1), ``v_leak = 0``, the same threshold and reset; the metadata
+  adds ``leak`` (``shift``), ``leak_shift`` (k), ``dt`` and ``leak_rounding`` (``toward zero``:
+  NIR's LIF is a real-valued decay, the integer network truncates ``v / 2**k``). A constant
+  leak has no NIR node (NIR's leaks are exponential) and is refused;
 - ``SpikeMaxPool`` (OR of spikes) becomes ``SumPool2d`` then ``Threshold(0.5)`` named
   ``<name>_or`` (NIR has no max-pool; a sum of binary spikes above 0.5 is their OR).
 
@@ -24,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from flexspim._io import write_with
-from flexspim.errors import FormatError
+from flexspim.errors import FormatError, NetworkError
 from flexspim.net import Conv2d, IntNetwork, Linear, SpikeMaxPool, SpikingLayer
 from flexspim.train.nir_import import DEFAULT_DT, ImportReport, import_nir, network_from_nir
 
@@ -49,12 +55,27 @@ def _threshold_dtype(threshold: float) -> type:
     return np.float32 if abs(threshold) < 2.0**23 else np.float64
 
 
-def _if_node(nir: Any, layer: SpikingLayer, shape: tuple[int, ...], threshold: float) -> Any:
-    return nir.IF(r=np.ones(shape, dtype=np.float32),
-                  v_threshold=np.full(shape, threshold, dtype=_threshold_dtype(threshold)),
-                  v_reset=np.zeros(shape, dtype=np.float32),
-                  metadata={"reset": layer.reset, "w_bits": int(layer.w_bits),
-                            "v_bits": int(layer.v_bits), "threshold": int(layer.threshold)})
+def _neuron_node(nir: Any, layer: SpikingLayer, shape: tuple[int, ...], threshold: float
+                 ) -> tuple[str, Any]:
+    """(name suffix, node): an ``IF`` node, or a ``LIF`` node for a shift leak (module
+    docstring)."""
+    meta: dict[str, Any] = {"reset": layer.reset, "w_bits": int(layer.w_bits),
+                            "v_bits": int(layer.v_bits), "threshold": int(layer.threshold)}
+    v_thr = np.full(shape, threshold, dtype=_threshold_dtype(threshold))
+    leak = layer.leak
+    if leak is None:
+        return "_if", nir.IF(r=np.ones(shape, dtype=np.float32), v_threshold=v_thr,
+                             v_reset=np.zeros(shape, dtype=np.float32), metadata=meta)
+    if leak.kind != "shift":
+        raise NetworkError(f"layer '{layer.name}': a {leak.kind} leak has no NIR node (NIR's "
+                           f"LIF decays exponentially); export IF or shift-leak layers only, "
+                           f"or keep the flexspim network file")
+    tau = float(2 ** leak.amount) * DEFAULT_DT  # float64: dt / tau is exactly 2**-k
+    meta.update(leak="shift", leak_shift=int(leak.amount), dt=DEFAULT_DT,
+                leak_rounding="toward zero")
+    return "_lif", nir.LIF(tau=np.full(shape, tau), r=np.full(shape, tau / DEFAULT_DT),
+                           v_leak=np.zeros(shape), v_threshold=v_thr,
+                           v_reset=np.zeros(shape, dtype=np.float32), metadata=meta)
 
 
 def _graph_from_layers(net: IntNetwork, weights: dict[str, np.ndarray],
@@ -83,8 +104,9 @@ def _graph_from_layers(net: IntNetwork, weights: dict[str, np.ndarray],
         if isinstance(layer, SpikeMaxPool):
             chain.append(f"{layer.name}_or")
         if isinstance(layer, SpikingLayer):
-            nodes[f"{layer.name}_if"] = _if_node(nir, layer, shp_out, thresholds[layer.name])
-            chain.append(f"{layer.name}_if")
+            suffix, node = _neuron_node(nir, layer, shp_out, thresholds[layer.name])
+            nodes[f"{layer.name}{suffix}"] = node
+            chain.append(f"{layer.name}{suffix}")
     nodes["output"] = nir.Output(output_type=np.array(net.shapes[-1][1]))
     chain.append("output")
     return nir.NIRGraph(nodes=nodes, edges=list(zip(chain[:-1], chain[1:], strict=True)),

@@ -85,6 +85,10 @@ def train_command(config: TrainConfig, *, data: str | os.PathLike[str] | None,
              "--time-bins", str(config.time_bins), "--batch-size", str(config.batch_size),
              "--lr", repr(float(config.lr)), "--w-bits", _bits_text(config.w_bits),
              "--v-bits", _bits_text(config.v_bits), "--reset", config.reset]
+    if config.neuron != "if":
+        argv += ["--neuron", config.neuron]
+        argv += (["--leak-shift", _bits_text(config.leak_shift)] if config.leak_shift else
+                 ["--leak-constant", _bits_text(config.leak_constant)])
     if not config.learn_threshold:
         argv.append("--fixed-threshold")
     if config.augment:
@@ -150,6 +154,8 @@ def model_record(checkpoint: Checkpoint, summary: dict[str, Any], net: IntNetwor
         "v_bits": [int(la.v_bits) for la in net.spiking_layers],
         "thresholds": [int(la.threshold) for la in net.spiking_layers],
         "reset": config.reset, "input_shape": list(net.input_shape),
+        "neuron": config.neuron,
+        "leaks": [None if la.leak is None else la.leak.to_dict() for la in net.spiking_layers],
         "commands": [summary["command"], export_cmd],
         "command": f"{summary['command']} && {export_cmd}",
         "config": config.to_dict(), "data": summary.get("data"),
