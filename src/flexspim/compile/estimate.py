@@ -283,13 +283,8 @@ def fire_stats(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, spike
     when an event reaches it, or after one of its neurons spiked."""
     n_t, n = spikes.shape[0], max(spikes.shape[1], 1)
     ng = og.groups if og.option.stationary == "membranes" else og.memory_groups
-    grp = _neuron_groups(geo, og)
-    hit = np.zeros((n_t, spikes.shape[1], ng), dtype=bool)
-    cnt = np.zeros((n_t, spikes.shape[1], ng))
-    for g in np.unique(grp):
-        sel = spikes[:, :, grp == g]
-        hit[:, :, g] = sel.any(axis=2)
-        cnt[:, :, g] = sel.sum(axis=2)
+    cnt = _group_sums(np.asarray(spikes, dtype=np.float64), _neuron_groups(geo, og), ng)
+    hit = cnt > 0
     if hw.system.controller.compare == "all":
         compared = np.full(ng, float(n_t))
     else:
@@ -299,6 +294,17 @@ def fire_stats(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, spike
         active[1:] |= hit[:-1]
         compared = active.sum(axis=(0, 1)) / n
     return FireStats(compared, hit.sum(axis=(0, 1)) / n, cnt.sum(axis=(0, 1)) / n)
+
+
+def _group_sums(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """``[..., n_groups]``: ``x`` ``[..., items]`` summed over the items of each group."""
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    out = np.zeros(x.shape[:-1] + (n_groups,))
+    if order.size:
+        out[..., g[starts]] = np.add.reduceat(x[..., order], starts, axis=-1)
+    return out
 
 
 def _touched(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, ng: int) -> np.ndarray:
@@ -311,10 +317,7 @@ def _touched(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, ng: int
     if og.option.stationary == "membranes":
         oy, ox = np.divmod(np.arange(geo.out_positions), geo.out_hw[1])
         block = oy * og.n_blocks + ox // og.pack
-        out = np.zeros(events.shape[:2] + (og.groups // og.n_cg,), dtype=bool)
-        for b in np.unique(block):
-            out[:, :, b] = reached[:, :, block == b].any(axis=2)
-        reached = out
+        reached = _group_sums(reached.astype(np.float64), block, og.groups // og.n_cg) > 0
     return np.repeat(reached, og.n_cg, axis=2)[:, :, :ng]
 
 

@@ -2,17 +2,22 @@
 
 - ``ws``: weights stationary in every layer (the classic CIM-SNN dataflow);
 - ``os``: membranes stationary in every layer;
-- ``hs-min``: the paper's hybrid rule, the smaller operand of each layer stays;
+- ``hs-min``: hybrid stationarity as we read the paper (§III, Fig. 4: "HS-min"): the smaller
+  operand of each layer stays (what HS-min minimises is not in the text we could read);
+- ``hs-traffic``: hybrid stationarity by traffic: per layer the operand whose residency saves
+  the most memory traffic per array row, under the macros' capacity
+  (:func:`traffic_stationarity`);
 - ``optimal``: an exact integer linear program (PuLP/CBC) over every layer's stationary
   operand, lane width, lane packing and resident row groups, and the buffer share of every
   off-array operand, minimising the estimated energy of one inference
   (:mod:`flexspim.compile.estimate`, priced by :mod:`flexspim.energy.prices`) under the macros'
   rows and the buffer size.
 
-The fixed policies choose, per layer, the shape (lane width and packing) with the lowest
-estimated energy for their stationary operand, then fill the arrays with the row groups that
-save the most energy per row. ``stationary={"conv1": "membranes"}`` forces layers under any
-policy (the others follow the policy).
+The fixed policies choose, per layer, the operand shape by capacity (:func:`capacity_shapes`:
+the densest first, so the most stationary operands are resident, then cheaper shapes while
+everything still fits), then fill the arrays with the row groups that save the most energy per
+row. ``stationary={"conv1": "membranes"}`` forces layers under any policy (the others follow
+the policy).
 """
 
 from __future__ import annotations
@@ -63,12 +68,13 @@ from flexspim.compile.placement import (
 )
 from flexspim.compile.program import scratch_slots
 from flexspim.compile.rules import BITS_PER_KIB, scratch_reserve_fits, scratch_rows_fit
+from flexspim.energy.counts import FIELD_INDEX
 from flexspim.energy.prices import Prices, dynamic_energy_pj, price
 from flexspim.errors import ConfigError, MappingError
 from flexspim.hw import Hardware
 from flexspim.net.network import IntNetwork
 
-POLICIES: tuple[str, ...] = ("ws", "os", "hs-min", "optimal")
+POLICIES: tuple[str, ...] = ("ws", "os", "hs-min", "hs-traffic", "optimal")
 #: Short names accepted for forced stationarity (``--stationary conv1=os``).
 STATIONARY_ALIASES: dict[str, str] = {"ws": "weights", "weights": "weights", "w": "weights",
                                       "os": "membranes", "membranes": "membranes",
@@ -219,20 +225,56 @@ def _context(net: IntNetwork, hw: Hardware, activity: Activity | None,
                 _forced(net, stationary), placement, _forced_shapes(net, hw, shapes))
 
 
-def _best_shape(ctx: _Ctx, i: int, stationary: str) -> OptionGeometry:
-    """Shape with the lowest energy for ``stationary``, fully resident, off-array in the buffer
-    (ties: the first of :meth:`_Ctx.options`, the widest lanes without packing)."""
-    best: tuple[float, OptionGeometry] | None = None
+def _full_energy(ctx: _Ctx, i: int, og: OptionGeometry) -> float:
+    """Estimated energy of layer i under ``og`` with its stationary operand fully resident and
+    the streamed operand in the buffer (the cost per operation of a shape)."""
+    g, st = ctx.geos[i], og.option.stationary
+    return ctx.energy(i, og, og.groups, g.operand_bits(st), g.streamed_bits(st), 0.0)
+
+
+def _shape_options(ctx: _Ctx, i: int, stationary: str) -> list[OptionGeometry]:
     st = ctx.forced[i] or stationary
-    for og in ctx.options(i, (st,)):
-        g = ctx.geos[i]
-        e = ctx.energy(i, og, og.groups, g.operand_bits(st), g.streamed_bits(st), 0.0)
-        if best is None or e < best[0] - 1e-9:
-            best = (e, og)
-    if best is None:
+    opts = ctx.options(i, (st,))
+    if not opts:
         raise MappingError("scratch-rows", f"layer '{ctx.geos[i].name}': no operand shape "
                            f"fits the macro's rows; use a larger macro")
-    return best[1]
+    return opts
+
+
+def _array_rows(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> int:
+    """Rows the macros offer to resident operands with these shapes (scratch rows apart)."""
+    hw = ctx.hw
+    scratch = scratch_slots(hw) * max(og.scratch_rows for og in ogs)
+    return hw.system.n_macros * max(hw.macro.rows - scratch, 0)
+
+
+def capacity_shapes(ctx: _Ctx, stationary: Sequence[str]) -> list[OptionGeometry]:
+    """Per layer the operand shape (lane width, packing) for ``stationary[i]``: the densest
+    shape first, the one whose stationary operand takes the fewest rows, so that the most
+    stationary operands are resident; then, while every layer stays wholly resident, shapes
+    cheaper per operation, the largest energy saving per extra row first (docs/compiler.md)."""
+    opts = [_shape_options(ctx, i, st) for i, st in enumerate(stationary)]
+    cost = [{id(og): _full_energy(ctx, i, og) for og in o} for i, o in enumerate(opts)]
+    choice = [min(o, key=lambda og, i=i: (og.stationary_rows, cost[i][id(og)]))
+              for i, o in enumerate(opts)]
+    if sum(og.stationary_rows for og in choice) > _array_rows(ctx, choice):
+        return choice
+    while True:
+        best: tuple[float, int, OptionGeometry] | None = None
+        for i, o in enumerate(opts):
+            for og in o:
+                saving = cost[i][id(choice[i])] - cost[i][id(og)]
+                if saving <= 1e-9:
+                    continue
+                trial = choice[:i] + [og] + choice[i + 1:]
+                if sum(t.stationary_rows for t in trial) > _array_rows(ctx, trial):
+                    continue
+                score = saving / max(og.stationary_rows - choice[i].stationary_rows, 1)
+                if best is None or score > best[0]:
+                    best = (score, i, og)
+        if best is None:
+            return choice
+        choice[best[1]] = best[2]
 
 
 def _layer_mapping(g: LayerGeometry, og: OptionGeometry, k: int, tiles: tuple, home: int,
@@ -274,8 +316,9 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
                    network=ctx.net.name, search=dict(search or {}))
 
 
-def _fixed(ctx: _Ctx, policy: str, choose: Callable[[LayerGeometry], str]) -> Mapping:
-    ogs = [_best_shape(ctx, i, choose(g)) for i, g in enumerate(ctx.geos)]
+def _fill_order(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> list[int]:
+    """Layers in order of the energy saved per array row by making their stationary operand
+    resident (the spilled part priced in DRAM)."""
     saving = []
     for i, og in enumerate(ogs):
         st_bits = ctx.geos[i].operand_bits(og.option.stationary)
@@ -283,8 +326,12 @@ def _fixed(ctx: _Ctx, policy: str, choose: Callable[[LayerGeometry], str]) -> Ma
         e0 = ctx.energy(i, og, 0, 0.0, strm, st_bits)
         e1 = ctx.energy(i, og, og.groups, st_bits, strm, 0.0)
         saving.append((e0 - e1) / max(og.stationary_rows, 1))
-    order = sorted(range(len(ogs)), key=lambda j: (-saving[j], j))
-    return _build(ctx, policy, ogs, [og.groups for og in ogs], order)
+    return sorted(range(len(ogs)), key=lambda j: (-saving[j], j))
+
+
+def _fixed(ctx: _Ctx, policy: str, choose: Callable[[LayerGeometry], str]) -> Mapping:
+    ogs = capacity_shapes(ctx, [choose(g) for g in ctx.geos])
+    return _build(ctx, policy, ogs, [og.groups for og in ogs], _fill_order(ctx, ogs))
 
 
 def _ws(ctx: _Ctx) -> Mapping:
@@ -297,6 +344,49 @@ def _os(ctx: _Ctx) -> Mapping:
 
 def _hs_min(ctx: _Ctx) -> Mapping:
     return _fixed(ctx, "hs-min", LayerGeometry.smaller_operand)
+
+
+def _traffic_bits(ctx: _Ctx, i: int, og: OptionGeometry, resident: bool) -> float:
+    """Bits moved between the arrays and memory (buffer and DRAM) per inference by layer i
+    under ``og``, its stationary operand wholly resident or wholly spilled."""
+    g, st = ctx.geos[i], og.option.stationary
+    k, r = (og.groups, g.operand_bits(st)) if resident else (0, 0.0)
+    tot = layer_totals(g, og, ctx.loads[i], ctx.hw, k, r, 0.0, 0.0,
+                       ctx.activity.profile(ctx.net, g.index, st, og.pack), ctx.work(i, og),
+                       ctx.fire(i, og), nominal_capacity(og, ctx.hw, ctx.free_rows))
+    f = [FIELD_INDEX[n] for n in ("buffer_read_bits", "buffer_write_bits", "dram_read_bits",
+                                  "dram_write_bits")]
+    return float(tot[..., f].sum())
+
+
+def traffic_stationarity(ctx: _Ctx) -> list[str]:
+    """``hs-traffic``: per layer the stationary operand that minimises the memory traffic the
+    estimator predicts under the macros' capacity. Each (layer, operand) is worth the traffic it
+    saves, against the layer's best with nothing resident, per array row it needs at its
+    densest shape; the most valuable go first while rows are left (the last one partly), and
+    layers left without rows keep the operand that moves the fewest bits."""
+    cands, base = [], []
+    for i in range(len(ctx.geos)):
+        opts = {st: min(_shape_options(ctx, i, st), key=lambda og: og.stationary_rows)
+                for st in ([ctx.forced[i]] if ctx.forced[i] else STATIONARY)}
+        none = {st: _traffic_bits(ctx, i, og, False) for st, og in opts.items()}
+        base.append(min(none, key=lambda st: (none[st], st)))
+        for st, og in opts.items():
+            value = none[base[-1]] - _traffic_bits(ctx, i, og, True)
+            cands.append((value / max(og.stationary_rows, 1), i, st, og))
+    left = _array_rows(ctx, [c[3] for c in cands])
+    chosen: dict[int, str] = {}
+    for _, i, st, og in sorted(cands, key=lambda c: (-c[0], c[1], c[2])):
+        if i in chosen or left <= 0:
+            continue
+        chosen[i] = st
+        left -= og.stationary_rows
+    return [chosen.get(i, base[i]) for i in range(len(ctx.geos))]
+
+
+def _hs_traffic(ctx: _Ctx) -> Mapping:
+    sts = traffic_stationarity(ctx)
+    return _fixed(ctx, "hs-traffic", lambda g: sts[ctx.geos.index(g)])
 
 
 def estimated_energy_pj(ctx: _Ctx, mapping: Mapping) -> float:
@@ -395,7 +485,7 @@ def _optimal(ctx: _Ctx) -> Mapping:
     source = "ilp"
     # the ILP's objective is linear (leakage over a spread busy time, routing left out); the
     # fixed policies are priced with the full estimate too and kept if they come out lower
-    for name, fn in (("ws", _ws), ("os", _os), ("hs-min", _hs_min)):
+    for name, fn in (("ws", _ws), ("os", _os), ("hs-min", _hs_min), ("hs-traffic", _hs_traffic)):
         try:
             cand = fn(ctx)
         except MappingError:
@@ -413,7 +503,7 @@ def _optimal(ctx: _Ctx) -> Mapping:
 
 #: Policy registry: name -> function building the mapping from the compile context.
 _POLICY_FUNCS: dict[str, Callable[[_Ctx], Mapping]] = {
-    "ws": _ws, "os": _os, "hs-min": _hs_min, "optimal": _optimal,
+    "ws": _ws, "os": _os, "hs-min": _hs_min, "hs-traffic": _hs_traffic, "optimal": _optimal,
 }
 
 
