@@ -8,6 +8,7 @@ every rule set at every grid point.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from flexspim.compile import POLICIES
@@ -82,8 +83,17 @@ QUICK = Plan(
     "quick", fig4_networks=(HEADLINE_NET,),
     fig7=Fig7Grid(HEADLINE_NET, macros=(1, 2, 16), sparsities=(REFERENCE_SPARSITY,),
                   buffers_kib=(REFERENCE_BUFFER_KIB,),
-                  extra=((0.85, REFERENCE_BUFFER_KIB, 16), (0.99, REFERENCE_BUFFER_KIB, 16))),
+                  extra=((0.99, REFERENCE_BUFFER_KIB, 16),)),
     workload_map=MapGrid(inputs=(32,), bases=(16, 32), macros=(1, 4, 16, 64)))
+
+PAPER_SCALE = Plan(
+    "paper-scale", fig4_networks=(HEADLINE_NET, PAPER_SCALE_NET),
+    fig7=Fig7Grid(PAPER_SCALE_NET, macros=(1, 2, 4, 8, 16, 18, 32),
+                  sparsities=(REFERENCE_SPARSITY,), buffers_kib=(REFERENCE_BUFFER_KIB,),
+                  extra=((0.85, REFERENCE_BUFFER_KIB, 16), (0.99, REFERENCE_BUFFER_KIB, 16),
+                         (REFERENCE_SPARSITY, 0.0, 16))),
+    workload_map=MapGrid(inputs=(32, 64, 128), bases=(16, 32),
+                         macros=(1, 2, 4, 8, 16, 32, 64)))
 
 FULL = Plan(
     "full", fig4_networks=(HEADLINE_NET, PAPER_SCALE_NET),
@@ -91,6 +101,10 @@ FULL = Plan(
                   sparsities=(0.85, 0.90, 0.95, 0.99), buffers_kib=(0.0, REFERENCE_BUFFER_KIB)),
     workload_map=MapGrid(inputs=(32, 64, 128), bases=(16, 32, 64),
                          macros=(1, 2, 4, 8, 16, 32, 64)))
+
+
+#: Every plan by name (``flexspim reproduce --plan``).
+PLANS: dict[str, Plan] = {p.name: p for p in (QUICK, PAPER_SCALE, FULL)}
 
 
 def calibration_tasks(plan: Plan, hw: Hardware) -> dict[NetSpec, PointTask]:
@@ -117,10 +131,11 @@ def fig7_tasks(plan: Plan, hw: Hardware, thresholds: dict[NetSpec, tuple[int, ..
             for s, b, n in g.points() for r in plan.rules for p in plan.policies}
 
 
-def map_tasks(plan: Plan, hw: Hardware, thresholds: dict[NetSpec, tuple[int, ...]]
-              ) -> dict[tuple[int, int, int, str, str], PointTask]:
-    """(input size, base width, macros, rules, policy) -> point of the workload map."""
+def map_tasks(plan: Plan, hw: Hardware, thresholds: dict[NetSpec, tuple[int, ...]],
+              rules: Sequence[str]) -> dict[tuple[int, int, int, str, str], PointTask]:
+    """(input size, base width, macros, rules, policy) -> point of the workload map, under
+    ``rules`` (the headline and the best realistic rule sets)."""
     g = plan.workload_map
     return {(net.input_hw, net.base, n, r, p): make_task(Point(
         "run", net, thresholds[net], n, g.buffer_kib, g.sparsity, p, r), hw)
-        for net in g.networks() for n in g.macros for r in plan.rules for p in plan.policies}
+        for net in g.networks() for n in g.macros for r in rules for p in plan.policies}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -209,8 +210,11 @@ EVALUATORS: dict[str, Callable[[PointTask], dict[str, Any]]] = {
 
 
 def evaluate(task: PointTask) -> dict[str, Any]:
-    """Evaluate one point (on a worker)."""
-    return EVALUATORS[task.point.kind](task)
+    """Evaluate one point (on a worker); ``seconds`` is its wall time there (the network's
+    trace included when this worker recorded it for this point)."""
+    start = time.perf_counter()
+    out = EVALUATORS[task.point.kind](task)
+    return {**out, "seconds": time.perf_counter() - start}
 
 
 # ----------------------------------------------------------------------------- many points
