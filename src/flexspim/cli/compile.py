@@ -93,6 +93,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--placement", choices=PLACEMENTS, default="balanced",
                    help="spread each layer's row groups over the macros (balanced, default) or "
                         "fill one macro after the other (first-fit)")
+    p.add_argument("--compare", action="store_true",
+                   help="compile with every policy (ws, os, hs-min, hs-traffic, optimal) and "
+                        "print them side by side: estimated energy, stationary operands, "
+                        "resident fraction per layer; writes no mapping (--policy, --out, "
+                        "--plot, --csv and --parquet do not apply)")
     p.add_argument("--csv", metavar="FILE",
                    help="write the mapping and its estimate as a CSV table (per layer, "
                         "component, macro; flexspim.results.load reads it)")
@@ -254,13 +259,98 @@ def check_outputs(args: argparse.Namespace) -> Path:
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    out = check_outputs(args)
+#: Printed under a comparison: what hs-min is.
+HS_MIN_NOTE = ("* hs-min: our reading of the paper's HS-min (each layer keeps its smaller "
+               "operand); what the paper's rule minimises is not in the text we could read "
+               "(docs/compiler.md)")
+
+
+def compare_policies(net: IntNetwork, hw: Hardware, activity: Activity,
+                     stationary: dict[str, str], placement: str
+                     ) -> dict[str, tuple[Any, Any] | str]:
+    """Every policy's mapping and estimated cost, or the one-line reason it does not fit."""
+    from flexspim.errors import MappingError
+
+    out: dict[str, tuple[Any, Any] | str] = {}
+    for policy in POLICIES:
+        try:
+            m = compile_network(net, hw, policy=policy, activity=activity,
+                                stationary=stationary, placement=placement)
+        except MappingError as exc:
+            out[policy] = str(exc)
+            continue
+        out[policy] = (m, estimate_cost(net, m, hw, activity))
+    return out
+
+
+def _compare_rows(done: dict[str, tuple[Any, Any]]) -> list[tuple[str, list[str]]]:
+    """The rows of the comparison: totals, then each layer's stationary operand and share."""
+    def col(f: Any) -> list[str]:
+        return [f(m, c) for m, c in done.values()]
+
+    rows = [("estimated energy (uJ)", col(lambda m, c: f"{c.energy_per_inference_uj:,.2f}")),
+            ("estimated latency (us)", col(lambda m, c: f"{c.latency_per_inference_us:,.1f}")),
+            ("stationary operands resident", col(lambda m, c: f"{m.resident_operands:,.0f}")),
+            ("  of them in layers held whole", col(lambda m, c: f"{m.whole_layer_operands:,}")),
+            ("stationary bits / all bits", col(lambda m, c: f"{100 * m.stationary_fraction:.1f}%"))]
+    rows.append(("resident fraction per layer", [""] * len(done)))
+    for i, lm in enumerate(next(iter(done.values()))[0].layers):
+        rows.append((f"  {lm.name}", col(lambda m, c, i=i: f"{m.layers[i].stationary[0].upper()} "
+                                         f"{100 * m.layers[i].resident_fraction:.0f}%")))
+    return rows
+
+
+def compare_text(results: dict[str, tuple[Any, Any] | str], hw: Hardware,
+                 for_activity: str) -> str:
+    """The policies side by side (``W``/``M``: weights / membranes stationary)."""
+    done = {p: r for p, r in results.items() if not isinstance(r, str)}
+    lines = [f"every policy on {hw.system.n_macros} macro(s) of {hw.macro.rows} x "
+             f"{hw.macro.cols}, estimated for {for_activity} (W: weights stationary, M: "
+             f"membranes stationary; resident share of the stationary operand):"]
+    if done:
+        names = [p + ("*" if p == "hs-min" else "") for p in done]
+        rows = _compare_rows(done)
+        w0 = max(len(label) for label, _ in rows)
+        ws = [max(len(n), *(len(r[1][j]) for r in rows)) for j, n in enumerate(names)]
+        lines.append(" " * w0 + "".join(f"  {n:>{w}}" for n, w in zip(names, ws, strict=True)))
+        lines += [f"{label:<{w0}}" + "".join(f"  {v:>{w}}" for v, w in zip(vals, ws, strict=True))
+                  for label, vals in rows]
+    lines += [f"{p}: does not fit: {r}" for p, r in results.items() if isinstance(r, str)]
+    lines.append(HS_MIN_NOTE)
+    return "\n".join(lines)
+
+
+def run_compare(args: argparse.Namespace, net: IntNetwork, hw: Hardware, activity: Activity,
+                stationary: dict[str, str]) -> int:
+    results = compare_policies(net, hw, activity, stationary, args.placement)
+    print(compare_text(results, hw, f"the activity measured in {args.activity}"
+                       if args.activity else "the assumed activity"))
+    return 0
+
+
+def check_compare(args: argparse.Namespace) -> None:
+    """``--compare`` writes nothing: refuse the options that would."""
+    given = [o for o in ("--out", "--plot", "--csv", "--parquet")
+             if getattr(args, o.lstrip("-"), None)]
+    if given:
+        raise ConfigError(f"--compare prints the policies side by side and writes no mapping; "
+                          f"leave out {', '.join(given)}, or compile one --policy")
+
+
+def check_values(args: argparse.Namespace) -> None:
+    """``--time-bins`` and ``--input-sparsity`` in range, before any work."""
     if args.time_bins is not None and args.time_bins < 1:
         raise ConfigError(f"--time-bins {args.time_bins}: use at least 1 timestep")
     if args.input_sparsity is not None and not 0.0 <= args.input_sparsity <= 1.0:
         raise ConfigError(f"--input-sparsity {args.input_sparsity}: a fraction in [0, 1] (0.95 = "
                           f"95% of input bins hold no event)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.compare:
+        check_compare(args)
+    out = None if args.compare else check_outputs(args)
+    check_values(args)
     net = load_network_arg(args.network)
     hw = hardware_args(args.hw, args.n_macros)
     stationary = parse_stationary(args.stationary)
@@ -269,6 +359,8 @@ def run(args: argparse.Namespace) -> int:
     print(activity.describe())
     if not args.activity:
         print(ASSUMED_NOTE)
+    if out is None:
+        return run_compare(args, net, hw, activity, stationary)
     mapping = compile_network(net, hw, policy=args.policy, activity=activity,
                               stationary=stationary, placement=args.placement)
     cost = estimate_cost(net, mapping, hw, activity)
