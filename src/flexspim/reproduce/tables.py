@@ -174,8 +174,12 @@ def _where(at: Mapping[str, Any] | None, kind: str) -> str:
         return ""
     if kind == "fig7":
         return (f" ({100 * at['input_sparsity']:g}%, {at['buffer_kib']:g} KiB, "
-                f"{at['n_macros']} macros)")
-    return f" (input {at['input_hw']}, base {at['base']}, {at['n_macros']} macros)"
+                f"{_macros(at['n_macros'])})")
+    return f" (input {at['input_hw']}, base {at['base']}, {_macros(at['n_macros'])})"
+
+
+def _macros(n: int) -> str:
+    return f"{n} macro" + ("" if n == 1 else "s")
 
 
 def savings_table(best: Mapping[str, Mapping[str, Any]], kind: str) -> Table:
@@ -213,10 +217,10 @@ def reach_table(cells: Sequence[Mapping[str, Any]]) -> Table:
 
 def map_matrix_table(cells: Sequence[Mapping[str, Any]], rules: str) -> Table:
     """The workload map under one rule set: per network and macro count the best policy's
-    saving against WS-only and which policy it is."""
+    saving against WS-only and which policy it is (policies within 0.05 points of it too)."""
     macros = sorted({c["n_macros"] for c in cells})
     nets = list(dict.fromkeys((c["input_hw"], c["base"]) for c in cells))
-    header = ("input, base", *(f"{n} macros" for n in macros))
+    header = ("input, base", *(_macros(n) for n in macros))
     rows = []
     for h, b in nets:
         line: list[Any] = [f"{h}, {b}"]
@@ -224,8 +228,9 @@ def map_matrix_table(cells: Sequence[Mapping[str, Any]], rules: str) -> Table:
             c = next((c for c in cells if (c["input_hw"], c["base"], c["n_macros"], c["rules"])
                       == (h, b, n, rules)), None)
             s = {p: v for p, v in (c["saving_vs_ws"] if c else {}).items() if v is not None}
-            p = max(s, key=lambda k: s[k]) if s else None
-            line.append("-" if p is None else f"{100 * s[p]:+.0f}% {_label(p)}")
+            top = max(s.values(), default=None)
+            best = [_label(p) for p, v in s.items() if top is not None and v >= top - 5e-4]
+            line.append("-" if top is None else f"{100 * top:+.0f}% {'/'.join(best)}")
         rows.append(tuple(line))
     return header, rows
 
