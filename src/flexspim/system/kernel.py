@@ -269,11 +269,11 @@ def _target_order(units: np.ndarray, p: Layer, stat_macro: np.ndarray) -> np.nda
 
 
 @njit(cache=True)
-def _slice_bits(unit: np.ndarray, p: Layer, mem_level: np.ndarray, touched: np.ndarray
-                ) -> tuple[float, float]:
-    """(buffer, DRAM) bits of a unit's streamed slice (the lanes' membranes under WS, weights
-    under OS, at their memory level); marks the compare groups it touches."""
-    q, blk, cg = unit[U_Q], unit[U_BLOCK], unit[U_CG]
+def _slice_bits(units: np.ndarray, u: int, p: Layer, mem_level: np.ndarray,
+                touched: np.ndarray) -> tuple[float, float]:
+    """(buffer, DRAM) bits of unit ``u``'s streamed slice (the lanes' membranes under WS,
+    weights under OS, at their memory level); marks the compare groups it touches."""
+    q, blk, cg = units[u, U_Q], units[u, U_BLOCK], units[u, U_CG]
     c = q // (p.h * p.w)
     y = (q // p.w) % p.h
     x = q % p.w
@@ -311,10 +311,10 @@ def _slice_bits(unit: np.ndarray, p: Layer, mem_level: np.ndarray, touched: np.n
 
 
 @njit(cache=True)
-def _unit_groups(unit: np.ndarray, p: Layer, out: np.ndarray) -> int:
-    """Membrane memory groups (WS) of a unit's valid slots; returns how many."""
-    q = unit[U_Q]
-    return _slot_groups((q // p.w) % p.h, q % p.w, unit[U_BLOCK], unit[U_CG], p, out)
+def _unit_groups(units: np.ndarray, u: int, p: Layer, out: np.ndarray) -> int:
+    """Membrane memory groups (WS) of unit ``u``'s valid slots; returns how many."""
+    q = units[u, U_Q]
+    return _slot_groups((q // p.w) % p.h, q % p.w, units[u, U_BLOCK], units[u, U_CG], p, out)
 
 
 @njit(cache=True)
@@ -341,218 +341,206 @@ def _slot_groups(y: int, x: int, blk: int, cg: int, p: Layer, out: np.ndarray) -
 
 
 # ----------------------------------------------------------------------------- the pools
-# Streamed pool state (arrays indexed by slice key, ``Pool`` below): ``kmac`` macro holding the
-# key (-1: none); a doubly linked list over all cached keys in recency order (``gprev``,
-# ``gnext``, head ``hs[0]``, tail ``hs[1]``, ``hs[2]`` keys cached) and one per macro (``mprev``,
-# ``mnext``, ``mhead``, ``mtail``); ``occ``/``cap`` slots used and available per macro;
-# ``pbuf``/``pdram`` the bits to write back when the key leaves (0 for a weight slice);
-# ``kbits`` the bits of the slice; ``holder`` which key holds each membrane memory group.
-
-
-class Pool(NamedTuple):
-    kmac: np.ndarray
-    gprev: np.ndarray
-    gnext: np.ndarray
-    hs: np.ndarray
-    mprev: np.ndarray
-    mnext: np.ndarray
-    mhead: np.ndarray
-    mtail: np.ndarray
-    occ: np.ndarray
-    cap: np.ndarray
-    pbuf: np.ndarray
-    pdram: np.ndarray
-    kbits: np.ndarray
-    holder: np.ndarray
-
-
-def new_pool(keyspace: int, cap: np.ndarray, n_memory_groups: int) -> Pool:
-    """An empty streamed pool (Python side, for the bit-level mode's tests)."""
-    return _new_pool(keyspace, np.asarray(cap, dtype=np.int64), n_memory_groups)
+# Streamed pool state, in a few arrays (a tuple of arrays would be reference-counted at every
+# access inside the compiled loops):
+# - ``ist[.., key]`` int64: KMAC macro holding the key (-1: none), GPREV/GNEXT a doubly linked
+#   list over all cached keys in recency order, MPREV/MNEXT one list per macro;
+# - ``fst[.., key]`` float64: PBUF/PDRAM bits to write back when the key leaves (0 for a
+#   weight slice), KBITS the slice's bits;
+# - ``mst[.., macro]`` int64: MHEAD/MTAIL of each macro's list, OCC/CAP slots used/available;
+# - ``hs`` = (head, tail, keys cached) of the chip-wide list; ``holder[group]``: the key
+#   holding each membrane memory group (packed WS slices only).
+KMAC, GPREV, GNEXT, MPREV, MNEXT = range(5)
+PBUF, PDRAM, KBITS = range(3)
+MHEAD, MTAIL, OCC, CAP = range(4)
 
 
 @njit(cache=True)
-def _new_pool(keyspace: int, cap: np.ndarray, n_groups: int) -> Pool:
-    nm = cap.size
-    return Pool(np.full(keyspace, -1, dtype=np.int64), np.full(keyspace, -1, dtype=np.int64),
-                np.full(keyspace, -1, dtype=np.int64), np.array([-1, -1, 0], dtype=np.int64),
-                np.full(keyspace, -1, dtype=np.int64), np.full(keyspace, -1, dtype=np.int64),
-                np.full(nm, -1, dtype=np.int64), np.full(nm, -1, dtype=np.int64),
-                np.zeros(nm, dtype=np.int64), cap.copy(), np.zeros(keyspace),
-                np.zeros(keyspace), np.zeros(keyspace), np.full(max(n_groups, 1), -1,
-                                                                dtype=np.int64))
+def new_pool(keyspace: int, cap: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An empty streamed pool of ``keyspace`` keys and ``cap[m]`` slots per macro:
+    ``(ist, fst, mst, hs)``."""
+    ist = np.full((5, keyspace), -1, dtype=np.int64)
+    fst = np.zeros((3, keyspace))
+    mst = np.full((4, cap.size), -1, dtype=np.int64)
+    mst[OCC] = 0
+    mst[CAP] = cap
+    hs = np.array([-1, -1, 0], dtype=np.int64)
+    return ist, fst, mst, hs
 
 
 @njit(cache=True)
-def _g_unlink(pl: Pool, x: int) -> None:
-    a, b = pl.gprev[x], pl.gnext[x]
+def _g_unlink(ist: np.ndarray, hs: np.ndarray, x: int) -> None:
+    a, b = ist[GPREV, x], ist[GNEXT, x]
     if a >= 0:
-        pl.gnext[a] = b
+        ist[GNEXT, a] = b
     else:
-        pl.hs[0] = b
+        hs[0] = b
     if b >= 0:
-        pl.gprev[b] = a
+        ist[GPREV, b] = a
     else:
-        pl.hs[1] = a
-    pl.gprev[x] = -1
-    pl.gnext[x] = -1
+        hs[1] = a
+    ist[GPREV, x] = -1
+    ist[GNEXT, x] = -1
 
 
 @njit(cache=True)
-def _g_front(pl: Pool, x: int) -> None:
-    pl.gprev[x] = -1
-    pl.gnext[x] = pl.hs[0]
-    if pl.hs[0] >= 0:
-        pl.gprev[pl.hs[0]] = x
-    pl.hs[0] = x
-    if pl.hs[1] < 0:
-        pl.hs[1] = x
+def _g_front(ist: np.ndarray, hs: np.ndarray, x: int) -> None:
+    ist[GPREV, x] = -1
+    ist[GNEXT, x] = hs[0]
+    if hs[0] >= 0:
+        ist[GPREV, hs[0]] = x
+    hs[0] = x
+    if hs[1] < 0:
+        hs[1] = x
 
 
 @njit(cache=True)
-def _m_unlink(pl: Pool, m: int, x: int) -> None:
-    a, b = pl.mprev[x], pl.mnext[x]
+def _m_unlink(ist: np.ndarray, mst: np.ndarray, m: int, x: int) -> None:
+    a, b = ist[MPREV, x], ist[MNEXT, x]
     if a >= 0:
-        pl.mnext[a] = b
+        ist[MNEXT, a] = b
     else:
-        pl.mhead[m] = b
+        mst[MHEAD, m] = b
     if b >= 0:
-        pl.mprev[b] = a
+        ist[MPREV, b] = a
     else:
-        pl.mtail[m] = a
-    pl.mprev[x] = -1
-    pl.mnext[x] = -1
+        mst[MTAIL, m] = a
+    ist[MPREV, x] = -1
+    ist[MNEXT, x] = -1
 
 
 @njit(cache=True)
-def _m_front(pl: Pool, m: int, x: int) -> None:
-    pl.mprev[x] = -1
-    pl.mnext[x] = pl.mhead[m]
-    if pl.mhead[m] >= 0:
-        pl.mprev[pl.mhead[m]] = x
-    pl.mhead[m] = x
-    if pl.mtail[m] < 0:
-        pl.mtail[m] = x
+def _m_front(ist: np.ndarray, mst: np.ndarray, m: int, x: int) -> None:
+    ist[MPREV, x] = -1
+    ist[MNEXT, x] = mst[MHEAD, m]
+    if mst[MHEAD, m] >= 0:
+        ist[MPREV, mst[MHEAD, m]] = x
+    mst[MHEAD, m] = x
+    if mst[MTAIL, m] < 0:
+        mst[MTAIL, m] = x
 
 
 @njit(cache=True)
-def _m_back(pl: Pool, m: int, x: int) -> None:
-    pl.mnext[x] = -1
-    pl.mprev[x] = pl.mtail[m]
-    if pl.mtail[m] >= 0:
-        pl.mnext[pl.mtail[m]] = x
-    pl.mtail[m] = x
-    if pl.mhead[m] < 0:
-        pl.mhead[m] = x
+def _m_back(ist: np.ndarray, mst: np.ndarray, m: int, x: int) -> None:
+    ist[MNEXT, x] = -1
+    ist[MPREV, x] = mst[MTAIL, m]
+    if mst[MTAIL, m] >= 0:
+        ist[MNEXT, mst[MTAIL, m]] = x
+    mst[MTAIL, m] = x
+    if mst[MHEAD, m] < 0:
+        mst[MHEAD, m] = x
 
 
 @njit(cache=True)
-def _move(pl: Pool, x: int, dst: int, counts_t: np.ndarray, s_rows: int) -> None:
+def _move(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, x: int, dst: int,
+          counts_t: np.ndarray, s_rows: int) -> None:
     """Move cached slice ``x`` to macro ``dst`` over the on-chip bus (read out of the source's
     scratch rows, written into the destination's); it keeps its recency (oldest there)."""
-    src = pl.kmac[x]
-    _m_unlink(pl, src, x)
-    pl.occ[src] -= 1
+    src = ist[KMAC, x]
+    _m_unlink(ist, mst, src, x)
+    mst[OCC, src] -= 1
     counts_t[P_INTEGRATE, src, F_ROW_READS] += s_rows
     counts_t[P_INTEGRATE, dst, F_ROW_WRITES] += s_rows
-    counts_t[P_INTEGRATE, dst, F_TRANSFER] += pl.kbits[x]
-    pl.kmac[x] = dst
-    _m_back(pl, dst, x)
-    pl.occ[dst] += 1
+    counts_t[P_INTEGRATE, dst, F_TRANSFER] += fst[KBITS, x]
+    ist[KMAC, x] = dst
+    _m_back(ist, mst, dst, x)
+    mst[OCC, dst] += 1
 
 
 @njit(cache=True)
-def _drop(pl: Pool, x: int, counts_t: np.ndarray, p: Layer, unit_groups: np.ndarray) -> None:
+def _drop(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, hs: np.ndarray,
+          holder: np.ndarray, x: int, counts_t: np.ndarray, p: Layer,
+          scratch: np.ndarray) -> None:
     """Write slice ``x`` back (when it holds membranes) and forget it."""
-    m = pl.kmac[x]
-    row = counts_t[P_INTEGRATE, m]
-    if pl.pbuf[x] > 0 or pl.pdram[x] > 0:
-        row[F_ROW_READS] += p.s_rows
-        row[F_BUF_W] += pl.pbuf[x]
-        row[F_DRAM_W] += pl.pdram[x]
-    pl.pbuf[x] = 0.0
-    pl.pdram[x] = 0.0
-    _g_unlink(pl, x)
-    _m_unlink(pl, m, x)
-    pl.occ[m] -= 1
-    pl.hs[2] -= 1
-    pl.kmac[x] = -1
+    m = ist[KMAC, x]
+    if fst[PBUF, x] > 0 or fst[PDRAM, x] > 0:
+        counts_t[P_INTEGRATE, m, F_ROW_READS] += p.s_rows
+        counts_t[P_INTEGRATE, m, F_BUF_W] += fst[PBUF, x]
+        counts_t[P_INTEGRATE, m, F_DRAM_W] += fst[PDRAM, x]
+    fst[PBUF, x] = 0.0
+    fst[PDRAM, x] = 0.0
+    _g_unlink(ist, hs, x)
+    _m_unlink(ist, mst, m, x)
+    mst[OCC, m] -= 1
+    hs[2] -= 1
+    ist[KMAC, x] = -1
     if p.st == 0 and p.pack > 1:
-        for i in range(_key_groups(x, p, unit_groups)):
-            if pl.holder[unit_groups[i]] == x:
-                pl.holder[unit_groups[i]] = -1
+        for i in range(_key_groups(x, p, scratch)):
+            if holder[scratch[i]] == x:
+                holder[scratch[i]] = -1
 
 
 @njit(cache=True)
-def _free_macro(pl: Pool, avoid: int) -> int:
+def _free_macro(mst: np.ndarray, avoid: int) -> int:
     """The lowest-index macro other than ``avoid`` with a free streamed slot (-1: none)."""
-    for m in range(pl.occ.size):
-        if m != avoid and pl.occ[m] < pl.cap[m]:
+    for m in range(mst.shape[1]):
+        if m != avoid and mst[OCC, m] < mst[CAP, m]:
             return m
     return -1
 
 
 @njit(cache=True)
-def _stream(pl: Pool, unit: np.ndarray, m: int, bb: float, bd: float, counts_t: np.ndarray,
-            p: Layer, groups: np.ndarray) -> None:
-    """Bring the unit's streamed slice into macro ``m``'s scratch slots (module docstring)."""
-    x = unit[U_KEY]
-    a = pl.kmac[x]
+def _stream(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, hs: np.ndarray,
+            holder: np.ndarray, total: int, units: np.ndarray, u: int, m: int, bb: float,
+            bd: float, counts_t: np.ndarray, p: Layer, groups: np.ndarray) -> None:
+    """Bring unit ``u``'s streamed slice into macro ``m``'s scratch slots (module docstring);
+    ``total``: streamed slots of all macros."""
+    x = units[u, U_KEY]
+    a = ist[KMAC, x]
     if a == m:
-        _g_unlink(pl, x)
-        _g_front(pl, x)
-        _m_unlink(pl, m, x)
-        _m_front(pl, m, x)
+        _g_unlink(ist, hs, x)
+        _g_front(ist, hs, x)
+        _m_unlink(ist, mst, m, x)
+        _m_front(ist, mst, m, x)
         return
     if a >= 0:                                    # on another macro: move it here
-        if pl.occ[m] >= pl.cap[m]:
-            y = pl.mtail[m]
-            _move(pl, y, a, counts_t, p.s_rows)
-        _move(pl, x, m, counts_t, p.s_rows)
-        _m_unlink(pl, m, x)
-        _m_front(pl, m, x)
-        _g_unlink(pl, x)
-        _g_front(pl, x)
+        if mst[OCC, m] >= mst[CAP, m]:
+            _move(ist, fst, mst, mst[MTAIL, m], a, counts_t, p.s_rows)
+        _move(ist, fst, mst, x, m, counts_t, p.s_rows)
+        _m_unlink(ist, mst, m, x)
+        _m_front(ist, mst, m, x)
+        _g_unlink(ist, hs, x)
+        _g_front(ist, hs, x)
         return
+    scratch = groups[p.pack:]
     if p.st == 0 and p.pack > 1:                  # a membrane lives in one slice at a time
-        ng = _unit_groups(unit, p, groups)
+        ng = _unit_groups(units, u, p, groups)
         for i in range(ng):
-            h = pl.holder[groups[i]]
+            h = holder[groups[i]]
             if h >= 0:
-                _drop(pl, h, counts_t, p, groups[p.pack:])
-    total = 0
-    for i in range(pl.cap.size):
-        total += pl.cap[i]
+                _drop(ist, fst, mst, hs, holder, h, counts_t, p, scratch)
     freed = -1
-    if pl.hs[2] >= total:                         # the chip's least recently used slice leaves
-        v = pl.hs[1]
-        freed = pl.kmac[v]
-        _drop(pl, v, counts_t, p, groups[p.pack:])
-    if pl.occ[m] >= pl.cap[m]:
-        dst = freed if freed >= 0 and freed != m else _free_macro(pl, m)
-        _move(pl, pl.mtail[m], dst, counts_t, p.s_rows)
-    row = counts_t[P_INTEGRATE, m]
-    row[F_ROW_WRITES] += p.s_rows
-    row[F_BUF_R] += bb
-    row[F_DRAM_R] += bd
-    pl.kmac[x] = m
-    pl.kbits[x] = bb + bd
+    if hs[2] >= total:                            # the chip's least recently used slice leaves
+        v = hs[1]
+        freed = ist[KMAC, v]
+        _drop(ist, fst, mst, hs, holder, v, counts_t, p, scratch)
+    if mst[OCC, m] >= mst[CAP, m]:
+        dst = freed if freed >= 0 and freed != m else _free_macro(mst, m)
+        _move(ist, fst, mst, mst[MTAIL, m], dst, counts_t, p.s_rows)
+    counts_t[P_INTEGRATE, m, F_ROW_WRITES] += p.s_rows
+    counts_t[P_INTEGRATE, m, F_BUF_R] += bb
+    counts_t[P_INTEGRATE, m, F_DRAM_R] += bd
+    ist[KMAC, x] = m
+    fst[KBITS, x] = bb + bd
     if p.st == 0:
-        pl.pbuf[x] = bb
-        pl.pdram[x] = bd
-        ng = _unit_groups(unit, p, groups) if p.pack > 1 else 0
-        for i in range(ng):
-            pl.holder[groups[i]] = x
-    pl.occ[m] += 1
-    pl.hs[2] += 1
-    _g_front(pl, x)
-    _m_front(pl, m, x)
+        fst[PBUF, x] = bb
+        fst[PDRAM, x] = bd
+        if p.pack > 1:
+            for i in range(_unit_groups(units, u, p, groups)):
+                holder[groups[i]] = x
+    mst[OCC, m] += 1
+    hs[2] += 1
+    _g_front(ist, hs, x)
+    _m_front(ist, mst, m, x)
 
 
 @njit(cache=True)
-def _flush_stream(pl: Pool, counts_t: np.ndarray, p: Layer, groups: np.ndarray) -> None:
-    while pl.hs[1] >= 0:
-        _drop(pl, pl.hs[1], counts_t, p, groups[p.pack:])
+def _flush_stream(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, hs: np.ndarray,
+                  holder: np.ndarray, counts_t: np.ndarray, p: Layer,
+                  groups: np.ndarray) -> None:
+    while hs[1] >= 0:
+        _drop(ist, fst, mst, hs, holder, hs[1], counts_t, p, groups[p.pack:])
 
 
 @njit(cache=True)
@@ -594,29 +582,61 @@ def _spill_out(sp: np.ndarray, s: int, p: Layer, row: np.ndarray) -> None:
 @njit(cache=True)
 def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_level: np.ndarray,
                stat_bits: np.ndarray, mem_level: np.ndarray, stat_macro: np.ndarray,
-               counts_t: np.ndarray, pl: Pool, sp: np.ndarray, groups: np.ndarray) -> None:
+               counts_t: np.ndarray, cap: np.ndarray, sp: np.ndarray, groups: np.ndarray,
+               holder: np.ndarray) -> None:
     """Run the units in order on their macros and count them (module docstring)."""
+    ist, fst, mst, hs = new_pool(p.keyspace, cap)
+    total = 0
+    for i in range(cap.size):
+        total += cap[i]
+    home = counts_t[P_INTEGRATE, p.home]
     for u in range(units.shape[0]):
         m = units[u, U_MACRO]
         lanes = units[u, U_LANES]
         g = units[u, U_GROUP]
-        row = counts_t[P_INTEGRATE, m]
-        row[F_SOPS] += lanes
-        row[F_UNITS] += 1.0
-        row[F_ROW_OPS] += p.v_rows
-        row[F_ACTIVE] += lanes * p.v_bits
-        row[F_STANDBY] += p.v_rows * p.mcols - lanes * p.v_bits
+        counts_t[P_INTEGRATE, m, F_SOPS] += lanes
+        counts_t[P_INTEGRATE, m, F_UNITS] += 1.0
+        counts_t[P_INTEGRATE, m, F_ROW_OPS] += p.v_rows
+        counts_t[P_INTEGRATE, m, F_ACTIVE] += lanes * p.v_bits
+        counts_t[P_INTEGRATE, m, F_STANDBY] += p.v_rows * p.mcols - lanes * p.v_bits
         if stat_macro[g] < 0:
-            _spill(sp, g, u, p, stat_level, stat_bits, counts_t[P_INTEGRATE, p.home])
-        bb, bd = _slice_bits(units[u], p, mem_level, touched)
-        _stream(pl, units[u], m, bb, bd, counts_t, p, groups)
+            _spill(sp, g, u, p, stat_level, stat_bits, home)
+        x = units[u, U_KEY]
+        if ist[KMAC, x] == m and p.cactive == 0:
+            # the slice is in this macro: it becomes the most recent, in the chip's list and in
+            # the macro's (written out here: a call per unit costs more than the work)
+            a, b = ist[GPREV, x], ist[GNEXT, x]
+            if a >= 0:
+                ist[GNEXT, a] = b
+                if b >= 0:
+                    ist[GPREV, b] = a
+                else:
+                    hs[1] = a
+                ist[GPREV, x] = -1
+                ist[GNEXT, x] = hs[0]
+                ist[GPREV, hs[0]] = x
+                hs[0] = x
+            a, b = ist[MPREV, x], ist[MNEXT, x]
+            if a >= 0:
+                ist[MNEXT, a] = b
+                if b >= 0:
+                    ist[MPREV, b] = a
+                else:
+                    mst[MTAIL, m] = a
+                ist[MPREV, x] = -1
+                ist[MNEXT, x] = mst[MHEAD, m]
+                ist[MPREV, mst[MHEAD, m]] = x
+                mst[MHEAD, m] = x
+        else:
+            bb, bd = _slice_bits(units, u, p, mem_level, touched)
+            _stream(ist, fst, mst, hs, holder, total, units, u, m, bb, bd, counts_t, p, groups)
         if p.reuse == 0:
-            _flush_stream(pl, counts_t, p, groups)
+            _flush_stream(ist, fst, mst, hs, holder, counts_t, p, groups)
             for s in range(sp.shape[0]):
-                _spill_out(sp, s, p, counts_t[P_INTEGRATE, p.home])
-    _flush_stream(pl, counts_t, p, groups)
+                _spill_out(sp, s, p, home)
+    _flush_stream(ist, fst, mst, hs, holder, counts_t, p, groups)
     for s in range(sp.shape[0]):
-        _spill_out(sp, s, p, counts_t[P_INTEGRATE, p.home])
+        _spill_out(sp, s, p, home)
 
 
 @njit(cache=True)
@@ -690,7 +710,7 @@ def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
         touched = np.zeros(n_groups, dtype=np.int64)
         fired = np.zeros(n_groups, dtype=np.int64)
         spiked = np.zeros(n_groups, dtype=np.int64)
-        pl = _new_pool(p.keyspace, cap, n_mem if (p.st == 0 and p.pack > 1) else 1)
+        holder = np.full(n_mem if (p.st == 0 and p.pack > 1) else 1, -1, dtype=np.int64)
         sp = np.full((p.k_spill, 4), -1.0)
         sp[:, 2:] = 0.0
         src = srcs[t % srcs.shape[0], n % srcs.shape[1]]
@@ -698,7 +718,7 @@ def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
         if p.target == 1 and units.shape[0] > 1:
             units = _target_order(units, p, stat_macro)
         _integrate(units, touched, p, stat_level, stat_bits, mem_level, stat_macro,
-                   counts[n, t], pl, sp, groups)
+                   counts[n, t], cap, sp, groups, holder)
         prev = spikes[t - 1, n] if t > 0 else spikes[t, n]
         _fire(spikes[t, n], prev, touched, t, p, stat_macro, stat_level, stat_bits, mem_level,
               counts[n, t], fired, spiked)
