@@ -114,6 +114,13 @@ class Activity:
         size = _size(net.shapes[index][0])
         return np.full(size, self.input_events[index] / max(size, 1))
 
+    def cached(self, key: Any, make: Any) -> Any:
+        """``make()`` computed once per ``key`` for this activity (statistics of its events that
+        do not depend on the mapping)."""
+        if key not in self._profiles:
+            self._profiles[key] = make()
+        return self._profiles[key]
+
     def profile(self, net: IntNetwork, index: int, stationary: str, pack: int) -> ReuseProfile:
         """The :class:`~flexspim.compile.reuse.ReuseProfile` of layer ``index`` for a stationary
         operand and a lane packing (computed once, then kept)."""

@@ -29,6 +29,7 @@ mappings with :func:`estimate_counts`; both use the same prices as the engine
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,15 +50,19 @@ from flexspim.compile.program import (
     Program,
     build_program,
     init_counts,
+    leak_counts,
     scratch_slots,
 )
 from flexspim.compile.reuse import ReuseProfile
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES, WorkCounts
 from flexspim.hw import Hardware
+from flexspim.macro.leak import leak_operand_bits
+from flexspim.net.layers import Leak
 from flexspim.net.network import IntNetwork
 
 F = FIELD_INDEX
-P_INIT, P_INTEGRATE, P_FIRE = (PHASES.index(p) for p in ("init", "integrate", "fire"))
+P_INIT, P_LEAK, P_INTEGRATE, P_FIRE = (PHASES.index(p)
+                                        for p in ("init", "leak", "integrate", "fire"))
 
 
 @dataclass(frozen=True)
@@ -98,18 +103,29 @@ class GroupWork:
         return float(self.units.sum())
 
 
-def _slots_table(geo: LayerGeometry, og: OptionGeometry) -> np.ndarray:
-    """``[blocks, h * w]``: valid taps of each tap block (WS) or output x block (OS, all rows)
-    an event at each input position reaches."""
-    ws = og.option.stationary == "weights"
-    n_xb = -(-geo.out_hw[1] // og.pack)
-    n = og.n_blocks if ws else geo.out_hw[0] * n_xb
-    table = np.zeros((n, geo.in_hw[0] * geo.in_hw[1]))
-    for tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
-                                          geo.out_hw):
-        block = np.full(idx.size, tap // og.pack) if ws else oy * n_xb + ox // og.pack
-        np.add.at(table, (block, idx), 1.0)
-    return table
+@functools.lru_cache(maxsize=512)
+def _event_blocks(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                  in_hw: tuple[int, int], out_hw: tuple[int, int], pack: int, ws: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The row-group blocks an event reaches, as pairs: (input position ``y * w + x``, block,
+    valid taps of the block): tap blocks under WS, output x blocks (all rows) under OS."""
+    n_xb = -(-out_hw[1] // pack)
+    pos, blk = [], []
+    for tap, idx, oy, ox in event_targets(kernel, stride, padding, in_hw, out_hw):
+        pos.append(idx)
+        blk.append(np.full(idx.size, tap // pack) if ws else oy * n_xb + ox // pack)
+    if not pos:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    n_blocks = -(-(kernel[0] * kernel[1]) // pack) if ws else out_hw[0] * n_xb
+    code = np.concatenate(pos).astype(np.int64) * n_blocks + np.concatenate(blk)
+    uniq, slots = np.unique(code, return_counts=True)
+    return uniq // n_blocks, uniq % n_blocks, slots.astype(np.float64)
+
+
+def _blocks(geo: LayerGeometry, og: OptionGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _event_blocks(geo.kernel, geo.stride, geo.padding, geo.in_hw, geo.out_hw, og.pack,
+                         og.option.stationary == "weights")
 
 
 def group_work(geo: LayerGeometry, og: OptionGeometry, event_map: np.ndarray,
@@ -117,15 +133,22 @@ def group_work(geo: LayerGeometry, og: OptionGeometry, event_map: np.ndarray,
     """Units and lanes of every stationary row group from the input events per position
     (``event_map`` ``[c_in * h * w]`` per sample); ``sops`` rescales the lanes to a measured
     SOP count."""
-    table = _slots_table(geo, og)                         # [blocks, h*w]
+    pos, blk, slots = _blocks(geo, og)
     e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
-    hit = (table > 0).astype(np.float64)
     if og.option.stationary == "weights":
-        units = (e @ hit.T).reshape(-1)                    # [(c, b)]
-        lanes = (e @ table.T).reshape(-1)
+        nb = og.n_blocks
+        units = np.zeros((geo.in_channels, nb))
+        lanes = np.zeros((geo.in_channels, nb))
+        for b in range(nb):               # a few tap blocks
+            sel = blk == b
+            units[:, b] = e[:, pos[sel]].sum(axis=1)
+            lanes[:, b] = e[:, pos[sel]] @ slots[sel]
+        units, lanes = units.reshape(-1), lanes.reshape(-1)
     else:
-        ec = e.sum(axis=0)
-        units, lanes = hit @ ec, table @ ec                # [pb]
+        n = geo.out_hw[0] * -(-geo.out_hw[1] // og.pack)
+        ec = e.sum(axis=0)[pos]
+        units = np.bincount(blk, weights=ec, minlength=n)
+        lanes = np.bincount(blk, weights=ec * slots, minlength=n)
     chans = np.minimum(og.channels_per_group,
                        geo.out_channels - np.arange(og.n_cg) * og.channels_per_group)
     u = np.repeat(units, og.n_cg)
@@ -267,13 +290,22 @@ class FireStats:
     spikes: np.ndarray
 
 
-def _neuron_groups(geo: LayerGeometry, og: OptionGeometry) -> np.ndarray:
-    """Compare group of every neuron (C-order over ``[c_out, oh, ow]``)."""
-    ch, pos = np.divmod(np.arange(geo.n_neurons), geo.out_positions)
+def _group_counts(geo: LayerGeometry, og: OptionGeometry, spikes: np.ndarray) -> np.ndarray:
+    """``[T, N, compare groups]``: spikes of each compare group (channel groups of ``cpg``
+    channels; under OS also ``pack`` neighbouring x positions), group numbering of
+    :mod:`flexspim.compile.geometry`."""
+    n_t, n = spikes.shape[0], spikes.shape[1]
+    (oh, ow), c, cpg = geo.out_hw, geo.out_channels, og.channels_per_group
+    x = np.zeros((n_t, n, og.n_cg * cpg, oh, ow), dtype=np.int32)
+    x[:, :, :c] = spikes.reshape(n_t, n, c, oh, ow)
+    x = x.reshape(n_t, n, og.n_cg, cpg, oh, ow).sum(axis=3)            # [T, N, cg, oh, ow]
     if og.option.stationary == "weights":
-        return pos * og.n_cg + ch // og.channels_per_group
-    oy, ox = np.divmod(pos, geo.out_hw[1])
-    return ((oy * og.n_blocks) + ox // og.pack) * og.n_cg + ch // og.channels_per_group
+        return x.reshape(n_t, n, og.n_cg, oh * ow).transpose(0, 1, 3, 2).reshape(n_t, n, -1)
+    nxb = og.n_blocks
+    y = np.zeros((n_t, n, og.n_cg, oh, nxb * og.pack), dtype=np.int32)
+    y[..., :ow] = x
+    y = y.reshape(n_t, n, og.n_cg, oh, nxb, og.pack).sum(axis=5)     # [T, N, cg, oh, xb]
+    return y.transpose(0, 1, 3, 4, 2).reshape(n_t, n, -1)
 
 
 def fire_stats(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, spikes: np.ndarray,
@@ -283,42 +315,43 @@ def fire_stats(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, spike
     when an event reaches it, or after one of its neurons spiked."""
     n_t, n = spikes.shape[0], max(spikes.shape[1], 1)
     ng = og.groups if og.option.stationary == "membranes" else og.memory_groups
-    cnt = _group_sums(np.asarray(spikes, dtype=np.float64), _neuron_groups(geo, og), ng)
+    cnt = _group_counts(geo, og, np.asarray(spikes))
     hit = cnt > 0
     if hw.system.controller.compare == "all":
         compared = np.full(ng, float(n_t))
     else:
-        touched = _touched(geo, og, events, ng)
-        active = touched.copy()
+        active = _touched(geo, og, events, ng)
         active[0] = True
         active[1:] |= hit[:-1]
         compared = active.sum(axis=(0, 1)) / n
-    return FireStats(compared, hit.sum(axis=(0, 1)) / n, cnt.sum(axis=(0, 1)) / n)
-
-
-def _group_sums(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """``[..., n_groups]``: ``x`` ``[..., items]`` summed over the items of each group."""
-    order = np.argsort(group, kind="stable")
-    g = group[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    out = np.zeros(x.shape[:-1] + (n_groups,))
-    if order.size:
-        out[..., g[starts]] = np.add.reduceat(x[..., order], starts, axis=-1)
-    return out
+    return FireStats(compared, hit.sum(axis=(0, 1)) / n,
+                     cnt.sum(axis=(0, 1), dtype=np.float64) / n)
 
 
 def _touched(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, ng: int) -> np.ndarray:
     """``[T, N, compare groups]``: whether an event of the timestep reaches the group."""
     ev = events.reshape(events.shape[0], events.shape[1], geo.in_channels, -1).any(axis=2)
-    reached = np.zeros((events.shape[0], events.shape[1], geo.out_positions), dtype=bool)
+    if og.option.stationary == "membranes":
+        pos, blk, _ = _blocks(geo, og)
+        reached = _scatter_any(ev[:, :, pos], blk, geo.out_hw[0] * og.n_blocks)
+        return np.repeat(reached, og.n_cg, axis=2)[:, :, :ng]
+    reached = np.zeros(ev.shape[:2] + (geo.out_positions,), dtype=bool)
     for _tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
                                           geo.out_hw):
         reached[:, :, oy * geo.out_hw[1] + ox] |= ev[:, :, idx]
-    if og.option.stationary == "membranes":
-        oy, ox = np.divmod(np.arange(geo.out_positions), geo.out_hw[1])
-        block = oy * og.n_blocks + ox // og.pack
-        reached = _group_sums(reached.astype(np.float64), block, og.groups // og.n_cg) > 0
     return np.repeat(reached, og.n_cg, axis=2)[:, :, :ng]
+
+
+def _scatter_any(hit: np.ndarray, target: np.ndarray, n: int) -> np.ndarray:
+    """``[..., n]``: whether any of the items ``hit[..., i]`` with ``target[i] == t`` is set."""
+    out = np.zeros(hit.shape[:-1] + (n,))
+    if hit.shape[-1] == 0:
+        return out > 0
+    flat = hit.reshape(-1, hit.shape[-1]).astype(np.float64)
+    res = out.reshape(-1, n)
+    for r in range(flat.shape[0]):
+        res[r] = np.bincount(target, weights=flat[r], minlength=n)
+    return out > 0
 
 
 def fire_counts(lp: LayerProgram, og: OptionGeometry, fs: FireStats, n_macros: int
@@ -361,10 +394,33 @@ def nominal_capacity(og: OptionGeometry, hw: Hardware, free_rows: float = 0.0) -
     return float(n * scratch_slots(hw) + extra)
 
 
+def leak_totals(geo: LayerGeometry, og: OptionGeometry, leak: Leak | None, resident: float,
+                f_mem: float, macro_cols: int) -> np.ndarray:
+    """Counts ``[fields]`` of one timestep's leak (:func:`~flexspim.compile.program.leak_counts`)
+    with a fraction ``resident`` of the membrane groups in the arrays and a fraction ``f_mem``
+    of the others' bits in the buffer."""
+    out = np.zeros(len(COUNT_FIELDS))
+    if leak is None:
+        return out
+    groups = og.groups if og.option.stationary == "membranes" else og.memory_groups
+    outside = groups * (1.0 - resident)
+    op_rows = -(-leak_operand_bits(leak.kind, leak.amount, geo.v_bits) // og.option.cols)
+    active = geo.n_neurons * geo.v_bits
+    out[F["row_ops"]] = groups * og.v_rows
+    out[F["active_col_ops"]] = active
+    out[F["standby_col_ops"]] = groups * og.v_rows * macro_cols - active
+    out[F["array_row_reads"]] = (groups + outside) * og.v_rows
+    out[F["array_row_writes"]] = groups * op_rows + outside * og.v_rows
+    bits = geo.membrane_bits * (1.0 - resident)
+    for name, share in (("buffer", f_mem), ("dram", 1.0 - f_mem)):
+        out[F[f"{name}_read_bits"]] = out[F[f"{name}_write_bits"]] = bits * share
+    return out
+
+
 def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Hardware,
                  resident_groups: float, resident_bits: float, streamed_buffer_bits: float,
                  spilled_buffer_bits: float, profile: ReuseProfile, work: GroupWork,
-                 fs: FireStats, capacity: float) -> np.ndarray:
+                 fs: FireStats, capacity: float, leak: Leak | None = None) -> np.ndarray:
     """Expected counts ``[phases, fields]`` of one layer per sample, all on one macro (the
     compiler's search; routing excluded), ``capacity`` streamed slots. Linear in the buffered
     bits; the resident groups hold an even share of the units, compares and spikes."""
@@ -405,6 +461,8 @@ def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Ha
     else:
         out[P_INIT, F["buffer_write_bits"]] = geo.n_neurons * geo.v_bits * f_stream
         out[P_INIT, F["dram_write_bits"]] = geo.n_neurons * geo.v_bits * (1 - f_stream)
+    out[P_LEAK] = load.n_timesteps * leak_totals(
+        geo, og, leak, r if st == "membranes" else 0.0, f_mem, hw.macro.cols)
     return out
 
 
@@ -447,17 +505,22 @@ def routed_counts(net: IntNetwork, prog: Program, k: int, og: OptionGeometry,
     lp = prog.layers[k]
     geo = lp.geo
     hosts = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
-    valid = _slots_table(geo, og) > 0                               # [blocks, h*w]
+    pos, blk, _ = _blocks(geo, og)
     e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
+    hw_n = geo.in_hw[0] * geo.in_hw[1]
     src = _sources(net, prog, lp.index)
     src = None if src is None else src.reshape(geo.in_channels, -1)
     out = np.zeros(prog.n_macros)
     for m in range(prog.n_macros):
         on = (hosts == m).reshape(-1, og.n_cg).any(axis=1)         # per cg-agnostic group
         if lp.stationary == 0:
-            present = (on.reshape(geo.in_channels, -1).astype(np.float64) @ valid) > 0
+            on = on.reshape(geo.in_channels, -1)                    # [c, tap blocks]
+            present = np.zeros((geo.in_channels, hw_n), dtype=bool)
+            for b in range(on.shape[1]):
+                present[:, pos[blk == b]] |= on[:, b:b + 1]
         else:
-            present = np.broadcast_to((on.astype(np.float64) @ valid) > 0, e.shape)
+            reach = np.bincount(pos, weights=on[blk].astype(np.float64), minlength=hw_n) > 0
+            present = np.broadcast_to(reach, e.shape)
         keep = present if src is None else present & (src != m)
         out[m] = float((e * keep).sum())
     return out
@@ -469,7 +532,9 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     and the init phase apart)."""
     geo = lp.geo
     st = og.option.stationary
-    work = group_work(geo, og, activity.event_map(net, lp.index), load.sops)
+    key = (lp.index, st, og.option.cols, og.pack)
+    work = activity.cached(("work", *key), lambda: group_work(
+        geo, og, activity.event_map(net, lp.index), load.sops))
     hosts = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
     u_m = np.bincount(hosts, weights=work.units, minlength=n_macros)
     l_m = np.bincount(hosts, weights=work.lanes, minlength=n_macros)
@@ -489,9 +554,10 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     for m in range(n_macros):
         out[P_INTEGRATE, m] = compute_counts(u_m[m], l_m[m], og, geo, hw) + stream * share[m]
     out[P_INTEGRATE, lp.home] += spill
-    fs = fire_stats(geo, og, activity.layer_events(net, lp.index),
-                    activity.layer_spikes(net, lp.index), hw)
+    fs = activity.cached(("fire", *key, hw.system.controller.compare), lambda: fire_stats(
+        geo, og, activity.layer_events(net, lp.index), activity.layer_spikes(net, lp.index), hw))
     out[P_FIRE] = fire_counts(lp, og, fs, n_macros)
+    out[P_LEAK] = load.n_timesteps * leak_counts(lp, n_macros, hw.macro.cols)
     return out
 
 

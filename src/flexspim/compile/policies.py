@@ -66,7 +66,7 @@ from flexspim.compile.placement import (
     allocate_buffer,
     place_groups,
 )
-from flexspim.compile.program import scratch_slots
+from flexspim.compile.program import leak_scratch_rows, scratch_slots
 from flexspim.compile.rules import BITS_PER_KIB, scratch_reserve_fits, scratch_rows_fit
 from flexspim.energy.counts import FIELD_INDEX
 from flexspim.energy.prices import Prices, dynamic_energy_pj, price
@@ -132,7 +132,8 @@ class _Ctx:
         g = self.geos[i]
         prof = self.activity.profile(self.net, g.index, og.option.stationary, og.pack)
         tot = layer_totals(g, og, self.loads[i], self.hw, k, r, bs, bp, prof, self.work(i, og),
-                           self.fire(i, og), nominal_capacity(og, self.hw, self.free_rows))
+                           self.fire(i, og), nominal_capacity(og, self.hw, self.free_rows),
+                           self.net.layers[g.index].leak)
         dyn = dynamic_energy_pj(tot, self.prices)
         leak_uw = self.hw.system.n_macros * self.prices.macro_leakage_uw \
             + self.prices.buffer_leakage_uw
@@ -295,7 +296,9 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
            order: Sequence[int], search: dict | None = None) -> Mapping:
     """Place the wanted resident groups, allocate the buffer and assemble the mapping."""
     hw = ctx.hw
-    scratch = scratch_slots(hw) * max(og.scratch_rows for og in ogs)
+    scratch = max([scratch_slots(hw) * og.scratch_rows for og in ogs]
+                  + [leak_scratch_rows(ctx.net.layers[g.index].leak, g.v_bits, og.option.cols)
+                     for g, og in zip(ctx.geos, ogs, strict=True)])
     scratch_reserve_fits(scratch, hw, ctx.geos[0].name)
     reqs = [Request(g.name, int(k), og.rows_per_group, og.lane_cols)
             for g, og, k in zip(ctx.geos, ogs, want, strict=True)]
@@ -353,7 +356,8 @@ def _traffic_bits(ctx: _Ctx, i: int, og: OptionGeometry, resident: bool) -> floa
     k, r = (og.groups, g.operand_bits(st)) if resident else (0, 0.0)
     tot = layer_totals(g, og, ctx.loads[i], ctx.hw, k, r, 0.0, 0.0,
                        ctx.activity.profile(ctx.net, g.index, st, og.pack), ctx.work(i, og),
-                       ctx.fire(i, og), nominal_capacity(og, ctx.hw, ctx.free_rows))
+                       ctx.fire(i, og), nominal_capacity(og, ctx.hw, ctx.free_rows),
+                       ctx.net.layers[g.index].leak)
     f = [FIELD_INDEX[n] for n in ("buffer_read_bits", "buffer_write_bits", "dram_read_bits",
                                   "dram_write_bits")]
     return float(tot[..., f].sum())

@@ -31,7 +31,8 @@ from flexspim.compile.rules import (
 from flexspim.energy.counts import COUNT_FIELDS
 from flexspim.errors import MappingError
 from flexspim.hw import Hardware
-from flexspim.net.layers import SpikingLayer
+from flexspim.macro.leak import leak_operand_bits
+from flexspim.net.layers import Leak, SpikingLayer
 from flexspim.net.network import IntNetwork
 
 BUFFER = 0
@@ -89,6 +90,7 @@ class LayerProgram:
     sp_rows: int
     k_spill: int
     keyspace: int
+    leak: Leak | None = None
 
     @property
     def cap(self) -> np.ndarray:
@@ -302,6 +304,11 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware,
     initial = (np.zeros(geo.n_neurons, dtype=np.int64) if init is None
                else np.asarray(init, dtype=np.int64).reshape(-1))
     slots, s_rows, sp_rows, k_spill = scratch_layout(og, mapping, hw, macro_rows_used(mapping))
+    need = leak_scratch_rows(layer.leak, geo.v_bits, lm.cols)
+    if need > mapping.scratch_rows:
+        raise MappingError("scratch-rows", f"layer '{lm.name}': leaking a membrane row group "
+                           f"outside the arrays needs {need} scratch rows, the mapping reserves "
+                           f"{mapping.scratch_rows}; recompile the mapping for this network")
     return LayerProgram(
         name=lm.name, index=lm.index, geo=geo, weight=np.ascontiguousarray(weight),
         threshold=int(layer.threshold), reset_zero=layer.reset == "zero", initial=initial,
@@ -313,7 +320,7 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware,
         neuron_macro=_neuron_macro(geo, macro, st, lm.pack, og.n_cg, og.channels_per_group,
                                    og.n_blocks, lm.home_macro),
         slot_rows=slots, s_rows=s_rows, sp_rows=sp_rows, k_spill=k_spill,
-        keyspace=slice_keyspace(geo, og))
+        keyspace=slice_keyspace(geo, og), leak=layer.leak)
 
 
 
@@ -344,4 +351,62 @@ def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
     else:
         for lvl, name in ((BUFFER, "buffer_write_bits"), (DRAM, "dram_write_bits")):
             out[lp.home, f[name]] += float(lp.mem_bits[lp.mem_level == lvl].sum())
+    return out
+
+
+def leak_scratch_rows(leak: Leak | None, v_bits: int, cols: int) -> int:
+    """Scratch rows a leaky layer needs: a membrane row group (``v_rows``) and the leak's
+    operand beside it (0 without a leak)."""
+    if leak is None:
+        return 0
+    return -(-v_bits // cols) + -(-leak_operand_bits(leak.kind, leak.amount, v_bits) // cols)
+
+
+def leak_operand_rows(lp: LayerProgram) -> int:
+    """Scratch rows of a leak's operand ``-t``: as few as its bits need (docs/macro.md)."""
+    if lp.leak is None:
+        return 0
+    return -(-leak_operand_bits(lp.leak.kind, lp.leak.amount, lp.v_bits) // lp.cols)
+
+
+def group_lanes(lp: LayerProgram) -> np.ndarray:
+    """Neurons of every compare group: membrane row groups (OS), memory groups (WS)."""
+    if lp.stationary == 0:
+        cg = np.arange(lp.mem_level.size) % lp.n_cg
+        return np.minimum(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
+    return lp.stat_bits // lp.v_bits
+
+
+def leak_counts(lp: LayerProgram, n_macros: int, macro_cols: int) -> np.ndarray:
+    """``[macros, fields]`` of one timestep's leak of a leaky layer (zeros without a leak).
+
+    Every membrane row group is leaked in the array (docs/macro.md "Leak"): ``v_rows`` rows
+    read, the operand ``-t`` written into ``operand_rows`` scratch rows, ``v_rows`` row
+    operations of the group's lanes. A resident group (OS) is leaked in place on its macro; a
+    group outside the arrays (WS, or spilled) is brought into the home macro's scratch rows from
+    its memory level and stored back after (``v_rows`` row writes and reads, its bits read and
+    written)."""
+    out = np.zeros((n_macros, len(COUNT_FIELDS)))
+    if lp.leak is None:
+        return out
+    f = {name: i for i, name in enumerate(COUNT_FIELDS)}
+    lanes = group_lanes(lp).astype(np.float64)
+    if lp.stationary == 1:
+        where = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
+        level, bits, outside = lp.stat_level, lp.stat_bits, lp.stat_macro < 0
+    else:
+        where = np.full(lanes.size, lp.home)
+        level, bits, outside = lp.mem_level, lp.mem_bits, np.ones(lanes.size, dtype=bool)
+    v_rows = lp.v_rows
+    per = np.zeros((lanes.size, len(COUNT_FIELDS)))
+    per[:, f["row_ops"]] = v_rows
+    per[:, f["active_col_ops"]] = lanes * lp.v_bits
+    per[:, f["standby_col_ops"]] = v_rows * macro_cols - lanes * lp.v_bits
+    per[:, f["array_row_reads"]] = v_rows + outside * v_rows
+    per[:, f["array_row_writes"]] = leak_operand_rows(lp) + outside * v_rows
+    for lvl, name in ((BUFFER, "buffer"), (DRAM, "dram")):
+        moved = outside & (level == lvl)
+        per[moved, f[f"{name}_read_bits"]] = bits[moved]
+        per[moved, f[f"{name}_write_bits"]] = bits[moved]
+    np.add.at(out, where, per)
     return out

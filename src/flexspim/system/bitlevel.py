@@ -24,16 +24,24 @@ from typing import Any
 
 import numpy as np
 
-from flexspim.compile.program import DRAM, LayerProgram, Program, compare_groups
+from flexspim.compile.program import (
+    DRAM,
+    LayerProgram,
+    Program,
+    compare_groups,
+    leak_operand_rows,
+)
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES
 from flexspim.hw import Hardware
 from flexspim.macro.array import Macro, decode_bits, encode_bits
+from flexspim.macro.leak import leak_row_group
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import batch_stats, new_tallies
 
 F = FIELD_INDEX
-P_INIT, P_INTEGRATE, P_FIRE = (PHASES.index(p) for p in ("init", "integrate", "fire"))
+P_INIT, P_LEAK, P_INTEGRATE, P_FIRE = (PHASES.index(p)
+                                        for p in ("init", "leak", "integrate", "fire"))
 
 
 def charge(row: np.ndarray, level: int, bits: float, read: bool) -> None:
@@ -558,6 +566,36 @@ class _Exec(_Layer):
         _charge_init(lp, rows)
 
 
+def leak_phase(ex: _Exec, rows: np.ndarray) -> None:
+    """Leak every membrane row group of a leaky layer in the arrays (docs/macro.md "Leak"):
+    resident groups in place, the others brought into the home macro's scratch rows from their
+    memory level, leaked there and stored back."""
+    lp = ex.lp
+    if lp.leak is None:
+        return
+    op_rows = leak_operand_rows(lp)
+    for g in range(compare_groups(lp)):
+        pairs = ex.group_neurons(g)
+        starts = [lane * lp.cols for lane, _ in pairs]
+        leak = dict(kind=lp.leak.kind, amount=lp.leak.amount, v_bits=lp.v_bits, cols=lp.cols,
+                    starts=starts, operand_rows=op_rows)
+        if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+            leak_row_group(ex.macros[int(lp.stat_macro[g])], membrane_row=int(lp.stat_row[g]),
+                           scratch_row=0, **leak)
+            continue
+        level = int(lp.stat_level[g]) if lp.stationary == 1 else int(lp.mem_level[g])
+        bits = len(pairs) * lp.v_bits
+        charge(rows[lp.home], level, bits, read=True)
+        ex.write_lanes(lp.home, 0, lp.v_rows, [(lane, ex.stream[n]) for lane, n in pairs],
+                       lp.v_bits)
+        leak_row_group(ex.macros[lp.home], membrane_row=0, scratch_row=lp.v_rows, **leak)
+        values = ex.read_lanes(lp.home, 0, lp.v_rows, [lane for lane, _ in pairs], lp.v_bits,
+                               count=True)
+        for (_, n), v in zip(pairs, values, strict=True):
+            ex.stream[n] = v
+        charge(rows[lp.home], level, bits, read=False)
+
+
 def _charge_init(lp: LayerProgram, rows: np.ndarray) -> None:
     """Memory writes of the initial membranes kept outside the arrays (on the home macro)."""
     if lp.stationary == 1:
@@ -626,6 +664,8 @@ def _run_layer(ex: _Exec, x: np.ndarray, srcs: np.ndarray, counts: np.ndarray
         if t == 0:
             ex.init(rows[P_INIT])
             _take_counters(macros, rows[P_INIT])
+        leak_phase(ex, rows[P_LEAK])
+        _take_counters(macros, rows[P_LEAK])
         _integrate(ex, x[t], srcs[t % srcs.shape[0]], rows[P_INTEGRATE])
         _take_counters(macros, rows[P_INTEGRATE])
         v = ex.membranes()

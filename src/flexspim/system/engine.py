@@ -33,13 +33,14 @@ from flexspim.compile.program import (
     build_program,
     compare_groups,
     init_counts,
+    leak_counts,
 )
 from flexspim.energy.counts import COUNT_FIELDS, PHASES, WorkCounts
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
-from flexspim.sim.common import merge_stats, refuse_leaky
+from flexspim.sim.common import merge_stats
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
 from flexspim.system import kernel
@@ -90,6 +91,7 @@ def count_spiking(lp: LayerProgram, hw: Hardware, prog: Program, x: np.ndarray,
                        lp.stat_bits.astype(np.float64), lp.mem_level, lp.cap,
                        compare_groups(lp), counts)
     counts[:, 0, PHASES.index("init")] += init_counts(lp, prog.n_macros)
+    counts[:, :, PHASES.index("leak")] += leak_counts(lp, prog.n_macros, hw.macro.cols)
     return counts
 
 
@@ -176,7 +178,6 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
         raise ConfigError(f"unknown system-engine mode '{mode}'; use one of {', '.join(MODES)}")
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size = {batch_size} must be >= 1")
-    refuse_leaky(net, "the system engine")  # until it executes leaks (docs/arithmetic.md)
     prog = program if program is not None else build_program(net, mapping, hw)
     if isinstance(inputs, Trace):
         if inputs.network != net.name:

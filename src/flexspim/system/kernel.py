@@ -44,22 +44,35 @@ except ImportError:  # pragma: no cover - without Numba the same code runs as pl
 
 from flexspim.energy.counts import FIELD_INDEX, PHASES
 
-P_INTEGRATE = PHASES.index("integrate")
-P_FIRE = PHASES.index("fire")
-F_ROW_OPS = FIELD_INDEX["row_ops"]
-F_ACTIVE = FIELD_INDEX["active_col_ops"]
-F_STANDBY = FIELD_INDEX["standby_col_ops"]
-F_ROW_WRITES = FIELD_INDEX["array_row_writes"]
-F_ROW_READS = FIELD_INDEX["array_row_reads"]
-F_COMPARE = FIELD_INDEX["compare_row_reads"]
-F_BUF_R = FIELD_INDEX["buffer_read_bits"]
-F_BUF_W = FIELD_INDEX["buffer_write_bits"]
-F_DRAM_R = FIELD_INDEX["dram_read_bits"]
-F_DRAM_W = FIELD_INDEX["dram_write_bits"]
-F_TRANSFER = FIELD_INDEX["transfer_bits"]
-F_ROUTED = FIELD_INDEX["routed_events"]
-F_SOPS = FIELD_INDEX["sops"]
-F_UNITS = FIELD_INDEX["units"]
+# Phase and field indices, written out: Numba's cache keeps compiled constants until this
+# file changes, so they must not come from another module's values (checked at import below).
+P_INTEGRATE = 2
+P_FIRE = 3
+F_ROW_OPS = 0
+F_ACTIVE = 1
+F_STANDBY = 2
+F_ROW_WRITES = 3
+F_ROW_READS = 4
+F_COMPARE = 5
+F_BUF_R = 6
+F_BUF_W = 7
+F_DRAM_R = 8
+F_DRAM_W = 9
+F_TRANSFER = 10
+F_ROUTED = 11
+F_SOPS = 12
+F_UNITS = 13
+_WRITTEN = {"integrate": P_INTEGRATE, "fire": P_FIRE}
+_FIELDS = {"row_ops": F_ROW_OPS, "active_col_ops": F_ACTIVE, "standby_col_ops": F_STANDBY,
+           "array_row_writes": F_ROW_WRITES, "array_row_reads": F_ROW_READS,
+           "compare_row_reads": F_COMPARE, "buffer_read_bits": F_BUF_R,
+           "buffer_write_bits": F_BUF_W, "dram_read_bits": F_DRAM_R,
+           "dram_write_bits": F_DRAM_W, "transfer_bits": F_TRANSFER,
+           "routed_events": F_ROUTED, "sops": F_SOPS, "units": F_UNITS}
+if any(PHASES.index(k) != v for k, v in _WRITTEN.items()) or \
+        any(FIELD_INDEX[k] != v for k, v in _FIELDS.items()) or len(FIELD_INDEX) != len(_FIELDS):
+    raise ImportError("flexspim.system.kernel: its phase and field indices differ from "
+                      "flexspim.energy.counts; update them")
 
 # unit table columns (see _units)
 U_Q, U_BLOCK, U_CG, U_MACRO, U_KEY, U_LANES, U_GROUP = range(7)
