@@ -52,10 +52,14 @@ def point_hardware(base: Hardware, point: SweepPoint) -> Hardware:
 
 def cost_metrics(cost: Any, mapping: Any) -> dict[str, Any]:
     """The scalar metrics of a CostReport and a Mapping (units in the names); ``components_pj``
-    is the energy per inference of each component (pJ)."""
+    is the energy per inference of each component (pJ), ``phases_pj`` of each phase (init,
+    leak, integrate, fire)."""
     n = max(int(getattr(cost, "n_samples", 1)), 1)
     components = {str(k): float(v) / n for k, v in dict(cost.total_pj).items()}
+    phases = {str(ph): float(sum(c.values())) / n
+              for ph, c in dict(getattr(cost, "per_phase_pj", {})).items()}
     return {
+        "phases_pj": phases,
         "energy_per_inference_uj": float(cost.energy_per_inference_uj),
         "latency_per_inference_us": float(cost.latency_per_inference_us),
         "latency_per_timestep_us": float(cost.latency_per_timestep_us),

@@ -344,7 +344,30 @@ def section_energy(run: RunData) -> str:
         parts.append(_table(("layer", *[label(c) for c in cols], "total"),
                             [(k, *[_nj(v[c]) if c in v else None for c in cols],
                               _nj(sum(v.values()))) for k, v in per_layer.items()]))
+    parts.append(_phase_table(run.cost))
     return "".join(parts) or _missing("energy breakdown", "the cost part is empty")
+
+
+#: What each phase of a timestep does (docs/system-model.md).
+PHASE_NOTES: dict[str, str] = {
+    "init": "membranes set to their initial values (first timestep)",
+    "leak": "leaky layers' membranes decayed, every timestep, before its events",
+    "integrate": "input events: row operations, streamed operands moved",
+    "fire": "threshold compare and reset",
+}
+
+
+def _phase_table(cost: dict[str, Any]) -> str:
+    """Energy per phase of the layer-first schedule (nJ per inference), "leak" beside
+    "integrate" and "fire"."""
+    raw = cost.get("per_phase_pj")
+    if not isinstance(raw, dict) or not raw:
+        return ""
+    n = _per_sample(cost)
+    rows = [(ph, PHASE_NOTES.get(ph, ""), _nj(sum(_numbers(v).values()) / n))
+            for ph, v in raw.items() if isinstance(v, dict)]
+    return ("<h3>Energy per phase (nJ per inference)</h3>"
+            + _table(("phase", "what it does", "energy per inference (nJ)"), rows))
 
 
 def section_latency(run: RunData) -> str:
