@@ -312,10 +312,12 @@ def test_every_policy_gives_the_simulators_results_on_the_shipped_model() -> Non
 
 
 def _counts_differ(a, b, mapping) -> str:
-    d = np.abs(a.counts.data - b.counts.data)
-    if d.max(initial=0.0) == 0.0:
+    # a memory group split between the buffer and DRAM moves its bits in that proportion, so bit
+    # counts may differ in their last floating-point digits; every other count is exact
+    d = np.abs(a.counts.data - b.counts.data) > 1e-9 * (1.0 + np.abs(a.counts.data))
+    if not d.any():
         return ""
-    idx = tuple(np.argwhere(d > 0)[0])
+    idx = tuple(np.argwhere(d)[0])
     layers = [(lm.name, lm.stationary, lm.cols, lm.pack, lm.resident_groups, lm.groups)
               for lm in mapping.layers]
     return (f"counts differ at sample {idx[0]}, t {idx[1]}, layer {a.counts.layers[idx[2]]}, "
@@ -341,7 +343,9 @@ def test_fast_and_bitlevel_modes_equal_the_simulator_and_each_other(case) -> Non
     per_layer_sops = c.field("sops").sum(axis=(0, 3, 4))           # [T, layer]
     spiking = [i for i, la in enumerate(net.layers) if la.kind in ("conv2d", "linear")]
     assert np.array_equal(per_layer_sops.T, ref.sops[spiking])
-    assert (c.data >= 0).all() and np.array_equal(c.data, np.round(c.data))
+    whole = [i for i, f in enumerate(COUNT_FIELDS) if not f.endswith("_bits")]
+    assert (c.data >= -1e-9).all()
+    assert np.array_equal(c.data[..., whole], np.round(c.data[..., whole]))
     assert np.allclose(c.field("active_col_ops") + c.field("standby_col_ops"),
                        c.field("row_ops") * hw.macro.cols)
 

@@ -45,7 +45,6 @@ from flexspim.compile.geometry import (
 )
 from flexspim.compile.mapping import Mapping
 from flexspim.compile.program import (
-    BUFFER,
     LayerProgram,
     Program,
     build_program,
@@ -365,15 +364,15 @@ def fire_counts(lp: LayerProgram, og: OptionGeometry, fs: FireStats, n_macros: i
         res = lp.stat_macro >= 0
         np.add.at(out[:, F["compare_row_reads"]], lp.stat_macro[res], fs.compared[res] * og.v_rows)
         np.add.at(out[:, F["array_row_writes"]], lp.stat_macro[res], fs.spiking[res] * og.v_rows)
-        level, bits = lp.stat_level, lp.stat_bits.astype(np.float64)
-        out_mask = ~res
+        buf, bits = lp.stat_buffered, lp.stat_bits.astype(np.float64)
+        outside = (~res).astype(np.float64)
     else:
-        level, bits = lp.mem_level, lp.mem_bits.astype(np.float64)
-        out_mask = np.ones(level.size, dtype=bool)
-    for lvl, name in ((BUFFER, "buffer"), (1 - BUFFER, "dram")):
-        sel = out_mask & (level == lvl)
-        out[lp.home, F[f"{name}_read_bits"]] += float((fs.compared[sel] * bits[sel]).sum())
-        out[lp.home, F[f"{name}_write_bits"]] += float(fs.spikes[sel].sum()) * v
+        buf, bits = lp.mem_buffered, lp.mem_bits.astype(np.float64)
+        outside = np.ones(buf.size)
+    for name, share in (("buffer", buf), ("dram", 1.0 - buf)):
+        w = outside * share
+        out[lp.home, F[f"{name}_read_bits"]] += float((fs.compared * bits * w).sum())
+        out[lp.home, F[f"{name}_write_bits"]] += float((fs.spikes * w).sum()) * v
     return out
 
 
@@ -471,10 +470,10 @@ def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Ha
 def _levels(lp: LayerProgram) -> tuple[float, tuple[float, float], float]:
     """Buffer fraction of the streamed operand's bits; spilled stationary bits (buffer, DRAM);
     buffer fraction of the spilled bits."""
-    mb = lp.mem_bits
-    f_stream = float(mb[lp.mem_level == BUFFER].sum() / mb.sum()) if mb.sum() else 0.0
+    mb = lp.mem_bits.astype(np.float64)
+    f_stream = float(mb @ lp.mem_buffered / mb.sum()) if mb.sum() else 0.0
     sp = lp.stat_macro < 0
-    buf = float(lp.stat_bits[sp & (lp.stat_level == BUFFER)].sum())
+    buf = float(lp.stat_bits[sp].astype(np.float64) @ lp.stat_buffered[sp])
     total = float(lp.stat_bits[sp].sum())
     return f_stream, (buf, total - buf), (buf / total if total > 0 else 0.0)
 

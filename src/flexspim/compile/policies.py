@@ -57,6 +57,7 @@ from flexspim.compile.groups import (
     memory_group_bits,
     resident_bits_pieces,
     stationary_group_bits,
+    whole_groups,
 )
 from flexspim.compile.mapping import LayerMapping, Mapping
 from flexspim.compile.placement import (
@@ -279,8 +280,12 @@ def capacity_shapes(ctx: _Ctx, stationary: Sequence[str]) -> list[OptionGeometry
 
 
 def _layer_mapping(g: LayerGeometry, og: OptionGeometry, k: int, tiles: tuple, home: int,
-                   bs: int, bp: int) -> LayerMapping:
-    resident_bits, streamed_buffer_bits, spilled_buffer_bits = layer_bits(g, og, k, bs, bp)
+                   streamed_buffer_bits: int, spilled_buffer_bits: int) -> LayerMapping:
+    """The mapping of one layer with ``k`` resident groups and these bits in the buffer."""
+    resident_bits = layer_bits(g, og, k, 0, 0)[0]
+    spilled_sizes = np.sort(stationary_group_bits(g, og))[::-1][k:]
+    bs = whole_groups(memory_group_bits(g, og), streamed_buffer_bits)
+    bp = whole_groups(spilled_sizes, spilled_buffer_bits)
     return LayerMapping(
         name=g.name, index=g.index, stationary=og.option.stationary, cols=og.option.cols,
         weight_shape=(og.w_rows, og.option.cols), membrane_shape=(og.v_rows, og.option.cols),

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 
 from flexspim.compile.program import (
-    DRAM,
     LayerProgram,
     Program,
     compare_groups,
@@ -44,10 +43,12 @@ P_INIT, P_LEAK, P_INTEGRATE, P_FIRE = (PHASES.index(p)
                                         for p in ("init", "leak", "integrate", "fire"))
 
 
-def charge(row: np.ndarray, level: int, bits: float, read: bool) -> None:
-    """Add ``bits`` read from (or written to) the buffer or DRAM to a macro's count row."""
-    name = ("dram" if level == DRAM else "buffer") + ("_read_bits" if read else "_write_bits")
-    row[F[name]] += bits
+def charge(row: np.ndarray, buffered: float, bits: float, read: bool) -> None:
+    """Add ``bits`` read from (or written to) memory to a macro's count row: the fraction
+    ``buffered`` of them at the buffer, the rest at DRAM."""
+    kind = "_read_bits" if read else "_write_bits"
+    row[F["buffer" + kind]] += bits * buffered
+    row[F["dram" + kind]] += bits * (1.0 - buffered)
 
 
 @dataclass(frozen=True)
@@ -365,17 +366,17 @@ class _Exec(_Layer):
                 d for d in range(len(pl.cap)) if d != m and len(pl.local[d]) < pl.cap[d])
             self._move(next(iter(pl.local[m])), dst, rows)
         if lp.stationary == 0:
-            held = [(ln.lane, ln.neuron, int(lp.mem_level[ln.group]), self.stream[ln.neuron])
-                    for ln in lanes]
+            held = [(ln.lane, ln.neuron, float(lp.mem_buffered[ln.group]),
+                     self.stream[ln.neuron]) for ln in lanes]
             bits = lp.v_bits
         else:
-            held = [(ln.lane, -1, int(lp.mem_level[ln.group]), int(lp.weight[ln.weight]))
+            held = [(ln.lane, -1, float(lp.mem_buffered[ln.group]), int(lp.weight[ln.weight]))
                     for ln in lanes]
             bits = lp.w_bits
-        buf = float(sum(bits for _, _, lvl, _ in held if lvl != DRAM))
-        dram = float(sum(bits for _, _, lvl, _ in held if lvl == DRAM))
-        charge(rows[m], 0, buf, read=True)
-        charge(rows[m], DRAM, dram, read=True)
+        buf = float(sum(bits * f for _, _, f, _ in held))
+        dram = float(sum(bits * (1.0 - f) for _, _, f, _ in held))
+        charge(rows[m], 1.0, buf, read=True)
+        charge(rows[m], 0.0, dram, read=True)
         pl.local[m][key] = pl.free_slot(m)
         pl.where[key] = m
         pl.recent[key] = None
@@ -411,17 +412,18 @@ class _Exec(_Layer):
         j = min(range(len(slots)), key=lambda i: (slots[i][1], i))
         self.spill_out(j, rows)
         row0 = j * lp.sp_rows
-        level = int(lp.stat_level[g])
+        f = float(lp.stat_buffered[g])
         if lp.stationary == 0:
             vals = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(g)]
             self.write_lanes(lp.home, row0, lp.w_rows, vals, lp.w_bits)
         else:
             vals = [(lane, self.stream[n]) for lane, n in self.group_lanes(g)]
             self.write_lanes(lp.home, row0, lp.v_rows, vals, lp.v_bits)
-        charge(rows[lp.home], level, float(lp.stat_bits[g]), read=True)
+        bits = float(lp.stat_bits[g])
+        charge(rows[lp.home], f, bits, read=True)
         slots[j] = [g, clock, 0.0, 0.0]
         if lp.stationary == 1:
-            slots[j][2 + level] = float(lp.stat_bits[g])
+            slots[j][2], slots[j][3] = bits * f, bits * (1.0 - f)
         return row0
 
     def spill_out(self, j: int, rows: np.ndarray) -> None:
@@ -433,7 +435,8 @@ class _Exec(_Layer):
                                    [ln for ln, _ in pairs], lp.v_bits, count=True)
             for (_, n), v in zip(pairs, vals, strict=True):
                 self.stream[n] = v
-            charge(rows[lp.home], int(lp.stat_level[int(g)]), buf + dram, read=False)
+            charge(rows[lp.home], 1.0, buf, read=False)
+            charge(rows[lp.home], 0.0, dram, read=False)
         self.pools.spill[j] = [-1, -1, 0.0, 0.0]
 
     def flush(self, rows: np.ndarray) -> None:
@@ -530,7 +533,7 @@ class _Exec(_Layer):
                                        [ln for ln, _ in pairs], lp.v_bits, count=False)
                 rows[m, F["compare_row_reads"]] += lp.v_rows
             else:
-                level = int(lp.stat_level[g]) if lp.stationary == 1 else int(lp.mem_level[g])
+                level = float(lp.stat_buffered[g] if lp.stationary == 1 else lp.mem_buffered[g])
                 vals = [self.stream[n] for _, n in pairs]
                 charge(rows[lp.home], level, len(pairs) * lp.v_bits, read=True)
             reset = []
@@ -583,7 +586,7 @@ def leak_phase(ex: _Exec, rows: np.ndarray) -> None:
             leak_row_group(ex.macros[int(lp.stat_macro[g])], membrane_row=int(lp.stat_row[g]),
                            scratch_row=0, **leak)
             continue
-        level = int(lp.stat_level[g]) if lp.stationary == 1 else int(lp.mem_level[g])
+        level = float(lp.stat_buffered[g] if lp.stationary == 1 else lp.mem_buffered[g])
         bits = len(pairs) * lp.v_bits
         charge(rows[lp.home], level, bits, read=True)
         ex.write_lanes(lp.home, 0, lp.v_rows, [(lane, ex.stream[n]) for lane, n in pairs],
@@ -600,12 +603,12 @@ def _charge_init(lp: LayerProgram, rows: np.ndarray) -> None:
     """Memory writes of the initial membranes kept outside the arrays (on the home macro)."""
     if lp.stationary == 1:
         for g in np.flatnonzero(lp.stat_macro < 0):
-            charge(rows[lp.home], int(lp.stat_level[g]), float(lp.stat_bits[g]), False)
+            charge(rows[lp.home], float(lp.stat_buffered[g]), float(lp.stat_bits[g]), False)
         return
-    for g in range(lp.mem_level.size):
+    for g in range(lp.mem_bits.size):
         cg = g % lp.n_cg
         chans = min(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
-        charge(rows[lp.home], int(lp.mem_level[g]), chans * lp.v_bits, False)
+        charge(rows[lp.home], float(lp.mem_buffered[g]), chans * lp.v_bits, False)
 
 
 def _take_counters(macros: list[Macro], rows: np.ndarray) -> None:

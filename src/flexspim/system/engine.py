@@ -87,8 +87,8 @@ def count_spiking(lp: LayerProgram, hw: Hardware, prog: Program, x: np.ndarray,
     kernel.count_layer(np.ascontiguousarray(x, dtype=np.int64),
                        np.ascontiguousarray(srcs, dtype=np.int64),
                        np.ascontiguousarray(out, dtype=np.uint8),
-                       layer_params(lp, hw, prog.n_macros), lp.stat_macro, lp.stat_level,
-                       lp.stat_bits.astype(np.float64), lp.mem_level, lp.cap,
+                       layer_params(lp, hw, prog.n_macros), lp.stat_macro, lp.stat_buffered,
+                       lp.stat_bits.astype(np.float64), lp.mem_buffered, lp.cap,
                        compare_groups(lp), counts)
     counts[:, 0, PHASES.index("init")] += init_counts(lp, prog.n_macros)
     counts[:, :, PHASES.index("leak")] += leak_counts(lp, prog.n_macros, hw.macro.cols)

@@ -122,12 +122,11 @@ class Layer(NamedTuple):
 
 
 @njit(cache=True)
-def _mem(row: np.ndarray, level: int, bits: float, read: bool) -> None:
-    """Add ``bits`` of traffic at ``level`` (0 buffer, 1 DRAM) to a count row."""
-    if level == 0:
-        row[F_BUF_R if read else F_BUF_W] += bits
-    else:
-        row[F_DRAM_R if read else F_DRAM_W] += bits
+def _mem(row: np.ndarray, buffered: float, bits: float, read: bool) -> None:
+    """Add ``bits`` of traffic to a count row, the fraction ``buffered`` of them at the buffer,
+    the rest at DRAM."""
+    row[F_BUF_R if read else F_BUF_W] += bits * buffered
+    row[F_DRAM_R if read else F_DRAM_W] += bits * (1.0 - buffered)
 
 
 @njit(cache=True)
@@ -282,7 +281,7 @@ def _target_order(units: np.ndarray, p: Layer, stat_macro: np.ndarray) -> np.nda
 
 
 @njit(cache=True)
-def _slice_bits(units: np.ndarray, u: int, p: Layer, mem_level: np.ndarray,
+def _slice_bits(units: np.ndarray, u: int, p: Layer, mem_buffered: np.ndarray,
                 touched: np.ndarray) -> tuple[float, float]:
     """(buffer, DRAM) bits of unit ``u``'s streamed slice (the lanes' membranes under WS,
     weights under OS, at their memory level); marks the compare groups it touches."""
@@ -302,7 +301,7 @@ def _slice_bits(units: np.ndarray, u: int, p: Layer, mem_level: np.ndarray,
             if pos < 0:
                 continue
             touched[pos * p.ncg + cg] = 1
-            lvl = mem_level[pos * p.ncg + cg]
+            f = mem_buffered[pos * p.ncg + cg]
             b = chans * p.v_bits
         else:
             oy = blk // p.nblk
@@ -314,12 +313,10 @@ def _slice_bits(units: np.ndarray, u: int, p: Layer, mem_level: np.ndarray,
             if i < 0 or i >= p.kh or j < 0 or j >= p.kw:
                 continue
             touched[blk * p.ncg + cg] = 1
-            lvl = mem_level[(c * p.kh * p.kw + i * p.kw + j) * p.ncg + cg]
+            f = mem_buffered[(c * p.kh * p.kw + i * p.kw + j) * p.ncg + cg]
             b = chans * p.w_bits
-        if lvl == 0:
-            b_buf += b
-        else:
-            b_dram += b
+        b_buf += b * f
+        b_dram += b * (1.0 - f)
     return b_buf, b_dram
 
 
@@ -557,7 +554,7 @@ def _flush_stream(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, hs: np.ndar
 
 
 @njit(cache=True)
-def _spill(sp: np.ndarray, g: int, clock: int, p: Layer, stat_level: np.ndarray,
+def _spill(sp: np.ndarray, g: int, clock: int, p: Layer, stat_buffered: np.ndarray,
            stat_bits: np.ndarray, row: np.ndarray) -> None:
     """Bring spilled stationary group ``g`` into the home macro's spill slots (LRU).
 
@@ -573,11 +570,12 @@ def _spill(sp: np.ndarray, g: int, clock: int, p: Layer, stat_level: np.ndarray,
             victim = s
     _spill_out(sp, victim, p, row)
     row[F_ROW_WRITES] += p.sp_rows
-    _mem(row, stat_level[g], stat_bits[g], True)
+    _mem(row, stat_buffered[g], stat_bits[g], True)
     sp[victim, 0] = g
     sp[victim, 1] = clock
     if p.st == 1:
-        sp[victim, 2 + stat_level[g]] = stat_bits[g]
+        sp[victim, 2] = stat_bits[g] * stat_buffered[g]
+        sp[victim, 3] = stat_bits[g] * (1.0 - stat_buffered[g])
 
 
 @njit(cache=True)
@@ -593,8 +591,8 @@ def _spill_out(sp: np.ndarray, s: int, p: Layer, row: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_level: np.ndarray,
-               stat_bits: np.ndarray, mem_level: np.ndarray, stat_macro: np.ndarray,
+def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_buffered: np.ndarray,
+               stat_bits: np.ndarray, mem_buffered: np.ndarray, stat_macro: np.ndarray,
                counts_t: np.ndarray, cap: np.ndarray, sp: np.ndarray, groups: np.ndarray,
                holder: np.ndarray) -> None:
     """Run the units in order on their macros and count them (module docstring)."""
@@ -613,7 +611,7 @@ def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_level: np.
         counts_t[P_INTEGRATE, m, F_ACTIVE] += lanes * p.v_bits
         counts_t[P_INTEGRATE, m, F_STANDBY] += p.v_rows * p.mcols - lanes * p.v_bits
         if stat_macro[g] < 0:
-            _spill(sp, g, u, p, stat_level, stat_bits, home)
+            _spill(sp, g, u, p, stat_buffered, stat_bits, home)
         x = units[u, U_KEY]
         if ist[KMAC, x] == m and p.cactive == 0:
             # the slice is in this macro: it becomes the most recent, in the chip's list and in
@@ -641,7 +639,7 @@ def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_level: np.
                 ist[MPREV, mst[MHEAD, m]] = x
                 mst[MHEAD, m] = x
         else:
-            bb, bd = _slice_bits(units, u, p, mem_level, touched)
+            bb, bd = _slice_bits(units, u, p, mem_buffered, touched)
             _stream(ist, fst, mst, hs, holder, total, units, u, m, bb, bd, counts_t, p, groups)
         if p.reuse == 0:
             _flush_stream(ist, fst, mst, hs, holder, counts_t, p, groups)
@@ -665,8 +663,8 @@ def _compare_group(nidx: int, p: Layer) -> int:
 
 @njit(cache=True)
 def _fire(out_t: np.ndarray, prev: np.ndarray, touched: np.ndarray, t: int, p: Layer,
-          stat_macro: np.ndarray, stat_level: np.ndarray, stat_bits: np.ndarray,
-          mem_level: np.ndarray, counts_t: np.ndarray, fired: np.ndarray,
+          stat_macro: np.ndarray, stat_buffered: np.ndarray, stat_bits: np.ndarray,
+          mem_buffered: np.ndarray, counts_t: np.ndarray, fired: np.ndarray,
           spiked: np.ndarray) -> None:
     """Compare and reset counts of one timestep from its recorded spikes ``out_t`` (and those of
     the previous timestep, ``prev``, for ``compare = active``)."""
@@ -688,17 +686,17 @@ def _fire(out_t: np.ndarray, prev: np.ndarray, touched: np.ndarray, t: int, p: L
         else:
             row = counts_t[P_FIRE, p.home]
             if p.st == 1:
-                lvl, bits = stat_level[g], stat_bits[g]
+                f, bits = stat_buffered[g], stat_bits[g]
             else:
-                lvl, bits = mem_level[g], min(p.cpg, p.cout - (g % p.ncg) * p.cpg) * p.v_bits
-            _mem(row, lvl, bits, True)
-            _mem(row, lvl, fired[g] * p.v_bits, False)
+                f, bits = mem_buffered[g], min(p.cpg, p.cout - (g % p.ncg) * p.cpg) * p.v_bits
+            _mem(row, f, bits, True)
+            _mem(row, f, fired[g] * p.v_bits, False)
 
 
 @njit(cache=True, parallel=True)
 def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
-                stat_macro: np.ndarray, stat_level: np.ndarray, stat_bits: np.ndarray,
-                mem_level: np.ndarray, cap: np.ndarray, n_groups: int, counts: np.ndarray
+                stat_macro: np.ndarray, stat_buffered: np.ndarray, stat_bits: np.ndarray,
+                mem_buffered: np.ndarray, cap: np.ndarray, n_groups: int, counts: np.ndarray
                 ) -> None:
     """Count one spiking layer's work on every sample and timestep (in parallel).
 
@@ -709,7 +707,7 @@ def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
     """
     n_t, n_s = x.shape[0], x.shape[1]
     per_event = (p.nblk if p.st == 0 else p.kh * p.kw) * p.ncg
-    n_mem = mem_level.size
+    n_mem = mem_buffered.size
     for it in prange(n_s * n_t):
         n = it // n_t
         t = it % n_t
@@ -730,11 +728,11 @@ def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
         units = _units(x[t, n], src, p, stat_macro, counts[n, t], buf, seen, hits)
         if p.target == 1 and units.shape[0] > 1:
             units = _target_order(units, p, stat_macro)
-        _integrate(units, touched, p, stat_level, stat_bits, mem_level, stat_macro,
+        _integrate(units, touched, p, stat_buffered, stat_bits, mem_buffered, stat_macro,
                    counts[n, t], cap, sp, groups, holder)
         prev = spikes[t - 1, n] if t > 0 else spikes[t, n]
-        _fire(spikes[t, n], prev, touched, t, p, stat_macro, stat_level, stat_bits, mem_level,
-              counts[n, t], fired, spiked)
+        _fire(spikes[t, n], prev, touched, t, p, stat_macro, stat_buffered, stat_bits,
+              mem_buffered, counts[n, t], fired, spiked)
 
 
 @njit(cache=True, parallel=True)
