@@ -20,7 +20,7 @@ from flexspim.compile.groups import (
     select_groups,
     stationary_group_bits,
 )
-from flexspim.compile.program import BUFFER, build_program
+from flexspim.compile.program import build_program
 from flexspim.compile.rules import BITS_PER_KIB
 from flexspim.errors import MappingError
 from flexspim.hw import default_hardware
@@ -94,8 +94,8 @@ def test_partial_groups_never_overfill_the_buffer_and_the_ilp_bounds_every_polic
     maps = {p: compile_network(net, hw, policy=p, activity=act) for p in POLICIES}
     for m in maps.values():
         prog = build_program(net, m, hw)
-        held = sum(int(lp.stat_bits[(lp.stat_macro < 0) & (lp.stat_level == BUFFER)].sum())
-                   + int(lp.mem_bits[lp.mem_level == BUFFER].sum()) for lp in prog.layers)
+        held = sum(float(lp.stat_bits[lp.stat_macro < 0] @ lp.stat_buffered[lp.stat_macro < 0])
+                   + float(lp.mem_bits @ lp.mem_buffered) for lp in prog.layers)
         assert held <= hw.system.buffer_kib * BITS_PER_KIB
         assert held == sum(lm.streamed_buffer_bits + lm.spilled_buffer_bits for lm in m.layers)
     ilp = maps["optimal"].search["ilp_objective_pj"]

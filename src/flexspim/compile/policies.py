@@ -55,7 +55,6 @@ from flexspim.compile.geometry import (
 from flexspim.compile.groups import (
     layer_bits,
     memory_group_bits,
-    resident_bits_pieces,
     stationary_group_bits,
     whole_groups,
 )
@@ -405,11 +404,48 @@ def estimated_energy_pj(ctx: _Ctx, mapping: Mapping) -> float:
     return float(energy.sum())
 
 
+#: Fractions of a layer's row groups at which the ILP evaluates the energy of an option
+#: (piecewise linear between them).
+RESIDENCY_POINTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _buffer_slopes(ctx: _Ctx, i: int, og: OptionGeometry) -> tuple[float, float]:
+    """Energy (pJ) a bit of the streamed, and of the spilled, operand saves in the buffer: what
+    it saves at the residency where it saves least (the saving depends on residency; the
+    smaller one keeps the program from promising more than the estimator gives)."""
+    g = ctx.geos[i]
+    sizes = np.sort(stationary_group_bits(g, og))[::-1]
+    ks = sorted({int(round(f * og.groups)) for f in RESIDENCY_POINTS})
+    cs, cp = -np.inf, -np.inf
+    for kk in ks:
+        r = float(sizes[:kk].sum())
+        e = ctx.energy(i, og, kk, r, 0.0, 0.0)
+        cs = max(cs, ctx.energy(i, og, kk, r, 1.0, 0.0) - e)
+        if kk < og.groups:
+            cp = max(cp, ctx.energy(i, og, kk, r, 0.0, 1.0) - e)
+    return float(cs), float(cp if np.isfinite(cp) else 0.0)
+
+
+def _residency_segments(prob, ctx: _Ctx, i: int, og: OptionGeometry, x, k, t) -> None:
+    """Constrain ``t`` to lie on or above the energy of ``k`` resident groups of layer i under
+    ``og``, piecewise linear through :data:`RESIDENCY_POINTS` (resident bits those of the
+    largest groups)."""
+    g = ctx.geos[i]
+    sizes = np.sort(stationary_group_bits(g, og))[::-1]
+    ks = sorted({int(round(f * og.groups)) for f in RESIDENCY_POINTS})
+    es = [ctx.energy(i, og, kk, float(sizes[:kk].sum()), 0.0, 0.0) for kk in ks]
+    for (k0, e0), (k1, e1) in zip(zip(ks, es, strict=True), zip(ks[1:], es[1:], strict=True),
+                                  strict=False):
+        slope = (e1 - e0) / max(k1 - k0, 1)
+        prob += t >= (e0 - slope * k0) * x + slope * k
+    if len(ks) == 1:
+        prob += t >= es[0] * x
+
+
 def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: dict,
                s_var, objective: list, cap_rows: list, cap_buf: list, scale: float
                ) -> list[OptionGeometry]:
-    """Variables and constraints of layer i: one binary per option, its resident groups, the
-    bits they hold (the largest groups first, exact: :func:`resident_bits_pieces`) and the
+    """Variables and constraints of layer i: one binary per option, its resident groups and the
     buffered bits; returns the options."""
     g, hw = ctx.geos[i], ctx.hw
     layer_opts = ctx.options(i)
@@ -421,21 +457,20 @@ def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: di
         if ctx.whole_layers:            # a layer is resident whole or not at all
             z = prob.add_variable(f"z_{i}_{j}", 0, 1, cat="Binary")
             prob += k[i, j] == og.groups * z
-        r = prob.add_variable(f"r_{i}_{j}", 0)
-        for intercept, slope in resident_bits_pieces(stationary_group_bits(g, og)):
-            prob += r <= intercept * x[i, j] + slope * k[i, j]
         bs[i, j] = prob.add_variable(f"bs_{i}_{j}", 0)
         bp[i, j] = prob.add_variable(f"bp_{i}_{j}", 0)
-        base = ctx.energy(i, og, 0, 0.0, 0.0, 0.0)
-        ck = (ctx.energy(i, og, og.groups, 0.0, 0.0, 0.0) - base) / max(og.groups, 1)
-        cr = ctx.energy(i, og, 0, 1.0, 0.0, 0.0) - base
-        cs = ctx.energy(i, og, 0, 0.0, 1.0, 0.0) - base
-        cp = ctx.energy(i, og, 0, 0.0, 0.0, 1.0) - base
-        objective += [scale * base * x[i, j], scale * ck * k[i, j], scale * cr * r,
-                      scale * cs * bs[i, j], scale * cp * bp[i, j]]
+        # the energy along residency, piecewise linear between RESIDENCY_POINTS (exact there;
+        # t lies on or above every segment's line, the upper envelope of a convex curve)
+        t = prob.add_variable(f"t_{i}_{j}", 0)
+        _residency_segments(prob, ctx, i, og, x[i, j], k[i, j], t)
+        cs, cp = _buffer_slopes(ctx, i, og)
+        objective += [scale * t, scale * cs * bs[i, j], scale * cp * bp[i, j]]
         prob += k[i, j] <= og.groups * x[i, j]
         prob += bs[i, j] <= b_s * x[i, j]
-        spilled = b_p * x[i, j] - r
+        # the k largest groups hold at most k times the largest: what stays spilled is at least
+        # this (exact when the groups are equal)
+        largest = float(stationary_group_bits(g, og).max(initial=0))
+        spilled = b_p * x[i, j] - largest * k[i, j]
         prob += bp[i, j] <= spilled
         if not hw.system.dram.enabled:
             prob += bs[i, j] == b_s * x[i, j]
@@ -491,6 +526,7 @@ def _optimal(ctx: _Ctx) -> Mapping:
     order = sorted(range(len(ogs)), key=lambda jj: (-ogs[jj].rows_per_group, jj))
     best = _build(ctx, "optimal", ogs, want, order)
     best_e = estimated_energy_pj(ctx, best)
+    ilp_e = best_e
     source = "ilp"
     # the ILP's objective is linear (leakage over a spread busy time, routing left out); the
     # fixed policies are priced with the full estimate too and kept if they come out lower
@@ -503,6 +539,7 @@ def _optimal(ctx: _Ctx) -> Mapping:
         if e < best_e - 1e-6 * abs(best_e):
             best, best_e, source = cand, e, name
     search = {"solver": "pulp-cbc", "status": status, "ilp_objective_pj": objective_pj,
+              "ilp_mapping_energy_pj": ilp_e,
               "estimated_energy_pj": best_e, "solve_s": time.perf_counter() - t0,
               "source": source}
     return Mapping(policy="optimal", n_macros=best.n_macros, rows=best.rows, cols=best.cols,
