@@ -206,7 +206,7 @@ def _streamed_target(prof: ReuseProfile, n_cg: int, scale: float, r: float, capa
 
 def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: float,
           capacity: float, k_spill: int, hosts: np.ndarray | None, home: int, hw: Hardware,
-          n_t: int) -> Pools:
+          n_t: int, caps: np.ndarray | None = None, shares: np.ndarray | None = None) -> Pools:
     """The scratch pools' work of a layer with ``units`` (``resident_units`` of them on
     resident groups) per sample, a streamed pool of ``capacity`` slots and ``k_spill`` spill
     slots; ``hosts[group]`` is the macro holding each row group (-1: spilled, run on ``home``;
@@ -246,6 +246,14 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
     per_step = misses / n_t
     full = max(0.0, 1.0 - capacity / per_step) if per_step > 0 else 0.0
     moves = remote * (1.0 + full) + misses * full * elsewhere
+    if caps is not None and shares is not None and len(caps) > 1:
+        # a macro whose own slots are full while the chip's are not passes its oldest slice
+        # to a macro with room at every load, and back at every hit from elsewhere
+        for cap_m, share_m in zip(caps, shares, strict=True):
+            mine = misses * share_m / n_t
+            local = max(0.0, 1.0 - cap_m / mine) if mine > 0 else 0.0
+            extra = max(0.0, local - full)
+            moves += (misses * share_m + remote * share_m) * extra
     return Pools(misses, moves, spill)
 
 
@@ -467,15 +475,47 @@ def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Ha
 
 # ----------------------------------------------------------------------------- a mapping
 
-def _levels(lp: LayerProgram) -> tuple[float, tuple[float, float], float]:
-    """Buffer fraction of the streamed operand's bits; spilled stationary bits (buffer, DRAM);
-    buffer fraction of the spilled bits."""
-    mb = lp.mem_bits.astype(np.float64)
-    f_stream = float(mb @ lp.mem_buffered / mb.sum()) if mb.sum() else 0.0
+def memory_accesses(geo: LayerGeometry, og: OptionGeometry, event_map: np.ndarray
+                    ) -> np.ndarray:
+    """Expected units per sample that use each memory group of the streamed operand: under WS
+    the events reaching the group's output position, under OS the events of its input channel
+    whose tap reaches an output."""
+    e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
+    if og.option.stationary == "weights":
+        acc = np.zeros(geo.out_positions)
+        tot = e.sum(axis=0)
+        for _tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
+                                              geo.out_hw):
+            np.add.at(acc, oy * geo.out_hw[1] + ox, tot[idx])
+    else:
+        acc = np.zeros((geo.in_channels, geo.taps))
+        for tap, idx, _oy, _ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
+                                                geo.out_hw):
+            acc[:, tap] = e[:, idx].sum(axis=1)
+    return np.repeat(acc.reshape(-1), og.n_cg)[:og.memory_groups]
+
+
+def _share(weights: np.ndarray, buffered: np.ndarray) -> float:
+    """The buffer's share of traffic spread over groups by ``weights`` (each group's bits times
+    how often it moves)."""
+    total = float(weights.sum())
+    if total > 0:
+        return float(weights @ buffered) / total
+    return float(buffered.mean()) if buffered.size else 0.0
+
+
+def _levels(lp: LayerProgram, og: OptionGeometry, work: GroupWork, event_map: np.ndarray
+            ) -> tuple[float, tuple[float, float], float]:
+    """The buffer's share of the streamed operand's traffic; spilled stationary bits (buffer,
+    DRAM); the buffer's share of the spilled groups' traffic. Traffic is spread over the groups
+    by how often their units use them."""
+    acc = memory_accesses(lp.geo, og, event_map)
+    f_stream = _share(acc * lp.mem_bits, lp.mem_buffered)
     sp = lp.stat_macro < 0
     buf = float(lp.stat_bits[sp].astype(np.float64) @ lp.stat_buffered[sp])
     total = float(lp.stat_bits[sp].sum())
-    return f_stream, (buf, total - buf), (buf / total if total > 0 else 0.0)
+    f_spill = _share(work.units[sp] * lp.stat_bits[sp], lp.stat_buffered[sp])
+    return f_stream, (buf, total - buf), f_spill
 
 
 def _sources(net: IntNetwork, prog: Program, index: int) -> np.ndarray | None:
@@ -542,8 +582,9 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     resident_u = float(work.units[lp.stat_macro >= 0].sum())
     prof = activity.profile(net, lp.index, st, og.pack)
     pl = pools(prof, og, u, resident_u, float(lp.cap.sum()), lp.k_spill,
-               lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps)
-    f_stream, spilled_bits, f_spill = _levels(lp)
+               lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps,
+               lp.cap.astype(np.float64), share)
+    f_stream, spilled_bits, f_spill = _levels(lp, og, work, activity.event_map(net, lp.index))
     sp_groups = int((lp.stat_macro < 0).sum())
     g_bits = sum(spilled_bits) / sp_groups if sp_groups else 0.0
     bits = (geo.v_bits if st == "weights" else geo.w_bits) * float(l_m.sum()) / u if u else 0.0
