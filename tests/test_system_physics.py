@@ -1,7 +1,9 @@
 """The physics an architect expects of the system model (docs/system-model.md, "Invariants"),
 as property tests over random networks, hardware and controller rules, on the system engine:
 
-- adding a macro (same policy, same controller) never moves more bits to or from DRAM;
+- adding a macro (same policy, same controller) never moves more bits to or from DRAM, for the
+  policies that weigh traffic or fix the stationary operand (``optimal`` weighs energy and may
+  trade DRAM bits for energy: more macros also leak more);
 - adding buffer (same policy, same controller) never moves more bits to or from DRAM;
 - the energy is never below what must happen: every SOP's active columns, and every weight
   outside the arrays that an event uses loaded at least once;
@@ -38,7 +40,7 @@ def dram_bits(run) -> float:
 
 
 @st.composite
-def physics_cases(draw: st.DrawFn):
+def physics_cases(draw: st.DrawFn, policies: tuple[str, ...] = POLICIES):
     """(network, inputs, policy, rules, rows, cols, macros, buffer KiB): networks that need
     several small macros, so that residency, scratch slots and spilling all change with the
     macro count."""
@@ -47,7 +49,7 @@ def physics_cases(draw: st.DrawFn):
     rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), x.size, int(x.sum())])
     rows, cols = [16, 24, 32, 48][int(rng.integers(4))], [16, 32, 64][int(rng.integers(3))]
     n = int(rng.integers(1, 4))
-    policy = POLICIES[int(rng.integers(len(POLICIES)))]
+    policy = policies[int(rng.integers(len(policies)))]
     rules = RULES[int(rng.integers(len(RULES)))]
     buffer = [0.0, 0.02, 0.1][int(rng.integers(3))]
     event(f"policy {policy}, rules {sorted(rules.items())}")
@@ -65,7 +67,7 @@ def _run(net, x, policy: str, hw: Hardware):
 
 @settings(max_examples=400 if THOROUGH else 60, deadline=None,
           suppress_health_check=list(HealthCheck))
-@given(case=physics_cases())
+@given(case=physics_cases(tuple(p for p in POLICIES if p != "optimal")))
 def test_adding_a_macro_never_moves_more_dram_bits(case) -> None:
     net, x, policy, rules, rows, cols, n, buffer = case
     small = with_controller(hw_with(n, rows, cols, buffer_kib=buffer), **rules)
