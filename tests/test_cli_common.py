@@ -303,7 +303,7 @@ def test_ctrl_c_says_what_is_kept(files: dict[str, Path], monkeypatch: pytest.Mo
     if command == "simulate":
         import flexspim.cli.simulate as mod
 
-        monkeypatch.setattr(mod, "simulate", interrupted)
+        monkeypatch.setattr(mod, "record", interrupted)       # the fast engine's pass
         argv = ["simulate", str(files["net"]), str(files["spikes"]), "--no-progress"]
     else:
         import flexspim.dse as mod

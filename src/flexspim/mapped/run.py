@@ -118,7 +118,8 @@ def run_mapped(net: IntNetwork, mapping: Mapping, inputs: Any, *,
     trace = inputs if isinstance(inputs, Trace) else None
     if trace is None and mode == "fast":
         trace = record_trace(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size,
-                             labels=labels, batch_size=batch_size, progress=progress)
+                             labels=labels, batch_size=batch_size, progress=progress,
+                             return_membranes=return_membranes)
     source = trace if trace is not None else inputs
     sysrun = run_system(net, mapping, hw, source, mode=mode, program=prog, labels=labels,
                         n_time_bins=n_time_bins, sensor_size=sensor_size,

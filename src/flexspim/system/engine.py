@@ -197,7 +197,11 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
     else:
         if trace is None:
             trace = record_trace(net, spikes, labels=lab, batch_size=batch_size,
-                                 progress=progress)
+                                 progress=progress, return_membranes=return_membranes)
+        elif return_membranes and trace.result.final_membranes is None:
+            raise ConfigError("return_membranes: the trace was recorded without the final "
+                              "membranes; record it with record_trace(..., "
+                              "return_membranes=True)")
         data = _replay(net, prog, hw, trace, int(batch_size), progress)
         result = dataclasses.replace(trace.result, engine="system-fast",
                                      labels=lab if lab is not None else trace.result.labels)

@@ -64,9 +64,11 @@ class Trace:
 
 def record_trace(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = None,
                  sensor_size: Sequence[int] | None = None, labels: Any = None,
-                 batch_size: int = 64, progress: bool = False) -> Trace:
+                 batch_size: int = 64, progress: bool = False,
+                 return_membranes: bool = False) -> Trace:
     """Simulate ``net`` on ``inputs`` (as :func:`flexspim.sim.simulate` takes them) with the fast
-    engine and record every layer's output events."""
+    engine and record every layer's output events (and, with ``return_membranes``, the final
+    membranes in the result)."""
     from tqdm import tqdm
 
     if int(batch_size) < 1:
@@ -83,7 +85,7 @@ def record_trace(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = None
     with tqdm(total=n, desc="simulate (fast)", unit="sample", disable=not progress) as bar:
         for s0 in range(0, n, int(batch_size)):
             chunk = np.asarray(spikes[:, s0:s0 + int(batch_size)])
-            parts.append(run_batch(net, chunk, return_membranes=True, record=True))
+            parts.append(run_batch(net, chunk, return_membranes=return_membranes, record=True))
             bar.update(chunk.shape[1])
     merged = merge_stats(parts)
     outputs = tuple(merged.layer_outputs or ())
