@@ -303,10 +303,11 @@ def test_ctrl_c_says_what_is_kept(files: dict[str, Path], monkeypatch: pytest.Mo
     if command == "simulate":
         import flexspim.cli.simulate as mod
 
-        monkeypatch.setattr(mod, "record", interrupted)       # the fast engine's pass
+        monkeypatch.setattr(mod, "simulate", interrupted)
+        monkeypatch.setattr(mod, "record", interrupted)  # the fast engine on the CPU records
         argv = ["simulate", str(files["net"]), str(files["spikes"]), "--no-progress"]
     else:
-        import flexspim.dse as mod
+        import flexspim.cli.sweep as mod
 
         monkeypatch.setattr(mod, "run_sweep", interrupted)
         (d / "s.yaml").write_text("format: flexspim-sweep\nversion: 1\n")

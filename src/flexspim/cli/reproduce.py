@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from flexspim._io import write_bytes_atomic
 from flexspim.cli._common import (
     OUT_ROOT,
     add_hw,
@@ -57,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
     print(print_table(summary))
     print(f"wrote {len(summary['files'])} files to {args.out}/")
     if args.json:
-        from flexspim._io import write_bytes_atomic
-
         write_bytes_atomic(args.json, (Path(args.out) / "summary.json").read_bytes())
         print(f"wrote {args.json}")
     return 0

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from flexspim.compile import Activity, compile_network
 from flexspim.dse.networks import build_network, digits_test_data
 from flexspim.dse.points import SweepPoint, Task
 from flexspim.errors import ConfigError
@@ -77,8 +78,6 @@ def _widths(net: IntNetwork) -> dict[str, list[int]]:
 
 def evaluate_analytic(task: Task) -> dict[str, Any]:
     """Compile and cost a point from its input sparsity (module docstring)."""
-    from flexspim.compile import Activity, compile_network
-
     point = task.point
     net = build_network(task.network, point.w_bits, point.v_bits)
     hw = point_hardware(task.hardware, point)

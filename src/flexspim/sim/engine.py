@@ -14,7 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from flexspim._device import as_device, is_cuda
+from flexspim.data import bin_events
 from flexspim.errors import ConfigError, FormatError, NetworkError
 from flexspim.net.network import IntNetwork
 from flexspim.sim import bitcell, bitlevel, fast
@@ -44,8 +47,6 @@ def bin_event_streams(streams: Sequence[np.ndarray], n_time_bins: int,
                       sensor_size: tuple[int, int, int]) -> np.ndarray:
     """Bin event streams into ``[T, N, P, H, W]`` int64 counts with
     :func:`flexspim.data.bin_events`."""
-    from flexspim.data import bin_events
-
     frames = [np.asarray(bin_events(ev, sensor_size, n_time_bins), dtype=np.int64)
               for ev in streams]
     return np.stack(frames, axis=1)
@@ -125,7 +126,6 @@ def _engine_runner(engine: str, device: Any) -> Callable[..., BatchStats]:
         raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
     if device is None:
         return ENGINES[engine]
-    from flexspim._device import as_device, is_cuda
 
     dev = as_device(device)
     if not is_cuda(dev):
@@ -161,7 +161,6 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
         if lab.shape != (n,):
             raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
     parts: list[BatchStats] = []
-    from tqdm import tqdm
 
     with tqdm(total=n, desc=f"simulate ({engine})", unit="sample", disable=not progress) as bar:
         for start in range(0, n, int(batch_size)):
