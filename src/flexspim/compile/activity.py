@@ -255,8 +255,6 @@ class Activity:
     def from_sim_result(cls, net: IntNetwork, result: Any, source: str = "measured") -> Activity:
         """Activity measured by a :class:`~flexspim.sim.SimResult` (or anything with its
         ``input_events``, ``output_spikes``, ``sops`` ``[L, T]`` arrays and sample count)."""
-        import numpy as np
-
         return cls.from_result(net, np.asarray(result.input_events).sum(axis=1),
                                np.asarray(result.output_spikes).sum(axis=1),
                                int(result.n_samples), int(result.n_timesteps),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -151,8 +153,5 @@ def compile_and_run(net: IntNetwork, hardware: Hardware, inputs: Any, *,
 
 def hardware_digest(hw: Hardware) -> str:
     """A short digest of a hardware description (shown when two descriptions differ)."""
-    import hashlib
-    import json
-
     doc = json.dumps(hardware_to_dict(hw), sort_keys=True, default=str)
     return hashlib.sha256(doc.encode()).hexdigest()[:12]

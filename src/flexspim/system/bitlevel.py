@@ -37,6 +37,7 @@ from flexspim.macro.leak import leak_row_group
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import batch_stats, new_tallies
+from flexspim.system.routing import passive
 
 F = FIELD_INDEX
 P_INIT, P_LEAK, P_INTEGRATE, P_FIRE = (PHASES.index(p)
@@ -686,8 +687,6 @@ def run_batch_bitlevel(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.
                        return_membranes: bool) -> tuple[Any, np.ndarray]:
     """One batch ``[T, N, ...]`` sample by sample on fresh macros; returns (BatchStats, counts
     ``[N, T, layers, phases, macros, fields]``)."""
-    from flexspim.system.routing import passive
-
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     steps, samples = new_tallies(len(net.layers), n_t, n)
     counts = np.zeros((n, n_t, len(prog.layers), len(PHASES), prog.n_macros, len(COUNT_FIELDS)))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from flexspim.compile.mapping import Mapping
 from flexspim.compile.program import (
@@ -44,6 +45,7 @@ from flexspim.sim.common import merge_stats
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
 from flexspim.system import kernel
+from flexspim.system.bitlevel import run_batch_bitlevel
 from flexspim.system.routing import passive
 from flexspim.system.trace import Trace, record_trace
 
@@ -119,8 +121,6 @@ def count_batch(net: IntNetwork, prog: Program, hw: Hardware, inputs: np.ndarray
 
 def _replay(net: IntNetwork, prog: Program, hw: Hardware, trace: Trace, batch_size: int,
             progress: bool) -> np.ndarray:
-    from tqdm import tqdm
-
     parts = []
     n = trace.n_samples
     with tqdm(total=n, desc="system engine (fast)", unit="sample", disable=not progress) as bar:
@@ -134,10 +134,6 @@ def _replay(net: IntNetwork, prog: Program, hw: Hardware, trace: Trace, batch_si
 def _run_bitlevel(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.ndarray,
                   labels: np.ndarray | None, batch_size: int, progress: bool,
                   return_membranes: bool) -> tuple[SimResult, np.ndarray]:
-    from tqdm import tqdm
-
-    from flexspim.system.bitlevel import run_batch_bitlevel
-
     parts, counts = [], []
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     with tqdm(total=n, desc="system engine (bitlevel)", unit="sample",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from flexspim.errors import ConfigError
 from flexspim.net.layers import SpikingLayer
@@ -69,8 +70,6 @@ def record_trace(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = None
     """Simulate ``net`` on ``inputs`` (as :func:`flexspim.sim.simulate` takes them) with the fast
     engine and record every layer's output events (and, with ``return_membranes``, the final
     membranes in the result)."""
-    from tqdm import tqdm
-
     if int(batch_size) < 1:
         raise ConfigError(f"batch_size = {batch_size} must be >= 1")
     spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
