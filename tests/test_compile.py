@@ -96,7 +96,11 @@ def test_optimal_is_cheapest_and_hs_min_holds_more_than_ws(default_net, default_
     for p in ("ws", "os", "hs-min"):
         assert e["optimal"] <= e[p] * (1 + 1e-9)
     assert default_maps["optimal"].search["status"] == "Optimal"
-    assert default_maps["hs-min"].stationary_fraction > default_maps["ws"].stationary_fraction
+    # both fill the arrays; keeping the smaller operand makes more layers wholly stationary
+    def whole(m):
+        return sum(lm.resident_groups == lm.groups for lm in m.layers)
+
+    assert whole(default_maps["hs-min"]) > whole(default_maps["ws"])
 
 
 @st.composite

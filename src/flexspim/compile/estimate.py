@@ -204,6 +204,23 @@ def _streamed_target(prof: ReuseProfile, n_cg: int, scale: float, r: float, capa
     return first, accesses2 - reaccess * frac - kept, reaccess * frac, kept
 
 
+def _hits_away(prof: ReuseProfile, scale: float, n_cg: int, hits: float, remote: float,
+               capacity: float, caps: np.ndarray, shares: np.ndarray) -> float:
+    """Hits of the chip's pool (arrival order) whose slice a macro's own slots were too few to
+    keep, beyond the ``remote`` ones (previous use on another macro). A macro running a share
+    ``s`` of the units keeps its most recent slices (the swap rule), so it finds a slice at
+    stack distance ``d`` in its own slots while ``d < cap / s``; otherwise the slice comes from
+    another macro and the macro's oldest slice goes back in its place (two moves)."""
+    if hits <= 0:
+        return 0.0
+    away = 0.0
+    for cap_m, share_m in zip(caps, shares, strict=True):
+        if share_m > 0:
+            own = scale * prof.hits(min(capacity, float(cap_m) / float(share_m)), n_cg)
+            away += share_m * max(0.0, hits - own)
+    return away * max(0.0, 1.0 - remote / hits)
+
+
 def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: float,
           capacity: float, k_spill: int, hosts: np.ndarray | None, home: int, hw: Hardware,
           n_t: int, caps: np.ndarray | None = None, shares: np.ndarray | None = None) -> Pools:
@@ -221,9 +238,10 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
     if not ctl.scratch_reuse:
         return Pools(units, 0.0, spilled)
     run_on = np.where(hosts >= 0, hosts, home) if hosts is not None else None
+    swaps = 0.0                     # hits on another macro that push the oldest slice back
     elsewhere = 0.0                 # a full pool's oldest slice is on another macro
     if run_on is not None:
-        n_m = int(run_on.max()) + 1
+        n_m = int((caps > 0).sum()) if caps is not None else int(run_on.max()) + 1
         stay = prof.same_macro(run_on.reshape(-1, n_cg))
         elsewhere = stay + (1.0 - stay) * (1.0 - 1.0 / max(n_m - 1, 1)) if n_m > 1 else 0.0
     if ctl.event_order == "target":
@@ -236,16 +254,19 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
             remote = scale * prof.remote(hosts.reshape(-1, n_cg)) + kept * away
         spill = groups_first
     else:
-        misses = units - scale * prof.hits(capacity, n_cg)
+        hits = scale * prof.hits(capacity, n_cg)
+        misses = units - hits
         remote = 0.0
         if run_on is not None:
             remote = scale * prof.remote(run_on.reshape(-1, n_cg), capacity)
+            if caps is not None and shares is not None:
+                swaps = _hits_away(prof, scale, n_cg, hits, remote, capacity, caps, shares)
         g_total = n_cg * (prof.group_accesses - prof.group_cold) / prof.n_samples
         frac = _fraction(prof.group_hits(k_spill, n_cg, 1.0 - r), g_total)
         spill = groups_first + max(0.0, spilled - groups_first) * (1.0 - frac)
     per_step = misses / n_t
     full = max(0.0, 1.0 - capacity / per_step) if per_step > 0 else 0.0
-    moves = remote * (1.0 + full) + misses * full * elsewhere
+    moves = remote * (1.0 + full) + 2.0 * swaps + misses * full * elsewhere
     if caps is not None and shares is not None and len(caps) > 1:
         # a macro whose own slots are full while the chip's are not passes its oldest slice
         # to a macro with room at every load, and back at every hit from elsewhere

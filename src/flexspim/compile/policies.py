@@ -249,16 +249,40 @@ def _array_rows(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> int:
     return hw.system.n_macros * max(hw.macro.rows - scratch, 0)
 
 
+def _scratch_rows(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> int:
+    """Scratch rows every macro reserves for these shapes (streamed slots, leak rows)."""
+    return max([scratch_slots(ctx.hw) * og.scratch_rows for og in ogs]
+               + [leak_scratch_rows(ctx.net.layers[g.index].leak, g.v_bits, og.option.cols)
+                  for g, og in zip(ctx.geos, ogs, strict=True)])
+
+
+def _all_resident(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> bool:
+    """Whether every layer's stationary operand is wholly resident with these shapes: the rows
+    add up, and the placement puts every group in a macro (groups never straddle macros)."""
+    if sum(og.stationary_rows for og in ogs) > _array_rows(ctx, ogs):
+        return False
+    scratch = _scratch_rows(ctx, ogs)
+    if scratch > ctx.hw.macro.rows:
+        return False
+    reqs = [Request(g.name, og.groups, og.rows_per_group, og.lane_cols)
+            for g, og in zip(ctx.geos, ogs, strict=True)]
+    placed = place_groups(reqs, range(len(ogs)), ctx.hw, scratch, ctx.placement,
+                          ctx.whole_layers)
+    return all(k == og.groups for (k, _, _), og in zip(placed, ogs, strict=True))
+
+
 def capacity_shapes(ctx: _Ctx, stationary: Sequence[str]) -> list[OptionGeometry]:
     """Per layer the operand shape (lane width, packing) for ``stationary[i]``: the densest
-    shape first, the one whose stationary operand takes the fewest rows, so that the most
-    stationary operands are resident; then, while every layer stays wholly resident, shapes
+    shape first, the one whose stationary operand and scratch slots take the fewest rows of
+    all the macros, so that the most stationary operands are resident; then, while every layer stays wholly resident, shapes
     cheaper per operation, the largest energy saving per extra row first (docs/compiler.md)."""
     opts = [_shape_options(ctx, i, st) for i, st in enumerate(stationary)]
     cost = [{id(og): _full_energy(ctx, i, og) for og in o} for i, o in enumerate(opts)]
-    choice = [min(o, key=lambda og, i=i: (og.stationary_rows, cost[i][id(og)]))
+    n_m = ctx.hw.system.n_macros
+    choice = [min(o, key=lambda og, i=i: (
+        og.stationary_rows + n_m * scratch_slots(ctx.hw) * og.scratch_rows, cost[i][id(og)]))
               for i, o in enumerate(opts)]
-    if sum(og.stationary_rows for og in choice) > _array_rows(ctx, choice):
+    if not _all_resident(ctx, choice):
         return choice
     while True:
         best: tuple[float, int, OptionGeometry] | None = None
@@ -268,7 +292,7 @@ def capacity_shapes(ctx: _Ctx, stationary: Sequence[str]) -> list[OptionGeometry
                 if saving <= 1e-9:
                     continue
                 trial = choice[:i] + [og] + choice[i + 1:]
-                if sum(t.stationary_rows for t in trial) > _array_rows(ctx, trial):
+                if not _all_resident(ctx, trial):
                     continue
                 score = saving / max(og.stationary_rows - choice[i].stationary_rows, 1)
                 if best is None or score > best[0]:
@@ -300,9 +324,7 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
            order: Sequence[int], search: dict | None = None) -> Mapping:
     """Place the wanted resident groups, allocate the buffer and assemble the mapping."""
     hw = ctx.hw
-    scratch = max([scratch_slots(hw) * og.scratch_rows for og in ogs]
-                  + [leak_scratch_rows(ctx.net.layers[g.index].leak, g.v_bits, og.option.cols)
-                     for g, og in zip(ctx.geos, ogs, strict=True)])
+    scratch = _scratch_rows(ctx, ogs)
     scratch_reserve_fits(scratch, hw, ctx.geos[0].name)
     reqs = [Request(g.name, int(k), og.rows_per_group, og.lane_cols)
             for g, og, k in zip(ctx.geos, ogs, want, strict=True)]
