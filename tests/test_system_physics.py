@@ -99,7 +99,7 @@ def energy_floor_pj(run, hw: Hardware) -> float:
         sops = float(run.counts.data[:, :, k, :, :, 12].sum()) / run.counts.n_samples
         total += sops * lp.v_bits * prices.active_col_pj
         used = run.event_maps[k].reshape(lp.geo.in_channels, -1).sum(axis=1) > 0
-        if lp.stationary == 0:      # spilled weight groups of input channels with events
+        if lp.ws:      # spilled weight groups of input channels with events
             shape = (lp.geo.in_channels, -1)
             bits = (lp.stat_bits * (lp.stat_macro < 0)).reshape(shape) * used[:, None]
             buf = lp.stat_buffered.reshape(shape)

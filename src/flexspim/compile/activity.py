@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from flexspim.compile.geometry import Stationary
 from flexspim.compile.reuse import ReuseProfile, layer_profile
 from flexspim.errors import ConfigError
 from flexspim.net.layers import Conv2d, SpikeMaxPool, SpikingLayer
@@ -121,7 +122,7 @@ class Activity:
             self._profiles[key] = make()
         return self._profiles[key]
 
-    def profile(self, net: IntNetwork, index: int, stationary: str, pack: int) -> ReuseProfile:
+    def profile(self, net: IntNetwork, index: int, stationary: Stationary, pack: int) -> ReuseProfile:
         """The :class:`~flexspim.compile.reuse.ReuseProfile` of layer ``index`` for a stationary
         operand and a lane packing (computed once, then kept)."""
         key = (index, stationary, int(pack))

@@ -389,7 +389,7 @@ def fire_counts(lp: LayerProgram, og: OptionGeometry, fs: FireStats, n_macros: i
     by the home macro."""
     out = np.zeros((n_macros, len(COUNT_FIELDS)))
     v = lp.geo.v_bits
-    if lp.stationary == 1:
+    if not lp.ws:
         res = lp.stat_macro >= 0
         np.add.at(out[:, F["compare_row_reads"]], lp.stat_macro[res], fs.compared[res] * og.v_rows)
         np.add.at(out[:, F["array_row_writes"]], lp.stat_macro[res], fs.spiking[res] * og.v_rows)
@@ -573,7 +573,7 @@ def routed_counts(net: IntNetwork, prog: Program, k: int, og: OptionGeometry,
     out = np.zeros(prog.n_macros)
     for m in range(prog.n_macros):
         on = (hosts == m).reshape(-1, og.n_cg).any(axis=1)         # per cg-agnostic group
-        if lp.stationary == 0:
+        if lp.ws:
             on = on.reshape(geo.in_channels, -1)                    # [c, tap blocks]
             present = np.zeros((geo.in_channels, hw_n), dtype=bool)
             for b in range(on.shape[1]):

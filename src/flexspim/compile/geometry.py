@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -46,7 +47,10 @@ from flexspim.net.layers import Conv2d, Linear, SpikingLayer
 from flexspim.net.network import IntNetwork
 
 #: The two stationary operands: weight-stationary (WS) and output-stationary (OS).
-STATIONARY: tuple[str, ...] = ("weights", "membranes")
+#: The operand a layer keeps in the arrays (paper Sec. II): its weights (WS) or its membranes
+#: (OS); the other one streams through the scratch rows.
+Stationary = Literal["weights", "membranes"]
+STATIONARY: tuple[Stationary, ...] = ("weights", "membranes")
 
 
 def _valid_pairs(n_in: int, n_out: int, k: int, stride: int, pad: int) -> int:
@@ -115,11 +119,11 @@ class LayerGeometry:
         """Number of ``operand`` ("weights" or "membranes") operands."""
         return self.n_weights if operand == "weights" else self.n_neurons
 
-    def operand_bits(self, stationary: str) -> int:
+    def operand_bits(self, stationary: Stationary) -> int:
         """Bits of the ``stationary`` operand ("weights" or "membranes")."""
         return self.weight_bits if stationary == "weights" else self.membrane_bits
 
-    def streamed_bits(self, stationary: str) -> int:
+    def streamed_bits(self, stationary: Stationary) -> int:
         """Bits of the other (streamed) operand."""
         return self.membrane_bits if stationary == "weights" else self.weight_bits
 
@@ -161,7 +165,7 @@ class Option:
     """One way to map a layer: the stationary operand, the lane width ``cols`` and the number of
     taps (WS) or output positions (OS) packed side by side in a row group."""
 
-    stationary: str
+    stationary: Stationary
     cols: int
     pack: int = 1
 
@@ -209,7 +213,7 @@ class OptionGeometry:
         return self.groups * self.rows_per_group
 
 
-def max_pack(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware) -> int:
+def max_pack(geo: LayerGeometry, stationary: Stationary, cols: int, hw: Hardware) -> int:
     """Largest lane packing for ``cols``-column lanes: taps (WS) or x positions (OS) that fit
     beside one full channel group in a row."""
     lanes = hw.macro.cols // cols

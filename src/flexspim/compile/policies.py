@@ -48,6 +48,7 @@ from flexspim.compile.geometry import (
     LayerGeometry,
     Option,
     OptionGeometry,
+    Stationary,
     max_pack,
     network_geometry,
     option_geometry,
@@ -76,7 +77,7 @@ from flexspim.net.network import IntNetwork
 
 POLICIES: tuple[str, ...] = ("ws", "os", "hs-min", "hs-traffic", "optimal")
 #: Short names accepted for forced stationarity (``--stationary conv1=os``).
-STATIONARY_ALIASES: dict[str, str] = {"ws": "weights", "weights": "weights", "w": "weights",
+STATIONARY_ALIASES: dict[str, Stationary] = {"ws": "weights", "weights": "weights", "w": "weights",
                                       "os": "membranes", "membranes": "membranes",
                                       "v": "membranes"}
 
@@ -92,7 +93,7 @@ class _Ctx:
     loads: tuple[LayerLoad, ...]
     prices: Prices
     shapes: tuple[tuple[int, ...], ...]
-    forced: tuple[str | None, ...]
+    forced: tuple[Stationary | None, ...]
     placement: str
     forced_shapes: tuple[tuple[int, int] | None, ...] = ()
     whole_layers: bool = False
@@ -147,7 +148,7 @@ class _Ctx:
         return (base - self.energy(i, og, 0, 0.0, 1.0, 0.0),
                 base - self.energy(i, og, 0, 0.0, 0.0, 1.0))
 
-    def options(self, i: int, stationary: Sequence[str] = STATIONARY) -> list[OptionGeometry]:
+    def options(self, i: int, stationary: Sequence[Stationary] = STATIONARY) -> list[OptionGeometry]:
         """Every shape (lane width, packing) of layer i for the allowed stationary operands."""
         allowed = [self.forced[i]] if self.forced[i] else list(stationary)
         shape = self.forced_shapes[i] if self.forced_shapes else None
@@ -162,7 +163,7 @@ class _Ctx:
         return out
 
 
-def pack_candidates(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware
+def pack_candidates(geo: LayerGeometry, stationary: Stationary, cols: int, hw: Hardware
                     ) -> tuple[int, ...]:
     """Packings worth considering: for each number of tap blocks (WS) or x blocks (OS), the
     smallest packing that reaches it, at most 8 of them (the largest included)."""
@@ -177,7 +178,8 @@ def pack_candidates(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware
     return tuple(packs)
 
 
-def _forced(net: IntNetwork, stationary: MappingType[str, str] | None) -> tuple[str | None, ...]:
+def _forced(net: IntNetwork, stationary: MappingType[str, str] | None
+            ) -> tuple[Stationary | None, ...]:
     geos = network_geometry(net)
     names = [g.name for g in geos]
     forced = dict.fromkeys(names)
@@ -233,7 +235,7 @@ def _full_energy(ctx: _Ctx, i: int, og: OptionGeometry) -> float:
     return ctx.energy(i, og, og.groups, g.operand_bits(st), g.streamed_bits(st), 0.0)
 
 
-def _shape_options(ctx: _Ctx, i: int, stationary: str) -> list[OptionGeometry]:
+def _shape_options(ctx: _Ctx, i: int, stationary: Stationary) -> list[OptionGeometry]:
     st = ctx.forced[i] or stationary
     opts = ctx.options(i, (st,))
     if not opts:

@@ -19,6 +19,7 @@ from flexspim.compile.geometry import (
     LayerGeometry,
     Option,
     OptionGeometry,
+    Stationary,
     layer_geometry,
     option_geometry,
 )
@@ -48,7 +49,7 @@ class LayerProgram:
 
     The layer is a convolution ``[c_in, h, w] -> [c_out, oh, ow]`` (a linear layer is 1 x 1);
     ``weight`` is ``[c_out, c_in, kh, kw]``; membranes are numbered C-order over
-    ``[c_out, oh, ow]``. ``stationary`` is 0 for weights (WS), 1 for membranes (OS).
+    ``[c_out, oh, ow]``. ``stationary`` is the operand kept in the arrays (``ws``: it is the weights).
 
     - ``stat_macro[g]``: macro of stationary group g, -1 when spilled; ``stat_row[g]``: its first
       row there; ``stat_buffered[g]``: fraction of a spilled group's bits in the buffer (the
@@ -71,7 +72,7 @@ class LayerProgram:
     threshold: int
     reset_zero: bool
     initial: np.ndarray
-    stationary: int
+    stationary: Stationary
     cols: int
     pack: int
     lanes: int
@@ -94,6 +95,11 @@ class LayerProgram:
     k_spill: int
     keyspace: int
     leak: Leak | None = None
+
+    @property
+    def ws(self) -> bool:
+        """Whether the weights are the stationary operand (WS; else OS)."""
+        return self.stationary == "weights"
 
     @property
     def cap(self) -> np.ndarray:
@@ -225,11 +231,11 @@ def _check_bits(lm: LayerMapping, stat_bits: np.ndarray, macro: np.ndarray,
                            f"its groups hold {held}; recompile the mapping")
 
 
-def _neuron_macro(geo: LayerGeometry, stat_macro: np.ndarray, stationary: int, pack: int,
+def _neuron_macro(geo: LayerGeometry, stat_macro: np.ndarray, stationary: Stationary, pack: int,
                   n_cg: int, cpg: int, n_blocks: int, home: int) -> np.ndarray:
     """Macro each neuron's spikes leave from (its membrane's macro under OS, else home)."""
     n = geo.n_neurons
-    if stationary == 0:
+    if stationary == "weights":
         return np.full(n, home, dtype=np.int64)
     ch, pos = np.divmod(np.arange(n), geo.out_positions)
     oy, ox = np.divmod(pos, geo.out_hw[1])
@@ -298,7 +304,6 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware,
     layer = net.layers[lm.index]
     weight = np.asarray(layer.weight, dtype=np.int64)
     weight = weight.reshape(geo.out_channels, geo.in_channels, *geo.kernel)
-    st = 0 if lm.stationary == "weights" else 1
     stat_bits, mem_bits = stationary_group_bits(geo, og), memory_group_bits(geo, og)
     macro, row, stat_buffered = _stationary_tables(lm, stat_bits, og.rows_per_group)
     mem_buffered = buffer_fractions(mem_bits, lm.streamed_buffer_bits)
@@ -315,12 +320,12 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware,
     return LayerProgram(
         name=lm.name, index=lm.index, geo=geo, weight=np.ascontiguousarray(weight),
         threshold=int(layer.threshold), reset_zero=layer.reset == "zero", initial=initial,
-        stationary=st, cols=lm.cols, pack=lm.pack, lanes=og.lanes, n_cg=og.n_cg,
+        stationary=lm.stationary, cols=lm.cols, pack=lm.pack, lanes=og.lanes, n_cg=og.n_cg,
         channels_per_group=og.channels_per_group, n_blocks=og.n_blocks, v_rows=og.v_rows,
         w_rows=og.w_rows, stat_macro=macro, stat_row=row, stat_buffered=stat_buffered,
         stat_bits=stat_bits, mem_buffered=mem_buffered, mem_bits=mem_bits,
         home=lm.home_macro,
-        neuron_macro=_neuron_macro(geo, macro, st, lm.pack, og.n_cg, og.channels_per_group,
+        neuron_macro=_neuron_macro(geo, macro, lm.stationary, lm.pack, og.n_cg, og.channels_per_group,
                                    og.n_blocks, lm.home_macro),
         slot_rows=slots, s_rows=s_rows, sp_rows=sp_rows, k_spill=k_spill,
         keyspace=slice_keyspace(geo, og), leak=layer.leak)
@@ -338,7 +343,7 @@ def build_program(net: IntNetwork, mapping: Mapping, hw: Hardware) -> Program:
 
 def compare_groups(lp: LayerProgram) -> int:
     """Groups the threshold compare works on: stationary groups (OS) or memory groups (WS)."""
-    return int(lp.stat_macro.size if lp.stationary == 1 else lp.mem_bits.size)
+    return int(lp.stat_macro.size if not lp.ws else lp.mem_bits.size)
 
 
 def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
@@ -346,7 +351,7 @@ def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
     of an inference: resident membrane rows are written in the array, the others in memory."""
     out = np.zeros((n_macros, len(COUNT_FIELDS)))
     f = {name: i for i, name in enumerate(COUNT_FIELDS)}
-    if lp.stationary == 1:
+    if not lp.ws:
         res = lp.stat_macro >= 0
         np.add.at(out[:, f["array_row_writes"]], lp.stat_macro[res], lp.v_rows)
         bits, buf = lp.stat_bits[~res].astype(np.float64), lp.stat_buffered[~res]
@@ -374,7 +379,7 @@ def leak_operand_rows(lp: LayerProgram) -> int:
 
 def group_lanes(lp: LayerProgram) -> np.ndarray:
     """Neurons of every compare group: membrane row groups (OS), memory groups (WS)."""
-    if lp.stationary == 0:
+    if lp.ws:
         cg = np.arange(lp.mem_bits.size) % lp.n_cg
         return np.minimum(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
     return lp.stat_bits // lp.v_bits
@@ -394,7 +399,7 @@ def leak_counts(lp: LayerProgram, n_macros: int, macro_cols: int) -> np.ndarray:
         return out
     f = {name: i for i, name in enumerate(COUNT_FIELDS)}
     lanes = group_lanes(lp).astype(np.float64)
-    if lp.stationary == 1:
+    if not lp.ws:
         where = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
         buf, bits, outside = lp.stat_buffered, lp.stat_bits, lp.stat_macro < 0
     else:

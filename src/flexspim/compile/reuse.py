@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from flexspim.compile.geometry import Stationary
+
 try:
     from numba import njit
 except ImportError:  # pragma: no cover - without Numba the same code runs as plain Python
@@ -346,7 +348,7 @@ def _timestep(xs: np.ndarray, geom: np.ndarray, ws: bool, pack: int, nblk: int,
 
 def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
                   stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
-                  in_channels: int, stationary: str, pack: int) -> ReuseProfile:
+                  in_channels: int, stationary: Stationary, pack: int) -> ReuseProfile:
     """The :class:`ReuseProfile` of a layer (a convolution; a linear layer is 1 x 1 on a 1 x 1
     map) whose input counts are ``x`` ``[T, N, c_in * h * w]``."""
     ws = stationary == "weights"

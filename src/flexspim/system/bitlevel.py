@@ -73,7 +73,7 @@ def unit_lanes(lp: LayerProgram, q: int, block: int, cg: int) -> list[Lane]:
     c0, c1 = cg * lp.channels_per_group, min(g.out_channels, (cg + 1) * lp.channels_per_group)
     out = []
     for s in range(lp.pack):
-        if lp.stationary == 0:
+        if lp.ws:
             tap = block * lp.pack + s
             if tap >= kh * kw:
                 break
@@ -91,7 +91,7 @@ def unit_lanes(lp: LayerProgram, q: int, block: int, cg: int) -> list[Lane]:
                 continue
         pos = oy * ow + ox
         for ch in range(c0, c1):
-            grp = pos * lp.n_cg + cg if lp.stationary == 0 else \
+            grp = pos * lp.n_cg + cg if lp.ws else \
                 (c * kh * kw + i * kw + j) * lp.n_cg + cg
             out.append(Lane(s * (c1 - c0) + ch - c0, ch * oh * ow + pos, (ch, c, i, j), grp))
     return out
@@ -112,7 +112,7 @@ def event_units(lp: LayerProgram, q: int) -> list[tuple[int, int, int]]:
             if ny < 0 or nx < 0 or ny % sh or nx % sw or ny // sh >= oh or nx // sw >= ow:
                 continue
             oy, ox = ny // sh, nx // sw
-            b = (i * kw + j) // lp.pack if lp.stationary == 0 else oy * lp.n_blocks + ox // lp.pack
+            b = (i * kw + j) // lp.pack if lp.ws else oy * lp.n_blocks + ox // lp.pack
             blocks.setdefault(b, oy * ow + ox)
     out = []
     for b in sorted(blocks):
@@ -123,7 +123,7 @@ def event_units(lp: LayerProgram, q: int) -> list[tuple[int, int, int]]:
 
 def _slice_key(lp: LayerProgram, c: int, y: int, x: int, b: int, cg: int, pos: int) -> int:
     g = lp.geo
-    if lp.stationary == 0:
+    if lp.ws:
         if lp.pack == 1:
             return pos * lp.n_cg + cg
         return ((y * g.in_hw[1] + x) * lp.n_blocks + b) * lp.n_cg + cg
@@ -139,7 +139,7 @@ def _slice_key(lp: LayerProgram, c: int, y: int, x: int, b: int, cg: int, pos: i
 
 def stationary_group(lp: LayerProgram, q: int, block: int, cg: int) -> int:
     """Index of the stationary row group a unit runs on."""
-    if lp.stationary == 0:
+    if lp.ws:
         c = q // (lp.geo.in_hw[0] * lp.geo.in_hw[1])
         return (c * lp.n_blocks + block) * lp.n_cg + cg
     return block * lp.n_cg + cg
@@ -222,7 +222,7 @@ class _Layer:
         """Place the resident weights (WS) at their rows; resident membranes are written by
         the init phase."""
         lp = self.lp
-        if lp.stationary != 0:
+        if not lp.ws:
             return
         for g in np.flatnonzero(lp.stat_macro >= 0):
             lanes = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(int(g))]
@@ -282,7 +282,7 @@ class _Exec(_Layer):
         lp, pl = self.lp, self.pools
         lanes = pl.value[key]
         m = pl.where[key]
-        if lp.stationary == 0:
+        if lp.ws:
             vals = self.read_lanes(m, self._slot_row(m, key), lp.s_rows,
                                    [ln for ln, _, _, _ in lanes], lp.v_bits, count=count)
             return [(ln, n, lvl, v) for (ln, n, lvl, _), v in zip(lanes, vals, strict=True)]
@@ -293,7 +293,7 @@ class _Exec(_Layer):
 
     def _write_slice(self, m: int, key: int, lanes: list[tuple[int, int, int, int]]) -> None:
         lp = self.lp
-        bits = lp.v_bits if lp.stationary == 0 else lp.w_bits
+        bits = lp.v_bits if lp.ws else lp.w_bits
         self.write_lanes(m, self._slot_row(m, key), lp.s_rows,
                          [(ln, v) for ln, _, _, v in lanes], bits)
 
@@ -353,7 +353,7 @@ class _Exec(_Layer):
     def _load(self, key: int, m: int, lanes: list[Lane], rows: np.ndarray) -> None:
         """A slice no macro holds is loaded from memory into ``m``."""
         lp, pl = self.lp, self.pools
-        if lp.stationary == 0 and lp.pack > 1:          # a membrane lives in one slice
+        if lp.ws and lp.pack > 1:          # a membrane lives in one slice
             for grp in dict.fromkeys(ln.group for ln in lanes):
                 if grp in pl.holder:
                     self._drop(pl.holder[grp], rows)
@@ -366,7 +366,7 @@ class _Exec(_Layer):
             dst = freed if freed >= 0 and freed != m else next(
                 d for d in range(len(pl.cap)) if d != m and len(pl.local[d]) < pl.cap[d])
             self._move(next(iter(pl.local[m])), dst, rows)
-        if lp.stationary == 0:
+        if lp.ws:
             held = [(ln.lane, ln.neuron, float(lp.mem_buffered[ln.group]),
                      self.stream[ln.neuron]) for ln in lanes]
             bits = lp.v_bits
@@ -383,7 +383,7 @@ class _Exec(_Layer):
         pl.recent[key] = None
         pl.value[key] = held
         pl.bits[key] = buf + dram
-        if lp.stationary == 0:
+        if lp.ws:
             pl.pending[key] = (buf, dram)
             if lp.pack > 1:
                 for ln in lanes:
@@ -414,7 +414,7 @@ class _Exec(_Layer):
         self.spill_out(j, rows)
         row0 = j * lp.sp_rows
         f = float(lp.stat_buffered[g])
-        if lp.stationary == 0:
+        if lp.ws:
             vals = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(g)]
             self.write_lanes(lp.home, row0, lp.w_rows, vals, lp.w_bits)
         else:
@@ -423,7 +423,7 @@ class _Exec(_Layer):
         bits = float(lp.stat_bits[g])
         charge(rows[lp.home], f, bits, read=True)
         slots[j] = [g, clock, 0.0, 0.0]
-        if lp.stationary == 1:
+        if not lp.ws:
             slots[j][2], slots[j][3] = bits * f, bits * (1.0 - f)
         return row0
 
@@ -457,7 +457,7 @@ class _Exec(_Layer):
         lanes = unit_lanes(lp, q, block, cg)
         spill_row = self.spill_in(g, clock, rows) if spilled else -1
         s_row = self.stream_in(key, m, lanes, rows)
-        if lp.stationary == 0:
+        if lp.ws:
             w_row0, v_row0 = (spill_row if spilled else int(lp.stat_row[g])), s_row
         else:
             w_row0, v_row0 = s_row, (spill_row if spilled else int(lp.stat_row[g]))
@@ -488,7 +488,7 @@ class _Exec(_Layer):
         lp = self.lp
         npos = lp.geo.out_positions
         ch, pos = divmod(neuron, npos)
-        if lp.stationary == 0:
+        if lp.ws:
             return pos * lp.n_cg + ch // lp.channels_per_group
         oy, ox = divmod(pos, lp.geo.out_hw[1])
         return ((oy * lp.n_blocks) + ox // lp.pack) * lp.n_cg + ch // lp.channels_per_group
@@ -496,7 +496,7 @@ class _Exec(_Layer):
     def group_neurons(self, g: int) -> list[tuple[int, int]]:
         """(lane, neuron) of compare group g."""
         lp = self.lp
-        if lp.stationary == 1:
+        if not lp.ws:
             return self.group_lanes(g)
         pos, cg = divmod(g, lp.n_cg)
         c0 = cg * lp.channels_per_group
@@ -509,7 +509,7 @@ class _Exec(_Layer):
         v = np.zeros(lp.n_neurons, dtype=np.int64)
         for g in range(compare_groups(lp)):
             pairs = self.group_neurons(g)
-            if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+            if not lp.ws and lp.stat_macro[g] >= 0:
                 vals = self.read_lanes(int(lp.stat_macro[g]), int(lp.stat_row[g]), lp.v_rows,
                                        [ln for ln, _ in pairs], lp.v_bits, count=False)
             else:
@@ -527,14 +527,14 @@ class _Exec(_Layer):
             if not (active or g in self.touched or g in self.spiked_prev):
                 continue
             pairs = self.group_neurons(g)
-            resident = lp.stationary == 1 and lp.stat_macro[g] >= 0
+            resident = not lp.ws and lp.stat_macro[g] >= 0
             if resident:
                 m = int(lp.stat_macro[g])
                 vals = self.read_lanes(m, int(lp.stat_row[g]), lp.v_rows,
                                        [ln for ln, _ in pairs], lp.v_bits, count=False)
                 rows[m, F["compare_row_reads"]] += lp.v_rows
             else:
-                level = float(lp.stat_buffered[g] if lp.stationary == 1 else lp.mem_buffered[g])
+                level = float(lp.stat_buffered[g] if not lp.ws else lp.mem_buffered[g])
                 vals = [self.stream[n] for _, n in pairs]
                 charge(rows[lp.home], level, len(pairs) * lp.v_bits, read=True)
             reset = []
@@ -561,7 +561,7 @@ class _Exec(_Layer):
         lp = self.lp
         for g in range(compare_groups(lp)):
             pairs = self.group_neurons(g)
-            if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+            if not lp.ws and lp.stat_macro[g] >= 0:
                 self.write_lanes(int(lp.stat_macro[g]), int(lp.stat_row[g]), lp.v_rows,
                                  [(lane, int(lp.initial[n])) for lane, n in pairs], lp.v_bits)
             else:
@@ -583,11 +583,11 @@ def leak_phase(ex: _Exec, rows: np.ndarray) -> None:
         starts = [lane * lp.cols for lane, _ in pairs]
         leak = dict(kind=lp.leak.kind, amount=lp.leak.amount, v_bits=lp.v_bits, cols=lp.cols,
                     starts=starts, operand_rows=op_rows)
-        if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+        if not lp.ws and lp.stat_macro[g] >= 0:
             leak_row_group(ex.macros[int(lp.stat_macro[g])], membrane_row=int(lp.stat_row[g]),
                            scratch_row=0, **leak)
             continue
-        level = float(lp.stat_buffered[g] if lp.stationary == 1 else lp.mem_buffered[g])
+        level = float(lp.stat_buffered[g] if not lp.ws else lp.mem_buffered[g])
         bits = len(pairs) * lp.v_bits
         charge(rows[lp.home], level, bits, read=True)
         ex.write_lanes(lp.home, 0, lp.v_rows, [(lane, ex.stream[n]) for lane, n in pairs],
@@ -602,7 +602,7 @@ def leak_phase(ex: _Exec, rows: np.ndarray) -> None:
 
 def _charge_init(lp: LayerProgram, rows: np.ndarray) -> None:
     """Memory writes of the initial membranes kept outside the arrays (on the home macro)."""
-    if lp.stationary == 1:
+    if not lp.ws:
         for g in np.flatnonzero(lp.stat_macro < 0):
             charge(rows[lp.home], float(lp.stat_buffered[g]), float(lp.stat_bits[g]), False)
         return

@@ -72,7 +72,7 @@ def layer_params(lp: LayerProgram, hw: Hardware, n_macros: int) -> kernel.Layer:
     return kernel.Layer(
         cin=g.in_channels, h=g.in_hw[0], w=g.in_hw[1], cout=g.out_channels, oh=g.out_hw[0],
         ow=g.out_hw[1], kh=g.kernel[0], kw=g.kernel[1], sh=g.stride[0], sw=g.stride[1],
-        ph=g.padding[0], pw=g.padding[1], st=lp.stationary, pack=lp.pack, ncg=lp.n_cg,
+        ph=g.padding[0], pw=g.padding[1], st=0 if lp.ws else 1, pack=lp.pack, ncg=lp.n_cg,
         cpg=lp.channels_per_group, nblk=lp.n_blocks, v_rows=lp.v_rows, w_rows=lp.w_rows,
         mcols=hw.macro.cols, v_bits=lp.v_bits, w_bits=lp.w_bits, home=lp.home, nmac=n_macros,
         reuse=int(ctl.scratch_reuse), target=int(ctl.event_order == "target"),
