@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from flexspim.compile.mapping import Mapping
 from flexspim.compile.program import (
@@ -41,7 +40,8 @@ from flexspim.errors import ConfigError
 from flexspim.hw import Hardware
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
-from flexspim.sim.common import merge_stats
+from flexspim.sim.batches import check_batch_size, check_labels, run_batches
+from flexspim.sim.common import BatchStats, merge_stats
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
 from flexspim.system import kernel
@@ -119,42 +119,38 @@ def count_batch(net: IntNetwork, prog: Program, hw: Hardware, inputs: np.ndarray
     return counts
 
 
-def _replay(net: IntNetwork, prog: Program, hw: Hardware, trace: Trace, batch_size: int,
-            progress: bool) -> np.ndarray:
-    parts = []
-    n = trace.n_samples
-    with tqdm(total=n, desc="system engine (fast)", unit="sample", disable=not progress) as bar:
-        for s0 in range(0, n, batch_size):
-            inputs, outputs = trace.take(s0, min(n, s0 + batch_size))
-            parts.append(count_batch(net, prog, hw, inputs, outputs))
-            bar.update(inputs.shape[1])
-    return np.concatenate(parts, axis=0)
+@dataclass(frozen=True, eq=False)
+class ReplayEngine:
+    """The fast mode as a :class:`~flexspim.sim.batches.BatchEngine`: replays a trace's events
+    through the counting kernel; a batch's output is its counts
+    ``[N, T, layers, phases, macros, fields]``."""
+
+    net: IntNetwork
+    program: Program
+    hw: Hardware
+    trace: Trace
+    name: str = "system engine (fast)"
+
+    def run_batch(self, start: int, stop: int) -> np.ndarray:
+        inputs, outputs = self.trace.take(start, stop)
+        return count_batch(self.net, self.program, self.hw, inputs, outputs)
 
 
-def _run_bitlevel(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.ndarray,
-                  labels: np.ndarray | None, batch_size: int, progress: bool,
-                  return_membranes: bool) -> tuple[SimResult, np.ndarray]:
-    parts, counts = [], []
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    with tqdm(total=n, desc="system engine (bitlevel)", unit="sample",
-              disable=not progress) as bar:
-        for s0 in range(0, n, batch_size):
-            chunk = np.asarray(spikes[:, s0:s0 + batch_size])
-            stats, c = run_batch_bitlevel(net, prog, hw, chunk, return_membranes)
-            parts.append(stats)
-            counts.append(c)
-            bar.update(chunk.shape[1])
-    result = assemble_result(net, merge_stats(parts), "system-bitlevel", n_t, labels)
-    return result, np.concatenate(counts, axis=0)
+@dataclass(frozen=True, eq=False)
+class BitlevelSystemEngine:
+    """The bit-level mode as a :class:`~flexspim.sim.batches.BatchEngine`: every sample on
+    fresh macros; a batch's output is (its BatchStats, its counts)."""
 
+    net: IntNetwork
+    program: Program
+    hw: Hardware
+    spikes: np.ndarray
+    return_membranes: bool = False
+    name: str = "system engine (bitlevel)"
 
-def _labels(labels: Any, n: int) -> np.ndarray | None:
-    if labels is None:
-        return None
-    lab = np.asarray(labels).astype(np.int64).reshape(-1)
-    if lab.shape != (n,):
-        raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
-    return lab
+    def run_batch(self, start: int, stop: int) -> tuple[BatchStats, np.ndarray]:
+        return run_batch_bitlevel(self.net, self.program, self.hw,
+                                  np.asarray(self.spikes[:, start:stop]), self.return_membranes)
 
 
 def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
@@ -172,8 +168,7 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
     """
     if mode not in MODES:
         raise ConfigError(f"unknown system-engine mode '{mode}'; use one of {', '.join(MODES)}")
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size = {batch_size} must be >= 1")
+    check_batch_size(batch_size)
     prog = program if program is not None else build_program(net, mapping, hw)
     if isinstance(inputs, Trace):
         if inputs.network != net.name:
@@ -185,10 +180,13 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
         spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
         trace = None
     n = int(spikes.shape[1])
-    lab = _labels(labels, n)
+    lab = check_labels(labels, n)
     if mode == "bitlevel":
-        result, data = _run_bitlevel(net, prog, hw, spikes, lab, int(batch_size), progress,
-                                     return_membranes)
+        engine = BitlevelSystemEngine(net, prog, hw, spikes, return_membranes)
+        parts = run_batches(engine, n, batch_size, progress)
+        result = assemble_result(net, merge_stats([p[0] for p in parts]), "system-bitlevel",
+                                 int(spikes.shape[0]), lab)
+        data = np.concatenate([p[1] for p in parts], axis=0)
         maps = (trace or record_trace(net, spikes, batch_size=batch_size)).event_maps(net)
     else:
         if trace is None:
@@ -198,7 +196,8 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
             raise ConfigError("return_membranes: the trace was recorded without the final "
                               "membranes; record it with record_trace(..., "
                               "return_membranes=True)")
-        data = _replay(net, prog, hw, trace, int(batch_size), progress)
+        data = np.concatenate(run_batches(ReplayEngine(net, prog, hw, trace), n, batch_size,
+                                          progress), axis=0)
         result = dataclasses.replace(trace.result, engine="system-fast",
                                      labels=lab if lab is not None else trace.result.labels)
         if not return_membranes:
