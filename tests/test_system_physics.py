@@ -28,6 +28,7 @@ from strategies import int_networks, spike_inputs
 from system_cases import conv_networks, hw_with, with_controller
 
 from flexspim.compile import POLICIES, compile_network
+from flexspim.compile.geometry import event_targets
 from flexspim.energy.prices import Prices
 from flexspim.energy.system import system_cost
 from flexspim.errors import MappingError
@@ -108,6 +109,17 @@ def test_adding_buffer_never_moves_more_dram_bits(case, more: float) -> None:
     assert dram_bits(b) <= dram_bits(a) + 1e-9, (dram_bits(a), dram_bits(b))
 
 
+def taps_used(lp, event_map: np.ndarray) -> np.ndarray:
+    """``[c_in, taps]``: whether an input event of channel c reaches an output through tap t
+    (an event at a position that no tap maps to an output uses no weight)."""
+    g = lp.geo
+    ev = event_map.reshape(g.in_channels, -1) > 0
+    used = np.zeros((g.in_channels, g.kernel[0] * g.kernel[1]), dtype=bool)
+    for tap, idx, _, _ in event_targets(g.kernel, g.stride, g.padding, g.in_hw, g.out_hw):
+        used[:, tap] |= ev[:, idx].any(axis=1)
+    return used
+
+
 def energy_floor_pj(run, hw: Hardware) -> float:
     """What any controller must spend: every SOP's active columns (an addition of v_bits per
     lane), and every weight kept outside the arrays that an event uses, loaded once."""
@@ -116,14 +128,17 @@ def energy_floor_pj(run, hw: Hardware) -> float:
     for k, lp in enumerate(run.program.layers):
         sops = float(run.counts.data[:, :, k, :, :, 12].sum()) / run.counts.n_samples
         total += sops * lp.v_bits * prices.active_col_pj
-        used = run.event_maps[k].reshape(lp.geo.in_channels, -1).sum(axis=1) > 0
-        if lp.ws:      # spilled weight groups of input channels with events
-            shape = (lp.geo.in_channels, -1)
-            bits = (lp.stat_bits * (lp.stat_macro < 0)).reshape(shape) * used[:, None]
+        used = taps_used(lp, run.event_maps[k])                     # [c_in, taps]
+        if lp.ws:      # spilled weight groups (c_in, tap block, cg) that an event reaches
+            n_taps = used.shape[1]
+            blocks = np.stack([used[:, b:b + lp.pack].any(axis=1)
+                               for b in range(0, n_taps, lp.pack)], axis=1)
+            shape = (lp.geo.in_channels, blocks.shape[1], -1)
+            bits = (lp.stat_bits * (lp.stat_macro < 0)).reshape(shape) * blocks[:, :, None]
             buf = lp.stat_buffered.reshape(shape)
-        else:                       # streamed weights of input channels with events
-            shape = (lp.geo.in_channels, -1)
-            bits = lp.mem_bits.reshape(shape) * used[:, None]
+        else:          # streamed weight groups (c_in, tap, cg) that an event reaches
+            shape = (lp.geo.in_channels, used.shape[1], -1)
+            bits = lp.mem_bits.reshape(shape) * used[:, :, None]
             buf = lp.mem_buffered.reshape(shape)
         once = float((bits * (buf * prices.buffer_bit_pj + (1 - buf) * prices.dram_bit_pj)).sum())
         total += once / run.counts.n_samples
