@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from flexspim._io import write_json
 from flexspim._plot import polish, save_figure
 from flexspim.energy import ops
 from flexspim.hw import Hardware, default_hardware, load_preset
+from flexspim.reproduce import system as rs
 
 #: The paper's numbers (arXiv 2410.23082, abstract, §III, §IV, Table I).
 PAPER = {
@@ -412,10 +414,8 @@ def _fig4_files(f4: dict[str, Any], out: Path) -> None:
 
 
 def _fig7_files(rows: list[dict[str, Any]], keys: dict[str, Any], grid: Any, out: Path) -> None:
-    from flexspim.reproduce.system import plot_fig7
-
     write_json(out / "fig7bcd_system.json", _document("fig7bcd_system", {"grid": rows, **keys}))
-    plot_fig7(rows, grid, out / "fig7bcd_system.png", _save)
+    rs.plot_fig7(rows, grid, out / "fig7bcd_system.png", _save)
 
 
 def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
@@ -425,10 +425,6 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *,
     return the summary (keys in docs/reproduce.md). ``grid`` replaces the Fig. 7 grid of
     ``quick`` (a :class:`~flexspim.reproduce.system.Fig7Grid`); ``hw`` the hardware the figures
     run on (default: the paper's, the ``flexspim`` preset)."""
-    from tqdm import tqdm
-
-    from flexspim.reproduce import system as rs
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     hw = hw if hw is not None else default_hardware()

@@ -23,10 +23,11 @@ import numpy as np
 from flexspim._io import read_json, write_json
 from flexspim.compile import POLICIES, Activity, compile_network
 from flexspim.errors import FlexspimError
-from flexspim.hw import Hardware
+from flexspim.hw import Hardware, hardware_to_dict
 from flexspim.mapped import compile_and_run, estimate_cost, measured_activity, record
 from flexspim.net.network import IntNetwork
 from flexspim.net.presets import paper_scale_scnn
+from flexspim.sim.calibrate import calibrate_thresholds
 from flexspim.system.trace import Trace
 
 #: Timesteps per sample (the simulator benchmark's setting, benchmarks/bench_sim.py).
@@ -81,8 +82,6 @@ def random_inputs(net: IntNetwork, sparsity: float, n_samples: int, seed: int) -
 def paper_workload() -> tuple[IntNetwork, list[float]]:
     """The paper-scale network with thresholds calibrated as :data:`CALIBRATION` says; returns
     the network and the hidden densities reached."""
-    from flexspim.sim.calibrate import calibrate_thresholds
-
     c = CALIBRATION
     net = paper_scale_scnn()
     x = random_inputs(net, c["input_sparsity"], c["samples"], c["seed"])
@@ -164,8 +163,6 @@ def fig7_point(net: IntNetwork, hw: Hardware, policy: str, trace: Trace,
 
 def _config_key(net: IntNetwork, hw: Hardware, grid: Fig7Grid) -> str:
     """A hash of everything a point depends on (network, hardware, grid, workload settings)."""
-    from flexspim.hw import hardware_to_dict
-
     doc = {"thresholds": [la.threshold for la in net.spiking_layers], "net": net.name,
            "hw": hardware_to_dict(hw), "samples": grid.samples, "T": N_TIMESTEPS,
            "calibration": CALIBRATION}
