@@ -143,11 +143,12 @@ def conv_networks(draw: st.DrawFn) -> IntNetwork:
         oh, ow = (h + 2 * ph - kh) // stride[0] + 1, (w + 2 * pw - kw) // stride[1] + 1
         layers.append(Conv2d(name=f"conv{i}", stride=stride, padding=(ph, pw),
                              **neuron_fields(draw, rng, (c_out, c, kh, kw), (c_out, oh, ow),
-                                             c * kh * kw)))
+                                             c * kh * kw, leaky=True)))
         shape = layers[-1].output_shape(shape)
     layers.append(Flatten(name="flatten"))
     n_in = int(np.prod(shape))
-    layers.append(Linear(name="fc", **neuron_fields(draw, rng, (3, n_in), (3,), n_in)))
+    layers.append(Linear(name="fc", **neuron_fields(draw, rng, (3, n_in), (3,), n_in,
+                                                    leaky=True)))
     return IntNetwork(input_shape=input_shape, layers=tuple(layers), name="conv")
 
 
@@ -161,7 +162,7 @@ def mapped_cases(draw: st.DrawFn):
     The network and inputs shrink as hypothesis draws them; the mapping's choices come from a
     generator seeded by hypothesis, so that every policy, rule and shape is drawn as often as
     the others (hypothesis would favour the first of each list)."""
-    net = draw(st.one_of(int_networks(), conv_networks()))
+    net = draw(st.one_of(int_networks(leaky=True), conv_networks()))
     x = draw(spike_inputs(net))
     # seeded by a drawn integer and by the example itself, so repeated seeds still differ
     rng = np.random.default_rng([draw(st.integers(0, 2**32 - 1)), x.size, int(x.sum()),
@@ -200,4 +201,5 @@ def mapped_cases(draw: st.DrawFn):
     event(f"multi-row weights: {any(lm.weight_shape[0] > 1 for lm in m.layers)}")
     event(f"lane packing: {any(lm.pack > 1 for lm in m.layers)}")
     event(f"spilled groups: {any(lm.resident_groups < lm.groups for lm in m.layers)}")
+    event(f"leaky layers: {any(la.leak is not None for la in net.spiking_layers)}")
     return net, x, m, hw

@@ -69,7 +69,7 @@ def test_simulate_with_mapping_runs_the_system_engine(files, capsys) -> None:
         expected.energy_per_inference_uj, rel=1e-12)
     assert doc["cost"]["source"] == "engine" and len(doc["cost"]["per_macro"]) == 2
     assert doc["cost"]["per_macro"] == json.loads(json.dumps(expected.per_macro))
-    assert np.asarray(doc["cost"]["timeline"]["busy_ns"]).shape == (5, 2, 3, 2)  # T, L, P, M
+    assert np.asarray(doc["cost"]["timeline"]["busy_ns"]).shape == (5, 2, 4, 2)  # T, L, P, M
     engine = doc["extra"]["system_engine"]
     assert engine["mode"] == "fast" and abs(engine["energy_rel"]) < 0.5
     assert load_run(d / "run.json").cost is not None
@@ -129,7 +129,7 @@ def test_simulate_refuses_another_networks_mapping_and_a_version_1_file(files, c
     assert main(["simulate", str(files["net"]), str(files["x"]), "--mapping",
                  str(d / "v1.json")]) == 2
     err = one_line_error(capsys)
-    assert "v1.json" in err and "version 1" in err and "reads version 2" in err
+    assert "v1.json" in err and "version 1" in err and "reads version 3" in err
 
 
 def test_compile_for_a_measured_activity(files, capsys) -> None:
@@ -184,27 +184,35 @@ def test_compile_forces_stationarity_and_places_first_fit(files, capsys) -> None
 
 
 def test_compile_and_simulate_on_the_spidr_preset(files, capsys) -> None:
-    """``--hw spidr`` on compile and simulate: the run is priced on SpiDR's preset, its macro
-    compute the FlexSpIM run's times the node and supply scaling; the run document says so."""
+    """``--hw spidr`` on compile: the mapping records SpiDR and simulate prices it there without
+    being told (another ``--hw`` is refused in one line); on SpiDR the same mapping's macro compute
+    is the FlexSpIM run's times the node and supply scaling."""
+    from flexspim.compile import load_mapping
     from flexspim.energy.ops import node_energy_ratio
-    from flexspim.hw import load_preset
+    from flexspim.hw import default_hardware, load_preset
+    from flexspim.mapped import run_mapped
+    from flexspim.net import load_network
 
     d = files["dir"]
     assert main(["compile", str(files["net"]), "--hw", "spidr", "--out",
                  str(d / "spidr.mapping.json")]) == 0
-    runs = {}
-    for tag, hw in (("spidr", ["--hw", "spidr"]), ("flexspim", [])):
-        assert main(["simulate", str(files["net"]), str(files["x"]), "--mapping",
-                     str(d / "spidr.mapping.json"), *hw, "--json", str(d / f"{tag}.json"),
-                     "--no-progress"]) == 0
-        runs[tag] = load_run(d / f"{tag}.json")
+    assert main(["simulate", str(files["net"]), str(files["x"]), "--mapping",
+                 str(d / "spidr.mapping.json"), "--json", str(d / "spidr.json"),
+                 "--no-progress"]) == 0
     capsys.readouterr()
-    assert runs["spidr"].hardware == load_preset("spidr")
-    assert runs["flexspim"].hardware.name == "FlexSpIM"
+    assert load_run(d / "spidr.json").hardware == load_preset("spidr")
+    assert main(["simulate", str(files["net"]), str(files["x"]), "--mapping",
+                 str(d / "spidr.mapping.json"), "--hw", "flexspim", "--no-progress"]) == 2
+    assert "is not the hardware --mapping" in one_line_error(capsys)
+    net, mapping = load_network(files["net"]), load_mapping(d / "spidr.mapping.json")
+    x = np.load(files["x"]) if str(files["x"]).endswith(".npy") else None
+    runs = {"spidr": run_mapped(net, mapping, x),
+            "flexspim": run_mapped(net, mapping, x, hardware=default_hardware().with_(
+                system=mapping.hardware.system))}
     spidr = load_preset("spidr")
-    compute = {t: r.cost["total_pj"]["macro_compute"] for t, r in runs.items()}
+    compute = {t: r.cost.total_pj["macro_compute"] for t, r in runs.items()}
     scale = node_energy_ratio("65", "LP45", 1.1) * (0.85 / 0.9) ** 1.177
     assert compute["spidr"] / compute["flexspim"] == pytest.approx(scale, rel=1e-4)
-    assert runs["spidr"].cost["latency_per_inference_us"] < \
-        runs["flexspim"].cost["latency_per_inference_us"]      # 200 MHz against 75.5 MHz
+    assert runs["spidr"].cost.latency_per_inference_us < \
+        runs["flexspim"].cost.latency_per_inference_us      # 200 MHz against 75.5 MHz
     assert spidr.clock_mhz == 200.0

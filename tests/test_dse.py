@@ -29,8 +29,9 @@ from flexspim.dse import (
     sweep_from_dict,
 )
 from flexspim.dse.mixed import exhaustive_widths, greedy_proposals, search_mixed_precision
+from flexspim.dse.networks import NetworkRef
 from flexspim.dse.points import Task
-from flexspim.dse.spec import MixedPrecisionSpec, NetworkRef
+from flexspim.dse.spec import MixedPrecisionSpec
 from flexspim.errors import ConfigError, FlexspimError, FormatError
 from flexspim.net import Linear
 from flexspim.net.presets import dvs_gesture_scnn

@@ -1,7 +1,8 @@
 """The analytic estimator (flexspim.compile.estimate) against the system engine: exact where its
-assumptions hold, the compiler's objective equal to it, and within 2% of the executed run in
-energy per inference on the demo (shipped digits model, measured activity) and on the
-paper-scale preset (calibrated to 10% hidden density, 95% input sparsity)."""
+assumptions hold, the compiler's objective equal to it on one macro, and close to the executed
+run in energy per inference (docs/system-model.md, "How close") on the demo's workload (shipped
+digits model, measured events), on the paper-scale preset (calibrated to 10% hidden density,
+95% input sparsity) and, statistically, on random small networks."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from strategies import spike_inputs
 from system_cases import (
     conv_inputs,
     conv_net,
+    conv_networks,
     hand_layer,
     hand_mapping,
     hw_with,
@@ -20,24 +25,27 @@ from system_cases import (
     with_controller,
 )
 
-from flexspim.compile import (
-    Activity,
-    compile_network,
-    estimate_counts,
-    layer_loads,
+from flexspim.compile import POLICIES, build_program, compile_network, estimate_counts, layer_loads
+from flexspim.compile.estimate import (
+    fire_stats,
+    group_work,
     layer_totals,
-    network_geometry,
 )
-from flexspim.compile.geometry import Option, option_geometry
+from flexspim.compile.geometry import Option, layer_geometry, option_geometry
+from flexspim.compile.placement import PLACEMENTS
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX
 from flexspim.energy.system import cost_difference, system_cost
+from flexspim.errors import MappingError
 from flexspim.hw import default_hardware
-from flexspim.mapped import estimate_cost
-from flexspim.sim import simulate
+from flexspim.mapped import measured_activity, record, run_mapped
 from flexspim.system import run_system
 
-#: The estimator's promise on real workloads (docs/system-model.md).
-TOLERANCE = 0.02
+#: The estimator's promise on the real workloads below (docs/system-model.md): every policy and
+#: rule set on the shipped digits model and on the paper-scale preset.
+TOLERANCE = 0.035
+#: On random small networks (tens of events, where moves and packed-slice evictions are a large
+#: part of the energy): the median and the 90th percentile of |estimate / engine - 1|.
+RANDOM_MEDIAN, RANDOM_P90 = 0.01, 0.06
 
 
 def test_estimate_equals_the_engine_where_its_assumptions_hold() -> None:
@@ -47,62 +55,75 @@ def test_estimate_equals_the_engine_where_its_assumptions_hold() -> None:
     hw = with_controller(hw_with(1), scratch_reuse=False)
     m = hand_mapping(net, hw, hand_layer(net, 0, hw, "weights", 8, tiles=[(0, 2, 4)]))
     run = run_system(net, m, hw, x)
-    est = estimate_counts(net, m, hw, Activity.from_sim_result(net, run.result))
+    trace = record(net, x)
+    est = estimate_counts(net, m, hw, measured_activity(net, trace))
     assert est.source == "estimate" and est.data.shape == run.counts.data.shape
     assert est.totals() == pytest.approx(run.counts.totals(), rel=1e-12, abs=1e-12)
     assert run.counts.total("dram_write_bits") > 0 and run.counts.total("routed_events") == 4
-    engine, estimate = system_cost(run.counts, hw), system_cost(est, hw)
-    d = cost_difference(engine, estimate)
+    d = cost_difference(system_cost(run.counts, hw), system_cost(est, hw))
     assert d.energy_rel == pytest.approx(0.0, abs=1e-12)
-    assert d["latency_rel"] == pytest.approx(0.0, abs=1e-12)
+    assert d.latency_rel == pytest.approx(0.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("policy", ["ws", "os", "hs-min"])
 def test_compiler_objective_is_the_estimators_counts(policy: str) -> None:
-    """On one macro, the per-layer totals the compiler's search minimises
-    (:func:`layer_totals`) are the estimator's counts of the compiled mapping, routing aside."""
-    net, hw = conv_net(), hw_with(1, buffer_kib=0.5)
-    act = Activity.from_sim_result(net, simulate(net, conv_inputs()))
+    """On one macro with an empty buffer, the per-layer totals the compiler's search minimises
+    (:func:`layer_totals`, given the scratch slots the program left) are the estimator's
+    counts of the compiled mapping, routing aside."""
+    net, hw = conv_net(), hw_with(1, buffer_kib=0.0)
+    trace = record(net, conv_inputs())
+    act = measured_activity(net, trace)
     m = compile_network(net, hw, policy=policy, activity=act)
-    est = estimate_counts(net, m, hw, act)
-    for k, (lm, geo, load) in enumerate(zip(m.layers, network_geometry(net),
-                                            layer_loads(net, act), strict=True)):
+    prog = build_program(net, m, hw)
+    est = estimate_counts(net, m, hw, act, prog)
+    for k, (lm, load) in enumerate(zip(m.layers, layer_loads(net, act), strict=True)):
+        geo = layer_geometry(net, lm.index)
         og = option_geometry(geo, Option(lm.stationary, lm.cols, lm.pack), hw)
+        work = group_work(geo, og, act.event_map(net, lm.index), load.sops)
+        fs = fire_stats(geo, og, act.layer_events(net, lm.index),
+                        act.layer_spikes(net, lm.index), hw)
+        prof = act.profile(net, lm.index, lm.stationary, lm.pack)
         objective = layer_totals(geo, og, load, hw, lm.resident_groups, lm.resident_bits,
-                                 lm.streamed_buffer_bits, lm.spilled_buffer_bits)
+                                 lm.streamed_buffer_bits, lm.spilled_buffer_bits, prof, work,
+                                 fs, float(prog.layers[k].cap.sum()),
+                                 net.layers[lm.index].leak)
         counted = est.data[0, :, k].sum(axis=(0, 2))               # [phases, fields]
         counted[:, FIELD_INDEX["routed_events"]] = 0.0
-        assert np.allclose(objective, counted, rtol=1e-9), lm.name
+        assert np.allclose(objective, counted, rtol=1e-9, atol=1e-9), lm.name
+
+
+def _close(net, trace, act, hw, policy: str) -> None:
+    """Compile ``policy`` for the measured activity, execute it on the trace, and check the
+    estimate for that activity against the run."""
+    run = run_mapped(net, compile_network(net, hw, policy=policy, activity=act), trace,
+                     activity=act)
+    assert np.array_equal(run.system.result.output_counts, trace.result.output_counts)
+    d = run.difference
+    assert abs(d.energy_rel) <= TOLERANCE, (policy, d)
+    assert run.estimate.counts["totals"]["sops"] == pytest.approx(
+        run.system.counts.total("sops") / run.system.counts.n_samples)
 
 
 @pytest.fixture(scope="module")
 def digits():
+    """The demo's workload: the shipped model on 40 seeded digits test samples, recorded once."""
     from flexspim.demo import load_test_split
     from flexspim.dse.networks import shipped_model_path, shipped_time_bins
     from flexspim.net import load_network
 
     net = load_network(shipped_model_path())
-    x, y = load_test_split(shipped_time_bins())
-    return net, x, y, simulate(net, x, labels=y)
+    x, y = load_test_split(shipped_time_bins(), samples=40)
+    trace = record(net, x, labels=y)
+    return net, trace, measured_activity(net, trace)
 
 
-@pytest.mark.parametrize("policy", ["hs-min", "optimal"])
-def test_estimate_within_two_percent_on_the_demo(digits, policy: str) -> None:
-    """The demo's setting: the shipped model on the whole digits test split, compiled for the
-    activity the simulator measured, on the default 2-macro hardware."""
-    net, x, y, sim = digits
-    hw = default_hardware()
-    act = Activity.from_sim_result(net, sim)
-    m = compile_network(net, hw, policy=policy, activity=act)
-    run = run_system(net, m, hw, x, labels=y)
-    assert run.result.accuracy == sim.accuracy
-    engine, estimate = system_cost(run.counts, hw), estimate_cost(net, m, hw, act)
-    d = cost_difference(engine, estimate)
-    assert abs(d.energy_rel) <= TOLERANCE, d
-    # the largest components are themselves close
-    for comp, v in d["components"].items():
-        if v["share"] > 0.2:
-            assert abs(v["rel"]) <= TOLERANCE, (comp, v)
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("rules", [{}, {"event_order": "target"}, {"scratch_slices": 1}],
+                         ids=["paper-arrival-auto", "target", "one-slot"])
+def test_estimate_is_close_on_the_demo(digits, policy: str, rules: dict) -> None:
+    """Every policy and rule set on the default 2-macro hardware."""
+    net, trace, act = digits
+    _close(net, trace, act, with_controller(default_hardware(), **rules), policy)
 
 
 @pytest.fixture(scope="module")
@@ -115,24 +136,61 @@ def paper_scale():
     x = (np.random.default_rng(0).random((20, 1, 2, 128, 128)) < 0.05).astype(np.int64)
     net, densities = calibrate_thresholds(paper_scale_scnn(), x, 0.10)
     assert all(0.09 <= d <= 0.10 for d in densities), densities
-    sim = simulate(net, x)
-    return net, x, sim, Activity.from_sim_result(net, sim)
+    trace = record(net, x)
+    return net, trace, measured_activity(net, trace)
 
 
 @pytest.mark.parametrize("n_macros", [1, 16])
-def test_estimate_within_two_percent_on_the_paper_scale_preset(paper_scale, n_macros: int
-                                                               ) -> None:
-    net, x, sim, act = paper_scale
+@pytest.mark.parametrize("policy", ["ws", "hs-min", "optimal"])
+def test_estimate_is_close_on_the_paper_scale_preset(paper_scale, n_macros: int,
+                                                      policy: str) -> None:
+    net, trace, act = paper_scale
     hw = default_hardware()
     hw = hw.with_(system=dataclasses.replace(hw.system, n_macros=n_macros))
-    for policy in ("ws", "hs-min", "optimal"):
-        m = compile_network(net, hw, policy=policy, activity=act)
-        run = run_system(net, m, hw, x)
-        assert np.array_equal(run.result.output_counts, sim.output_counts)
-        engine, estimate = system_cost(run.counts, hw), estimate_cost(net, m, hw, act)
-        d = cost_difference(engine, estimate)
-        assert abs(d.energy_rel) <= TOLERANCE, (policy, d)
-        assert run.counts.total("sops") == pytest.approx(estimate.counts["totals"]["sops"])
-        if policy == "ws":    # 2 x 128 x 128 inputs: operands far beyond arrays and buffer
-            assert engine.total_pj["dram"] > 0
-    assert set(COUNT_FIELDS) <= set(estimate.counts["totals"])
+    _close(net, trace, act, hw, policy)
+
+
+def test_the_paper_scale_ws_mapping_goes_to_dram(paper_scale) -> None:
+    """2 x 128 x 128 inputs under WS: membranes far beyond the arrays and the buffer."""
+    net, trace, act = paper_scale
+    hw = default_hardware()
+    run = run_mapped(net, compile_network(net, hw, policy="ws", activity=act), trace,
+                     activity=act)
+    assert run.cost.total_pj["dram"] > 0
+    assert set(COUNT_FIELDS) <= set(run.estimate.counts["totals"])
+
+
+_RANDOM_ERRORS: list[float] = []
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(net=conv_networks(), data=st.data())
+def _random_case(net, data) -> None:
+    x = data.draw(spike_inputs(net, max_t=4, max_n=3))
+    assume(x.sum() > 20)
+    rules = {"event_order": data.draw(st.sampled_from(["arrival", "target"])),
+             "scratch_slices": data.draw(st.sampled_from(["auto", 1, 2]))}
+    hw = with_controller(hw_with(data.draw(st.integers(1, 3)), data.draw(st.sampled_from(
+        [24, 32, 48])), data.draw(st.sampled_from([16, 32, 64])), buffer_kib=data.draw(
+            st.sampled_from([0.0, 0.05, 1.0]))), **rules)
+    trace = record(net, x)
+    act = measured_activity(net, trace)
+    try:
+        m = compile_network(net, hw, policy=data.draw(st.sampled_from(POLICIES)), activity=act,
+                            placement=data.draw(st.sampled_from(PLACEMENTS)))
+    except MappingError:
+        assume(False)
+    _RANDOM_ERRORS.append(abs(run_mapped(net, m, trace, activity=act).difference.energy_rel))
+
+
+def test_estimate_is_close_on_random_networks_in_the_median() -> None:
+    """Random networks, inputs, rule sets, policies, placements, 1-3 macros and buffers: the
+    estimate is a statistic, so the promise is on the distribution of its error (a seeded,
+    derandomized draw of 80 cases)."""
+    _RANDOM_ERRORS.clear()
+    _random_case()
+    errors = np.sort(np.array(_RANDOM_ERRORS))
+    assert errors.size >= 40
+    median, p90 = float(np.median(errors)), float(np.quantile(errors, 0.9))
+    assert median <= RANDOM_MEDIAN and p90 <= RANDOM_P90, (median, p90, errors[-5:])

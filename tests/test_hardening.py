@@ -55,7 +55,7 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("report: not JSON", lambda t: ["report", _write(t / "r.json", "{oops")], "not valid JSON"),
     ("report: other format", lambda t: ["report", _write(
         t / "r.json", json.dumps({"format": "flexspim-mapping", "version": 1}))],
-     "expected a simulation result"),
+     "not a simulation result or run document"),
     ("demo: out is a file", lambda t: ["demo", "--out", _write(t / "f", "x")], "is a file"),
     ("demo: bad hardware", lambda t: ["demo", "--out", str(t / "d"), "--hw", _write(
         t / "hw.yaml", "voltage: 5\n")], "voltage"),

@@ -13,8 +13,16 @@ import pytest
 import yaml
 
 from flexspim import __version__
-from flexspim._io import WRITER_KEY, read_json, read_versioned_json, stamped, write_json
+from flexspim._io import (
+    WRITER_KEY,
+    check_versioned,
+    read_json,
+    read_versioned_json,
+    stamped,
+    write_json,
+)
 from flexspim.compile import compile_network, load_mapping, save_mapping
+from flexspim.errors import ConfigError, FlexspimError, FormatError
 from flexspim.hw import default_hardware, hardware_to_dict, load_hardware, save_hardware
 from flexspim.net import load_network, save_network
 from flexspim.net.io import network_header
@@ -124,3 +132,169 @@ def test_sweep_store_records_the_release_that_made_it(tmp_path: Path) -> None:
     assert meta[WRITER_KEY] == __version__
     with open_store(tmp_path / "s.sqlite"):  # reopened: the meta check accepts it
         pass
+
+
+# ----------------------------------------------------------------------------- one version check
+
+def _json_file(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _npz_header(path: Path, doc: dict) -> Path:
+    np.savez(path, header=np.array(json.dumps(doc)))
+    return path
+
+
+def _store(path: Path, doc: dict) -> Path:
+    from flexspim.dse.store import open_store
+
+    with open_store(path):
+        pass
+    with sqlite3.connect(path) as db:
+        db.executemany("UPDATE meta SET value = ? WHERE key = ?",
+                       [(str(doc["format"]), "format"), (str(doc["version"]), "version")])
+    db.close()
+    return path
+
+
+def _table(path: Path, doc: dict) -> Path:
+    path.write_text(f"table_format,table_version,table,v\n{doc['format']},{doc['version']},run,1\n")
+    return path
+
+
+def _checkpoint(path: Path, doc: dict) -> Path:
+    torch = pytest.importorskip("torch")
+    torch.save(doc, path)
+    return path
+
+
+def _load_record(path: Path) -> object:
+    from flexspim.net.record import record_beside
+
+    path.with_suffix(".npz").write_bytes(b"a network")
+    return record_beside(path.with_suffix(".npz"))
+
+
+def _load_checkpoint(path: Path) -> object:
+    from flexspim.train.loop import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def _load_frames(path: Path) -> object:
+    pytest.importorskip("torch")  # flexspim.train
+    from flexspim.train.frames import load_frames_file
+
+    return load_frames_file(path)
+
+
+def _load_summary(path: Path) -> object:
+    pytest.importorskip("torch")
+    from flexspim.train.record import load_summary
+
+    return load_summary(path)
+
+
+def _load_event_store(path: Path) -> object:
+    pytest.importorskip("torch")
+    from flexspim.train.prepare import open_event_store
+
+    return open_event_store(path.parent)
+
+
+def _load_table(path: Path) -> object:
+    pytest.importorskip("pandas")
+    from flexspim.results import load
+
+    return load(path)
+
+
+def _load_store(path: Path) -> object:
+    from flexspim.dse.store import open_store
+
+    with open_store(path) as store:
+        return store.keys()
+
+
+def _load_sweep(path: Path) -> object:
+    from flexspim.dse import load_sweep
+
+    return load_sweep(path)
+
+
+def _load_run(path: Path) -> object:
+    from flexspim.report import load_run
+
+    return load_run(path)
+
+
+def _load_result(path: Path) -> object:
+    from flexspim.sim import load_result
+
+    return load_result(path)
+
+
+#: Every versioned format flexspim reads: its name, the file it is read from, how a file with a
+#: given header is written, and the reader.
+FORMATS = {
+    "flexspim-network": ("n.npz", _npz_header, load_network),
+    "flexspim-model-record": ("n.json", _json_file, _load_record),
+    "flexspim-mapping": ("m.json", _json_file, load_mapping),
+    "flexspim-sim-result": ("r.json", _json_file, _load_result),
+    "flexspim-run": ("run.json", _json_file, _load_run),
+    "flexspim-hardware": ("hw.yaml", lambda p, d: (p.write_text(yaml.safe_dump(d)), p)[1],
+                          load_hardware),
+    "flexspim-sweep": ("s.yaml", lambda p, d: (p.write_text(yaml.safe_dump(d)), p)[1],
+                       _load_sweep),
+    "flexspim-sweep-store": ("s.sqlite", _store, _load_store),
+    "flexspim-checkpoint": ("c.pt", _checkpoint, _load_checkpoint),
+    "flexspim-frames": ("f.npz", _npz_header, _load_frames),
+    "flexspim-table": ("t.csv", _table, _load_table),
+    "flexspim-train-summary": ("summary.json", _json_file, _load_summary),
+    "flexspim-event-store": ("index.json", _json_file, _load_event_store),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_another_version_is_one_line_naming_file_format_versions_and_fix(
+        tmp_path: Path, fmt: str) -> None:
+    """Every reader checks through flexspim._io.check_versioned: a file of another version gets
+    one line with the file, the format, the version found and read, and how to fix it."""
+    name, write, load = FORMATS[fmt]
+    path = write(tmp_path / name, {"format": fmt, "version": 99})
+    with pytest.raises(FlexspimError) as err:
+        load(path)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(str(path)), message
+    assert f"{fmt} format version 99, this flexspim reads version" in message, message
+    assert message.split("; ")[-1].strip(), message  # how to fix it
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_another_format_is_one_line_naming_what_the_file_holds(tmp_path: Path, fmt: str) -> None:
+    name, write, load = FORMATS[fmt]
+    path = write(tmp_path / name, {"format": "flexspim-other", "version": 1})
+    if fmt == "flexspim-model-record":  # a JSON file of another kind beside a network: no record
+        assert load(path) is None
+        return
+    with pytest.raises(FlexspimError) as err:
+        load(path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    assert f"holds a 'flexspim-other' document, expected '{fmt}'" in message, message
+
+
+def test_check_versioned_reads_older_versions_and_names_a_missing_format() -> None:
+    doc = {"format": "flexspim-x", "version": 1}
+    assert check_versioned(doc, "flexspim-x", (1, 2), "x.json") is doc
+    with pytest.raises(FormatError, match=r"x.json: flexspim-x format version 3, this flexspim "
+                                          r"reads versions 1 and 2; re-create"):
+        check_versioned({"format": "flexspim-x", "version": 3}, "flexspim-x", (1, 2), "x.json")
+    with pytest.raises(FormatError, match=r"x.json: not a flexspim x file \(no 'format' field, "
+                                          r"expected 'flexspim-x'\); check the path"):
+        check_versioned({"version": 1}, "flexspim-x", 1, "x.json")
+    with pytest.raises(ConfigError, match="version True"):  # a bool is no version
+        check_versioned({"format": "flexspim-x", "version": True}, "flexspim-x", 1, "x.json",
+                        error=ConfigError)

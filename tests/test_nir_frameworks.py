@@ -199,7 +199,7 @@ def test_snntorch_reset_is_said_at_import(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "flexspim: note: reset: " in err and "--reset subtract" in err
     assert main(["import", str(tmp_path / "if.nir"), "--reset", "zero", "--out",
-                 str(tmp_path / "if.npz")]) == 0
+                 str(tmp_path / "if.npz"), "--overwrite"]) == 0
     assert "reset:" not in capsys.readouterr().err
 
 

@@ -139,7 +139,7 @@ def test_no_labels_says_so(sim: SimResult) -> None:
 
 
 @pytest.mark.parametrize("mutate, match", [
-    (lambda d: d.update(format="flexspim-other"), "expected a simulation result"),
+    (lambda d: d.update(format="flexspim-other"), "not a simulation result or run document"),
     (lambda d: d.update(version=7), "version 7"),
     (lambda d: d.update(simulation=None), "no 'simulation' part"),
     (lambda d: d.update(bogus=1), "unknown run-document part 'bogus'"),

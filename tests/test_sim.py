@@ -665,8 +665,11 @@ def test_result_counts_leaked_membranes_every_timestep(tmp_path: Path) -> None:
     assert simulate(_wrapping_net(), x).leak_ops.sum() == 0
 
 
-def test_system_engine_refuses_leaky_layers_in_one_line() -> None:
+def test_system_engine_executes_leaky_layers() -> None:
+    """A leaky layer runs on the system engine: its results are the simulator's, and the leak
+    phase counts every membrane group every timestep."""
     from flexspim.compile import Activity, compile_network
+    from flexspim.energy.counts import PHASES
     from flexspim.hw import default_hardware
     from flexspim.system import run_system
 
@@ -675,7 +678,9 @@ def test_system_engine_refuses_leaky_layers_in_one_line() -> None:
     mapping = compile_network(net, hw, policy="hs-min",
                               activity=Activity.from_sparsity(net, input_sparsity=0.9,
                                                               n_timesteps=3))
-    x = np.zeros((3, 1, 2, 6, 6), dtype=np.int64)
-    with pytest.raises(ConfigError, match="layer 'c' .* leaks \\(shift 1\\).*system engine") as e:
-        run_system(net, mapping, hw, x)
-    assert "\n" not in str(e.value)
+    x = (np.random.default_rng(5).random((3, 2, 2, 6, 6)) < 0.3).astype(np.int64)
+    run = run_system(net, mapping, hw, x, return_membranes=True)
+    assert result_differences(simulate(net, x, return_membranes=True), run.result) == []
+    leak = run.counts.data[:, :, :, PHASES.index("leak")]
+    assert (leak[:, :, 0].sum(axis=(2, 3)) > 0).all()          # the leaky layer, every step
+    assert leak[:, :, 1:].sum() == 0                            # the others never leak

@@ -81,10 +81,11 @@ def test_counts_output_stationary_by_hand(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_counts_weight_stationary_half_spilled_by_hand(mode: str) -> None:
-    """WS, 4 weight groups (one per input), groups 1 and 3 resident on macro 1, group 0 spilled
-    to DRAM and group 2 to the buffer (run on home macro 0); the membranes stream from DRAM into
-    macro 0 and move to macro 1 over the on-chip bus (a slice lives in one macro at a time),
-    which writes them back at the end of the integrate phase."""
+    """WS, 4 weight groups (one per input), groups 0 and 2 resident on macro 1 (the spread order
+    takes every second group), group 1 spilled to the buffer and group 3 to DRAM (run on home
+    macro 0). Per timestep the membrane slice comes from DRAM into macro 1 for the resident
+    group, then moves to macro 0 over the on-chip bus for the spilled one (a slice lives in one
+    macro at a time), which writes it back at the end of the integrate phase."""
     hw = hw_with()
     net = tiny()
     m = hand_mapping(net, hw, hand_layer(net, 0, hw, "weights", 8, tiles=[(1, 2, 2)], home=0,
@@ -92,24 +93,25 @@ def test_counts_weight_stationary_half_spilled_by_hand(mode: str) -> None:
     (lm,) = m.layers
     assert (lm.groups, lm.memory_groups) == (4, 1)
     run = run_system(net, m, hw, tiny_inputs((1, 2)), mode=mode)   # t0: 0, 1; t1: 2, 3
+    assert list(run.program.layers[0].stat_macro) == [1, -1, 1, -1]
     assert int(run.result.sops.sum()) == 12 and int(run.result.output_spikes.sum()) == 6
     v, w = 3 * 8, 3 * 4          # bits of the membrane slice and of one weight group
     assert nonzero(totals(run, macro=0)) == {
         "row_ops": 2, "active_col_ops": 48, "standby_col_ops": 2 * 256 - 48,
-        # per timestep: spilled weight group + membrane slice loaded; the slice read out when
-        # it moves to macro 1
-        "array_row_writes": 4, "array_row_reads": 2,
-        "buffer_read_bits": w,                        # group 2 (t1)
-        # group 0 (t0), slice in at t0 and t1, compare reads the membranes at t0 and t1
-        "dram_read_bits": w + 2 * v + 2 * v,
-        # resets at t0 and t1, initial membranes
-        "dram_write_bits": 2 * v + v,
+        # per timestep: spilled weight group loaded, slice moved in; the slice read out to be
+        # stored back
+        "array_row_writes": 4, "array_row_reads": 2, "transfer_bits": 2 * v,
+        "buffer_read_bits": w,                        # group 1 (t0)
+        # group 3 (t1), compare reads the membranes at t0 and t1
+        "dram_read_bits": w + 2 * v,
+        # slice stored back at t0 and t1, resets at t0 and t1, initial membranes
+        "dram_write_bits": 2 * v + 2 * v + v,
         "routed_events": 2, "sops": 6, "units": 2}
     assert nonzero(totals(run, macro=1)) == {
         "row_ops": 2, "active_col_ops": 48, "standby_col_ops": 2 * 256 - 48,
-        # slice written in from macro 0, read out to be stored back, at t0 and t1
-        "array_row_writes": 2, "array_row_reads": 2, "transfer_bits": 2 * v,
-        "dram_write_bits": 2 * v, "routed_events": 2, "sops": 6, "units": 2}
+        # slice loaded from DRAM, read out to move to macro 0, at t0 and t1
+        "array_row_writes": 2, "array_row_reads": 2, "dram_read_bits": 2 * v,
+        "routed_events": 2, "sops": 6, "units": 2}
     assert nonzero(totals(run, macro=0, phase=P_INIT)) == {"dram_write_bits": v}
     assert nonzero(totals(run, macro=0, phase=P_FIRE)) == {"dram_read_bits": 2 * v,
                                                            "dram_write_bits": 2 * v}
@@ -312,10 +314,12 @@ def test_every_policy_gives_the_simulators_results_on_the_shipped_model() -> Non
 
 
 def _counts_differ(a, b, mapping) -> str:
-    d = np.abs(a.counts.data - b.counts.data)
-    if d.max(initial=0.0) == 0.0:
+    # a memory group split between the buffer and DRAM moves its bits in that proportion, so bit
+    # counts may differ in their last floating-point digits; every other count is exact
+    d = np.abs(a.counts.data - b.counts.data) > 1e-9 * (1.0 + np.abs(a.counts.data))
+    if not d.any():
         return ""
-    idx = tuple(np.argwhere(d > 0)[0])
+    idx = tuple(np.argwhere(d)[0])
     layers = [(lm.name, lm.stationary, lm.cols, lm.pack, lm.resident_groups, lm.groups)
               for lm in mapping.layers]
     return (f"counts differ at sample {idx[0]}, t {idx[1]}, layer {a.counts.layers[idx[2]]}, "
@@ -341,7 +345,9 @@ def test_fast_and_bitlevel_modes_equal_the_simulator_and_each_other(case) -> Non
     per_layer_sops = c.field("sops").sum(axis=(0, 3, 4))           # [T, layer]
     spiking = [i for i, la in enumerate(net.layers) if la.kind in ("conv2d", "linear")]
     assert np.array_equal(per_layer_sops.T, ref.sops[spiking])
-    assert (c.data >= 0).all() and np.array_equal(c.data, np.round(c.data))
+    whole = [i for i, f in enumerate(COUNT_FIELDS) if not f.endswith("_bits")]
+    assert (c.data >= -1e-9).all()
+    assert np.array_equal(c.data[..., whole], np.round(c.data[..., whole]))
     assert np.allclose(c.field("active_col_ops") + c.field("standby_col_ops"),
                        c.field("row_ops") * hw.macro.cols)
 

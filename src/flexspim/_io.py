@@ -1,7 +1,8 @@
 """Small file helpers shared by every part: atomic writes and versioned JSON documents.
 
-Every file flexspim writes carries a ``format`` name and a ``version``; reading a file of another
-format or version raises :class:`~flexspim.errors.FormatError` that says so. Every versioned
+Every file flexspim writes carries a ``format`` name and a ``version``; every reader checks them
+through :func:`check_versioned`, the one place that does, and a file of another format or version
+raises a one-line :class:`~flexspim.errors.FormatError` that says so. Every versioned
 document also carries ``flexspim_version``, the release that wrote it (:func:`stamped`): readers
 ignore it, since the format's own ``version`` alone decides whether a file can be read.
 """
@@ -16,8 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from flexspim import __version__
-from flexspim.errors import ConfigError, FormatError
+from flexspim.errors import ConfigError, FlexspimError, FormatError
 
 #: The key that names the flexspim release which wrote a versioned document.
 WRITER_KEY = "flexspim_version"
@@ -80,8 +83,6 @@ def write_with(path: str | os.PathLike[str], writer: Callable[[Path], Any]) -> N
 
 
 def _json_default(obj: Any) -> Any:
-    import numpy as np
-
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -130,35 +131,41 @@ def stamped(doc: Any) -> Any:
     return out
 
 
+def _kind(format_name: str) -> str:
+    """``flexspim-sim-result`` -> ``flexspim sim result file``: what a format's files hold."""
+    return f"flexspim {format_name.removeprefix('flexspim-').replace('-', ' ')} file"
+
+
 def check_versioned(
     doc: Any, format_name: str, version: int | tuple[int, ...], where: str | os.PathLike[str],
     *, fix: str = "re-create the file with this version of flexspim",
+    what: str | None = None, fix_format: str = "check the path",
+    error: type[FlexspimError] = FormatError,
 ) -> dict[str, Any]:
     """Check that ``doc`` is a ``format_name`` document of ``version`` (or of one of the
     versions of a tuple: a format whose older versions still load); return it.
 
-    Raises FormatError naming the file, what it holds, and what was expected (``fix``: how to
-    fix a file of another version).
+    The one place every versioned format (JSON, the header of an ``.npz``, a checkpoint, a
+    sweep file, a store's meta table, a table's columns) checks its ``format`` and ``version``.
+    Raises ``error`` (FormatError unless a format's reader says otherwise) with one line naming
+    the file ``where``, what it holds (``what``: the kind of file in words, by default from the
+    format's name), what was expected, and how to fix it: ``fix_format`` for a missing or other
+    format, ``fix`` for another version.
     """
+    kind = what or _kind(format_name)
     if not isinstance(doc, dict) or "format" not in doc:
-        raise FormatError(
-            f"{where}: not a flexspim {format_name} file (no 'format' field); "
-            f"write one with flexspim or check the path"
-        )
+        raise error(f"{where}: not a {kind} (no 'format' field, expected '{format_name}'); "
+                    f"{fix_format}")
     if doc["format"] != format_name:
-        raise FormatError(
-            f"{where}: holds a '{doc['format']}' document, expected '{format_name}'; "
-            f"check the path"
-        )
+        raise error(f"{where}: not a {kind}: holds a {doc['format']!r} document, expected "
+                    f"'{format_name}'; {fix_format}")
     versions = version if isinstance(version, tuple) else (version,)
     found = doc.get("version")
     if isinstance(found, bool) or found not in versions:
         which = (f"version {versions[0]}" if len(versions) == 1 else
                  f"versions {', '.join(map(str, versions[:-1]))} and {versions[-1]}")
-        raise FormatError(
-            f"{where}: {format_name} format version {found!r}, this flexspim reads {which}; "
-            f"{fix}"
-        )
+        raise error(f"{where}: {format_name} format version {found!r}, this flexspim reads "
+                    f"{which}; {fix}")
     return doc
 
 
@@ -182,7 +189,9 @@ def read_json(path: str | os.PathLike[str]) -> Any:
 
 
 def read_versioned_json(
-    path: str | os.PathLike[str], format_name: str, version: int
+    path: str | os.PathLike[str], format_name: str, version: int | tuple[int, ...],
+    **how: Any,
 ) -> dict[str, Any]:
-    """Read a versioned JSON document and check its format and version."""
-    return check_versioned(read_json(path), format_name, version, path)
+    """Read a versioned JSON document and check its format and version (``how``: the keyword
+    arguments of :func:`check_versioned`)."""
+    return check_versioned(read_json(path), format_name, version, path, **how)

@@ -8,6 +8,7 @@ flexspim writes goes through :func:`save_figure`, so ``x.svg`` holds SVG, ``x.pd
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,5 @@ def polish(fig: Any, *, min_font: float = 8.0) -> None:
 
 def _few_decades(ax: Any, axis: Any) -> bool:
     """Whether a log axis spans less than one decade (so minor ticks need labels too)."""
-    import math
-
     lo, hi = ax.get_xlim() if axis is ax.xaxis else ax.get_ylim()
     return lo > 0 and hi > 0 and math.log10(hi / lo) < 1

@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from flexspim._io import write_json
+from flexspim.compile import save_mapping
+from flexspim.data import DigitsEvents, load_frames
 from flexspim.dse.networks import shipped_model_info, shipped_model_path, shipped_time_bins
 from flexspim.energy.ops import characterisation_rows, macro_characterisation
 from flexspim.errors import ConfigError
@@ -42,6 +44,8 @@ from flexspim.hw import Hardware, default_hardware, hardware_to_dict
 from flexspim.mapped import MappedRun, compile_and_run, record
 from flexspim.net import IntNetwork, load_network, save_network
 from flexspim.report import make_run_document, save_run_document, write_report
+from flexspim.sim import result_differences, simulate
+from flexspim.system import run_system
 from flexspim.system.trace import Trace
 
 DEMO_FORMAT = "flexspim-demo-results"
@@ -70,8 +74,6 @@ def load_test_split(n_time_bins: int, *, samples: int | None = None, seed: int =
                     ) -> tuple[np.ndarray, np.ndarray]:
     """The digits test split binned into ``n_time_bins``: spikes int64 ``[T, N, 2, H, W]`` and
     labels ``[N]``; ``samples`` picks a seeded subset (sorted indices)."""
-    from flexspim.data import DigitsEvents, load_frames
-
     frames, labels = load_frames(DigitsEvents(split="test", seed=0), n_time_bins)
     frames, labels = np.asarray(frames), np.asarray(labels).astype(np.int64)
     if samples is not None and samples < frames.shape[0]:
@@ -84,7 +86,6 @@ def load_test_split(n_time_bins: int, *, samples: int | None = None, seed: int =
 def train_digits_model(out_dir: Path, n_time_bins: int, *, seed: int = 0,
                        epochs: int = TRAIN_EPOCHS, progress: bool = True) -> IntNetwork:
     """Train the digits preset (8-bit weights, 16-bit membranes) and export it."""
-    from flexspim.data import DigitsEvents, load_frames
     from flexspim.train import TrainConfig, export_network, fit
 
     train = load_frames(DigitsEvents(split="train", seed=0), n_time_bins)
@@ -140,9 +141,6 @@ def check_system_bitlevel(net: IntNetwork, hw: Hardware, mapping: Any, spikes: n
                           ) -> bool:
     """Run ``spikes`` through the system engine's bit-level mode (every row operation through
     the macro model) and compare results and every count with the fast mode's."""
-    from flexspim.sim import result_differences
-    from flexspim.system import run_system
-
     bit = run_system(net, mapping, hw, spikes, mode="bitlevel")
     fast = run_system(net, mapping, hw, spikes)
     same_counts = bool(np.array_equal(bit.counts.data, fast.counts.data))
@@ -190,8 +188,6 @@ def _simulate_and_check(net: IntNetwork, spikes: np.ndarray, labels: np.ndarray,
     the integer reference beside it where torch is installed, and the first samples through the
     bit-level engine; returns (the trace, check -> passed, the ReferenceResult or None,
     bit-level samples)."""
-    from flexspim.sim import result_differences, simulate
-
     t = time.perf_counter()
     trace = record(net, spikes, labels=labels, progress=progress)
     result = trace.result
@@ -216,9 +212,6 @@ def _cost_policies(net: IntNetwork, hw: Hardware, trace: Trace, labels: np.ndarr
     """Step 4: each policy compiled, executed on the system engine and priced, its mapping and
     run document written; adds the system engine's checks to ``checks``; returns (summary per
     policy, run document per policy, mapped run per policy)."""
-    from flexspim.compile import save_mapping
-    from flexspim.sim import result_differences
-
     result = trace.result
 
     policies: dict[str, Any] = {}

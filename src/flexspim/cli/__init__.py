@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from flexspim import __version__
 from flexspim.cli._common import INTERRUPTED, add_debug_everywhere
+from flexspim.cli.extras import missing_extra_message
 from flexspim.errors import FlexspimError
 
 #: Subcommand modules, in the order they appear in ``flexspim --help``.
@@ -105,7 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"flexspim: error: {where}{exc.strerror or exc}; check the path", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:  # an optional library the command needs (cli/extras.py)
-        from flexspim.cli.extras import missing_extra_message
 
         message = missing_extra_message(exc)
         if message is None:

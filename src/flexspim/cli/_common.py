@@ -17,6 +17,7 @@ the output folders of ``train`` and ``demo``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -262,8 +263,6 @@ TRAIN_FILES: tuple[str, ...] = ("checkpoint.pt", "summary.json", "network.npz", 
 
 def _accuracy_note(summary: Path) -> str:
     """`` (test accuracy 96.1%)`` from a training summary, or nothing if it cannot be read."""
-    import json
-
     try:
         acc = json.loads(summary.read_text(encoding="utf-8")).get("test_accuracy_fast_sim")
     except (OSError, ValueError, AttributeError):

@@ -38,6 +38,7 @@ from flexspim.compile import (
     POLICIES,
     Activity,
     compile_network,
+    estimate_counts,
     overflow_bounds,
     plot_mapping,
     save_mapping,
@@ -48,12 +49,15 @@ from flexspim.compile.activity import (
     DEFAULT_TIMESTEPS,
 )
 from flexspim.compile.policies import STATIONARY_ALIASES
-from flexspim.errors import ConfigError
-from flexspim.hw import Hardware, default_hardware, load_hardware
+from flexspim.errors import ConfigError, MappingError
+from flexspim.hw import Hardware, default_hardware, hardware_to_dict, load_hardware
 from flexspim.mapped import estimate_cost
 from flexspim.net import IntNetwork, load_network
 from flexspim.net.presets import dvs_gesture_scnn
 from flexspim.net.record import record_beside
+from flexspim.report.document import load_run
+from flexspim.results import mapping_rows, write_table
+from flexspim.results.tables import flat
 
 #: Built-in architectures accepted in place of a network file.
 PRESETS = {"dvs-gesture": dvs_gesture_scnn, "dvs_gesture_scnn": dvs_gesture_scnn}
@@ -123,8 +127,6 @@ def parse_stationary(text: str | None) -> dict[str, str]:
 def activity_from_run(net: IntNetwork, path: str) -> Activity:
     """The activity a simulation measured, from its ``--json`` file (a simulation result or a
     run document)."""
-    from flexspim.report.document import load_run
-
     sim = load_run(path).simulation
     if list(sim.layer_names) != [layer.name for layer in net.layers]:
         raise ConfigError(f"--activity {path}: measured on layers "
@@ -232,10 +234,6 @@ def write_compile_table(args: argparse.Namespace, net: IntNetwork, hw: Hardware,
     """``--csv`` / ``--parquet``: the mapping, its estimated cost and counts as tables."""
     if not (args.csv or args.parquet):
         return
-    from flexspim.compile import estimate_counts
-    from flexspim.hw import hardware_to_dict
-    from flexspim.results import mapping_rows, write_table
-    from flexspim.results.tables import flat
 
     sparsity = DEFAULT_INPUT_SPARSITY if args.input_sparsity is None else args.input_sparsity
     params = {"network_file": args.network,
@@ -269,8 +267,6 @@ def compare_policies(net: IntNetwork, hw: Hardware, activity: Activity,
                      stationary: dict[str, str], placement: str
                      ) -> dict[str, tuple[Any, Any] | str]:
     """Every policy's mapping and estimated cost, or the one-line reason it does not fit."""
-    from flexspim.errors import MappingError
-
     out: dict[str, tuple[Any, Any] | str] = {}
     for policy in POLICIES:
         try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from flexspim._io import versioned, write_json
@@ -32,8 +33,12 @@ from flexspim.cli._common import (
     description,
     progress_enabled,
 )
-from flexspim.cli.recording_options import add_recording_options
+from flexspim.cli.recording_options import add_recording_options, load_samples
+from flexspim.cli.train import load_training_data
 from flexspim.data import describe, detect_layout, inspect_path
+from flexspim.data.inputs import split_samples
+from flexspim.errors import ConfigError
+from flexspim.net import load_network
 
 INFO_FORMAT = "flexspim-data-info"
 INFO_VERSION = 1
@@ -109,11 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_frames(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from flexspim.cli.train import load_training_data
-    from flexspim.errors import ConfigError
-    from flexspim.train.frames import save_frames
+    from flexspim.train.frames import save_frames  # flexspim.train imports torch
 
     if args.time_bins < 1:
         raise ConfigError(f"--time-bins {args.time_bins}: use at least 1 time bin")
@@ -136,17 +137,10 @@ def run_frames(args: argparse.Namespace) -> int:
 
 def recording_frames(args: argparse.Namespace) -> Any:
     """Frames of labelled recordings (see the module docstring), split into train and test."""
-    from pathlib import Path
-
-    from flexspim.cli.recording_options import load_samples
-    from flexspim.data.inputs import split_samples
-    from flexspim.errors import ConfigError
-    from flexspim.train.frames import frames_from_arrays
+    from flexspim.train.frames import frames_from_arrays  # flexspim.train imports torch
 
     shape = None
     if args.network:
-        from flexspim.net import load_network
-
         shape = tuple(load_network(args.network).input_shape)
     samples = load_samples(args.source, args, shape)
     if samples.labels is None:

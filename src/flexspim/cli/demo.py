@@ -20,6 +20,8 @@ from flexspim.cli._common import (
     description,
     progress_enabled,
 )
+from flexspim.demo import check_out_dir, format_summary, run_demo
+from flexspim.hw import load_hardware
 
 #: The files whose presence in --out marks an earlier demo run.
 DEMO_FILES = ("results.json", "report.html")
@@ -46,9 +48,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from flexspim.demo import check_out_dir, format_summary, run_demo
-    from flexspim.hw import load_hardware
-
     out = check_out_dir(args.out)
     check_run_folder(out, "a demo run", DEMO_FILES, overwrite=args.overwrite)
     hw = load_hardware(args.hw) if args.hw else None

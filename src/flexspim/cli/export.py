@@ -12,10 +12,15 @@ checkpoint written on any device loads on any other, and the exported network is
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 from typing import Any
 
+from flexspim._device import parse_device, resolve_device
+from flexspim._io import write_bytes_atomic, write_json
 from flexspim.cli._common import add_shared, check_output_file, check_output_files, description
+from flexspim.errors import ConfigError
+from flexspim.net.io import network_to_bytes
 
 
 def register(subparsers: Any) -> None:
@@ -37,9 +42,6 @@ def register(subparsers: Any) -> None:
 
 def device_option(text: str) -> str:
     """argparse type of a ``--device`` option (a usage error names the accepted values)."""
-    from flexspim._device import parse_device
-    from flexspim.errors import ConfigError
-
     try:
         return parse_device(text)
     except ConfigError as exc:
@@ -47,11 +49,7 @@ def device_option(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    import hashlib
-
-    from flexspim._device import resolve_device
-    from flexspim._io import write_bytes_atomic, write_json
-    from flexspim.net.io import network_to_bytes
+    # flexspim.train imports torch: loaded when the command runs, not by the parser
     from flexspim.train import export_network, load_checkpoint
     from flexspim.train.nir_io import model_to_nir, network_to_nir, write_nir
     from flexspim.train.record import (

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 from flexspim.cli._common import add_shared, check_output_file, description
+from flexspim.net import save_network
 
 
 def register(subparsers: Any) -> None:
@@ -44,10 +46,7 @@ def time_step(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from flexspim.net import save_network
-    from flexspim.train.nir_io import import_nir
+    from flexspim.train.nir_io import import_nir  # flexspim.train imports torch
 
     check_output_file(args.out, "--out", example="net.npz", overwrite=args.overwrite,
                       suffixes=(".npz",))

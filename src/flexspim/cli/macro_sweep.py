@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from tqdm import tqdm
+
 from flexspim._io import versioned, write_json
 from flexspim._plot import pyplot, save_figure, series_style
 from flexspim.cli._common import (
@@ -171,8 +173,6 @@ def _width_spread(res: dict[str, Any]) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     check_figure_path(args.plot, overwrite=args.overwrite)
     check_output_files(args, "--json")
     hw = hardware_for(args)

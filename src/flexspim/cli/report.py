@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flexspim.cli._common import add_shared, check_output_file, description
+from flexspim.report import load_run, write_report
 
 #: What a report's name may end in.
 HTML_SUFFIXES = (".html", ".htm")
@@ -29,8 +30,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from flexspim.report import load_run, write_report
-
     out = Path(args.out) if args.out else Path(args.result).with_suffix(".html")
     check_output_file(out, "--out", example="report.html", overwrite=args.overwrite,
                       suffixes=HTML_SUFFIXES)

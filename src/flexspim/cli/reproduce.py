@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from flexspim._io import write_bytes_atomic
 from flexspim.cli._common import (
     OUT_ROOT,
     add_hw,
@@ -31,6 +32,7 @@ from flexspim.hw import load_hardware
 from flexspim.reproduce import print_table, reproduce
 from flexspim.reproduce.compute import STORE_NAME
 from flexspim.reproduce.plan import PLANS
+from flexspim.reproduce.tables import result_blocks, update_doc
 
 
 def register(subparsers: Any) -> None:
@@ -89,13 +91,9 @@ def run(args: argparse.Namespace) -> int:
           f"points, {summary['points']['computed_now']} computed now, "
           f"{summary['seconds']:.0f} s)")
     if args.doc:
-        from flexspim.reproduce.tables import result_blocks, update_doc
-
         names = update_doc(args.doc, result_blocks(summary))
         print(f"rewrote {len(names)} tables in {args.doc}")
     if args.json:
-        from flexspim._io import write_bytes_atomic
-
         write_bytes_atomic(args.json, (Path(args.out) / "summary.json").read_bytes())
         print(f"wrote {args.json}")
     return 0

@@ -42,13 +42,16 @@ from flexspim.cli._common import (
     progress_enabled,
 )
 from flexspim.cli.export import device_option
-from flexspim.cli.recording_options import add_recording_options
+from flexspim.cli.recording_options import add_recording_options, load_samples
 from flexspim.compile import Mapping, load_mapping
 from flexspim.compile.program import check_mapping
+from flexspim.data.inputs import is_label_table
+from flexspim.data.recordings import is_event_file, read_recording
 from flexspim.energy.system import CostReport
-from flexspim.errors import ConfigError, FormatError
+from flexspim.errors import ConfigError, FormatError, MappingError
 from flexspim.hw import Hardware, hardware_to_dict, load_hardware
 from flexspim.mapped import MappedRun, record, run_mapped
+from flexspim.mapped.run import hardware_digest
 from flexspim.net import IntNetwork, load_network
 from flexspim.report import (
     make_run_document,
@@ -58,6 +61,7 @@ from flexspim.report import (
 )
 from flexspim.results import run_rows, write_table
 from flexspim.sim import ENGINES, SimResult, simulate
+from flexspim.sim.metrics import neurobench_metrics
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,8 +176,6 @@ def _explicit_labels(text: str) -> np.ndarray:
 def load_recordings(args: argparse.Namespace, net: IntNetwork) -> SimulateInputs:
     """Recordings (a file or folder of AEDAT, EVT 2.0 / 3.0, DAT or .npy events) preprocessed to
     the network input and binned into ``--time-bins`` bins: ``[T, N, C, H, W]``."""
-    from flexspim.cli.recording_options import load_samples
-
     if args.time_bins is None or args.time_bins < 1:
         raise ConfigError(f"{args.events}: recordings are binned into time steps; pass "
                           f"--time-bins T (the T the network was trained with)")
@@ -184,9 +186,6 @@ def load_recordings(args: argparse.Namespace, net: IntNetwork) -> SimulateInputs
 
 def load_inputs(args: argparse.Namespace) -> SimulateInputs:
     """Read the network, the inputs and the labels that the command line names."""
-    from flexspim.data.inputs import is_label_table
-    from flexspim.data.recordings import is_event_file
-
     net = load_network(args.network)
     src = Path(args.events)
     labels: np.ndarray | None = None
@@ -196,7 +195,7 @@ def load_inputs(args: argparse.Namespace) -> SimulateInputs:
             data = dataclasses.replace(data, labels=_explicit_labels(args.labels))
         return data
     if src.suffix == ".npz" and src.is_file():
-        from flexspim.train.frames import load_frames_file
+        from flexspim.train.frames import load_frames_file  # flexspim.train imports torch
 
         frames = load_frames_file(src)
         x = frames.x_test if args.split == "test" else frames.x_train
@@ -207,8 +206,6 @@ def load_inputs(args: argparse.Namespace) -> SimulateInputs:
         inputs = binned_spikes(src, net)
         names = [f"{src.stem}[{i}]" for i in range(int(inputs.shape[1]) if inputs.ndim > 1 else 0)]
     elif src.exists():
-        from flexspim.data.recordings import read_recording
-
         read_recording(src)  # raises the error that says what the file is
         raise FormatError(f"{src}: not events, binned spikes (.npy) or frames (.npz)")
     else:
@@ -261,8 +258,6 @@ def print_summary(result: SimResult, out: TextIO | None = None,
 def mapping_hardware(args: argparse.Namespace, mapping: Mapping) -> Hardware:
     """The hardware a mapping runs on: the one it records; a ``--hw`` that differs from it is
     refused (recompile for that hardware instead)."""
-    from flexspim.mapped.run import hardware_digest
-
     recorded = mapping.hardware
     if not args.hw:
         if recorded is None:
@@ -284,8 +279,6 @@ def check_mapping_args(args: argparse.Namespace, net: IntNetwork, mapping: Mappi
                        hw: Hardware) -> None:
     """Refuse, before any simulation, a mapping made for another network or hardware; the
     message gives the command that makes a matching one."""
-    from flexspim.errors import MappingError
-
     try:
         check_mapping(net, mapping, hw)
     except MappingError as exc:
@@ -325,8 +318,6 @@ def neurobench_summary(net: IntNetwork, result: SimResult, maps: list[np.ndarray
                        ) -> dict[str, Any]:
     """NeuroBench's metrics of the run (:mod:`flexspim.sim.metrics`), printed in one line;
     ``maps`` are the run's input events per position of every spiking layer."""
-    from flexspim.sim.metrics import neurobench_metrics
-
     m = neurobench_metrics(net, result, maps)
     print(f"NeuroBench: {m['effective_acs']:.4g} effective ACs and {m['dense_ops']:.4g} dense "
           f"ops per sample, activation sparsity {m['activation_sparsity']:.4f}, connection "

@@ -26,7 +26,10 @@ from flexspim.cli._common import (
     description,
     progress_enabled,
 )
+from flexspim.dse import load_sweep, pareto_front, plot_pareto, run_sweep
+from flexspim.dse.mixed import search_mixed_precision
 from flexspim.errors import ConfigError
+from flexspim.results import sweep_rows, write_table
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +69,6 @@ def write_sweep_table(spec: Any, results: list[Any], csv_path: str | None,
     components, and its per-layer widths (docs/results.md)."""
     if not (csv_path or parquet_path):
         return []
-    from flexspim.results import sweep_rows, write_table
 
     hw = spec.hardware
     base = {"n_macros": hw.system.n_macros, "buffer_kib": hw.system.buffer_kib,
@@ -79,9 +81,6 @@ def write_sweep_table(spec: Any, results: list[Any], csv_path: str | None,
 
 
 def run(args: argparse.Namespace) -> int:
-    from flexspim.dse import load_sweep, pareto_front, plot_pareto, run_sweep
-    from flexspim.dse.mixed import search_mixed_precision
-
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: need at least one worker")
     check_figure_path(args.plot, overwrite=args.overwrite)

@@ -16,10 +16,16 @@ prepared once and cached in ``--cache`` (default ``OUT/cache``; :mod:`flexspim.t
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from flexspim import data as fdata
+from flexspim._device import DEVICE_HELP, resolve_device
 from flexspim._io import versioned, write_json
 from flexspim.cli._common import (
     OUT_ROOT,
@@ -31,6 +37,8 @@ from flexspim.cli._common import (
 )
 from flexspim.cli.export import device_option
 from flexspim.errors import ConfigError
+from flexspim.net import save_network
+from flexspim.sim import simulate
 
 #: Per-preset defaults (``None`` options of the command take these). Digits: tuned to reach
 #: >= 95% in under 10 minutes on 2 cores; DVS Gesture: the recipe of docs/training.md.
@@ -52,8 +60,6 @@ def _bits(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers: Any) -> None:
-    from flexspim._device import DEVICE_HELP
-
     p = subparsers.add_parser("train", help="train a quantized IF or LIF SNN (needs torch)",
                               description=description(__doc__))
     p.add_argument("--preset", choices=("digits", "dvs_gesture"), default="digits",
@@ -122,6 +128,7 @@ def load_training_data(preset: str, data: Path | None, time_bins: int, *,
                        progress: bool = True) -> Any:
     """The :class:`~flexspim.train.frames.Frames` to train on (see the module docstring);
     a DVS Gesture folder is cached in ``cache`` when given (:mod:`flexspim.train.prepare`)."""
+    # flexspim.train imports torch: loaded when the command runs, not by the parser
     from flexspim.train.frames import load_frames_file
     from flexspim.train.prepare import digits_frames, gesture_frames
 
@@ -152,8 +159,7 @@ def _training_inputs(args: argparse.Namespace, time_bins: int, builder: bool
     if args.data is None or args.data.suffix == ".npz":
         raise ConfigError("--augment augments events: pass a DVS Gesture folder as --data (frames "
                           "hold no events)")
-    from flexspim import data as fdata
-    from flexspim.train.prepare import gesture_events
+    from flexspim.train.prepare import gesture_events  # flexspim.train imports torch
 
     stores = gesture_events(args.data, cache, builder=builder, progress=builder)
     return stores["train"], fdata.load_frames(stores["test"], time_bins, progress=builder)
@@ -161,9 +167,6 @@ def _training_inputs(args: argparse.Namespace, time_bins: int, builder: bool
 
 def _host() -> dict[str, Any]:
     """Where the run was measured (wall times depend on it)."""
-    import os
-    import platform
-
     import torch
 
     return {"cpus": os.cpu_count(), "machine": platform.machine(),
@@ -171,7 +174,7 @@ def _host() -> dict[str, Any]:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from flexspim.train import TrainConfig
+    from flexspim.train import TrainConfig  # flexspim.train imports torch
 
     defaults = PRESET_DEFAULTS[args.preset]
     opts = {k: getattr(args, k) if getattr(args, k) is not None else v
@@ -185,8 +188,7 @@ def _config(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from flexspim._device import resolve_device
-    from flexspim.train import distributed
+    from flexspim.train import distributed  # flexspim.train imports torch
 
     if args.threads is not None:
         if args.threads < 1:
@@ -214,12 +216,9 @@ def run(args: argparse.Namespace) -> int:
 def _train_and_report(args: argparse.Namespace, config: Any, dp: Any, device: Any,
                       train_data: Any, test: tuple[Any, Any], t_data: float) -> int:
     """Train; on process 0 export, simulate the test split and write the summary."""
-    import numpy as np
     import torch
 
-    from flexspim.net import save_network
-    from flexspim.sim import simulate
-    from flexspim.train import export_network, fit
+    from flexspim.train import export_network, fit  # flexspim.train imports torch
     from flexspim.train.loop import Runtime
     from flexspim.train.record import (
         SUMMARY_FORMAT,

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from flexspim.compile.geometry import Stationary
 from flexspim.compile.reuse import ReuseProfile, layer_profile
 from flexspim.errors import ConfigError
 from flexspim.net.layers import Conv2d, SpikeMaxPool, SpikingLayer
@@ -114,7 +115,14 @@ class Activity:
         size = _size(net.shapes[index][0])
         return np.full(size, self.input_events[index] / max(size, 1))
 
-    def profile(self, net: IntNetwork, index: int, stationary: str, pack: int) -> ReuseProfile:
+    def cached(self, key: Any, make: Any) -> Any:
+        """``make()`` computed once per ``key`` for this activity (statistics of its events that
+        do not depend on the mapping)."""
+        if key not in self._profiles:
+            self._profiles[key] = make()
+        return self._profiles[key]
+
+    def profile(self, net: IntNetwork, index: int, stationary: Stationary, pack: int) -> ReuseProfile:
         """The :class:`~flexspim.compile.reuse.ReuseProfile` of layer ``index`` for a stationary
         operand and a lane packing (computed once, then kept)."""
         key = (index, stationary, int(pack))
@@ -248,8 +256,6 @@ class Activity:
     def from_sim_result(cls, net: IntNetwork, result: Any, source: str = "measured") -> Activity:
         """Activity measured by a :class:`~flexspim.sim.SimResult` (or anything with its
         ``input_events``, ``output_spikes``, ``sops`` ``[L, T]`` arrays and sample count)."""
-        import numpy as np
-
         return cls.from_result(net, np.asarray(result.input_events).sum(axis=1),
                                np.asarray(result.output_spikes).sum(axis=1),
                                int(result.n_samples), int(result.n_timesteps),

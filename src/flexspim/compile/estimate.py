@@ -29,6 +29,7 @@ mappings with :func:`estimate_counts`; both use the same prices as the engine
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,20 +45,23 @@ from flexspim.compile.geometry import (
 )
 from flexspim.compile.mapping import Mapping
 from flexspim.compile.program import (
-    BUFFER,
     LayerProgram,
     Program,
     build_program,
     init_counts,
+    leak_counts,
     scratch_slots,
 )
 from flexspim.compile.reuse import ReuseProfile
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES, WorkCounts
 from flexspim.hw import Hardware
+from flexspim.macro.leak import leak_operand_bits
+from flexspim.net.layers import Leak
 from flexspim.net.network import IntNetwork
 
 F = FIELD_INDEX
-P_INIT, P_INTEGRATE, P_FIRE = (PHASES.index(p) for p in ("init", "integrate", "fire"))
+P_INIT, P_LEAK, P_INTEGRATE, P_FIRE = (PHASES.index(p)
+                                        for p in ("init", "leak", "integrate", "fire"))
 
 
 @dataclass(frozen=True)
@@ -98,18 +102,29 @@ class GroupWork:
         return float(self.units.sum())
 
 
-def _slots_table(geo: LayerGeometry, og: OptionGeometry) -> np.ndarray:
-    """``[blocks, h * w]``: valid taps of each tap block (WS) or output x block (OS, all rows)
-    an event at each input position reaches."""
-    ws = og.option.stationary == "weights"
-    n_xb = -(-geo.out_hw[1] // og.pack)
-    n = og.n_blocks if ws else geo.out_hw[0] * n_xb
-    table = np.zeros((n, geo.in_hw[0] * geo.in_hw[1]))
-    for tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
-                                          geo.out_hw):
-        block = np.full(idx.size, tap // og.pack) if ws else oy * n_xb + ox // og.pack
-        np.add.at(table, (block, idx), 1.0)
-    return table
+@functools.lru_cache(maxsize=512)
+def _event_blocks(kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+                  in_hw: tuple[int, int], out_hw: tuple[int, int], pack: int, ws: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The row-group blocks an event reaches, as pairs: (input position ``y * w + x``, block,
+    valid taps of the block): tap blocks under WS, output x blocks (all rows) under OS."""
+    n_xb = -(-out_hw[1] // pack)
+    pos, blk = [], []
+    for tap, idx, oy, ox in event_targets(kernel, stride, padding, in_hw, out_hw):
+        pos.append(idx)
+        blk.append(np.full(idx.size, tap // pack) if ws else oy * n_xb + ox // pack)
+    if not pos:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0)
+    n_blocks = -(-(kernel[0] * kernel[1]) // pack) if ws else out_hw[0] * n_xb
+    code = np.concatenate(pos).astype(np.int64) * n_blocks + np.concatenate(blk)
+    uniq, slots = np.unique(code, return_counts=True)
+    return uniq // n_blocks, uniq % n_blocks, slots.astype(np.float64)
+
+
+def _blocks(geo: LayerGeometry, og: OptionGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return _event_blocks(geo.kernel, geo.stride, geo.padding, geo.in_hw, geo.out_hw, og.pack,
+                         og.option.stationary == "weights")
 
 
 def group_work(geo: LayerGeometry, og: OptionGeometry, event_map: np.ndarray,
@@ -117,15 +132,22 @@ def group_work(geo: LayerGeometry, og: OptionGeometry, event_map: np.ndarray,
     """Units and lanes of every stationary row group from the input events per position
     (``event_map`` ``[c_in * h * w]`` per sample); ``sops`` rescales the lanes to a measured
     SOP count."""
-    table = _slots_table(geo, og)                         # [blocks, h*w]
+    pos, blk, slots = _blocks(geo, og)
     e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
-    hit = (table > 0).astype(np.float64)
     if og.option.stationary == "weights":
-        units = (e @ hit.T).reshape(-1)                    # [(c, b)]
-        lanes = (e @ table.T).reshape(-1)
+        nb = og.n_blocks
+        units = np.zeros((geo.in_channels, nb))
+        lanes = np.zeros((geo.in_channels, nb))
+        for b in range(nb):               # a few tap blocks
+            sel = blk == b
+            units[:, b] = e[:, pos[sel]].sum(axis=1)
+            lanes[:, b] = e[:, pos[sel]] @ slots[sel]
+        units, lanes = units.reshape(-1), lanes.reshape(-1)
     else:
-        ec = e.sum(axis=0)
-        units, lanes = hit @ ec, table @ ec                # [pb]
+        n = geo.out_hw[0] * -(-geo.out_hw[1] // og.pack)
+        ec = e.sum(axis=0)[pos]
+        units = np.bincount(blk, weights=ec, minlength=n)
+        lanes = np.bincount(blk, weights=ec * slots, minlength=n)
     chans = np.minimum(og.channels_per_group,
                        geo.out_channels - np.arange(og.n_cg) * og.channels_per_group)
     u = np.repeat(units, og.n_cg)
@@ -182,9 +204,26 @@ def _streamed_target(prof: ReuseProfile, n_cg: int, scale: float, r: float, capa
     return first, accesses2 - reaccess * frac - kept, reaccess * frac, kept
 
 
+def _hits_away(prof: ReuseProfile, scale: float, n_cg: int, hits: float, remote: float,
+               capacity: float, caps: np.ndarray, shares: np.ndarray) -> float:
+    """Hits of the chip's pool (arrival order) whose slice a macro's own slots were too few to
+    keep, beyond the ``remote`` ones (previous use on another macro). A macro running a share
+    ``s`` of the units keeps its most recent slices (the swap rule), so it finds a slice at
+    stack distance ``d`` in its own slots while ``d < cap / s``; otherwise the slice comes from
+    another macro and the macro's oldest slice goes back in its place (two moves)."""
+    if hits <= 0:
+        return 0.0
+    away = 0.0
+    for cap_m, share_m in zip(caps, shares, strict=True):
+        if share_m > 0:
+            own = scale * prof.hits(min(capacity, float(cap_m) / float(share_m)), n_cg)
+            away += share_m * max(0.0, hits - own)
+    return away * max(0.0, 1.0 - remote / hits)
+
+
 def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: float,
           capacity: float, k_spill: int, hosts: np.ndarray | None, home: int, hw: Hardware,
-          n_t: int) -> Pools:
+          n_t: int, caps: np.ndarray | None = None, shares: np.ndarray | None = None) -> Pools:
     """The scratch pools' work of a layer with ``units`` (``resident_units`` of them on
     resident groups) per sample, a streamed pool of ``capacity`` slots and ``k_spill`` spill
     slots; ``hosts[group]`` is the macro holding each row group (-1: spilled, run on ``home``;
@@ -199,9 +238,10 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
     if not ctl.scratch_reuse:
         return Pools(units, 0.0, spilled)
     run_on = np.where(hosts >= 0, hosts, home) if hosts is not None else None
+    swaps = 0.0                     # hits on another macro that push the oldest slice back
     elsewhere = 0.0                 # a full pool's oldest slice is on another macro
     if run_on is not None:
-        n_m = int(run_on.max()) + 1
+        n_m = int((caps > 0).sum()) if caps is not None else int(run_on.max()) + 1
         stay = prof.same_macro(run_on.reshape(-1, n_cg))
         elsewhere = stay + (1.0 - stay) * (1.0 - 1.0 / max(n_m - 1, 1)) if n_m > 1 else 0.0
     if ctl.event_order == "target":
@@ -214,16 +254,27 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
             remote = scale * prof.remote(hosts.reshape(-1, n_cg)) + kept * away
         spill = groups_first
     else:
-        misses = units - scale * prof.hits(capacity, n_cg)
+        hits = scale * prof.hits(capacity, n_cg)
+        misses = units - hits
         remote = 0.0
         if run_on is not None:
             remote = scale * prof.remote(run_on.reshape(-1, n_cg), capacity)
+            if caps is not None and shares is not None:
+                swaps = _hits_away(prof, scale, n_cg, hits, remote, capacity, caps, shares)
         g_total = n_cg * (prof.group_accesses - prof.group_cold) / prof.n_samples
         frac = _fraction(prof.group_hits(k_spill, n_cg, 1.0 - r), g_total)
         spill = groups_first + max(0.0, spilled - groups_first) * (1.0 - frac)
     per_step = misses / n_t
     full = max(0.0, 1.0 - capacity / per_step) if per_step > 0 else 0.0
-    moves = remote * (1.0 + full) + misses * full * elsewhere
+    moves = remote * (1.0 + full) + 2.0 * swaps + misses * full * elsewhere
+    if caps is not None and shares is not None and len(caps) > 1:
+        # a macro whose own slots are full while the chip's are not passes its oldest slice
+        # to a macro with room at every load, and back at every hit from elsewhere
+        for cap_m, share_m in zip(caps, shares, strict=True):
+            mine = misses * share_m / n_t
+            local = max(0.0, 1.0 - cap_m / mine) if mine > 0 else 0.0
+            extra = max(0.0, local - full)
+            moves += (misses * share_m + remote * share_m) * extra
     return Pools(misses, moves, spill)
 
 
@@ -267,13 +318,22 @@ class FireStats:
     spikes: np.ndarray
 
 
-def _neuron_groups(geo: LayerGeometry, og: OptionGeometry) -> np.ndarray:
-    """Compare group of every neuron (C-order over ``[c_out, oh, ow]``)."""
-    ch, pos = np.divmod(np.arange(geo.n_neurons), geo.out_positions)
+def _group_counts(geo: LayerGeometry, og: OptionGeometry, spikes: np.ndarray) -> np.ndarray:
+    """``[T, N, compare groups]``: spikes of each compare group (channel groups of ``cpg``
+    channels; under OS also ``pack`` neighbouring x positions), group numbering of
+    :mod:`flexspim.compile.geometry`."""
+    n_t, n = spikes.shape[0], spikes.shape[1]
+    (oh, ow), c, cpg = geo.out_hw, geo.out_channels, og.channels_per_group
+    x = np.zeros((n_t, n, og.n_cg * cpg, oh, ow), dtype=np.int32)
+    x[:, :, :c] = spikes.reshape(n_t, n, c, oh, ow)
+    x = x.reshape(n_t, n, og.n_cg, cpg, oh, ow).sum(axis=3)            # [T, N, cg, oh, ow]
     if og.option.stationary == "weights":
-        return pos * og.n_cg + ch // og.channels_per_group
-    oy, ox = np.divmod(pos, geo.out_hw[1])
-    return ((oy * og.n_blocks) + ox // og.pack) * og.n_cg + ch // og.channels_per_group
+        return x.reshape(n_t, n, og.n_cg, oh * ow).transpose(0, 1, 3, 2).reshape(n_t, n, -1)
+    nxb = og.n_blocks
+    y = np.zeros((n_t, n, og.n_cg, oh, nxb * og.pack), dtype=np.int32)
+    y[..., :ow] = x
+    y = y.reshape(n_t, n, og.n_cg, oh, nxb, og.pack).sum(axis=5)     # [T, N, cg, oh, xb]
+    return y.transpose(0, 1, 3, 4, 2).reshape(n_t, n, -1)
 
 
 def fire_stats(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, spikes: np.ndarray,
@@ -283,42 +343,43 @@ def fire_stats(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, spike
     when an event reaches it, or after one of its neurons spiked."""
     n_t, n = spikes.shape[0], max(spikes.shape[1], 1)
     ng = og.groups if og.option.stationary == "membranes" else og.memory_groups
-    cnt = _group_sums(np.asarray(spikes, dtype=np.float64), _neuron_groups(geo, og), ng)
+    cnt = _group_counts(geo, og, np.asarray(spikes))
     hit = cnt > 0
     if hw.system.controller.compare == "all":
         compared = np.full(ng, float(n_t))
     else:
-        touched = _touched(geo, og, events, ng)
-        active = touched.copy()
+        active = _touched(geo, og, events, ng)
         active[0] = True
         active[1:] |= hit[:-1]
         compared = active.sum(axis=(0, 1)) / n
-    return FireStats(compared, hit.sum(axis=(0, 1)) / n, cnt.sum(axis=(0, 1)) / n)
-
-
-def _group_sums(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
-    """``[..., n_groups]``: ``x`` ``[..., items]`` summed over the items of each group."""
-    order = np.argsort(group, kind="stable")
-    g = group[order]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    out = np.zeros(x.shape[:-1] + (n_groups,))
-    if order.size:
-        out[..., g[starts]] = np.add.reduceat(x[..., order], starts, axis=-1)
-    return out
+    return FireStats(compared, hit.sum(axis=(0, 1)) / n,
+                     cnt.sum(axis=(0, 1), dtype=np.float64) / n)
 
 
 def _touched(geo: LayerGeometry, og: OptionGeometry, events: np.ndarray, ng: int) -> np.ndarray:
     """``[T, N, compare groups]``: whether an event of the timestep reaches the group."""
     ev = events.reshape(events.shape[0], events.shape[1], geo.in_channels, -1).any(axis=2)
-    reached = np.zeros((events.shape[0], events.shape[1], geo.out_positions), dtype=bool)
+    if og.option.stationary == "membranes":
+        pos, blk, _ = _blocks(geo, og)
+        reached = _scatter_any(ev[:, :, pos], blk, geo.out_hw[0] * og.n_blocks)
+        return np.repeat(reached, og.n_cg, axis=2)[:, :, :ng]
+    reached = np.zeros(ev.shape[:2] + (geo.out_positions,), dtype=bool)
     for _tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
                                           geo.out_hw):
         reached[:, :, oy * geo.out_hw[1] + ox] |= ev[:, :, idx]
-    if og.option.stationary == "membranes":
-        oy, ox = np.divmod(np.arange(geo.out_positions), geo.out_hw[1])
-        block = oy * og.n_blocks + ox // og.pack
-        reached = _group_sums(reached.astype(np.float64), block, og.groups // og.n_cg) > 0
     return np.repeat(reached, og.n_cg, axis=2)[:, :, :ng]
+
+
+def _scatter_any(hit: np.ndarray, target: np.ndarray, n: int) -> np.ndarray:
+    """``[..., n]``: whether any of the items ``hit[..., i]`` with ``target[i] == t`` is set."""
+    out = np.zeros(hit.shape[:-1] + (n,))
+    if hit.shape[-1] == 0:
+        return out > 0
+    flat = hit.reshape(-1, hit.shape[-1]).astype(np.float64)
+    res = out.reshape(-1, n)
+    for r in range(flat.shape[0]):
+        res[r] = np.bincount(target, weights=flat[r], minlength=n)
+    return out > 0
 
 
 def fire_counts(lp: LayerProgram, og: OptionGeometry, fs: FireStats, n_macros: int
@@ -328,19 +389,19 @@ def fire_counts(lp: LayerProgram, og: OptionGeometry, fs: FireStats, n_macros: i
     by the home macro."""
     out = np.zeros((n_macros, len(COUNT_FIELDS)))
     v = lp.geo.v_bits
-    if lp.stationary == 1:
+    if not lp.ws:
         res = lp.stat_macro >= 0
         np.add.at(out[:, F["compare_row_reads"]], lp.stat_macro[res], fs.compared[res] * og.v_rows)
         np.add.at(out[:, F["array_row_writes"]], lp.stat_macro[res], fs.spiking[res] * og.v_rows)
-        level, bits = lp.stat_level, lp.stat_bits.astype(np.float64)
-        out_mask = ~res
+        buf, bits = lp.stat_buffered, lp.stat_bits.astype(np.float64)
+        outside = (~res).astype(np.float64)
     else:
-        level, bits = lp.mem_level, lp.mem_bits.astype(np.float64)
-        out_mask = np.ones(level.size, dtype=bool)
-    for lvl, name in ((BUFFER, "buffer"), (1 - BUFFER, "dram")):
-        sel = out_mask & (level == lvl)
-        out[lp.home, F[f"{name}_read_bits"]] += float((fs.compared[sel] * bits[sel]).sum())
-        out[lp.home, F[f"{name}_write_bits"]] += float(fs.spikes[sel].sum()) * v
+        buf, bits = lp.mem_buffered, lp.mem_bits.astype(np.float64)
+        outside = np.ones(buf.size)
+    for name, share in (("buffer", buf), ("dram", 1.0 - buf)):
+        w = outside * share
+        out[lp.home, F[f"{name}_read_bits"]] += float((fs.compared * bits * w).sum())
+        out[lp.home, F[f"{name}_write_bits"]] += float((fs.spikes * w).sum()) * v
     return out
 
 
@@ -361,10 +422,33 @@ def nominal_capacity(og: OptionGeometry, hw: Hardware, free_rows: float = 0.0) -
     return float(n * scratch_slots(hw) + extra)
 
 
+def leak_totals(geo: LayerGeometry, og: OptionGeometry, leak: Leak | None, resident: float,
+                f_mem: float, macro_cols: int) -> np.ndarray:
+    """Counts ``[fields]`` of one timestep's leak (:func:`~flexspim.compile.program.leak_counts`)
+    with a fraction ``resident`` of the membrane groups in the arrays and a fraction ``f_mem``
+    of the others' bits in the buffer."""
+    out = np.zeros(len(COUNT_FIELDS))
+    if leak is None:
+        return out
+    groups = og.groups if og.option.stationary == "membranes" else og.memory_groups
+    outside = groups * (1.0 - resident)
+    op_rows = -(-leak_operand_bits(leak.kind, leak.amount, geo.v_bits) // og.option.cols)
+    active = geo.n_neurons * geo.v_bits
+    out[F["row_ops"]] = groups * og.v_rows
+    out[F["active_col_ops"]] = active
+    out[F["standby_col_ops"]] = groups * og.v_rows * macro_cols - active
+    out[F["array_row_reads"]] = (groups + outside) * og.v_rows
+    out[F["array_row_writes"]] = groups * op_rows + outside * og.v_rows
+    bits = geo.membrane_bits * (1.0 - resident)
+    for name, share in (("buffer", f_mem), ("dram", 1.0 - f_mem)):
+        out[F[f"{name}_read_bits"]] = out[F[f"{name}_write_bits"]] = bits * share
+    return out
+
+
 def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Hardware,
                  resident_groups: float, resident_bits: float, streamed_buffer_bits: float,
                  spilled_buffer_bits: float, profile: ReuseProfile, work: GroupWork,
-                 fs: FireStats, capacity: float) -> np.ndarray:
+                 fs: FireStats, capacity: float, leak: Leak | None = None) -> np.ndarray:
     """Expected counts ``[phases, fields]`` of one layer per sample, all on one macro (the
     compiler's search; routing excluded), ``capacity`` streamed slots. Linear in the buffered
     bits; the resident groups hold an even share of the units, compares and spikes."""
@@ -405,20 +489,54 @@ def layer_totals(geo: LayerGeometry, og: OptionGeometry, load: LayerLoad, hw: Ha
     else:
         out[P_INIT, F["buffer_write_bits"]] = geo.n_neurons * geo.v_bits * f_stream
         out[P_INIT, F["dram_write_bits"]] = geo.n_neurons * geo.v_bits * (1 - f_stream)
+    out[P_LEAK] = load.n_timesteps * leak_totals(
+        geo, og, leak, r if st == "membranes" else 0.0, f_mem, hw.macro.cols)
     return out
 
 
 # ----------------------------------------------------------------------------- a mapping
 
-def _levels(lp: LayerProgram) -> tuple[float, tuple[float, float], float]:
-    """Buffer fraction of the streamed operand's bits; spilled stationary bits (buffer, DRAM);
-    buffer fraction of the spilled bits."""
-    mb = lp.mem_bits
-    f_stream = float(mb[lp.mem_level == BUFFER].sum() / mb.sum()) if mb.sum() else 0.0
+def memory_accesses(geo: LayerGeometry, og: OptionGeometry, event_map: np.ndarray
+                    ) -> np.ndarray:
+    """Expected units per sample that use each memory group of the streamed operand: under WS
+    the events reaching the group's output position, under OS the events of its input channel
+    whose tap reaches an output."""
+    e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
+    if og.option.stationary == "weights":
+        acc = np.zeros(geo.out_positions)
+        tot = e.sum(axis=0)
+        for _tap, idx, oy, ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
+                                              geo.out_hw):
+            np.add.at(acc, oy * geo.out_hw[1] + ox, tot[idx])
+    else:
+        acc = np.zeros((geo.in_channels, geo.taps))
+        for tap, idx, _oy, _ox in event_targets(geo.kernel, geo.stride, geo.padding, geo.in_hw,
+                                                geo.out_hw):
+            acc[:, tap] = e[:, idx].sum(axis=1)
+    return np.repeat(acc.reshape(-1), og.n_cg)[:og.memory_groups]
+
+
+def _share(weights: np.ndarray, buffered: np.ndarray) -> float:
+    """The buffer's share of traffic spread over groups by ``weights`` (each group's bits times
+    how often it moves)."""
+    total = float(weights.sum())
+    if total > 0:
+        return float(weights @ buffered) / total
+    return float(buffered.mean()) if buffered.size else 0.0
+
+
+def _levels(lp: LayerProgram, og: OptionGeometry, work: GroupWork, event_map: np.ndarray
+            ) -> tuple[float, tuple[float, float], float]:
+    """The buffer's share of the streamed operand's traffic; spilled stationary bits (buffer,
+    DRAM); the buffer's share of the spilled groups' traffic. Traffic is spread over the groups
+    by how often their units use them."""
+    acc = memory_accesses(lp.geo, og, event_map)
+    f_stream = _share(acc * lp.mem_bits, lp.mem_buffered)
     sp = lp.stat_macro < 0
-    buf = float(lp.stat_bits[sp & (lp.stat_level == BUFFER)].sum())
+    buf = float(lp.stat_bits[sp].astype(np.float64) @ lp.stat_buffered[sp])
     total = float(lp.stat_bits[sp].sum())
-    return f_stream, (buf, total - buf), (buf / total if total > 0 else 0.0)
+    f_spill = _share(work.units[sp] * lp.stat_bits[sp], lp.stat_buffered[sp])
+    return f_stream, (buf, total - buf), f_spill
 
 
 def _sources(net: IntNetwork, prog: Program, index: int) -> np.ndarray | None:
@@ -447,17 +565,22 @@ def routed_counts(net: IntNetwork, prog: Program, k: int, og: OptionGeometry,
     lp = prog.layers[k]
     geo = lp.geo
     hosts = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
-    valid = _slots_table(geo, og) > 0                               # [blocks, h*w]
+    pos, blk, _ = _blocks(geo, og)
     e = np.asarray(event_map, dtype=np.float64).reshape(geo.in_channels, -1)
+    hw_n = geo.in_hw[0] * geo.in_hw[1]
     src = _sources(net, prog, lp.index)
     src = None if src is None else src.reshape(geo.in_channels, -1)
     out = np.zeros(prog.n_macros)
     for m in range(prog.n_macros):
         on = (hosts == m).reshape(-1, og.n_cg).any(axis=1)         # per cg-agnostic group
-        if lp.stationary == 0:
-            present = (on.reshape(geo.in_channels, -1).astype(np.float64) @ valid) > 0
+        if lp.ws:
+            on = on.reshape(geo.in_channels, -1)                    # [c, tap blocks]
+            present = np.zeros((geo.in_channels, hw_n), dtype=bool)
+            for b in range(on.shape[1]):
+                present[:, pos[blk == b]] |= on[:, b:b + 1]
         else:
-            present = np.broadcast_to((on.astype(np.float64) @ valid) > 0, e.shape)
+            reach = np.bincount(pos, weights=on[blk].astype(np.float64), minlength=hw_n) > 0
+            present = np.broadcast_to(reach, e.shape)
         keep = present if src is None else present & (src != m)
         out[m] = float((e * keep).sum())
     return out
@@ -469,7 +592,9 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     and the init phase apart)."""
     geo = lp.geo
     st = og.option.stationary
-    work = group_work(geo, og, activity.event_map(net, lp.index), load.sops)
+    key = (lp.index, st, og.option.cols, og.pack)
+    work = activity.cached(("work", *key), lambda: group_work(
+        geo, og, activity.event_map(net, lp.index), load.sops))
     hosts = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
     u_m = np.bincount(hosts, weights=work.units, minlength=n_macros)
     l_m = np.bincount(hosts, weights=work.lanes, minlength=n_macros)
@@ -478,8 +603,9 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     resident_u = float(work.units[lp.stat_macro >= 0].sum())
     prof = activity.profile(net, lp.index, st, og.pack)
     pl = pools(prof, og, u, resident_u, float(lp.cap.sum()), lp.k_spill,
-               lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps)
-    f_stream, spilled_bits, f_spill = _levels(lp)
+               lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps,
+               lp.cap.astype(np.float64), share)
+    f_stream, spilled_bits, f_spill = _levels(lp, og, work, activity.event_map(net, lp.index))
     sp_groups = int((lp.stat_macro < 0).sum())
     g_bits = sum(spilled_bits) / sp_groups if sp_groups else 0.0
     bits = (geo.v_bits if st == "weights" else geo.w_bits) * float(l_m.sum()) / u if u else 0.0
@@ -489,9 +615,10 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     for m in range(n_macros):
         out[P_INTEGRATE, m] = compute_counts(u_m[m], l_m[m], og, geo, hw) + stream * share[m]
     out[P_INTEGRATE, lp.home] += spill
-    fs = fire_stats(geo, og, activity.layer_events(net, lp.index),
-                    activity.layer_spikes(net, lp.index), hw)
+    fs = activity.cached(("fire", *key, hw.system.controller.compare), lambda: fire_stats(
+        geo, og, activity.layer_events(net, lp.index), activity.layer_spikes(net, lp.index), hw))
     out[P_FIRE] = fire_counts(lp, og, fs, n_macros)
+    out[P_LEAK] = load.n_timesteps * leak_counts(lp, n_macros, hw.macro.cols)
     return out
 
 

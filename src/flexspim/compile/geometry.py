@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -46,7 +47,10 @@ from flexspim.net.layers import Conv2d, Linear, SpikingLayer
 from flexspim.net.network import IntNetwork
 
 #: The two stationary operands: weight-stationary (WS) and output-stationary (OS).
-STATIONARY: tuple[str, ...] = ("weights", "membranes")
+#: The operand a layer keeps in the arrays (paper Sec. II): its weights (WS) or its membranes
+#: (OS); the other one streams through the scratch rows.
+Stationary = Literal["weights", "membranes"]
+STATIONARY: tuple[Stationary, ...] = ("weights", "membranes")
 
 
 def _valid_pairs(n_in: int, n_out: int, k: int, stride: int, pad: int) -> int:
@@ -115,11 +119,11 @@ class LayerGeometry:
         """Number of ``operand`` ("weights" or "membranes") operands."""
         return self.n_weights if operand == "weights" else self.n_neurons
 
-    def operand_bits(self, stationary: str) -> int:
+    def operand_bits(self, stationary: Stationary) -> int:
         """Bits of the ``stationary`` operand ("weights" or "membranes")."""
         return self.weight_bits if stationary == "weights" else self.membrane_bits
 
-    def streamed_bits(self, stationary: str) -> int:
+    def streamed_bits(self, stationary: Stationary) -> int:
         """Bits of the other (streamed) operand."""
         return self.membrane_bits if stationary == "weights" else self.weight_bits
 
@@ -161,7 +165,7 @@ class Option:
     """One way to map a layer: the stationary operand, the lane width ``cols`` and the number of
     taps (WS) or output positions (OS) packed side by side in a row group."""
 
-    stationary: str
+    stationary: Stationary
     cols: int
     pack: int = 1
 
@@ -209,7 +213,7 @@ class OptionGeometry:
         return self.groups * self.rows_per_group
 
 
-def max_pack(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware) -> int:
+def max_pack(geo: LayerGeometry, stationary: Stationary, cols: int, hw: Hardware) -> int:
     """Largest lane packing for ``cols``-column lanes: taps (WS) or x positions (OS) that fit
     beside one full channel group in a row."""
     lanes = hw.macro.cols // cols
@@ -259,18 +263,39 @@ def shape_candidates(geo: LayerGeometry, hw: Hardware) -> tuple[int, ...]:
     return tuple(sorted(out, reverse=True))
 
 
+def spread_order(n_total: int) -> np.ndarray:
+    """Rank of each of ``n_total`` indices in an evenly spreading order: index i is at
+    ``floor(v_j n)`` for the j-th term ``v_j`` of the base-2 van der Corput sequence (0, 1/2,
+    1/4, 3/4, 1/8, ...), each index at its first occurrence. Every prefix of the order is
+    spread over the range (within a factor two of the even spacing), and the first k indices
+    are a subset of the first k + 1."""
+    n = int(n_total)
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    m = max(int(n - 1).bit_length(), 0)
+    j = np.arange(1 << m, dtype=np.int64)
+    rev = np.zeros_like(j)
+    for b in range(m):                                   # bit reversal of j over m bits
+        rev |= ((j >> b) & 1) << (m - 1 - b)
+    idx = (rev * n) >> m                                 # floor(v_j n), v_j = rev / 2^m
+    _, first = np.unique(idx, return_index=True)         # every index occurs (2^m >= n)
+    rank = np.empty(n, dtype=np.int64)
+    rank[idx[np.sort(first)]] = np.arange(n, dtype=np.int64)
+    return rank
+
+
 def spread_mask(n_total: int, n_selected: int) -> np.ndarray:
-    """Boolean mask selecting ``n_selected`` of ``n_total`` indices evenly spread: index i is
-    selected when ``floor((i + 1) k / n) > floor(i k / n)``.
+    """Boolean mask selecting the first ``n_selected`` of ``n_total`` indices in
+    :func:`spread_order`: evenly spread, and nested (selecting one more never drops one).
 
     Used for which row groups stay resident and which off-array groups sit in the buffer, so
-    that activity that varies across channels or positions meets each level in proportion.
+    that activity that varies across channels or positions meets each level in proportion; the
+    nesting keeps more arrays or more buffer from moving any group's accesses back to DRAM.
     """
     n, k = int(n_total), int(n_selected)
     if not 0 <= k <= n:
         raise ValueError(f"spread_mask: cannot select {k} of {n}")
-    i = np.arange(n, dtype=np.int64)
-    return ((i + 1) * k) // max(n, 1) > (i * k) // max(n, 1)
+    return spread_order(n) < k
 
 
 def units_per_event(geo: LayerGeometry, og: OptionGeometry) -> float:

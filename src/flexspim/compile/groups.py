@@ -95,3 +95,23 @@ def layer_bits(geo: LayerGeometry, og: OptionGeometry, resident_groups: int,
     k, j = int(resident_groups), int(spilled_buffer_groups)
     streamed = largest_first(memory_group_bits(geo, og))[int(streamed_buffer_groups)]
     return int(cum[k]), int(streamed), int(cum[k + j] - cum[k])
+
+
+def whole_groups(bits: np.ndarray, buffered_bits: float) -> int:
+    """How many groups, taken largest first, lie wholly within ``buffered_bits``."""
+    return fitting_groups(bits, buffered_bits)
+
+
+def buffer_fractions(bits: np.ndarray, buffered_bits: float) -> np.ndarray:
+    """Fraction of each group's bits kept in the buffer when ``buffered_bits`` of them are: the
+    groups :func:`select_groups` takes first are wholly there, the next one partly (a group may
+    be split between the buffer and DRAM), the others not at all."""
+    bits = np.asarray(bits, dtype=np.int64)
+    k = whole_groups(bits, buffered_bits)
+    first = select_groups(bits, k)
+    frac = first.astype(np.float64)
+    rest = float(buffered_bits) - float(bits[first].sum())
+    if k < bits.size and rest > 0:
+        nxt = select_groups(bits, k + 1) & ~first
+        frac[nxt] = rest / float(bits[nxt].sum())
+    return frac

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from flexspim._io import check_versioned, read_json, versioned, write_json
+from flexspim.compile.geometry import Stationary
 from flexspim.errors import ConfigError, FormatError
 from flexspim.hw import Hardware, hardware_from_dict, hardware_to_dict
 
@@ -67,7 +68,7 @@ class LayerMapping:
 
     name: str
     index: int
-    stationary: str
+    stationary: Stationary
     cols: int
     weight_shape: tuple[int, int]
     membrane_shape: tuple[int, int]

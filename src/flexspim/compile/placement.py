@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexspim.compile.groups import fitting_groups, largest_first
 from flexspim.compile.mapping import Tile
 from flexspim.compile.rules import BITS_PER_KIB, buffer_capacity
 from flexspim.hw import Hardware
@@ -101,16 +100,16 @@ class OffArrayItem:
 
 
 def allocate_buffer(items: Sequence[OffArrayItem], hw: Hardware) -> list[int]:
-    """Groups of each item held in the buffer: items with the most traffic per bit first (optimal
-    for a linear cost per bit, up to whole groups), each item's largest groups first
-    (:func:`~flexspim.compile.groups.select_groups`), the rest in DRAM. With DRAM disabled,
-    everything must fit (rule ``buffer-capacity``)."""
+    """Bits of each item held in the buffer: items with the most energy saved per bit first
+    (optimal for a linear cost per bit), each as far as the buffer has room, the rest in DRAM
+    (the group at the edge split between the two). With DRAM disabled, everything must fit
+    (rule ``buffer-capacity``)."""
     buffer_capacity([(it.layer, it.bits) for it in items], hw)
     if not hw.system.dram.enabled:
-        return [int(np.size(it.group_bits)) for it in items]
-    cap = hw.system.buffer_kib * BITS_PER_KIB
+        return [it.bits for it in items]
+    cap = int(hw.system.buffer_kib * BITS_PER_KIB)
     out = [0] * len(items)
     for i in sorted(range(len(items)), key=lambda j: (-items[j].traffic_per_bit, j)):
-        out[i] = fitting_groups(items[i].group_bits, cap)
-        cap -= int(largest_first(items[i].group_bits)[out[i]])
+        out[i] = min(items[i].bits, cap)
+        cap -= out[i]
     return out

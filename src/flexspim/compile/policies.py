@@ -48,6 +48,7 @@ from flexspim.compile.geometry import (
     LayerGeometry,
     Option,
     OptionGeometry,
+    Stationary,
     max_pack,
     network_geometry,
     option_geometry,
@@ -55,8 +56,8 @@ from flexspim.compile.geometry import (
 from flexspim.compile.groups import (
     layer_bits,
     memory_group_bits,
-    resident_bits_pieces,
     stationary_group_bits,
+    whole_groups,
 )
 from flexspim.compile.mapping import LayerMapping, Mapping
 from flexspim.compile.placement import (
@@ -66,7 +67,7 @@ from flexspim.compile.placement import (
     allocate_buffer,
     place_groups,
 )
-from flexspim.compile.program import scratch_slots
+from flexspim.compile.program import leak_scratch_rows, scratch_slots
 from flexspim.compile.rules import BITS_PER_KIB, scratch_reserve_fits, scratch_rows_fit
 from flexspim.energy.counts import FIELD_INDEX
 from flexspim.energy.prices import Prices, dynamic_energy_pj, price
@@ -76,7 +77,7 @@ from flexspim.net.network import IntNetwork
 
 POLICIES: tuple[str, ...] = ("ws", "os", "hs-min", "hs-traffic", "optimal")
 #: Short names accepted for forced stationarity (``--stationary conv1=os``).
-STATIONARY_ALIASES: dict[str, str] = {"ws": "weights", "weights": "weights", "w": "weights",
+STATIONARY_ALIASES: dict[str, Stationary] = {"ws": "weights", "weights": "weights", "w": "weights",
                                       "os": "membranes", "membranes": "membranes",
                                       "v": "membranes"}
 
@@ -92,7 +93,7 @@ class _Ctx:
     loads: tuple[LayerLoad, ...]
     prices: Prices
     shapes: tuple[tuple[int, ...], ...]
-    forced: tuple[str | None, ...]
+    forced: tuple[Stationary | None, ...]
     placement: str
     forced_shapes: tuple[tuple[int, int] | None, ...] = ()
     whole_layers: bool = False
@@ -132,7 +133,8 @@ class _Ctx:
         g = self.geos[i]
         prof = self.activity.profile(self.net, g.index, og.option.stationary, og.pack)
         tot = layer_totals(g, og, self.loads[i], self.hw, k, r, bs, bp, prof, self.work(i, og),
-                           self.fire(i, og), nominal_capacity(og, self.hw, self.free_rows))
+                           self.fire(i, og), nominal_capacity(og, self.hw, self.free_rows),
+                           self.net.layers[g.index].leak)
         dyn = dynamic_energy_pj(tot, self.prices)
         leak_uw = self.hw.system.n_macros * self.prices.macro_leakage_uw \
             + self.prices.buffer_leakage_uw
@@ -146,7 +148,7 @@ class _Ctx:
         return (base - self.energy(i, og, 0, 0.0, 1.0, 0.0),
                 base - self.energy(i, og, 0, 0.0, 0.0, 1.0))
 
-    def options(self, i: int, stationary: Sequence[str] = STATIONARY) -> list[OptionGeometry]:
+    def options(self, i: int, stationary: Sequence[Stationary] = STATIONARY) -> list[OptionGeometry]:
         """Every shape (lane width, packing) of layer i for the allowed stationary operands."""
         allowed = [self.forced[i]] if self.forced[i] else list(stationary)
         shape = self.forced_shapes[i] if self.forced_shapes else None
@@ -161,7 +163,7 @@ class _Ctx:
         return out
 
 
-def pack_candidates(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware
+def pack_candidates(geo: LayerGeometry, stationary: Stationary, cols: int, hw: Hardware
                     ) -> tuple[int, ...]:
     """Packings worth considering: for each number of tap blocks (WS) or x blocks (OS), the
     smallest packing that reaches it, at most 8 of them (the largest included)."""
@@ -176,7 +178,8 @@ def pack_candidates(geo: LayerGeometry, stationary: str, cols: int, hw: Hardware
     return tuple(packs)
 
 
-def _forced(net: IntNetwork, stationary: MappingType[str, str] | None) -> tuple[str | None, ...]:
+def _forced(net: IntNetwork, stationary: MappingType[str, str] | None
+            ) -> tuple[Stationary | None, ...]:
     geos = network_geometry(net)
     names = [g.name for g in geos]
     forced = dict.fromkeys(names)
@@ -232,7 +235,7 @@ def _full_energy(ctx: _Ctx, i: int, og: OptionGeometry) -> float:
     return ctx.energy(i, og, og.groups, g.operand_bits(st), g.streamed_bits(st), 0.0)
 
 
-def _shape_options(ctx: _Ctx, i: int, stationary: str) -> list[OptionGeometry]:
+def _shape_options(ctx: _Ctx, i: int, stationary: Stationary) -> list[OptionGeometry]:
     st = ctx.forced[i] or stationary
     opts = ctx.options(i, (st,))
     if not opts:
@@ -248,16 +251,40 @@ def _array_rows(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> int:
     return hw.system.n_macros * max(hw.macro.rows - scratch, 0)
 
 
+def _scratch_rows(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> int:
+    """Scratch rows every macro reserves for these shapes (streamed slots, leak rows)."""
+    return max([scratch_slots(ctx.hw) * og.scratch_rows for og in ogs]
+               + [leak_scratch_rows(ctx.net.layers[g.index].leak, g.v_bits, og.option.cols)
+                  for g, og in zip(ctx.geos, ogs, strict=True)])
+
+
+def _all_resident(ctx: _Ctx, ogs: Sequence[OptionGeometry]) -> bool:
+    """Whether every layer's stationary operand is wholly resident with these shapes: the rows
+    add up, and the placement puts every group in a macro (groups never straddle macros)."""
+    if sum(og.stationary_rows for og in ogs) > _array_rows(ctx, ogs):
+        return False
+    scratch = _scratch_rows(ctx, ogs)
+    if scratch > ctx.hw.macro.rows:
+        return False
+    reqs = [Request(g.name, og.groups, og.rows_per_group, og.lane_cols)
+            for g, og in zip(ctx.geos, ogs, strict=True)]
+    placed = place_groups(reqs, range(len(ogs)), ctx.hw, scratch, ctx.placement,
+                          ctx.whole_layers)
+    return all(k == og.groups for (k, _, _), og in zip(placed, ogs, strict=True))
+
+
 def capacity_shapes(ctx: _Ctx, stationary: Sequence[str]) -> list[OptionGeometry]:
     """Per layer the operand shape (lane width, packing) for ``stationary[i]``: the densest
-    shape first, the one whose stationary operand takes the fewest rows, so that the most
-    stationary operands are resident; then, while every layer stays wholly resident, shapes
+    shape first, the one whose stationary operand and scratch slots take the fewest rows of
+    all the macros, so that the most stationary operands are resident; then, while every layer stays wholly resident, shapes
     cheaper per operation, the largest energy saving per extra row first (docs/compiler.md)."""
     opts = [_shape_options(ctx, i, st) for i, st in enumerate(stationary)]
     cost = [{id(og): _full_energy(ctx, i, og) for og in o} for i, o in enumerate(opts)]
-    choice = [min(o, key=lambda og, i=i: (og.stationary_rows, cost[i][id(og)]))
+    n_m = ctx.hw.system.n_macros
+    choice = [min(o, key=lambda og, i=i: (
+        og.stationary_rows + n_m * scratch_slots(ctx.hw) * og.scratch_rows, cost[i][id(og)]))
               for i, o in enumerate(opts)]
-    if sum(og.stationary_rows for og in choice) > _array_rows(ctx, choice):
+    if not _all_resident(ctx, choice):
         return choice
     while True:
         best: tuple[float, int, OptionGeometry] | None = None
@@ -267,7 +294,7 @@ def capacity_shapes(ctx: _Ctx, stationary: Sequence[str]) -> list[OptionGeometry
                 if saving <= 1e-9:
                     continue
                 trial = choice[:i] + [og] + choice[i + 1:]
-                if sum(t.stationary_rows for t in trial) > _array_rows(ctx, trial):
+                if not _all_resident(ctx, trial):
                     continue
                 score = saving / max(og.stationary_rows - choice[i].stationary_rows, 1)
                 if best is None or score > best[0]:
@@ -278,8 +305,12 @@ def capacity_shapes(ctx: _Ctx, stationary: Sequence[str]) -> list[OptionGeometry
 
 
 def _layer_mapping(g: LayerGeometry, og: OptionGeometry, k: int, tiles: tuple, home: int,
-                   bs: int, bp: int) -> LayerMapping:
-    resident_bits, streamed_buffer_bits, spilled_buffer_bits = layer_bits(g, og, k, bs, bp)
+                   streamed_buffer_bits: int, spilled_buffer_bits: int) -> LayerMapping:
+    """The mapping of one layer with ``k`` resident groups and these bits in the buffer."""
+    resident_bits = layer_bits(g, og, k, 0, 0)[0]
+    spilled_sizes = np.sort(stationary_group_bits(g, og))[::-1][k:]
+    bs = whole_groups(memory_group_bits(g, og), streamed_buffer_bits)
+    bp = whole_groups(spilled_sizes, spilled_buffer_bits)
     return LayerMapping(
         name=g.name, index=g.index, stationary=og.option.stationary, cols=og.option.cols,
         weight_shape=(og.w_rows, og.option.cols), membrane_shape=(og.v_rows, og.option.cols),
@@ -295,7 +326,7 @@ def _build(ctx: _Ctx, policy: str, ogs: Sequence[OptionGeometry], want: Sequence
            order: Sequence[int], search: dict | None = None) -> Mapping:
     """Place the wanted resident groups, allocate the buffer and assemble the mapping."""
     hw = ctx.hw
-    scratch = scratch_slots(hw) * max(og.scratch_rows for og in ogs)
+    scratch = _scratch_rows(ctx, ogs)
     scratch_reserve_fits(scratch, hw, ctx.geos[0].name)
     reqs = [Request(g.name, int(k), og.rows_per_group, og.lane_cols)
             for g, og, k in zip(ctx.geos, ogs, want, strict=True)]
@@ -353,7 +384,8 @@ def _traffic_bits(ctx: _Ctx, i: int, og: OptionGeometry, resident: bool) -> floa
     k, r = (og.groups, g.operand_bits(st)) if resident else (0, 0.0)
     tot = layer_totals(g, og, ctx.loads[i], ctx.hw, k, r, 0.0, 0.0,
                        ctx.activity.profile(ctx.net, g.index, st, og.pack), ctx.work(i, og),
-                       ctx.fire(i, og), nominal_capacity(og, ctx.hw, ctx.free_rows))
+                       ctx.fire(i, og), nominal_capacity(og, ctx.hw, ctx.free_rows),
+                       ctx.net.layers[g.index].leak)
     f = [FIELD_INDEX[n] for n in ("buffer_read_bits", "buffer_write_bits", "dram_read_bits",
                                   "dram_write_bits")]
     return float(tot[..., f].sum())
@@ -396,11 +428,48 @@ def estimated_energy_pj(ctx: _Ctx, mapping: Mapping) -> float:
     return float(energy.sum())
 
 
+#: Fractions of a layer's row groups at which the ILP evaluates the energy of an option
+#: (piecewise linear between them).
+RESIDENCY_POINTS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _buffer_slopes(ctx: _Ctx, i: int, og: OptionGeometry) -> tuple[float, float]:
+    """Energy (pJ) a bit of the streamed, and of the spilled, operand saves in the buffer: what
+    it saves at the residency where it saves least (the saving depends on residency; the
+    smaller one keeps the program from promising more than the estimator gives)."""
+    g = ctx.geos[i]
+    sizes = np.sort(stationary_group_bits(g, og))[::-1]
+    ks = sorted({int(round(f * og.groups)) for f in RESIDENCY_POINTS})
+    cs, cp = -np.inf, -np.inf
+    for kk in ks:
+        r = float(sizes[:kk].sum())
+        e = ctx.energy(i, og, kk, r, 0.0, 0.0)
+        cs = max(cs, ctx.energy(i, og, kk, r, 1.0, 0.0) - e)
+        if kk < og.groups:
+            cp = max(cp, ctx.energy(i, og, kk, r, 0.0, 1.0) - e)
+    return float(cs), float(cp if np.isfinite(cp) else 0.0)
+
+
+def _residency_segments(prob, ctx: _Ctx, i: int, og: OptionGeometry, x, k, t) -> None:
+    """Constrain ``t`` to lie on or above the energy of ``k`` resident groups of layer i under
+    ``og``, piecewise linear through :data:`RESIDENCY_POINTS` (resident bits those of the
+    largest groups)."""
+    g = ctx.geos[i]
+    sizes = np.sort(stationary_group_bits(g, og))[::-1]
+    ks = sorted({int(round(f * og.groups)) for f in RESIDENCY_POINTS})
+    es = [ctx.energy(i, og, kk, float(sizes[:kk].sum()), 0.0, 0.0) for kk in ks]
+    for (k0, e0), (k1, e1) in zip(zip(ks, es, strict=True), zip(ks[1:], es[1:], strict=True),
+                                  strict=False):
+        slope = (e1 - e0) / max(k1 - k0, 1)
+        prob += t >= (e0 - slope * k0) * x + slope * k
+    if len(ks) == 1:
+        prob += t >= es[0] * x
+
+
 def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: dict,
                s_var, objective: list, cap_rows: list, cap_buf: list, scale: float
                ) -> list[OptionGeometry]:
-    """Variables and constraints of layer i: one binary per option, its resident groups, the
-    bits they hold (the largest groups first, exact: :func:`resident_bits_pieces`) and the
+    """Variables and constraints of layer i: one binary per option, its resident groups and the
     buffered bits; returns the options."""
     g, hw = ctx.geos[i], ctx.hw
     layer_opts = ctx.options(i)
@@ -412,21 +481,20 @@ def _ilp_layer(prob, pulp, ctx: _Ctx, i: int, x: dict, k: dict, bs: dict, bp: di
         if ctx.whole_layers:            # a layer is resident whole or not at all
             z = prob.add_variable(f"z_{i}_{j}", 0, 1, cat="Binary")
             prob += k[i, j] == og.groups * z
-        r = prob.add_variable(f"r_{i}_{j}", 0)
-        for intercept, slope in resident_bits_pieces(stationary_group_bits(g, og)):
-            prob += r <= intercept * x[i, j] + slope * k[i, j]
         bs[i, j] = prob.add_variable(f"bs_{i}_{j}", 0)
         bp[i, j] = prob.add_variable(f"bp_{i}_{j}", 0)
-        base = ctx.energy(i, og, 0, 0.0, 0.0, 0.0)
-        ck = (ctx.energy(i, og, og.groups, 0.0, 0.0, 0.0) - base) / max(og.groups, 1)
-        cr = ctx.energy(i, og, 0, 1.0, 0.0, 0.0) - base
-        cs = ctx.energy(i, og, 0, 0.0, 1.0, 0.0) - base
-        cp = ctx.energy(i, og, 0, 0.0, 0.0, 1.0) - base
-        objective += [scale * base * x[i, j], scale * ck * k[i, j], scale * cr * r,
-                      scale * cs * bs[i, j], scale * cp * bp[i, j]]
+        # the energy along residency, piecewise linear between RESIDENCY_POINTS (exact there;
+        # t lies on or above every segment's line, the upper envelope of a convex curve)
+        t = prob.add_variable(f"t_{i}_{j}", 0)
+        _residency_segments(prob, ctx, i, og, x[i, j], k[i, j], t)
+        cs, cp = _buffer_slopes(ctx, i, og)
+        objective += [scale * t, scale * cs * bs[i, j], scale * cp * bp[i, j]]
         prob += k[i, j] <= og.groups * x[i, j]
         prob += bs[i, j] <= b_s * x[i, j]
-        spilled = b_p * x[i, j] - r
+        # the k largest groups hold at most k times the largest: what stays spilled is at least
+        # this (exact when the groups are equal)
+        largest = float(stationary_group_bits(g, og).max(initial=0))
+        spilled = b_p * x[i, j] - largest * k[i, j]
         prob += bp[i, j] <= spilled
         if not hw.system.dram.enabled:
             prob += bs[i, j] == b_s * x[i, j]
@@ -482,6 +550,7 @@ def _optimal(ctx: _Ctx) -> Mapping:
     order = sorted(range(len(ogs)), key=lambda jj: (-ogs[jj].rows_per_group, jj))
     best = _build(ctx, "optimal", ogs, want, order)
     best_e = estimated_energy_pj(ctx, best)
+    ilp_e = best_e
     source = "ilp"
     # the ILP's objective is linear (leakage over a spread busy time, routing left out); the
     # fixed policies are priced with the full estimate too and kept if they come out lower
@@ -494,6 +563,7 @@ def _optimal(ctx: _Ctx) -> Mapping:
         if e < best_e - 1e-6 * abs(best_e):
             best, best_e, source = cand, e, name
     search = {"solver": "pulp-cbc", "status": status, "ilp_objective_pj": objective_pj,
+              "ilp_mapping_energy_pj": ilp_e,
               "estimated_energy_pj": best_e, "solve_s": time.perf_counter() - t0,
               "source": source}
     return Mapping(policy="optimal", n_macros=best.n_macros, rows=best.rows, cols=best.cols,

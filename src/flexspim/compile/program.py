@@ -4,8 +4,9 @@
 :func:`build_program` checks that the mapping belongs to the network and the hardware, checks
 the capacities it relies on (scratch rows, rows per macro, the buffer when DRAM is off), and
 builds one :class:`LayerProgram` per spiking layer: the layer as a convolution, and lookup
-tables from every row group to where it lives (macro and first row for resident groups, buffer
-or DRAM for the rest). Levels are coded :data:`BUFFER` and :data:`DRAM`.
+tables from every row group to where it lives (macro and first row for resident groups; for the
+others the fraction of their bits in the buffer, the rest in DRAM: a group at the buffer's edge
+may be split between the two).
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ from flexspim.compile.geometry import (
     LayerGeometry,
     Option,
     OptionGeometry,
+    Stationary,
     layer_geometry,
     option_geometry,
 )
-from flexspim.compile.groups import memory_group_bits, select_groups, stationary_group_bits
+from flexspim.compile.groups import (
+    buffer_fractions,
+    memory_group_bits,
+    select_groups,
+    stationary_group_bits,
+)
 from flexspim.compile.mapping import LayerMapping, Mapping
 from flexspim.compile.rules import (
     BITS_PER_KIB,
@@ -31,11 +38,9 @@ from flexspim.compile.rules import (
 from flexspim.energy.counts import COUNT_FIELDS
 from flexspim.errors import MappingError
 from flexspim.hw import Hardware
-from flexspim.net.layers import SpikingLayer
+from flexspim.macro.leak import leak_operand_bits
+from flexspim.net.layers import Leak, SpikingLayer
 from flexspim.net.network import IntNetwork
-
-BUFFER = 0
-DRAM = 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,12 +49,12 @@ class LayerProgram:
 
     The layer is a convolution ``[c_in, h, w] -> [c_out, oh, ow]`` (a linear layer is 1 x 1);
     ``weight`` is ``[c_out, c_in, kh, kw]``; membranes are numbered C-order over
-    ``[c_out, oh, ow]``. ``stationary`` is 0 for weights (WS), 1 for membranes (OS).
+    ``[c_out, oh, ow]``. ``stationary`` is the operand kept in the arrays (``ws``: it is the weights).
 
     - ``stat_macro[g]``: macro of stationary group g, -1 when spilled; ``stat_row[g]``: its first
-      row there; ``stat_level[g]``: buffer or DRAM for a spilled group; ``stat_bits[g]``: bits
-      of the operands it holds.
-    - ``mem_level[k]``: buffer or DRAM for memory group k of the streamed operand;
+      row there; ``stat_buffered[g]``: fraction of a spilled group's bits in the buffer (the
+      rest in DRAM); ``stat_bits[g]``: bits of the operands it holds.
+    - ``mem_buffered[k]``: fraction of memory group k of the streamed operand in the buffer;
       ``mem_bits[k]``: its bits.
     - ``home``: macro that runs spilled groups and compares membranes kept outside the arrays.
     - ``neuron_macro[n]``: where neuron n's spikes start from (the macro holding its membrane,
@@ -67,7 +72,7 @@ class LayerProgram:
     threshold: int
     reset_zero: bool
     initial: np.ndarray
-    stationary: int
+    stationary: Stationary
     cols: int
     pack: int
     lanes: int
@@ -78,9 +83,9 @@ class LayerProgram:
     w_rows: int
     stat_macro: np.ndarray
     stat_row: np.ndarray
-    stat_level: np.ndarray
+    stat_buffered: np.ndarray
     stat_bits: np.ndarray
-    mem_level: np.ndarray
+    mem_buffered: np.ndarray
     mem_bits: np.ndarray
     home: int
     neuron_macro: np.ndarray
@@ -89,6 +94,12 @@ class LayerProgram:
     sp_rows: int
     k_spill: int
     keyspace: int
+    leak: Leak | None = None
+
+    @property
+    def ws(self) -> bool:
+        """Whether the weights are the stationary operand (WS; else OS)."""
+        return self.stationary == "weights"
 
     @property
     def cap(self) -> np.ndarray:
@@ -189,11 +200,11 @@ def _check_capacity(mapping: Mapping, hw: Hardware) -> None:
 
 def _stationary_tables(lm: LayerMapping, bits: np.ndarray, rows_per_group: int
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(macro, first row, level) of every stationary group of ``lm``, whose groups hold
-    ``bits`` each (:func:`~flexspim.compile.groups.select_groups` chooses them)."""
+    """(macro, first row, buffered fraction) of every stationary group of ``lm``, whose groups
+    hold ``bits`` each (:func:`~flexspim.compile.groups.select_groups` chooses them)."""
     macro = np.full(bits.size, -1, dtype=np.int64)
     row = np.full(bits.size, -1, dtype=np.int64)
-    level = np.full(bits.size, -1, dtype=np.int64)
+    frac = np.zeros(bits.size)
     resident = np.flatnonzero(select_groups(bits, lm.resident_groups))
     k = 0
     for t in lm.tiles:
@@ -202,17 +213,17 @@ def _stationary_tables(lm: LayerMapping, bits: np.ndarray, rows_per_group: int
         row[idx] = t.row_start + rows_per_group * np.arange(t.groups)
         k += t.groups
     spilled = np.flatnonzero(macro < 0)
-    in_buffer = select_groups(bits[spilled], lm.spilled_buffer_groups)
-    level[spilled] = np.where(in_buffer, BUFFER, DRAM)
-    return macro, row, level
+    frac[spilled] = buffer_fractions(bits[spilled], lm.spilled_buffer_bits)
+    return macro, row, frac
 
 
-def _check_bits(lm: LayerMapping, stat_bits: np.ndarray, macro: np.ndarray, level: np.ndarray,
-                mem_bits: np.ndarray, mem_level: np.ndarray) -> None:
+def _check_bits(lm: LayerMapping, stat_bits: np.ndarray, macro: np.ndarray,
+                stat_buffered: np.ndarray, mem_bits: np.ndarray, mem_buffered: np.ndarray
+                ) -> None:
     """Rule ``network-match``: the bits the mapping records are those its groups hold."""
     spilled = macro < 0
-    held = (int(stat_bits[~spilled].sum()), int(mem_bits[mem_level == BUFFER].sum()),
-            int(stat_bits[spilled & (level == BUFFER)].sum()))
+    held = (int(stat_bits[~spilled].sum()), int(round(float(mem_bits @ mem_buffered))),
+            int(round(float(stat_bits[spilled] @ stat_buffered[spilled]))))
     recorded = (lm.resident_bits, lm.streamed_buffer_bits, lm.spilled_buffer_bits)
     if held != recorded:
         raise MappingError("network-match", f"layer '{lm.name}': the mapping records "
@@ -220,11 +231,11 @@ def _check_bits(lm: LayerMapping, stat_bits: np.ndarray, macro: np.ndarray, leve
                            f"its groups hold {held}; recompile the mapping")
 
 
-def _neuron_macro(geo: LayerGeometry, stat_macro: np.ndarray, stationary: int, pack: int,
+def _neuron_macro(geo: LayerGeometry, stat_macro: np.ndarray, stationary: Stationary, pack: int,
                   n_cg: int, cpg: int, n_blocks: int, home: int) -> np.ndarray:
     """Macro each neuron's spikes leave from (its membrane's macro under OS, else home)."""
     n = geo.n_neurons
-    if stationary == 0:
+    if stationary == "weights":
         return np.full(n, home, dtype=np.int64)
     ch, pos = np.divmod(np.arange(n), geo.out_positions)
     oy, ox = np.divmod(pos, geo.out_hw[1])
@@ -293,27 +304,31 @@ def layer_program(net: IntNetwork, lm: LayerMapping, hw: Hardware,
     layer = net.layers[lm.index]
     weight = np.asarray(layer.weight, dtype=np.int64)
     weight = weight.reshape(geo.out_channels, geo.in_channels, *geo.kernel)
-    st = 0 if lm.stationary == "weights" else 1
     stat_bits, mem_bits = stationary_group_bits(geo, og), memory_group_bits(geo, og)
-    macro, row, level = _stationary_tables(lm, stat_bits, og.rows_per_group)
-    mem_level = np.where(select_groups(mem_bits, lm.streamed_buffer_groups), BUFFER, DRAM)
-    _check_bits(lm, stat_bits, macro, level, mem_bits, mem_level)
+    macro, row, stat_buffered = _stationary_tables(lm, stat_bits, og.rows_per_group)
+    mem_buffered = buffer_fractions(mem_bits, lm.streamed_buffer_bits)
+    _check_bits(lm, stat_bits, macro, stat_buffered, mem_bits, mem_buffered)
     init = layer.initial_membrane
     initial = (np.zeros(geo.n_neurons, dtype=np.int64) if init is None
                else np.asarray(init, dtype=np.int64).reshape(-1))
     slots, s_rows, sp_rows, k_spill = scratch_layout(og, mapping, hw, macro_rows_used(mapping))
+    need = leak_scratch_rows(layer.leak, geo.v_bits, lm.cols)
+    if need > mapping.scratch_rows:
+        raise MappingError("scratch-rows", f"layer '{lm.name}': leaking a membrane row group "
+                           f"outside the arrays needs {need} scratch rows, the mapping reserves "
+                           f"{mapping.scratch_rows}; recompile the mapping for this network")
     return LayerProgram(
         name=lm.name, index=lm.index, geo=geo, weight=np.ascontiguousarray(weight),
         threshold=int(layer.threshold), reset_zero=layer.reset == "zero", initial=initial,
-        stationary=st, cols=lm.cols, pack=lm.pack, lanes=og.lanes, n_cg=og.n_cg,
+        stationary=lm.stationary, cols=lm.cols, pack=lm.pack, lanes=og.lanes, n_cg=og.n_cg,
         channels_per_group=og.channels_per_group, n_blocks=og.n_blocks, v_rows=og.v_rows,
-        w_rows=og.w_rows, stat_macro=macro, stat_row=row, stat_level=level,
-        stat_bits=stat_bits, mem_level=mem_level.astype(np.int64), mem_bits=mem_bits,
+        w_rows=og.w_rows, stat_macro=macro, stat_row=row, stat_buffered=stat_buffered,
+        stat_bits=stat_bits, mem_buffered=mem_buffered, mem_bits=mem_bits,
         home=lm.home_macro,
-        neuron_macro=_neuron_macro(geo, macro, st, lm.pack, og.n_cg, og.channels_per_group,
+        neuron_macro=_neuron_macro(geo, macro, lm.stationary, lm.pack, og.n_cg, og.channels_per_group,
                                    og.n_blocks, lm.home_macro),
         slot_rows=slots, s_rows=s_rows, sp_rows=sp_rows, k_spill=k_spill,
-        keyspace=slice_keyspace(geo, og))
+        keyspace=slice_keyspace(geo, og), leak=layer.leak)
 
 
 
@@ -328,7 +343,7 @@ def build_program(net: IntNetwork, mapping: Mapping, hw: Hardware) -> Program:
 
 def compare_groups(lp: LayerProgram) -> int:
     """Groups the threshold compare works on: stationary groups (OS) or memory groups (WS)."""
-    return int(lp.stat_macro.size if lp.stationary == 1 else lp.mem_level.size)
+    return int(lp.stat_macro.size if not lp.ws else lp.mem_bits.size)
 
 
 def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
@@ -336,12 +351,70 @@ def init_counts(lp: LayerProgram, n_macros: int) -> np.ndarray:
     of an inference: resident membrane rows are written in the array, the others in memory."""
     out = np.zeros((n_macros, len(COUNT_FIELDS)))
     f = {name: i for i, name in enumerate(COUNT_FIELDS)}
-    if lp.stationary == 1:
+    if not lp.ws:
         res = lp.stat_macro >= 0
         np.add.at(out[:, f["array_row_writes"]], lp.stat_macro[res], lp.v_rows)
-        for lvl, name in ((BUFFER, "buffer_write_bits"), (DRAM, "dram_write_bits")):
-            out[lp.home, f[name]] += float(lp.stat_bits[(~res) & (lp.stat_level == lvl)].sum())
+        bits, buf = lp.stat_bits[~res].astype(np.float64), lp.stat_buffered[~res]
     else:
-        for lvl, name in ((BUFFER, "buffer_write_bits"), (DRAM, "dram_write_bits")):
-            out[lp.home, f[name]] += float(lp.mem_bits[lp.mem_level == lvl].sum())
+        bits, buf = lp.mem_bits.astype(np.float64), lp.mem_buffered
+    out[lp.home, f["buffer_write_bits"]] += float(bits @ buf)
+    out[lp.home, f["dram_write_bits"]] += float(bits @ (1.0 - buf))
+    return out
+
+
+def leak_scratch_rows(leak: Leak | None, v_bits: int, cols: int) -> int:
+    """Scratch rows a leaky layer needs: a membrane row group (``v_rows``) and the leak's
+    operand beside it (0 without a leak)."""
+    if leak is None:
+        return 0
+    return -(-v_bits // cols) + -(-leak_operand_bits(leak.kind, leak.amount, v_bits) // cols)
+
+
+def leak_operand_rows(lp: LayerProgram) -> int:
+    """Scratch rows of a leak's operand ``-t``: as few as its bits need (docs/macro.md)."""
+    if lp.leak is None:
+        return 0
+    return -(-leak_operand_bits(lp.leak.kind, lp.leak.amount, lp.v_bits) // lp.cols)
+
+
+def group_lanes(lp: LayerProgram) -> np.ndarray:
+    """Neurons of every compare group: membrane row groups (OS), memory groups (WS)."""
+    if lp.ws:
+        cg = np.arange(lp.mem_bits.size) % lp.n_cg
+        return np.minimum(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
+    return lp.stat_bits // lp.v_bits
+
+
+def leak_counts(lp: LayerProgram, n_macros: int, macro_cols: int) -> np.ndarray:
+    """``[macros, fields]`` of one timestep's leak of a leaky layer (zeros without a leak).
+
+    Every membrane row group is leaked in the array (docs/macro.md "Leak"): ``v_rows`` rows
+    read, the operand ``-t`` written into ``operand_rows`` scratch rows, ``v_rows`` row
+    operations of the group's lanes. A resident group (OS) is leaked in place on its macro; a
+    group outside the arrays (WS, or spilled) is brought into the home macro's scratch rows from
+    its memory level and stored back after (``v_rows`` row writes and reads, its bits read and
+    written)."""
+    out = np.zeros((n_macros, len(COUNT_FIELDS)))
+    if lp.leak is None:
+        return out
+    f = {name: i for i, name in enumerate(COUNT_FIELDS)}
+    lanes = group_lanes(lp).astype(np.float64)
+    if not lp.ws:
+        where = np.where(lp.stat_macro >= 0, lp.stat_macro, lp.home)
+        buf, bits, outside = lp.stat_buffered, lp.stat_bits, lp.stat_macro < 0
+    else:
+        where = np.full(lanes.size, lp.home)
+        buf, bits, outside = lp.mem_buffered, lp.mem_bits, np.ones(lanes.size, dtype=bool)
+    v_rows = lp.v_rows
+    per = np.zeros((lanes.size, len(COUNT_FIELDS)))
+    per[:, f["row_ops"]] = v_rows
+    per[:, f["active_col_ops"]] = lanes * lp.v_bits
+    per[:, f["standby_col_ops"]] = v_rows * macro_cols - lanes * lp.v_bits
+    per[:, f["array_row_reads"]] = v_rows + outside * v_rows
+    per[:, f["array_row_writes"]] = leak_operand_rows(lp) + outside * v_rows
+    for name, share in (("buffer", buf), ("dram", 1.0 - buf)):
+        moved = outside * bits * share
+        per[:, f[f"{name}_read_bits"]] = moved
+        per[:, f[f"{name}_write_bits"]] = moved
+    np.add.at(out, where, per)
     return out

@@ -26,9 +26,12 @@ A profile holds, summed over samples and timesteps (the pools are emptied every 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from flexspim.compile.geometry import Stationary
 
 try:
     from numba import njit
@@ -110,12 +113,38 @@ class ReuseProfile:
 
 
 def _hits(hist: np.ndarray, capacity: float, n_cg: int, scale: float) -> float:
-    """Accesses whose item distance ``scale * (n_cg * D + n_cg - 1)`` is below ``capacity``."""
+    """Accesses that find their item in an LRU cache of ``capacity`` items when ``n = n_cg * D
+    + n_cg - 1`` distinct items came in between and each of them competes for the cache with
+    probability ``scale`` (a subset of the items, e.g. the spilled groups among all groups): a
+    hit while fewer than ``capacity`` of the ``n`` compete (binomial)."""
     if hist.size == 0 or capacity <= 0:
         return 0.0
-    d = np.arange(hist.size, dtype=np.float64)
-    ok = scale * (n_cg * d + n_cg - 1) < capacity
-    return float(n_cg * hist[ok].sum())
+    n = n_cg * np.arange(hist.size, dtype=np.float64) + n_cg - 1
+    if scale >= 1.0:
+        return float(n_cg * hist[n < capacity].sum())
+    if scale <= 0.0:
+        return float(n_cg * hist.sum())
+    return float(n_cg * (hist * binomial_below(n, scale, capacity)).sum())
+
+
+def binomial_below(n: np.ndarray, p: float, limit: float) -> np.ndarray:
+    """``P(Binomial(n, p) < limit)`` for each ``n`` (terms summed in log space, so that large
+    ``n`` never underflows to a wrong zero)."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.ones_like(n)
+    big = n >= limit                      # below the limit for sure otherwise
+    if not big.any():
+        return out
+    m = n[big]
+    k = int(math.ceil(limit))             # j = 0 .. k - 1 count
+    log_term = m * math.log1p(-p)
+    ratio = math.log(p) - math.log1p(-p)
+    total = np.exp(log_term)
+    for j in range(k - 1):
+        log_term = log_term + np.log(np.maximum(m - j, 1e-300)) - math.log(j + 1) + ratio
+        total += np.exp(log_term)
+    out[big] = np.minimum(total, 1.0)
+    return out
 
 
 # ----------------------------------------------------------------------------- sequences
@@ -319,7 +348,7 @@ def _timestep(xs: np.ndarray, geom: np.ndarray, ws: bool, pack: int, nblk: int,
 
 def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
                   stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
-                  in_channels: int, stationary: str, pack: int) -> ReuseProfile:
+                  in_channels: int, stationary: Stationary, pack: int) -> ReuseProfile:
     """The :class:`ReuseProfile` of a layer (a convolution; a linear layer is 1 x 1 on a 1 x 1
     map) whose input counts are ``x`` ``[T, N, c_in * h * w]``."""
     ws = stationary == "weights"

@@ -218,7 +218,7 @@ def _salvage_copy(buf: bytes, framing: Framing, folder: str) -> Path:
 
 def _decode(path: Path, where: str) -> tuple[np.ndarray, tuple[int, int] | None]:
     """Polarity events of the first event stream, decoded by ``aedat``, and its size."""
-    import aedat
+    import aedat  # the data extra: only AEDAT 4.0 files need it (flexspim.data loads without)
 
     try:
         decoder = aedat.Decoder(os.fspath(path))

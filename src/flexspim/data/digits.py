@@ -134,7 +134,7 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
             table = np.loadtxt(path, delimiter=",", dtype=np.float32)
             if table.shape == (1797, 65):
                 return table[:, :64].reshape(-1, 8, 8), table[:, 64].astype(np.int64)
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # the data extra; the core loads without it
 
     d = load_digits()
     return d.images.astype(np.float32), d.target.astype(np.int64)

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from flexspim.data.events import check_sensor_size
 from flexspim.data.functional import bin_events
@@ -37,8 +38,6 @@ def load_frames(
     y = np.zeros(n, dtype=np.int64)
     items: Any = range(n)
     if progress:
-        from tqdm import tqdm
-
         items = tqdm(items, desc="binning", unit="sample", file=sys.stderr)
     for i in items:
         events, label = dataset[i]

@@ -186,7 +186,7 @@ def _c_stderr() -> Iterator[list[str]]:
 
 
 def _expelliarmus(path: Path, fmt: str, where: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    from expelliarmus import Wizard
+    from expelliarmus import Wizard  # the data extra: only EVT 2.0 / DAT files need it
 
     encoding = "evt2" if fmt == EVT2 else "dat"
     try:
@@ -205,7 +205,7 @@ def _expelliarmus(path: Path, fmt: str, where: str) -> tuple[np.ndarray, tuple[s
 
 
 def _evt3(body: bytes, sensor: tuple[int, int] | None) -> np.ndarray:
-    import evt3
+    import evt3  # the data extra: only EVT 3.0 files need it
 
     w, h = sensor or (1280, 720)
     dec = evt3.decode_bytes(body, w, h)

@@ -21,6 +21,7 @@ before the cut are kept and :attr:`Recording.dropped_bytes` says how many bytes 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,8 +98,6 @@ def _npy_holds_events(head: bytes) -> bool:
     """Whether a ``.npy`` header describes a structured array with fields x, y, p, t (other
     arrays, such as binned spikes, are no recording; an unreadable header counts as one, so
     that reading it names the problem)."""
-    import io
-
     f = io.BytesIO(head)
     try:
         version = np.lib.format.read_magic(f)
@@ -112,8 +111,6 @@ def _npy_holds_events(head: bytes) -> bool:
 
 
 def _read_npy(path: Path, buf: bytes, allow_truncated: bool) -> Recording:
-    import io
-
     fmt = "NumPy .npy"
     f = io.BytesIO(buf[:1 << 16])
     try:

@@ -10,16 +10,16 @@ or computed twice. :func:`pareto_front` / :func:`plot_pareto` show the trade-off
 Dask and matplotlib are imported only when a sweep runs or a plot is drawn.
 """
 
+from flexspim.dse.execute import SweepOutcome, dask_client, evaluate_tasks
 from flexspim.dse.mixed import MixedPrecisionResult, search_mixed_precision
-from flexspim.dse.networks import build_network, requantise
+from flexspim.dse.networks import NetworkRef, build_network, requantise
 from flexspim.dse.pareto import pareto_front, plot_pareto
 from flexspim.dse.points import SweepPoint, Task, expand_points, make_task, point_key
-from flexspim.dse.run import SweepOutcome, dask_client, evaluate_tasks, run_sweep
+from flexspim.dse.run import run_sweep
 from flexspim.dse.spec import (
     SWEEP_FORMAT,
     SWEEP_VERSION,
     MixedPrecisionSpec,
-    NetworkRef,
     Range,
     SweepSpec,
     load_sweep,

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from flexspim.compile import Activity, compile_network
 from flexspim.dse.networks import build_network, digits_test_data
 from flexspim.dse.points import SweepPoint, Task
 from flexspim.errors import ConfigError
@@ -52,10 +53,14 @@ def point_hardware(base: Hardware, point: SweepPoint) -> Hardware:
 
 def cost_metrics(cost: Any, mapping: Any) -> dict[str, Any]:
     """The scalar metrics of a CostReport and a Mapping (units in the names); ``components_pj``
-    is the energy per inference of each component (pJ)."""
+    is the energy per inference of each component (pJ), ``phases_pj`` of each phase (init,
+    leak, integrate, fire)."""
     n = max(int(getattr(cost, "n_samples", 1)), 1)
     components = {str(k): float(v) / n for k, v in dict(cost.total_pj).items()}
+    phases = {str(ph): float(sum(c.values())) / n
+              for ph, c in dict(getattr(cost, "per_phase_pj", {})).items()}
     return {
+        "phases_pj": phases,
         "energy_per_inference_uj": float(cost.energy_per_inference_uj),
         "latency_per_inference_us": float(cost.latency_per_inference_us),
         "latency_per_timestep_us": float(cost.latency_per_timestep_us),
@@ -73,8 +78,6 @@ def _widths(net: IntNetwork) -> dict[str, list[int]]:
 
 def evaluate_analytic(task: Task) -> dict[str, Any]:
     """Compile and cost a point from its input sparsity (module docstring)."""
-    from flexspim.compile import Activity, compile_network
-
     point = task.point
     net = build_network(task.network, point.w_bits, point.v_bits)
     hw = point_hardware(task.hardware, point)

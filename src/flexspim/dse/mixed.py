@@ -23,8 +23,9 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
+from flexspim.dse.evaluate import evaluate_task
+from flexspim.dse.execute import Evaluator, OnStored, SweepOutcome, evaluate_tasks, maybe_client
 from flexspim.dse.points import SweepPoint, Task, expand_points, make_task
-from flexspim.dse.run import Evaluator, OnStored, SweepOutcome, _maybe_client, evaluate_tasks
 from flexspim.dse.spec import MAX_POINTS, MixedPrecisionSpec, SweepSpec
 from flexspim.dse.store import PointResult, open_store
 from flexspim.errors import ConfigError
@@ -99,20 +100,19 @@ def search_mixed_precision(spec: SweepSpec, store_path: str | os.PathLike[str], 
     if spec.mixed is None:
         raise ConfigError(f"{spec.source}: not a mixed_precision sweep; set 'mode: "
                           f"mixed_precision'")
-    if evaluate is None:
-        from flexspim.dse.evaluate import evaluate_task as evaluate
+    evaluator = evaluate or evaluate_task
     mixed = spec.mixed
     base_point = expand_points(spec)[0]
     seen: dict[str, PointResult] = {}
     computed = 0
 
-    with open_store(store_path) as store, _maybe_client(client, scheduler, workers) as cl:
+    with open_store(store_path) as store, maybe_client(client, scheduler, workers) as cl:
         before = store.keys()
 
         def run(points: list[SweepPoint], desc: str) -> list[PointResult]:
             nonlocal computed
             tasks: list[Task] = [make_task(spec, p) for p in points]
-            results, n = evaluate_tasks(tasks, store, spec.name, cl, evaluate,
+            results, n = evaluate_tasks(tasks, store, spec.name, cl, evaluator,
                                         progress=progress, on_stored=on_stored, desc=desc)
             computed += n
             for r in results:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -22,9 +23,27 @@ from typing import Any
 
 import numpy as np
 
-from flexspim.dse.spec import NetworkRef
+from flexspim.data import DigitsEvents, load_frames
 from flexspim.errors import ConfigError
 from flexspim.net import IntNetwork, SpikingLayer, int_range, load_network
+from flexspim.net.presets import dvs_gesture_scnn
+
+#: Built-in networks: the default DVS Gesture architecture (seeded random weights, analytic only)
+#: and the shipped trained digits model (analytic or simulated on the offline digits test split).
+BUILTIN_NETWORKS: tuple[str, ...] = ("dvs_gesture", "digits")
+
+
+@dataclass(frozen=True)
+class NetworkRef:
+    """Which network a sweep evaluates: a built-in name or a file, with a digest of its content.
+
+    ``digest`` is part of every point's key, so editing the network file makes new points.
+    """
+
+    kind: str  # "dvs_gesture" | "digits" | "file"
+    path: str | None = None
+    digest: str = ""
+
 
 #: The trained digits model shipped in the package (made by ``flexspim train``; docs/dse.md).
 SHIPPED_MODEL = "digits_net.npz"
@@ -129,8 +148,6 @@ def build_network(ref: NetworkRef, w_bits: int | tuple[int, ...] | None = None,
                   v_bits: int | tuple[int, ...] | None = None) -> IntNetwork:
     """The network a point evaluates, at the point's bit widths."""
     if ref.kind == "dvs_gesture":
-        from flexspim.net.presets import dvs_gesture_scnn
-
         wb = DVS_DEFAULT_BITS[0] if w_bits is None else w_bits
         vb = DVS_DEFAULT_BITS[1] if v_bits is None else v_bits
         n = len(dvs_gesture_scnn().spiking_layers)
@@ -157,8 +174,6 @@ def _load_cached(path: str, digest: str) -> IntNetwork:
 def digits_test_data(n_time_bins: int, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``samples`` test samples of the offline digits dataset (a seeded subset; all of them if
     ``samples`` >= the split), binned: spikes int64 ``[T, N, 2, H, W]`` and labels ``[N]``."""
-    from flexspim.data import DigitsEvents, load_frames
-
     frames, labels = load_frames(DigitsEvents(split="test", seed=0), n_time_bins)
     frames = np.asarray(frames)
     labels = np.asarray(labels).astype(np.int64)

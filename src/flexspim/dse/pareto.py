@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from flexspim._plot import MARKERS, figure_format, pyplot, save_figure
 from flexspim.dse.store import PointResult
 
 #: Objective direction per metric: +1 larger is better, -1 smaller is better.
@@ -57,8 +58,6 @@ def _group(r: PointResult, field: str) -> str:
 
 def _draw_panel(ax: Any, pts: Sequence[PointResult], metric: str, label: str) -> list[str]:
     """Every point (colour: policy, marker: macro count) and the Pareto front as a line."""
-    from flexspim._plot import MARKERS
-
     scale = 100.0 if metric == "accuracy" else 1.0
     policies = sorted({_group(r, "policy") for r in pts})
     macros = sorted({_group(r, "n_macros") for r in pts}, key=lambda m: (len(m), m))
@@ -85,8 +84,6 @@ def _legend(fig: Any, pts: Sequence[PointResult]) -> None:
     """One legend below the panels: colours = policies, markers = macro counts, the front."""
     from matplotlib.lines import Line2D
 
-    from flexspim._plot import MARKERS
-
     policies = sorted({_group(r, "policy") for r in pts})
     macros = sorted({_group(r, "n_macros") for r in pts}, key=lambda m: (len(m), m))
     handles = [Line2D([], [], ls="", marker="o", color=f"C{i % 10}", label=f"policy {p}")
@@ -106,8 +103,6 @@ def plot_pareto(results: Sequence[PointResult], path: str | os.PathLike[str], *,
 
     Returns the keys on each drawn panel's front (a metric no point holds gets no panel).
     """
-    from flexspim._plot import figure_format, pyplot, save_figure
-
     figure_format(path)
     ok = [r for r in results if r.status == "ok"
           and _value(r, "energy_per_inference_uj") is not None]

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from flexspim.dse.spec import PARAMS, NetworkRef, Range, SweepSpec
+from flexspim.dse.networks import NetworkRef
+from flexspim.dse.spec import PARAMS, Range, SweepSpec
 from flexspim.hw import Hardware, hardware_to_dict
 
 Bits = int | tuple[int, ...] | None

@@ -1,165 +1,28 @@
-"""Running a sweep on Dask distributed, storing each point as it completes.
+"""Running a sweep: the entry point of every sweep file.
 
 :func:`run_sweep` expands a :class:`~flexspim.dse.spec.SweepSpec` into tasks, skips the keys the
-store already holds, submits the rest to a Dask cluster (a ``LocalCluster`` of in-process
-workers by default, or an existing cluster by its scheduler address) and writes each result to
-the :class:`~flexspim.dse.store.ResultStore` the moment it arrives, with a tqdm progress bar.
+store already holds and evaluates the rest on Dask (:func:`flexspim.dse.execute.evaluate_tasks`:
+a ``LocalCluster`` of in-process workers by default, or an existing cluster by its scheduler
+address), writing each result to the :class:`~flexspim.dse.store.ResultStore` the moment it
+arrives. A ``mixed_precision`` sweep runs :func:`flexspim.dse.mixed.search_mixed_precision`.
 Every point is a pure function of its task, so one worker and many give the same results.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-from flexspim.dse.points import Task, expand_points, make_task
+from flexspim.dse.evaluate import evaluate_task
+from flexspim.dse.execute import Evaluator, OnStored, SweepOutcome, evaluate_tasks, maybe_client
+from flexspim.dse.mixed import search_mixed_precision
+from flexspim.dse.points import expand_points, make_task
 from flexspim.dse.spec import SweepSpec
-from flexspim.dse.store import PointResult, ResultStore, open_store
-from flexspim.errors import ConfigError, FlexspimError
-
-Evaluator = Callable[[Task], dict[str, Any]]
-#: Called after each point is stored (progress hooks, tests that interrupt a sweep).
-OnStored = Callable[[PointResult], None]
-
-#: Default worker count: two in-process workers (the reference machine has 2 cores).
-DEFAULT_WORKERS = 2
-
-
-@dataclass(frozen=True)
-class SweepOutcome:
-    """What :func:`run_sweep` did: every point's stored result (in point order), and how many
-    were computed now, found in the store, or failed (a FlexspimError, stored with its reason)."""
-
-    name: str
-    results: tuple[PointResult, ...]
-    computed: int
-    reused: int
-
-    @property
-    def failed(self) -> int:
-        """Points whose evaluation raised a user error (stored with status ``failed``)."""
-        return sum(r.status == "failed" for r in self.results)
-
-
-def evaluate_safely(task: Task, evaluate: Evaluator) -> tuple[str, str, dict[str, Any],
-                                                              str | None]:
-    """Run ``evaluate(task)`` on a worker: ``(key, "ok", metrics, None)``, or ``(key, "failed",
-    {}, message)`` when the point is infeasible (a FlexspimError, e.g. a mapping that does not
-    fit). Any other exception is a bug and propagates."""
-    try:
-        return task.key, "ok", dict(evaluate(task)), None
-    except FlexspimError as exc:
-        return task.key, "failed", {}, str(exc)
-
-
-@contextmanager
-def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
-    """A Dask ``Client``: to ``scheduler`` if given, else to a new in-process LocalCluster of
-    ``workers`` single-threaded workers (``processes=False``: no process start-up, no pickling of
-    the network per worker; the simulator's NumPy/torch kernels release the GIL)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - dask is in the dev extra
-        raise ConfigError("sweeps need Dask: pip install 'flexspim[dask]'") from None
-    if scheduler:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise ConfigError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
-                              f"({type(exc).__name__}); check the address (tcp://host:8786) "
-                              f"and that 'dask scheduler' runs there") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    n = int(workers) if workers is not None else DEFAULT_WORKERS
-    if n < 1:
-        raise ConfigError(f"--workers {n}: need at least one worker")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=False,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
-    client = Client(cluster)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
-def evaluate_tasks(tasks: Sequence[Task], store: ResultStore, sweep: str, client: Any,
-                   evaluate: Evaluator, *, progress: bool = True,
-                   on_stored: OnStored | None = None, max_in_flight: int | None = None,
-                   desc: str = "sweep") -> tuple[list[PointResult], int]:
-    """Evaluate the tasks the store does not hold yet, storing each as it completes.
-
-    Returns the stored result of every task (in task order) and how many were computed now.
-    At most ``max_in_flight`` tasks are queued on the cluster at once (default: 4 per worker),
-    so an interrupted sweep has little work in flight.
-    """
-    from distributed import as_completed
-    from tqdm import tqdm
-
-    done = store.keys()
-    unique: dict[str, Task] = {}
-    for t in tasks:
-        unique.setdefault(t.key, t)
-    pending = [t for k, t in unique.items() if k not in done]
-    if max_in_flight is None:
-        n_workers = len(client.scheduler_info().get("workers", {})) or 1
-        max_in_flight = 4 * n_workers
-    computed = 0
-    with tqdm(total=len(unique), initial=len(unique) - len(pending), desc=desc, unit="point",
-              disable=not progress) as bar:
-        queue = iter(pending)
-        running = as_completed()
-        for task in _take(queue, max_in_flight):
-            running.add(client.submit(evaluate_safely, task, evaluate, pure=False,
-                                      key=_dask_key(task)))
-        for fut in running:
-            key, status, metrics, error = fut.result()
-            task = unique[key]
-            store.put(key, sweep, task.point, status, metrics, error)
-            computed += 1
-            bar.update(1)
-            if on_stored is not None:
-                stored = store.get(key)
-                if stored is not None:
-                    on_stored(stored)
-            for nxt in _take(queue, 1):
-                running.add(client.submit(evaluate_safely, nxt, evaluate, pure=False,
-                                          key=_dask_key(nxt)))
-    results = []
-    for k in unique:
-        r = store.get(k)
-        if r is not None:
-            results.append(r)
-    return results, computed
-
-
-def _dask_key(task: Task) -> str:
-    """A fresh Dask key per submission (a resumed sweep never picks up a stale future)."""
-    return f"flexspim-point-{task.key[:16]}-{uuid.uuid4().hex[:8]}"
-
-
-def _take(it: Iterator[Task], n: int) -> list[Task]:
-    out = []
-    for _ in range(n):
-        try:
-            out.append(next(it))
-        except StopIteration:
-            break
-    return out
+from flexspim.dse.store import open_store
 
 
 def default_evaluator() -> Evaluator:
     """The evaluator that dispatches on ``task.evaluation`` (:data:`flexspim.dse.evaluate.EVALUATORS`)."""
-    from flexspim.dse.evaluate import evaluate_task
-
     return evaluate_task
 
 
@@ -171,14 +34,12 @@ def run_sweep(spec: SweepSpec, store_path: str | os.PathLike[str], *,
     """Run (or resume) a sweep; results go to the SQLite store at ``store_path``.
 
     ``client``: an existing Dask client (else one is made from ``scheduler``/``workers``, see
-    :func:`dask_client`). ``evaluate``: the per-point function (default: compile, then cost
+    :func:`~flexspim.dse.execute.dask_client`). ``evaluate``: the per-point function (default: compile, then cost
     analytically or simulate, by ``spec.evaluation``; :mod:`flexspim.dse.evaluate`). Mode
     ``mixed_precision`` runs :func:`flexspim.dse.mixed.search_mixed_precision` instead.
     """
     evaluator = evaluate or default_evaluator()
     if spec.mode == "mixed_precision":
-        from flexspim.dse.mixed import search_mixed_precision
-
         return search_mixed_precision(spec, store_path, scheduler=scheduler, workers=workers,
                                       client=client, evaluate=evaluator, progress=progress,
                                       on_stored=on_stored).outcome
@@ -191,19 +52,10 @@ def run_sweep(spec: SweepSpec, store_path: str | os.PathLike[str], *,
                        if r is not None]
             computed = 0
         else:
-            with _maybe_client(client, scheduler, workers) as cl:
+            with maybe_client(client, scheduler, workers) as cl:
                 results, computed = evaluate_tasks(tasks, store, spec.name, cl, evaluator,
                                                    progress=progress, on_stored=on_stored,
                                                    max_in_flight=max_in_flight, desc=spec.name)
     reused = len(unique & before)
     return SweepOutcome(name=spec.name, results=tuple(results), computed=computed,
                         reused=reused)
-
-
-@contextmanager
-def _maybe_client(client: Any, scheduler: str | None, workers: int | None) -> Iterator[Any]:
-    if client is not None:
-        yield client
-        return
-    with dask_client(scheduler, workers) as c:
-        yield c

@@ -42,6 +42,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from flexspim._io import check_versioned
+from flexspim.compile import POLICIES
+from flexspim.dse.networks import BUILTIN_NETWORKS, NetworkRef, shipped_model_digest
 from flexspim.errors import ConfigError, FlexspimError, FormatError
 from flexspim.hw import Hardware, default_hardware, load_hardware, preset_names
 
@@ -51,9 +56,6 @@ SWEEP_VERSION = 1
 MODES: tuple[str, ...] = ("grid", "random", "mixed_precision")
 EVALUATIONS: tuple[str, ...] = ("analytic", "simulate")
 SEARCHES: tuple[str, ...] = ("greedy", "exhaustive")
-#: Built-in networks: the default DVS Gesture architecture (seeded random weights, analytic only)
-#: and the shipped trained digits model (analytic or simulated on the offline digits test split).
-BUILTIN_NETWORKS: tuple[str, ...] = ("dvs_gesture", "digits")
 
 #: Defaults of the top-level keys, each with its reason.
 DEFAULT_N_TIMESTEPS = 16  # assumption: 16 bins per inference, as the digits model and Fig. 7
@@ -98,18 +100,6 @@ _TOP_KEYS: tuple[str, ...] = ("format", "version", "name", "network", "hardware"
                               "evaluation", "n_timesteps", "samples", "n_points", "seed", "space",
                               "mixed_precision")
 _MIXED_KEYS: tuple[str, ...] = ("max_accuracy_loss", "w_bits", "v_bits", "search")
-
-
-@dataclass(frozen=True)
-class NetworkRef:
-    """Which network a sweep evaluates: a built-in name or a file, with a digest of its content.
-
-    ``digest`` is part of every point's key, so editing the network file makes new points.
-    """
-
-    kind: str  # "dvs_gesture" | "digits" | "file"
-    path: str | None = None
-    digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,8 +238,6 @@ def _network_ref(value: Any, base_dir: Path, src: str) -> NetworkRef:
     if value in BUILTIN_NETWORKS:
         digest = ""
         if value == "digits":
-            from flexspim.dse.networks import shipped_model_digest
-
             digest = shipped_model_digest()
         return NetworkRef(kind=value, digest=digest)
     p = Path(value)
@@ -264,8 +252,6 @@ def _network_ref(value: Any, base_dir: Path, src: str) -> NetworkRef:
 
 
 def _policies() -> tuple[str, ...]:
-    from flexspim.compile import POLICIES
-
     return tuple(POLICIES)
 
 
@@ -314,12 +300,9 @@ def sweep_from_dict(doc: Any, source: str = "<sweep>",
     for key in doc:
         if key not in _TOP_KEYS:
             raise ConfigError(f"{src}: unknown key '{key}'; {_suggest(str(key), _TOP_KEYS)}")
-    if doc.get("format") != SWEEP_FORMAT:
-        raise FormatError(f"{src}: 'format' = {doc.get('format')!r}, expected '{SWEEP_FORMAT}'; "
-                          f"add 'format: {SWEEP_FORMAT}' and 'version: {SWEEP_VERSION}'")
-    if doc.get("version") != SWEEP_VERSION:
-        raise FormatError(f"{src}: sweep format version {doc.get('version')!r}, this flexspim "
-                          f"reads version {SWEEP_VERSION}; set 'version: {SWEEP_VERSION}'")
+    check_versioned(doc, SWEEP_FORMAT, SWEEP_VERSION, src,
+                    fix_format=f"add 'format: {SWEEP_FORMAT}' and 'version: {SWEEP_VERSION}'",
+                    fix=f"set 'version: {SWEEP_VERSION}'")
     name = doc.get("name", Path(src).stem)
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{src}: 'name' = {name!r} must be non-empty text")
@@ -428,8 +411,6 @@ def _mixed(doc: Any, src: str) -> MixedPrecisionSpec:
 
 def parse_sweep_text(text: str, source: str = "<sweep>") -> Any:
     """Parse YAML text into a document; a syntax error is one ConfigError line with its place."""
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

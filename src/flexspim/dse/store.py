@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flexspim import __version__
-from flexspim._io import WRITER_KEY, dumps_json
+from flexspim._io import WRITER_KEY, check_versioned, dumps_json
 from flexspim.dse.points import SweepPoint
 from flexspim.errors import FormatError
 
@@ -85,12 +85,11 @@ class ResultStore:
                                  [("format", STORE_FORMAT), ("version", str(STORE_VERSION)),
                                   (WRITER_KEY, __version__)])
             return
-        if meta.get("format") != STORE_FORMAT:
-            raise FormatError(f"{self.path}: holds '{meta.get('format')}', expected a "
-                              f"'{STORE_FORMAT}'; give another --out path")
-        if meta.get("version") != str(STORE_VERSION):
-            raise FormatError(f"{self.path}: sweep store version {meta.get('version')}, this "
-                              f"flexspim reads version {STORE_VERSION}; start a new store")
+        version = meta.get("version")  # the meta table holds text
+        stamp = {**meta, "version": int(version) if str(version).isdigit() else version}
+        check_versioned(stamp, STORE_FORMAT, STORE_VERSION, self.path,
+                        what="flexspim sweep store", fix_format="give another --out path",
+                        fix="start a new store (another --out path)")
 
     def close(self) -> None:
         """Close the database (idempotent)."""

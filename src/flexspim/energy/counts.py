@@ -7,7 +7,8 @@ timestep, spiking layer, phase and macro, so that latency can be taken as the ma
 phase of the layer-first schedule (paper Fig. 1c).
 
 Phases of one (timestep, layer) step: ``init`` (membranes set to their initial values, at the
-first timestep only), ``integrate`` (the layer's input events: row operations, streamed operands
+first timestep only), ``leak`` (a leaky layer's membranes decayed, every timestep, before its
+events: docs/arithmetic.md "Leak"), ``integrate`` (the layer's input events: row operations, streamed operands
 moved into and out of scratch rows) and ``fire`` (threshold compare and reset).
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 #: Phases of one (timestep, layer) step, in execution order.
-PHASES: tuple[str, ...] = ("init", "integrate", "fire")
+PHASES: tuple[str, ...] = ("init", "leak", "integrate", "fire")
 
 #: Counted units. Rows are whole 256-column rows of a macro; bits are operand bits moved.
 COUNT_FIELDS: tuple[str, ...] = (

@@ -179,6 +179,18 @@ def energy_components(counts: WorkCounts, prices: Prices, tl: Timeline,
     return out
 
 
+def phase_energy(counts: WorkCounts, prices: Prices, tl: Timeline, n_macros: int) -> np.ndarray:
+    """Energy (pJ) per phase and component, ``[phases, components]``, summed over samples and
+    layers; leakage is spread over the phases in proportion to their time."""
+    out = counts.data.sum(axis=(0, 1, 2, 4)) @ prices.component_matrix()
+    latency_ns = float(tl.phase_ns.sum())
+    leak_pj = (n_macros * prices.macro_leakage_uw + prices.buffer_leakage_uw) * latency_ns * 1e-3
+    ph_ns = tl.phase_ns.sum(axis=(0, 1, 2))
+    share = ph_ns / latency_ns if latency_ns > 0 else np.zeros(len(ph_ns))
+    out[:, COMPONENTS.index("leakage")] = leak_pj * share
+    return out
+
+
 def price(counts: WorkCounts, prices: Prices) -> tuple[np.ndarray, Timeline]:
     """``(energy [layers, components] in pJ over all samples, timeline)`` of ``counts``."""
     tl = timeline(counts, prices)

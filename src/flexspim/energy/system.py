@@ -18,7 +18,7 @@ import numpy as np
 
 from flexspim._io import write_json
 from flexspim.energy.counts import PHASES, WorkCounts
-from flexspim.energy.prices import COMPONENTS, Prices, price
+from flexspim.energy.prices import COMPONENTS, Prices, phase_energy, price
 from flexspim.hw import Hardware
 
 COST_FORMAT = "flexspim-cost"
@@ -47,6 +47,8 @@ class CostReport:
     n_timesteps: int = 1
     policy: str = ""
     per_layer_latency_us: dict[str, float] = field(default_factory=dict)
+    #: ``{phase: {component: pJ}}`` summed over samples (init, leak, integrate, fire).
+    per_phase_pj: dict[str, dict[str, float]] = field(default_factory=dict)
     per_macro: list[dict[str, Any]] = field(default_factory=list)
     timeline: dict[str, Any] = field(default_factory=dict)
     source: str = "engine"
@@ -71,6 +73,7 @@ class CostReport:
                 "latency_per_inference_us": self.latency_per_inference_us,
                 "latency_per_timestep_us": self.latency_per_timestep_us,
                 "per_layer_latency_us": self.per_layer_latency_us,
+                "per_phase_pj": self.per_phase_pj,
                 "per_macro": self.per_macro, "timeline": self.timeline, "counts": self.counts}
 
     def save_json(self, path: str | os.PathLike[str]) -> None:
@@ -92,6 +95,10 @@ class CostReport:
         lines.append(f"energy per inference {self.energy_per_inference_uj:.3f} uJ, latency "
                      f"{self.latency_per_inference_us:.1f} us per inference, "
                      f"{self.latency_per_timestep_us:.2f} us per timestep ({self.source})")
+        if self.per_phase_pj:
+            parts = ", ".join(f"{ph} {sum(c.values()) / n / 1e3:.2f}"
+                              for ph, c in self.per_phase_pj.items())
+            lines.append(f"by phase (nJ per inference): {parts}")
         if self.per_macro:
             util = ", ".join(f"{m['macro']}: {100 * m['utilisation']:.0f}%"
                              for m in self.per_macro[:16])
@@ -135,6 +142,9 @@ def system_cost(counts: WorkCounts, hw: Hardware) -> CostReport:
         n_samples=counts.n_samples, n_timesteps=counts.n_timesteps, policy=counts.policy,
         per_layer_latency_us={name: float(layer_ns[i]) / n * 1e-3
                               for i, name in enumerate(counts.layers)},
+        per_phase_pj={ph: {c: float(v) for c, v in zip(COMPONENTS, row, strict=True)}
+                      for ph, row in zip(PHASES, phase_energy(counts, prices, tl,
+                                                              counts.n_macros), strict=True)},
         per_macro=_per_macro(counts, prices, tl.macro_busy_ns, latency_ns, n),
         timeline={"layers": list(counts.layers), "phases": list(PHASES),
                   "phase_ns": tl.phase_ns[0].tolist(), "busy_ns": tl.macro_busy_ns[0].tolist()},

@@ -21,7 +21,7 @@ from typing import Any
 import tomli_w
 import yaml
 
-from flexspim._io import WRITER_KEY, stamped, write_text_atomic
+from flexspim._io import WRITER_KEY, check_versioned, stamped, write_text_atomic
 from flexspim.errors import ConfigError
 
 HW_FORMAT = "flexspim-hardware"
@@ -409,15 +409,10 @@ def hardware_from_dict(doc: dict[str, Any], source: str = "hardware") -> Hardwar
     check_documentation(doc, source)
     for key in DOC_KEYS:
         doc.pop(key, None)
-    fmt = doc.pop("format", HW_FORMAT)
-    ver = doc.pop("version", HW_VERSION)
+    stamp = {"format": doc.pop("format", HW_FORMAT), "version": doc.pop("version", HW_VERSION)}
     doc.pop(WRITER_KEY, None)  # the release that wrote the file: provenance only
-    if fmt != HW_FORMAT:
-        raise ConfigError(f"{source}: format '{fmt}' is not a hardware description "
-                          f"(expected '{HW_FORMAT}')")
-    if ver != HW_VERSION:
-        raise ConfigError(f"{source}: hardware format version {ver!r}, this flexspim reads "
-                          f"version {HW_VERSION}; update the file's fields and version")
+    check_versioned(stamp, HW_FORMAT, HW_VERSION, source, what="hardware description",
+                    fix="update the file's fields and version", error=ConfigError)
     kwargs: dict[str, Any] = {}
     top = {f.name for f in fields(Hardware)}
     for key, value in doc.items():

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,7 +120,8 @@ def run_mapped(net: IntNetwork, mapping: Mapping, inputs: Any, *,
     trace = inputs if isinstance(inputs, Trace) else None
     if trace is None and mode == "fast":
         trace = record_trace(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size,
-                             labels=labels, batch_size=batch_size, progress=progress)
+                             labels=labels, batch_size=batch_size, progress=progress,
+                             return_membranes=return_membranes)
     source = trace if trace is not None else inputs
     sysrun = run_system(net, mapping, hw, source, mode=mode, program=prog, labels=labels,
                         n_time_bins=n_time_bins, sensor_size=sensor_size,
@@ -150,8 +153,5 @@ def compile_and_run(net: IntNetwork, hardware: Hardware, inputs: Any, *,
 
 def hardware_digest(hw: Hardware) -> str:
     """A short digest of a hardware description (shown when two descriptions differ)."""
-    import hashlib
-    import json
-
     doc = json.dumps(hardware_to_dict(hw), sort_keys=True, default=str)
     return hashlib.sha256(doc.encode()).hexdigest()[:12]

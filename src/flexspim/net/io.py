@@ -125,10 +125,8 @@ def load_network(path: str | os.PathLike[str]) -> IntNetwork:
         header = json.loads(str(arrays["header"]))
     except json.JSONDecodeError as exc:
         raise FormatError(f"{p}: corrupt network header ({exc.msg})") from None
-    if not isinstance(header, dict) or header.get("format") != NETWORK_FORMAT:
-        raise FormatError(f"{p}: not a flexspim network file (format "
-                          f"{header.get('format') if isinstance(header, dict) else None!r})")
     check_versioned(header, NETWORK_FORMAT, NETWORK_VERSIONS, p,
+                    fix_format="write one with save_network or 'flexspim export'",
                     fix="re-export the network with this version of flexspim")
     try:
         return _build_network(header, arrays, str(p))

@@ -47,7 +47,8 @@ def record_beside(network: str | os.PathLike[str]) -> ModelRecord | None:
         return None
     if not isinstance(doc, dict) or doc.get("format") != RECORD_FORMAT:
         return None
-    check_versioned(doc, RECORD_FORMAT, RECORD_VERSION, path)
+    check_versioned(doc, RECORD_FORMAT, RECORD_VERSION, path,
+                    fix="re-export the network with 'flexspim export --record'")
     t = doc.get("n_time_bins")
     if not isinstance(t, int) or isinstance(t, bool) or t < 1:
         raise FormatError(f"{path}: model record: n_time_bins = {t!r}; expected an integer >= 1 "

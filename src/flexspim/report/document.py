@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from flexspim._io import WRITER_KEY, read_json, write_json
+from flexspim._io import WRITER_KEY, check_versioned, read_json, write_json
 from flexspim.compile.mapping import Mapping
 from flexspim.errors import FlexspimError, FormatError
 from flexspim.hw import Hardware, hardware_from_dict, hardware_to_dict
@@ -98,14 +98,11 @@ def run_data(doc: Any, where: str = "<run>") -> RunData:
     """Validate a run document (or a bare simulation result) and build :class:`RunData`."""
     if isinstance(doc, dict) and doc.get("format") == RESULT_FORMAT:
         return RunData(simulation=SimResult.from_dict(doc, where), source=where)
-    if not isinstance(doc, dict) or doc.get("format") != RUN_FORMAT:
-        fmt = doc.get("format") if isinstance(doc, dict) else None
-        raise FormatError(f"{where}: holds {fmt!r}, expected a simulation result "
-                          f"('{RESULT_FORMAT}') or a run document ('{RUN_FORMAT}'); write one "
-                          f"with 'flexspim simulate --json'")
-    if doc.get("version") != RUN_VERSION:
-        raise FormatError(f"{where}: {RUN_FORMAT} format version {doc.get('version')!r}, this "
-                          f"flexspim reads version {RUN_VERSION}; re-create the file")
+    check_versioned(doc, RUN_FORMAT, RUN_VERSION, where,
+                    what="simulation result or run document",
+                    fix_format=f"give a simulation result ('{RESULT_FORMAT}') or a run document "
+                               f"written by 'flexspim simulate --json'",
+                    fix="re-create the file with 'flexspim simulate --json'")
     for key in doc:
         if key not in ("format", "version", WRITER_KEY, *_PARTS):
             raise FormatError(f"{where}: unknown run-document part '{key}'; parts: "

@@ -24,8 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from flexspim import __version__
 from flexspim._io import write_text_atomic
+from flexspim._plot import figure_format, pyplot, save_figure
+from flexspim.compile.plot import draw_mapping, mapping_figure_size
 from flexspim.report.document import RunData, run_data
+from flexspim.report.macros import draw_timeline, draw_utilisation, timeline_arrays
 
 # ----------------------------------------------------------------------------- small helpers
 
@@ -68,8 +72,6 @@ def _png(draw: Callable[[Any], None], size: tuple[float, float] = (8.0, 3.6),
          alt: str = "figure") -> str:
     """Run ``draw(fig)`` on a new Agg figure; an ``<img>`` with the PNG embedded (base64) and
     ``alt`` as its text."""
-    from flexspim._plot import pyplot
-
     plt = pyplot()
     fig = plt.figure(figsize=size)
     try:
@@ -301,8 +303,6 @@ def draw_energy_breakdown(fig: Any, comps: dict[str, float],
 def plot_energy_breakdown(cost: Any, path: str | os.PathLike[str]) -> None:
     """Write a figure (PNG, SVG or PDF by the suffix of ``path``) of the energy breakdown of
     ``cost`` (a CostReport or its document), atomically."""
-    from flexspim._plot import figure_format, pyplot, save_figure
-
     figure_format(path)
     doc = cost.to_dict() if hasattr(cost, "to_dict") else dict(cost)
     comps, per_layer = energy_tables(doc)
@@ -344,7 +344,30 @@ def section_energy(run: RunData) -> str:
         parts.append(_table(("layer", *[label(c) for c in cols], "total"),
                             [(k, *[_nj(v[c]) if c in v else None for c in cols],
                               _nj(sum(v.values()))) for k, v in per_layer.items()]))
+    parts.append(_phase_table(run.cost))
     return "".join(parts) or _missing("energy breakdown", "the cost part is empty")
+
+
+#: What each phase of a timestep does (docs/system-model.md).
+PHASE_NOTES: dict[str, str] = {
+    "init": "membranes set to their initial values (first timestep)",
+    "leak": "leaky layers' membranes decayed, every timestep, before its events",
+    "integrate": "input events: row operations, streamed operands moved",
+    "fire": "threshold compare and reset",
+}
+
+
+def _phase_table(cost: dict[str, Any]) -> str:
+    """Energy per phase of the layer-first schedule (nJ per inference), "leak" beside
+    "integrate" and "fire"."""
+    raw = cost.get("per_phase_pj")
+    if not isinstance(raw, dict) or not raw:
+        return ""
+    n = _per_sample(cost)
+    rows = [(ph, PHASE_NOTES.get(ph, ""), _nj(sum(_numbers(v).values()) / n))
+            for ph, v in raw.items() if isinstance(v, dict)]
+    return ("<h3>Energy per phase (nJ per inference)</h3>"
+            + _table(("phase", "what it does", "energy per inference (nJ)"), rows))
 
 
 def section_latency(run: RunData) -> str:
@@ -389,14 +412,11 @@ def section_occupancy(run: RunData) -> str:
     occ = macro_occupancy(run)
 
     def draw(fig: Any) -> None:
-        from flexspim.compile.plot import draw_mapping
-
         draw_mapping(fig, m)
 
     rows = [(o["macro"], o["used"], o["scratch"], o["capacity"],
              f"{100 * (o['used'] + o['scratch']) / o['capacity']:.1f} %",
              ", ".join(f"{k} ({v})" for k, v in o["layers"].items()) or "-") for o in occ]
-    from flexspim.compile.plot import mapping_figure_size
 
     return (_png(draw, mapping_figure_size(m), "rows and columns of each macro by layer and "
                  "operand")
@@ -566,8 +586,6 @@ def section_extra(run: RunData) -> str:
 
 def section_macros(run: RunData) -> str:
     """Per-macro utilisation and the timeline of the first inference (system engine)."""
-    from flexspim.report.macros import draw_timeline, draw_utilisation, timeline_arrays
-
     if run.cost is None or not run.cost.get("per_macro"):
         return _missing("per-macro data", "run the mapping on the system engine (flexspim "
                         "simulate NETWORK DATA --mapping FILE)")
@@ -615,8 +633,6 @@ pre{background:#f7f7f7;padding:.6em;overflow-x:auto}
 
 def render_report(run: RunData, *, title: str | None = None) -> str:
     """The whole report as one HTML string (no external files)."""
-    from flexspim import __version__
-
     ttl = title or f"flexspim report: {run.simulation.network}"
     parts = [(a, t, fn(run)) for a, t, fn in SECTIONS]
     shown = [(a, t, html_) for a, t, html_ in parts if html_]  # a section with nothing is left out

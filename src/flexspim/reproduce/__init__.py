@@ -17,8 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flexspim._io import write_json
 from flexspim.hw import Hardware, default_hardware
+from flexspim.reproduce.compute import compute, figure_documents
 from flexspim.reproduce.documents import REPRODUCE_FORMAT, REPRODUCE_VERSION, document
+from flexspim.reproduce.fig4 import plot_fig4
+from flexspim.reproduce.fig7 import plot_fig7
+from flexspim.reproduce.figures import save
 from flexspim.reproduce.macro_figs import (
     OTHER_CHIPS,
     ChipFigure,
@@ -29,6 +34,9 @@ from flexspim.reproduce.macro_figs import (
 from flexspim.reproduce.paper import EXPLAINED_IN, PAPER, REPORTED, differs, reference
 from flexspim.reproduce.plan import FULL, QUICK, Plan
 from flexspim.reproduce.printed import TABLE_ROWS, print_table, table1_lines
+from flexspim.reproduce.rules import HEADLINE_RULES, RULE_SETS
+from flexspim.reproduce.workloads import CALIBRATION, N_TIMESTEPS, SAMPLES
+from flexspim.reproduce.workmap import plot_map
 
 __all__ = ["EXPLAINED_IN", "FULL", "OTHER_CHIPS", "PAPER", "QUICK", "REPORTED",
            "REPRODUCE_FORMAT", "REPRODUCE_VERSION", "TABLE_ROWS", "ChipFigure", "Plan",
@@ -38,13 +46,6 @@ __all__ = ["EXPLAINED_IN", "FULL", "OTHER_CHIPS", "PAPER", "QUICK", "REPORTED",
 
 def _write_figures(docs: dict[str, Any], plan: Plan, out: Path) -> list[str]:
     """Fig. 4, Fig. 7b-d and the workload map as JSON and PNG."""
-    from flexspim._io import write_json
-    from flexspim.reproduce.fig4 import plot_fig4
-    from flexspim.reproduce.fig7 import plot_fig7
-    from flexspim.reproduce.figures import save
-    from flexspim.reproduce.rules import HEADLINE_RULES
-    from flexspim.reproduce.workmap import plot_map
-
     write_json(out / "fig4_stationary_operands.json",
                document("fig4_stationary_operands", docs["fig4"]))
     plot_fig4(docs["fig4"], out / "fig4_stationary_operands.png", save)
@@ -101,9 +102,6 @@ def _macro_keys(f7a: dict[str, Any], t1: dict[str, Any]) -> dict[str, Any]:
 
 def _run_info(plan: Plan, computed: Any, started: float, load: tuple[float, ...]
               ) -> dict[str, Any]:
-    from flexspim.reproduce.rules import HEADLINE_RULES, RULE_SETS
-    from flexspim.reproduce.workloads import CALIBRATION, N_TIMESTEPS, SAMPLES
-
     return {"plan": plan.name, "n_timesteps": N_TIMESTEPS, "samples": SAMPLES,
             "calibration": {**CALIBRATION, "networks": computed.calibration},
             "rule_sets": {r.name: {**r.controller(), "realistic": r.realistic,
@@ -126,8 +124,6 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *, progress: bool = 
     run on ``client``, else on the Dask scheduler at ``scheduler``, else on a LocalCluster of
     ``workers`` workers, and are kept in ``out_dir/points.sqlite`` (an interrupted run
     resumes)."""
-    from flexspim.reproduce.compute import compute, figure_documents
-
     started, load = time.perf_counter(), os.getloadavg()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -143,8 +139,6 @@ def reproduce(quick: bool, out_dir: str | os.PathLike[str], *, progress: bool = 
         "paper": PAPER, "reported": REPORTED, "workload_map_figures": maps,
         **_run_info(plan, computed, started, load),
     }
-    from flexspim._io import write_json
-
     summary["files"] = sorted({*(p.name for p in out.iterdir() if p.suffix in (".png", ".json")),
                                "summary.json"})
     write_json(out / "summary.json", document("summary", summary))

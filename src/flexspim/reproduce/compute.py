@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flexspim.dse import dask_client
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware
 from flexspim.reproduce import fig4 as f4
@@ -57,8 +58,6 @@ class _Clients:
 
     def __call__(self) -> Any:
         if self.client is None:
-            from flexspim.dse import dask_client
-
             self.client = self.stack.enter_context(dask_client(self.scheduler, self.workers))
         return self.client
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from flexspim.reproduce.figures import pyplot
 from flexspim.reproduce.points import PointTask, Results
 from flexspim.reproduce.workloads import MACRO_BITS, NetSpec
 
@@ -91,8 +92,6 @@ def _bars(ax: Any, x: np.ndarray, values: Sequence[float | None], width: float, 
 def plot_fig4(doc: Mapping[str, Any], path: Path, save: Callable[[Any, Path], None]) -> None:
     """One row per network: operands (whole layers, partial), unpadded bits in macros, and the
     SOP-weighted resident fraction, per policy."""
-    from flexspim.reproduce.figures import pyplot
-
     plt = pyplot()
     nets = doc["networks"]
     fig, axes = plt.subplots(len(nets), 3, figsize=(13, 3.6 * len(nets)), squeeze=False)

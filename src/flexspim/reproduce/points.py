@@ -27,6 +27,7 @@ from typing import Any
 from flexspim.compile import Activity, compile_network
 from flexspim.compile.estimate import layer_loads
 from flexspim.compile.geometry import network_geometry
+from flexspim.dse import evaluate_tasks, open_store
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware, hardware_to_dict
 from flexspim.mapped import compile_and_run, estimate_cost, measured_activity, record
@@ -237,8 +238,6 @@ def run_points(tasks: Sequence[PointTask], store_path: Any, client_factory: Call
                = evaluate) -> Results:
     """Evaluate the tasks the store at ``store_path`` does not hold yet (on the client that
     ``client_factory`` opens, only if there is work) and return every task's result."""
-    from flexspim.dse import evaluate_tasks, open_store
-
     with open_store(store_path) as store:
         missing = [t for t in tasks if t.key not in store]
         computed = 0

@@ -14,10 +14,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from flexspim._io import write_bytes_atomic
 from flexspim.errors import ConfigError
+from flexspim.reproduce.fig4 import POLICY_LABELS
 from flexspim.reproduce.plan import PLANS, Plan
 from flexspim.reproduce.rules import RULE_SETS
-from flexspim.reproduce.workloads import HEADLINE_NET, PAPER_SCALE_NET, NetSpec, stationary_sets
+from flexspim.reproduce.workloads import (
+    HEADLINE_NET,
+    MACRO_BITS,
+    PAPER_SCALE_NET,
+    NetSpec,
+    stationary_sets,
+)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -108,8 +116,6 @@ def update_doc(path: str | os.PathLike[str], blocks: Mapping[str, str]) -> list[
     """Replace the named blocks of the page at ``path`` (atomically); a block the page lacks
     is added, under a heading naming its run, before the section "Where the model differs"
     (else at the end). Returns the names written."""
-    from flexspim._io import write_bytes_atomic
-
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--doc {p}: no such file; give the page whose tables to rewrite "
@@ -145,15 +151,11 @@ def _num(v: float | None, fmt: str = ",.0f") -> str:
 
 
 def _label(p: str) -> str:
-    from flexspim.reproduce.fig4 import POLICY_LABELS
-
     return POLICY_LABELS.get(p, p)
 
 
 def fig4_table(net: Mapping[str, Any]) -> Table:
     """Fig. 4 on two macros for one network: every policy's stationary operands."""
-    from flexspim.reproduce.workloads import MACRO_BITS
-
     header = ("policy", "operands, layers held whole", "operands, partly resident too",
               "resident bits (macros)", "SOP-weighted resident", "layers held whole",
               "estimated energy (uJ)")

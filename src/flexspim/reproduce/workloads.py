@@ -20,6 +20,7 @@ from flexspim.compile.geometry import network_geometry
 from flexspim.errors import ConfigError
 from flexspim.net.network import IntNetwork
 from flexspim.net.presets import PAPER_SCALE_CONVS, dvs_gesture_scnn
+from flexspim.sim.calibrate import calibrate_thresholds
 
 #: Timesteps per sample (the simulator benchmark's setting, benchmarks/bench_sim.py).
 N_TIMESTEPS = 20
@@ -101,8 +102,6 @@ def input_seed(sparsity: float) -> int:
 def calibrate(spec: NetSpec) -> tuple[list[int], list[float]]:
     """Thresholds of every spiking layer calibrated as :data:`CALIBRATION` says, and the hidden
     densities reached (:func:`flexspim.sim.calibrate.calibrate_thresholds`)."""
-    from flexspim.sim.calibrate import calibrate_thresholds
-
     c = CALIBRATION
     net = spec.build()
     x = random_inputs(net, c["input_sparsity"], c["samples"], c["seed"])

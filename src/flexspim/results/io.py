@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flexspim._io import write_bytes_atomic, write_text_atomic
+from flexspim._io import check_versioned, write_bytes_atomic, write_text_atomic
 from flexspim.errors import ConfigError, FormatError
 
 TABLE_FORMAT = "flexspim-table"
@@ -22,7 +22,7 @@ _LEAD = ("table_format", "table_version", "table")
 
 def _pandas() -> Any:
     try:
-        import pandas
+        import pandas  # the tables extra: only --csv/--parquet and load() need it
     except ImportError:
         raise ConfigError("tables need pandas (and pyarrow for Parquet); install "
                           "flexspim[tables]") from None
@@ -85,13 +85,11 @@ def load(path: str | os.PathLike[str]) -> dict[str, Any]:
                           f"{str(exc)[:100]})") from None
     if "table_format" not in frame.columns or "table" not in frame.columns:
         raise FormatError(f"{p}: not a flexspim table (no 'table_format' and 'table' columns)")
-    formats = set(frame["table_format"].astype(str))
-    versions = set(frame["table_version"].astype(int))
-    if formats != {TABLE_FORMAT}:
-        raise FormatError(f"{p}: holds {sorted(formats)}, expected '{TABLE_FORMAT}'")
-    if versions != {TABLE_VERSION}:
-        raise FormatError(f"{p}: {TABLE_FORMAT} version {sorted(versions)}, this flexspim reads "
-                          f"version {TABLE_VERSION}; re-create the file")
+    stamps = set(zip(frame["table_format"].astype(str), frame["table_version"].astype(int),
+                     strict=True))
+    for fmt, version in sorted(stamps):  # every row carries its table's format and version
+        check_versioned({"format": fmt, "version": version}, TABLE_FORMAT, TABLE_VERSION, p,
+                        what="flexspim table", fix="write the table again with --csv or --parquet")
     out: dict[str, Any] = {}
     for name, part in frame.groupby("table", sort=False):
         part = part.drop(columns=list(_LEAD)).dropna(axis=1, how="all")

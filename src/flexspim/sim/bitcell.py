@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from flexspim.hw import MacroSpec
+from flexspim.macro import in_memory_add
+from flexspim.macro.leak import in_memory_leak
 from flexspim.net.layers import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import BatchStats, batch_stats, layer_input_bounds, new_tallies
@@ -109,8 +111,6 @@ def leak_membranes(mem: np.ndarray, layer: SpikingLayer) -> np.ndarray:
     """The membranes ``mem`` (int64, flat) of a leaky layer, leaked once through the macro
     model, as many lanes per call as one macro holds (the operand rows as wide as the
     membrane's)."""
-    from flexspim.macro.leak import in_memory_leak
-
     leak = layer.leak
     if leak is None:
         return mem
@@ -142,8 +142,6 @@ _PASSIVE: dict[type, Callable[[Any, np.ndarray], np.ndarray]] = {
 def run_batch(net: IntNetwork, spikes: np.ndarray, *, return_membranes: bool = False
               ) -> BatchStats:
     """Simulate one batch of binned spikes ``[T, N, *input_shape]`` through the macro model."""
-    from flexspim.macro import in_memory_add
-
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     n_l = len(net.layers)
     layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)  # same limits as `fast`

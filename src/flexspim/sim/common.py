@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from flexspim.errors import ConfigError, NetworkError
+from flexspim.errors import NetworkError
 from flexspim.net.layers import Conv2d, SpikingLayer
 from flexspim.net.network import IntNetwork
 
@@ -174,13 +174,3 @@ def leak_operations(net: IntNetwork, n_samples: int, n_timesteps: int) -> np.nda
     return np.repeat(np.asarray(per_layer, dtype=np.int64)[:, None], int(n_timesteps), axis=1)
 
 
-def refuse_leaky(net: IntNetwork, what: str) -> None:
-    """Raise ConfigError naming the first leaky layer of ``net``: ``what`` (an engine) cannot
-    execute a leak."""
-    for layer in net.spiking_layers:
-        leak = layer.leak
-        if leak is not None:
-            raise ConfigError(f"layer '{layer.name}' of network '{net.name}' leaks ({leak.kind} "
-                              f"{leak.amount}): {what} does not execute leaky layers yet; "
-                              f"simulate it without a mapping (flexspim simulate NET DATA, or "
-                              f"flexspim.sim.simulate) for its spikes and counts")

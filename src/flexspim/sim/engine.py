@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from flexspim._device import as_device, is_cuda
+from flexspim.data import bin_events
 from flexspim.errors import ConfigError, FormatError, NetworkError
 from flexspim.net.network import IntNetwork
 from flexspim.sim import bitcell, bitlevel, fast
+from flexspim.sim.batches import NetworkEngine, check_batch_size, check_labels, run_batches
 from flexspim.sim.common import BatchStats, layer_neurons, leak_operations, merge_stats
 from flexspim.sim.result import SimResult
 
@@ -44,8 +47,6 @@ def bin_event_streams(streams: Sequence[np.ndarray], n_time_bins: int,
                       sensor_size: tuple[int, int, int]) -> np.ndarray:
     """Bin event streams into ``[T, N, P, H, W]`` int64 counts with
     :func:`flexspim.data.bin_events`."""
-    from flexspim.data import bin_events
-
     frames = [np.asarray(bin_events(ev, sensor_size, n_time_bins), dtype=np.int64)
               for ev in streams]
     return np.stack(frames, axis=1)
@@ -125,7 +126,6 @@ def _engine_runner(engine: str, device: Any) -> Callable[..., BatchStats]:
         raise ConfigError(f"unknown engine '{engine}'; use one of {', '.join(ENGINES)}")
     if device is None:
         return ENGINES[engine]
-    from flexspim._device import as_device, is_cuda
 
     dev = as_device(device)
     if not is_cuda(dev):
@@ -150,24 +150,14 @@ def simulate(net: IntNetwork, inputs: Any, *, engine: str = "fast",
     ``cpu``, ``cuda`` or ``cuda:N`` for the torch backend of the fast engine (default: the
     engine's own backend on the CPU).
     """
-    run_batch = _engine_runner(engine, device)
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size = {batch_size} must be >= 1")
+    runner = _engine_runner(engine, device)
+    check_batch_size(batch_size)
     spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    lab = None
-    if labels is not None:
-        lab = np.asarray(labels).astype(np.int64).reshape(-1)
-        if lab.shape != (n,):
-            raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
-    parts: list[BatchStats] = []
-    from tqdm import tqdm
-
-    with tqdm(total=n, desc=f"simulate ({engine})", unit="sample", disable=not progress) as bar:
-        for start in range(0, n, int(batch_size)):
-            chunk = spikes[:, start : start + int(batch_size)]
-            parts.append(run_batch(net, chunk, return_membranes=return_membranes))
-            bar.update(chunk.shape[1])
+    lab = check_labels(labels, n)
+    eng = NetworkEngine(net, spikes, runner, name=f"simulate ({engine})",
+                        return_membranes=return_membranes)
+    parts = run_batches(eng, n, batch_size, progress)
     return assemble_result(net, merge_stats(parts), engine, n_t, lab)
 
 

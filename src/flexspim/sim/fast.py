@@ -63,7 +63,7 @@ def _dtype_for(bound: int) -> Any:
 
 def _reference() -> Any:
     """The integer reference module (imports torch: only when the torch backend runs)."""
-    from flexspim.net import reference
+    from flexspim.net import reference  # imports torch
 
     return reference
 

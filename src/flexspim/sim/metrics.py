@@ -39,7 +39,7 @@ def layer_event_maps(net: IntNetwork, spikes: Any, batch_size: int = 64) -> list
     """Input events per position of every spiking layer, summed over timesteps and samples
     (``spikes``: binned input ``[T, N, *input_shape]``); runs the integer reference on
     ``batch_size`` samples at a time."""
-    from flexspim.net.reference import run_reference
+    from flexspim.net.reference import run_reference  # imports torch
 
     spikes = np.asarray(spikes, dtype=np.int64)
     maps: list[np.ndarray] | None = None

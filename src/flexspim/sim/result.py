@@ -141,7 +141,8 @@ class SimResult:
     @classmethod
     def from_dict(cls, doc: Any, where: str = "<dict>") -> SimResult:
         """Rebuild a result from :meth:`to_dict`'s document; FormatError names what is wrong."""
-        doc = check_versioned(doc, RESULT_FORMAT, RESULT_VERSION, where)
+        doc = check_versioned(doc, RESULT_FORMAT, RESULT_VERSION, where,
+                              fix="re-run 'flexspim simulate --json'")
         names = {f.name for f in fields(cls)}
         optional = ("network", "layer_neurons", "layer_kinds", "leak_ops")
         missing = [k for k in names if k not in doc and k not in optional]

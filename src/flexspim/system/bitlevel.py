@@ -24,22 +24,32 @@ from typing import Any
 
 import numpy as np
 
-from flexspim.compile.program import DRAM, LayerProgram, Program, compare_groups
+from flexspim.compile.program import (
+    LayerProgram,
+    Program,
+    compare_groups,
+    leak_operand_rows,
+)
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES
 from flexspim.hw import Hardware
 from flexspim.macro.array import Macro, decode_bits, encode_bits
+from flexspim.macro.leak import leak_row_group
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
 from flexspim.sim.common import batch_stats, new_tallies
+from flexspim.system.routing import passive
 
 F = FIELD_INDEX
-P_INIT, P_INTEGRATE, P_FIRE = (PHASES.index(p) for p in ("init", "integrate", "fire"))
+P_INIT, P_LEAK, P_INTEGRATE, P_FIRE = (PHASES.index(p)
+                                        for p in ("init", "leak", "integrate", "fire"))
 
 
-def charge(row: np.ndarray, level: int, bits: float, read: bool) -> None:
-    """Add ``bits`` read from (or written to) the buffer or DRAM to a macro's count row."""
-    name = ("dram" if level == DRAM else "buffer") + ("_read_bits" if read else "_write_bits")
-    row[F[name]] += bits
+def charge(row: np.ndarray, buffered: float, bits: float, read: bool) -> None:
+    """Add ``bits`` read from (or written to) memory to a macro's count row: the fraction
+    ``buffered`` of them at the buffer, the rest at DRAM."""
+    kind = "_read_bits" if read else "_write_bits"
+    row[F["buffer" + kind]] += bits * buffered
+    row[F["dram" + kind]] += bits * (1.0 - buffered)
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ def unit_lanes(lp: LayerProgram, q: int, block: int, cg: int) -> list[Lane]:
     c0, c1 = cg * lp.channels_per_group, min(g.out_channels, (cg + 1) * lp.channels_per_group)
     out = []
     for s in range(lp.pack):
-        if lp.stationary == 0:
+        if lp.ws:
             tap = block * lp.pack + s
             if tap >= kh * kw:
                 break
@@ -81,7 +91,7 @@ def unit_lanes(lp: LayerProgram, q: int, block: int, cg: int) -> list[Lane]:
                 continue
         pos = oy * ow + ox
         for ch in range(c0, c1):
-            grp = pos * lp.n_cg + cg if lp.stationary == 0 else \
+            grp = pos * lp.n_cg + cg if lp.ws else \
                 (c * kh * kw + i * kw + j) * lp.n_cg + cg
             out.append(Lane(s * (c1 - c0) + ch - c0, ch * oh * ow + pos, (ch, c, i, j), grp))
     return out
@@ -102,7 +112,7 @@ def event_units(lp: LayerProgram, q: int) -> list[tuple[int, int, int]]:
             if ny < 0 or nx < 0 or ny % sh or nx % sw or ny // sh >= oh or nx // sw >= ow:
                 continue
             oy, ox = ny // sh, nx // sw
-            b = (i * kw + j) // lp.pack if lp.stationary == 0 else oy * lp.n_blocks + ox // lp.pack
+            b = (i * kw + j) // lp.pack if lp.ws else oy * lp.n_blocks + ox // lp.pack
             blocks.setdefault(b, oy * ow + ox)
     out = []
     for b in sorted(blocks):
@@ -113,7 +123,7 @@ def event_units(lp: LayerProgram, q: int) -> list[tuple[int, int, int]]:
 
 def _slice_key(lp: LayerProgram, c: int, y: int, x: int, b: int, cg: int, pos: int) -> int:
     g = lp.geo
-    if lp.stationary == 0:
+    if lp.ws:
         if lp.pack == 1:
             return pos * lp.n_cg + cg
         return ((y * g.in_hw[1] + x) * lp.n_blocks + b) * lp.n_cg + cg
@@ -129,7 +139,7 @@ def _slice_key(lp: LayerProgram, c: int, y: int, x: int, b: int, cg: int, pos: i
 
 def stationary_group(lp: LayerProgram, q: int, block: int, cg: int) -> int:
     """Index of the stationary row group a unit runs on."""
-    if lp.stationary == 0:
+    if lp.ws:
         c = q // (lp.geo.in_hw[0] * lp.geo.in_hw[1])
         return (c * lp.n_blocks + block) * lp.n_cg + cg
     return block * lp.n_cg + cg
@@ -212,7 +222,7 @@ class _Layer:
         """Place the resident weights (WS) at their rows; resident membranes are written by
         the init phase."""
         lp = self.lp
-        if lp.stationary != 0:
+        if not lp.ws:
             return
         for g in np.flatnonzero(lp.stat_macro >= 0):
             lanes = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(int(g))]
@@ -272,7 +282,7 @@ class _Exec(_Layer):
         lp, pl = self.lp, self.pools
         lanes = pl.value[key]
         m = pl.where[key]
-        if lp.stationary == 0:
+        if lp.ws:
             vals = self.read_lanes(m, self._slot_row(m, key), lp.s_rows,
                                    [ln for ln, _, _, _ in lanes], lp.v_bits, count=count)
             return [(ln, n, lvl, v) for (ln, n, lvl, _), v in zip(lanes, vals, strict=True)]
@@ -283,7 +293,7 @@ class _Exec(_Layer):
 
     def _write_slice(self, m: int, key: int, lanes: list[tuple[int, int, int, int]]) -> None:
         lp = self.lp
-        bits = lp.v_bits if lp.stationary == 0 else lp.w_bits
+        bits = lp.v_bits if lp.ws else lp.w_bits
         self.write_lanes(m, self._slot_row(m, key), lp.s_rows,
                          [(ln, v) for ln, _, _, v in lanes], bits)
 
@@ -343,7 +353,7 @@ class _Exec(_Layer):
     def _load(self, key: int, m: int, lanes: list[Lane], rows: np.ndarray) -> None:
         """A slice no macro holds is loaded from memory into ``m``."""
         lp, pl = self.lp, self.pools
-        if lp.stationary == 0 and lp.pack > 1:          # a membrane lives in one slice
+        if lp.ws and lp.pack > 1:          # a membrane lives in one slice
             for grp in dict.fromkeys(ln.group for ln in lanes):
                 if grp in pl.holder:
                     self._drop(pl.holder[grp], rows)
@@ -356,24 +366,24 @@ class _Exec(_Layer):
             dst = freed if freed >= 0 and freed != m else next(
                 d for d in range(len(pl.cap)) if d != m and len(pl.local[d]) < pl.cap[d])
             self._move(next(iter(pl.local[m])), dst, rows)
-        if lp.stationary == 0:
-            held = [(ln.lane, ln.neuron, int(lp.mem_level[ln.group]), self.stream[ln.neuron])
-                    for ln in lanes]
+        if lp.ws:
+            held = [(ln.lane, ln.neuron, float(lp.mem_buffered[ln.group]),
+                     self.stream[ln.neuron]) for ln in lanes]
             bits = lp.v_bits
         else:
-            held = [(ln.lane, -1, int(lp.mem_level[ln.group]), int(lp.weight[ln.weight]))
+            held = [(ln.lane, -1, float(lp.mem_buffered[ln.group]), int(lp.weight[ln.weight]))
                     for ln in lanes]
             bits = lp.w_bits
-        buf = float(sum(bits for _, _, lvl, _ in held if lvl != DRAM))
-        dram = float(sum(bits for _, _, lvl, _ in held if lvl == DRAM))
-        charge(rows[m], 0, buf, read=True)
-        charge(rows[m], DRAM, dram, read=True)
+        buf = float(sum(bits * f for _, _, f, _ in held))
+        dram = float(sum(bits * (1.0 - f) for _, _, f, _ in held))
+        charge(rows[m], 1.0, buf, read=True)
+        charge(rows[m], 0.0, dram, read=True)
         pl.local[m][key] = pl.free_slot(m)
         pl.where[key] = m
         pl.recent[key] = None
         pl.value[key] = held
         pl.bits[key] = buf + dram
-        if lp.stationary == 0:
+        if lp.ws:
             pl.pending[key] = (buf, dram)
             if lp.pack > 1:
                 for ln in lanes:
@@ -403,17 +413,18 @@ class _Exec(_Layer):
         j = min(range(len(slots)), key=lambda i: (slots[i][1], i))
         self.spill_out(j, rows)
         row0 = j * lp.sp_rows
-        level = int(lp.stat_level[g])
-        if lp.stationary == 0:
+        f = float(lp.stat_buffered[g])
+        if lp.ws:
             vals = [(lane, int(lp.weight[idx])) for lane, idx in self.weight_group_lanes(g)]
             self.write_lanes(lp.home, row0, lp.w_rows, vals, lp.w_bits)
         else:
             vals = [(lane, self.stream[n]) for lane, n in self.group_lanes(g)]
             self.write_lanes(lp.home, row0, lp.v_rows, vals, lp.v_bits)
-        charge(rows[lp.home], level, float(lp.stat_bits[g]), read=True)
+        bits = float(lp.stat_bits[g])
+        charge(rows[lp.home], f, bits, read=True)
         slots[j] = [g, clock, 0.0, 0.0]
-        if lp.stationary == 1:
-            slots[j][2 + level] = float(lp.stat_bits[g])
+        if not lp.ws:
+            slots[j][2], slots[j][3] = bits * f, bits * (1.0 - f)
         return row0
 
     def spill_out(self, j: int, rows: np.ndarray) -> None:
@@ -425,7 +436,8 @@ class _Exec(_Layer):
                                    [ln for ln, _ in pairs], lp.v_bits, count=True)
             for (_, n), v in zip(pairs, vals, strict=True):
                 self.stream[n] = v
-            charge(rows[lp.home], int(lp.stat_level[int(g)]), buf + dram, read=False)
+            charge(rows[lp.home], 1.0, buf, read=False)
+            charge(rows[lp.home], 0.0, dram, read=False)
         self.pools.spill[j] = [-1, -1, 0.0, 0.0]
 
     def flush(self, rows: np.ndarray) -> None:
@@ -445,7 +457,7 @@ class _Exec(_Layer):
         lanes = unit_lanes(lp, q, block, cg)
         spill_row = self.spill_in(g, clock, rows) if spilled else -1
         s_row = self.stream_in(key, m, lanes, rows)
-        if lp.stationary == 0:
+        if lp.ws:
             w_row0, v_row0 = (spill_row if spilled else int(lp.stat_row[g])), s_row
         else:
             w_row0, v_row0 = s_row, (spill_row if spilled else int(lp.stat_row[g]))
@@ -476,7 +488,7 @@ class _Exec(_Layer):
         lp = self.lp
         npos = lp.geo.out_positions
         ch, pos = divmod(neuron, npos)
-        if lp.stationary == 0:
+        if lp.ws:
             return pos * lp.n_cg + ch // lp.channels_per_group
         oy, ox = divmod(pos, lp.geo.out_hw[1])
         return ((oy * lp.n_blocks) + ox // lp.pack) * lp.n_cg + ch // lp.channels_per_group
@@ -484,7 +496,7 @@ class _Exec(_Layer):
     def group_neurons(self, g: int) -> list[tuple[int, int]]:
         """(lane, neuron) of compare group g."""
         lp = self.lp
-        if lp.stationary == 1:
+        if not lp.ws:
             return self.group_lanes(g)
         pos, cg = divmod(g, lp.n_cg)
         c0 = cg * lp.channels_per_group
@@ -497,7 +509,7 @@ class _Exec(_Layer):
         v = np.zeros(lp.n_neurons, dtype=np.int64)
         for g in range(compare_groups(lp)):
             pairs = self.group_neurons(g)
-            if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+            if not lp.ws and lp.stat_macro[g] >= 0:
                 vals = self.read_lanes(int(lp.stat_macro[g]), int(lp.stat_row[g]), lp.v_rows,
                                        [ln for ln, _ in pairs], lp.v_bits, count=False)
             else:
@@ -515,14 +527,14 @@ class _Exec(_Layer):
             if not (active or g in self.touched or g in self.spiked_prev):
                 continue
             pairs = self.group_neurons(g)
-            resident = lp.stationary == 1 and lp.stat_macro[g] >= 0
+            resident = not lp.ws and lp.stat_macro[g] >= 0
             if resident:
                 m = int(lp.stat_macro[g])
                 vals = self.read_lanes(m, int(lp.stat_row[g]), lp.v_rows,
                                        [ln for ln, _ in pairs], lp.v_bits, count=False)
                 rows[m, F["compare_row_reads"]] += lp.v_rows
             else:
-                level = int(lp.stat_level[g]) if lp.stationary == 1 else int(lp.mem_level[g])
+                level = float(lp.stat_buffered[g] if not lp.ws else lp.mem_buffered[g])
                 vals = [self.stream[n] for _, n in pairs]
                 charge(rows[lp.home], level, len(pairs) * lp.v_bits, read=True)
             reset = []
@@ -549,7 +561,7 @@ class _Exec(_Layer):
         lp = self.lp
         for g in range(compare_groups(lp)):
             pairs = self.group_neurons(g)
-            if lp.stationary == 1 and lp.stat_macro[g] >= 0:
+            if not lp.ws and lp.stat_macro[g] >= 0:
                 self.write_lanes(int(lp.stat_macro[g]), int(lp.stat_row[g]), lp.v_rows,
                                  [(lane, int(lp.initial[n])) for lane, n in pairs], lp.v_bits)
             else:
@@ -558,16 +570,46 @@ class _Exec(_Layer):
         _charge_init(lp, rows)
 
 
+def leak_phase(ex: _Exec, rows: np.ndarray) -> None:
+    """Leak every membrane row group of a leaky layer in the arrays (docs/macro.md "Leak"):
+    resident groups in place, the others brought into the home macro's scratch rows from their
+    memory level, leaked there and stored back."""
+    lp = ex.lp
+    if lp.leak is None:
+        return
+    op_rows = leak_operand_rows(lp)
+    for g in range(compare_groups(lp)):
+        pairs = ex.group_neurons(g)
+        starts = [lane * lp.cols for lane, _ in pairs]
+        leak = dict(kind=lp.leak.kind, amount=lp.leak.amount, v_bits=lp.v_bits, cols=lp.cols,
+                    starts=starts, operand_rows=op_rows)
+        if not lp.ws and lp.stat_macro[g] >= 0:
+            leak_row_group(ex.macros[int(lp.stat_macro[g])], membrane_row=int(lp.stat_row[g]),
+                           scratch_row=0, **leak)
+            continue
+        level = float(lp.stat_buffered[g] if not lp.ws else lp.mem_buffered[g])
+        bits = len(pairs) * lp.v_bits
+        charge(rows[lp.home], level, bits, read=True)
+        ex.write_lanes(lp.home, 0, lp.v_rows, [(lane, ex.stream[n]) for lane, n in pairs],
+                       lp.v_bits)
+        leak_row_group(ex.macros[lp.home], membrane_row=0, scratch_row=lp.v_rows, **leak)
+        values = ex.read_lanes(lp.home, 0, lp.v_rows, [lane for lane, _ in pairs], lp.v_bits,
+                               count=True)
+        for (_, n), v in zip(pairs, values, strict=True):
+            ex.stream[n] = v
+        charge(rows[lp.home], level, bits, read=False)
+
+
 def _charge_init(lp: LayerProgram, rows: np.ndarray) -> None:
     """Memory writes of the initial membranes kept outside the arrays (on the home macro)."""
-    if lp.stationary == 1:
+    if not lp.ws:
         for g in np.flatnonzero(lp.stat_macro < 0):
-            charge(rows[lp.home], int(lp.stat_level[g]), float(lp.stat_bits[g]), False)
+            charge(rows[lp.home], float(lp.stat_buffered[g]), float(lp.stat_bits[g]), False)
         return
-    for g in range(lp.mem_level.size):
+    for g in range(lp.mem_bits.size):
         cg = g % lp.n_cg
         chans = min(lp.channels_per_group, lp.geo.out_channels - cg * lp.channels_per_group)
-        charge(rows[lp.home], int(lp.mem_level[g]), chans * lp.v_bits, False)
+        charge(rows[lp.home], float(lp.mem_buffered[g]), chans * lp.v_bits, False)
 
 
 def _take_counters(macros: list[Macro], rows: np.ndarray) -> None:
@@ -626,6 +668,8 @@ def _run_layer(ex: _Exec, x: np.ndarray, srcs: np.ndarray, counts: np.ndarray
         if t == 0:
             ex.init(rows[P_INIT])
             _take_counters(macros, rows[P_INIT])
+        leak_phase(ex, rows[P_LEAK])
+        _take_counters(macros, rows[P_LEAK])
         _integrate(ex, x[t], srcs[t % srcs.shape[0]], rows[P_INTEGRATE])
         _take_counters(macros, rows[P_INTEGRATE])
         v = ex.membranes()
@@ -643,8 +687,6 @@ def run_batch_bitlevel(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.
                        return_membranes: bool) -> tuple[Any, np.ndarray]:
     """One batch ``[T, N, ...]`` sample by sample on fresh macros; returns (BatchStats, counts
     ``[N, T, layers, phases, macros, fields]``)."""
-    from flexspim.system.routing import passive
-
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
     steps, samples = new_tallies(len(net.layers), n_t, n)
     counts = np.zeros((n, n_t, len(prog.layers), len(PHASES), prog.n_macros, len(COUNT_FIELDS)))

@@ -33,16 +33,19 @@ from flexspim.compile.program import (
     build_program,
     compare_groups,
     init_counts,
+    leak_counts,
 )
 from flexspim.energy.counts import COUNT_FIELDS, PHASES, WorkCounts
 from flexspim.errors import ConfigError
 from flexspim.hw import Hardware
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
-from flexspim.sim.common import merge_stats, refuse_leaky
+from flexspim.sim.batches import check_batch_size, check_labels, run_batches
+from flexspim.sim.common import BatchStats, merge_stats
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.result import SimResult
 from flexspim.system import kernel
+from flexspim.system.bitlevel import run_batch_bitlevel
 from flexspim.system.routing import passive
 from flexspim.system.trace import Trace, record_trace
 
@@ -69,7 +72,7 @@ def layer_params(lp: LayerProgram, hw: Hardware, n_macros: int) -> kernel.Layer:
     return kernel.Layer(
         cin=g.in_channels, h=g.in_hw[0], w=g.in_hw[1], cout=g.out_channels, oh=g.out_hw[0],
         ow=g.out_hw[1], kh=g.kernel[0], kw=g.kernel[1], sh=g.stride[0], sw=g.stride[1],
-        ph=g.padding[0], pw=g.padding[1], st=lp.stationary, pack=lp.pack, ncg=lp.n_cg,
+        ph=g.padding[0], pw=g.padding[1], st=0 if lp.ws else 1, pack=lp.pack, ncg=lp.n_cg,
         cpg=lp.channels_per_group, nblk=lp.n_blocks, v_rows=lp.v_rows, w_rows=lp.w_rows,
         mcols=hw.macro.cols, v_bits=lp.v_bits, w_bits=lp.w_bits, home=lp.home, nmac=n_macros,
         reuse=int(ctl.scratch_reuse), target=int(ctl.event_order == "target"),
@@ -86,10 +89,11 @@ def count_spiking(lp: LayerProgram, hw: Hardware, prog: Program, x: np.ndarray,
     kernel.count_layer(np.ascontiguousarray(x, dtype=np.int64),
                        np.ascontiguousarray(srcs, dtype=np.int64),
                        np.ascontiguousarray(out, dtype=np.uint8),
-                       layer_params(lp, hw, prog.n_macros), lp.stat_macro, lp.stat_level,
-                       lp.stat_bits.astype(np.float64), lp.mem_level, lp.cap,
+                       layer_params(lp, hw, prog.n_macros), lp.stat_macro, lp.stat_buffered,
+                       lp.stat_bits.astype(np.float64), lp.mem_buffered, lp.cap,
                        compare_groups(lp), counts)
     counts[:, 0, PHASES.index("init")] += init_counts(lp, prog.n_macros)
+    counts[:, :, PHASES.index("leak")] += leak_counts(lp, prog.n_macros, hw.macro.cols)
     return counts
 
 
@@ -115,48 +119,38 @@ def count_batch(net: IntNetwork, prog: Program, hw: Hardware, inputs: np.ndarray
     return counts
 
 
-def _replay(net: IntNetwork, prog: Program, hw: Hardware, trace: Trace, batch_size: int,
-            progress: bool) -> np.ndarray:
-    from tqdm import tqdm
+@dataclass(frozen=True, eq=False)
+class ReplayEngine:
+    """The fast mode as a :class:`~flexspim.sim.batches.BatchEngine`: replays a trace's events
+    through the counting kernel; a batch's output is its counts
+    ``[N, T, layers, phases, macros, fields]``."""
 
-    parts = []
-    n = trace.n_samples
-    with tqdm(total=n, desc="system engine (fast)", unit="sample", disable=not progress) as bar:
-        for s0 in range(0, n, batch_size):
-            inputs, outputs = trace.take(s0, min(n, s0 + batch_size))
-            parts.append(count_batch(net, prog, hw, inputs, outputs))
-            bar.update(inputs.shape[1])
-    return np.concatenate(parts, axis=0)
+    net: IntNetwork
+    program: Program
+    hw: Hardware
+    trace: Trace
+    name: str = "system engine (fast)"
 
-
-def _run_bitlevel(net: IntNetwork, prog: Program, hw: Hardware, spikes: np.ndarray,
-                  labels: np.ndarray | None, batch_size: int, progress: bool,
-                  return_membranes: bool) -> tuple[SimResult, np.ndarray]:
-    from tqdm import tqdm
-
-    from flexspim.system.bitlevel import run_batch_bitlevel
-
-    parts, counts = [], []
-    n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    with tqdm(total=n, desc="system engine (bitlevel)", unit="sample",
-              disable=not progress) as bar:
-        for s0 in range(0, n, batch_size):
-            chunk = np.asarray(spikes[:, s0:s0 + batch_size])
-            stats, c = run_batch_bitlevel(net, prog, hw, chunk, return_membranes)
-            parts.append(stats)
-            counts.append(c)
-            bar.update(chunk.shape[1])
-    result = assemble_result(net, merge_stats(parts), "system-bitlevel", n_t, labels)
-    return result, np.concatenate(counts, axis=0)
+    def run_batch(self, start: int, stop: int) -> np.ndarray:
+        inputs, outputs = self.trace.take(start, stop)
+        return count_batch(self.net, self.program, self.hw, inputs, outputs)
 
 
-def _labels(labels: Any, n: int) -> np.ndarray | None:
-    if labels is None:
-        return None
-    lab = np.asarray(labels).astype(np.int64).reshape(-1)
-    if lab.shape != (n,):
-        raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
-    return lab
+@dataclass(frozen=True, eq=False)
+class BitlevelSystemEngine:
+    """The bit-level mode as a :class:`~flexspim.sim.batches.BatchEngine`: every sample on
+    fresh macros; a batch's output is (its BatchStats, its counts)."""
+
+    net: IntNetwork
+    program: Program
+    hw: Hardware
+    spikes: np.ndarray
+    return_membranes: bool = False
+    name: str = "system engine (bitlevel)"
+
+    def run_batch(self, start: int, stop: int) -> tuple[BatchStats, np.ndarray]:
+        return run_batch_bitlevel(self.net, self.program, self.hw,
+                                  np.asarray(self.spikes[:, start:stop]), self.return_membranes)
 
 
 def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
@@ -174,9 +168,7 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
     """
     if mode not in MODES:
         raise ConfigError(f"unknown system-engine mode '{mode}'; use one of {', '.join(MODES)}")
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size = {batch_size} must be >= 1")
-    refuse_leaky(net, "the system engine")  # until it executes leaks (docs/arithmetic.md)
+    check_batch_size(batch_size)
     prog = program if program is not None else build_program(net, mapping, hw)
     if isinstance(inputs, Trace):
         if inputs.network != net.name:
@@ -188,16 +180,24 @@ def run_system(net: IntNetwork, mapping: Mapping, hw: Hardware, inputs: Any, *,
         spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
         trace = None
     n = int(spikes.shape[1])
-    lab = _labels(labels, n)
+    lab = check_labels(labels, n)
     if mode == "bitlevel":
-        result, data = _run_bitlevel(net, prog, hw, spikes, lab, int(batch_size), progress,
-                                     return_membranes)
+        engine = BitlevelSystemEngine(net, prog, hw, spikes, return_membranes)
+        parts = run_batches(engine, n, batch_size, progress)
+        result = assemble_result(net, merge_stats([p[0] for p in parts]), "system-bitlevel",
+                                 int(spikes.shape[0]), lab)
+        data = np.concatenate([p[1] for p in parts], axis=0)
         maps = (trace or record_trace(net, spikes, batch_size=batch_size)).event_maps(net)
     else:
         if trace is None:
             trace = record_trace(net, spikes, labels=lab, batch_size=batch_size,
-                                 progress=progress)
-        data = _replay(net, prog, hw, trace, int(batch_size), progress)
+                                 progress=progress, return_membranes=return_membranes)
+        elif return_membranes and trace.result.final_membranes is None:
+            raise ConfigError("return_membranes: the trace was recorded without the final "
+                              "membranes; record it with record_trace(..., "
+                              "return_membranes=True)")
+        data = np.concatenate(run_batches(ReplayEngine(net, prog, hw, trace), n, batch_size,
+                                          progress), axis=0)
         result = dataclasses.replace(trace.result, engine="system-fast",
                                      labels=lab if lab is not None else trace.result.labels)
         if not return_membranes:

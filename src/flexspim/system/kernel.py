@@ -44,22 +44,35 @@ except ImportError:  # pragma: no cover - without Numba the same code runs as pl
 
 from flexspim.energy.counts import FIELD_INDEX, PHASES
 
-P_INTEGRATE = PHASES.index("integrate")
-P_FIRE = PHASES.index("fire")
-F_ROW_OPS = FIELD_INDEX["row_ops"]
-F_ACTIVE = FIELD_INDEX["active_col_ops"]
-F_STANDBY = FIELD_INDEX["standby_col_ops"]
-F_ROW_WRITES = FIELD_INDEX["array_row_writes"]
-F_ROW_READS = FIELD_INDEX["array_row_reads"]
-F_COMPARE = FIELD_INDEX["compare_row_reads"]
-F_BUF_R = FIELD_INDEX["buffer_read_bits"]
-F_BUF_W = FIELD_INDEX["buffer_write_bits"]
-F_DRAM_R = FIELD_INDEX["dram_read_bits"]
-F_DRAM_W = FIELD_INDEX["dram_write_bits"]
-F_TRANSFER = FIELD_INDEX["transfer_bits"]
-F_ROUTED = FIELD_INDEX["routed_events"]
-F_SOPS = FIELD_INDEX["sops"]
-F_UNITS = FIELD_INDEX["units"]
+# Phase and field indices, written out: Numba's cache keeps compiled constants until this
+# file changes, so they must not come from another module's values (checked at import below).
+P_INTEGRATE = 2
+P_FIRE = 3
+F_ROW_OPS = 0
+F_ACTIVE = 1
+F_STANDBY = 2
+F_ROW_WRITES = 3
+F_ROW_READS = 4
+F_COMPARE = 5
+F_BUF_R = 6
+F_BUF_W = 7
+F_DRAM_R = 8
+F_DRAM_W = 9
+F_TRANSFER = 10
+F_ROUTED = 11
+F_SOPS = 12
+F_UNITS = 13
+_WRITTEN = {"integrate": P_INTEGRATE, "fire": P_FIRE}
+_FIELDS = {"row_ops": F_ROW_OPS, "active_col_ops": F_ACTIVE, "standby_col_ops": F_STANDBY,
+           "array_row_writes": F_ROW_WRITES, "array_row_reads": F_ROW_READS,
+           "compare_row_reads": F_COMPARE, "buffer_read_bits": F_BUF_R,
+           "buffer_write_bits": F_BUF_W, "dram_read_bits": F_DRAM_R,
+           "dram_write_bits": F_DRAM_W, "transfer_bits": F_TRANSFER,
+           "routed_events": F_ROUTED, "sops": F_SOPS, "units": F_UNITS}
+if any(PHASES.index(k) != v for k, v in _WRITTEN.items()) or \
+        any(FIELD_INDEX[k] != v for k, v in _FIELDS.items()) or len(FIELD_INDEX) != len(_FIELDS):
+    raise ImportError("flexspim.system.kernel: its phase and field indices differ from "
+                      "flexspim.energy.counts; update them")
 
 # unit table columns (see _units)
 U_Q, U_BLOCK, U_CG, U_MACRO, U_KEY, U_LANES, U_GROUP = range(7)
@@ -109,12 +122,11 @@ class Layer(NamedTuple):
 
 
 @njit(cache=True)
-def _mem(row: np.ndarray, level: int, bits: float, read: bool) -> None:
-    """Add ``bits`` of traffic at ``level`` (0 buffer, 1 DRAM) to a count row."""
-    if level == 0:
-        row[F_BUF_R if read else F_BUF_W] += bits
-    else:
-        row[F_DRAM_R if read else F_DRAM_W] += bits
+def _mem(row: np.ndarray, buffered: float, bits: float, read: bool) -> None:
+    """Add ``bits`` of traffic to a count row, the fraction ``buffered`` of them at the buffer,
+    the rest at DRAM."""
+    row[F_BUF_R if read else F_BUF_W] += bits * buffered
+    row[F_DRAM_R if read else F_DRAM_W] += bits * (1.0 - buffered)
 
 
 @njit(cache=True)
@@ -269,11 +281,11 @@ def _target_order(units: np.ndarray, p: Layer, stat_macro: np.ndarray) -> np.nda
 
 
 @njit(cache=True)
-def _slice_bits(unit: np.ndarray, p: Layer, mem_level: np.ndarray, touched: np.ndarray
-                ) -> tuple[float, float]:
-    """(buffer, DRAM) bits of a unit's streamed slice (the lanes' membranes under WS, weights
-    under OS, at their memory level); marks the compare groups it touches."""
-    q, blk, cg = unit[U_Q], unit[U_BLOCK], unit[U_CG]
+def _slice_bits(units: np.ndarray, u: int, p: Layer, mem_buffered: np.ndarray,
+                touched: np.ndarray) -> tuple[float, float]:
+    """(buffer, DRAM) bits of unit ``u``'s streamed slice (the lanes' membranes under WS,
+    weights under OS, at their memory level); marks the compare groups it touches."""
+    q, blk, cg = units[u, U_Q], units[u, U_BLOCK], units[u, U_CG]
     c = q // (p.h * p.w)
     y = (q // p.w) % p.h
     x = q % p.w
@@ -289,7 +301,7 @@ def _slice_bits(unit: np.ndarray, p: Layer, mem_level: np.ndarray, touched: np.n
             if pos < 0:
                 continue
             touched[pos * p.ncg + cg] = 1
-            lvl = mem_level[pos * p.ncg + cg]
+            f = mem_buffered[pos * p.ncg + cg]
             b = chans * p.v_bits
         else:
             oy = blk // p.nblk
@@ -301,20 +313,18 @@ def _slice_bits(unit: np.ndarray, p: Layer, mem_level: np.ndarray, touched: np.n
             if i < 0 or i >= p.kh or j < 0 or j >= p.kw:
                 continue
             touched[blk * p.ncg + cg] = 1
-            lvl = mem_level[(c * p.kh * p.kw + i * p.kw + j) * p.ncg + cg]
+            f = mem_buffered[(c * p.kh * p.kw + i * p.kw + j) * p.ncg + cg]
             b = chans * p.w_bits
-        if lvl == 0:
-            b_buf += b
-        else:
-            b_dram += b
+        b_buf += b * f
+        b_dram += b * (1.0 - f)
     return b_buf, b_dram
 
 
 @njit(cache=True)
-def _unit_groups(unit: np.ndarray, p: Layer, out: np.ndarray) -> int:
-    """Membrane memory groups (WS) of a unit's valid slots; returns how many."""
-    q = unit[U_Q]
-    return _slot_groups((q // p.w) % p.h, q % p.w, unit[U_BLOCK], unit[U_CG], p, out)
+def _unit_groups(units: np.ndarray, u: int, p: Layer, out: np.ndarray) -> int:
+    """Membrane memory groups (WS) of unit ``u``'s valid slots; returns how many."""
+    q = units[u, U_Q]
+    return _slot_groups((q // p.w) % p.h, q % p.w, units[u, U_BLOCK], units[u, U_CG], p, out)
 
 
 @njit(cache=True)
@@ -341,222 +351,210 @@ def _slot_groups(y: int, x: int, blk: int, cg: int, p: Layer, out: np.ndarray) -
 
 
 # ----------------------------------------------------------------------------- the pools
-# Streamed pool state (arrays indexed by slice key, ``Pool`` below): ``kmac`` macro holding the
-# key (-1: none); a doubly linked list over all cached keys in recency order (``gprev``,
-# ``gnext``, head ``hs[0]``, tail ``hs[1]``, ``hs[2]`` keys cached) and one per macro (``mprev``,
-# ``mnext``, ``mhead``, ``mtail``); ``occ``/``cap`` slots used and available per macro;
-# ``pbuf``/``pdram`` the bits to write back when the key leaves (0 for a weight slice);
-# ``kbits`` the bits of the slice; ``holder`` which key holds each membrane memory group.
-
-
-class Pool(NamedTuple):
-    kmac: np.ndarray
-    gprev: np.ndarray
-    gnext: np.ndarray
-    hs: np.ndarray
-    mprev: np.ndarray
-    mnext: np.ndarray
-    mhead: np.ndarray
-    mtail: np.ndarray
-    occ: np.ndarray
-    cap: np.ndarray
-    pbuf: np.ndarray
-    pdram: np.ndarray
-    kbits: np.ndarray
-    holder: np.ndarray
-
-
-def new_pool(keyspace: int, cap: np.ndarray, n_memory_groups: int) -> Pool:
-    """An empty streamed pool (Python side, for the bit-level mode's tests)."""
-    return _new_pool(keyspace, np.asarray(cap, dtype=np.int64), n_memory_groups)
+# Streamed pool state, in a few arrays (a tuple of arrays would be reference-counted at every
+# access inside the compiled loops):
+# - ``ist[.., key]`` int64: KMAC macro holding the key (-1: none), GPREV/GNEXT a doubly linked
+#   list over all cached keys in recency order, MPREV/MNEXT one list per macro;
+# - ``fst[.., key]`` float64: PBUF/PDRAM bits to write back when the key leaves (0 for a
+#   weight slice), KBITS the slice's bits;
+# - ``mst[.., macro]`` int64: MHEAD/MTAIL of each macro's list, OCC/CAP slots used/available;
+# - ``hs`` = (head, tail, keys cached) of the chip-wide list; ``holder[group]``: the key
+#   holding each membrane memory group (packed WS slices only).
+KMAC, GPREV, GNEXT, MPREV, MNEXT = range(5)
+PBUF, PDRAM, KBITS = range(3)
+MHEAD, MTAIL, OCC, CAP = range(4)
 
 
 @njit(cache=True)
-def _new_pool(keyspace: int, cap: np.ndarray, n_groups: int) -> Pool:
-    nm = cap.size
-    return Pool(np.full(keyspace, -1, dtype=np.int64), np.full(keyspace, -1, dtype=np.int64),
-                np.full(keyspace, -1, dtype=np.int64), np.array([-1, -1, 0], dtype=np.int64),
-                np.full(keyspace, -1, dtype=np.int64), np.full(keyspace, -1, dtype=np.int64),
-                np.full(nm, -1, dtype=np.int64), np.full(nm, -1, dtype=np.int64),
-                np.zeros(nm, dtype=np.int64), cap.copy(), np.zeros(keyspace),
-                np.zeros(keyspace), np.zeros(keyspace), np.full(max(n_groups, 1), -1,
-                                                                dtype=np.int64))
+def new_pool(keyspace: int, cap: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An empty streamed pool of ``keyspace`` keys and ``cap[m]`` slots per macro:
+    ``(ist, fst, mst, hs)``."""
+    ist = np.full((5, keyspace), -1, dtype=np.int64)
+    fst = np.zeros((3, keyspace))
+    mst = np.full((4, cap.size), -1, dtype=np.int64)
+    mst[OCC] = 0
+    mst[CAP] = cap
+    hs = np.array([-1, -1, 0], dtype=np.int64)
+    return ist, fst, mst, hs
 
 
 @njit(cache=True)
-def _g_unlink(pl: Pool, x: int) -> None:
-    a, b = pl.gprev[x], pl.gnext[x]
+def _g_unlink(ist: np.ndarray, hs: np.ndarray, x: int) -> None:
+    a, b = ist[GPREV, x], ist[GNEXT, x]
     if a >= 0:
-        pl.gnext[a] = b
+        ist[GNEXT, a] = b
     else:
-        pl.hs[0] = b
+        hs[0] = b
     if b >= 0:
-        pl.gprev[b] = a
+        ist[GPREV, b] = a
     else:
-        pl.hs[1] = a
-    pl.gprev[x] = -1
-    pl.gnext[x] = -1
+        hs[1] = a
+    ist[GPREV, x] = -1
+    ist[GNEXT, x] = -1
 
 
 @njit(cache=True)
-def _g_front(pl: Pool, x: int) -> None:
-    pl.gprev[x] = -1
-    pl.gnext[x] = pl.hs[0]
-    if pl.hs[0] >= 0:
-        pl.gprev[pl.hs[0]] = x
-    pl.hs[0] = x
-    if pl.hs[1] < 0:
-        pl.hs[1] = x
+def _g_front(ist: np.ndarray, hs: np.ndarray, x: int) -> None:
+    ist[GPREV, x] = -1
+    ist[GNEXT, x] = hs[0]
+    if hs[0] >= 0:
+        ist[GPREV, hs[0]] = x
+    hs[0] = x
+    if hs[1] < 0:
+        hs[1] = x
 
 
 @njit(cache=True)
-def _m_unlink(pl: Pool, m: int, x: int) -> None:
-    a, b = pl.mprev[x], pl.mnext[x]
+def _m_unlink(ist: np.ndarray, mst: np.ndarray, m: int, x: int) -> None:
+    a, b = ist[MPREV, x], ist[MNEXT, x]
     if a >= 0:
-        pl.mnext[a] = b
+        ist[MNEXT, a] = b
     else:
-        pl.mhead[m] = b
+        mst[MHEAD, m] = b
     if b >= 0:
-        pl.mprev[b] = a
+        ist[MPREV, b] = a
     else:
-        pl.mtail[m] = a
-    pl.mprev[x] = -1
-    pl.mnext[x] = -1
+        mst[MTAIL, m] = a
+    ist[MPREV, x] = -1
+    ist[MNEXT, x] = -1
 
 
 @njit(cache=True)
-def _m_front(pl: Pool, m: int, x: int) -> None:
-    pl.mprev[x] = -1
-    pl.mnext[x] = pl.mhead[m]
-    if pl.mhead[m] >= 0:
-        pl.mprev[pl.mhead[m]] = x
-    pl.mhead[m] = x
-    if pl.mtail[m] < 0:
-        pl.mtail[m] = x
+def _m_front(ist: np.ndarray, mst: np.ndarray, m: int, x: int) -> None:
+    ist[MPREV, x] = -1
+    ist[MNEXT, x] = mst[MHEAD, m]
+    if mst[MHEAD, m] >= 0:
+        ist[MPREV, mst[MHEAD, m]] = x
+    mst[MHEAD, m] = x
+    if mst[MTAIL, m] < 0:
+        mst[MTAIL, m] = x
 
 
 @njit(cache=True)
-def _m_back(pl: Pool, m: int, x: int) -> None:
-    pl.mnext[x] = -1
-    pl.mprev[x] = pl.mtail[m]
-    if pl.mtail[m] >= 0:
-        pl.mnext[pl.mtail[m]] = x
-    pl.mtail[m] = x
-    if pl.mhead[m] < 0:
-        pl.mhead[m] = x
+def _m_back(ist: np.ndarray, mst: np.ndarray, m: int, x: int) -> None:
+    ist[MNEXT, x] = -1
+    ist[MPREV, x] = mst[MTAIL, m]
+    if mst[MTAIL, m] >= 0:
+        ist[MNEXT, mst[MTAIL, m]] = x
+    mst[MTAIL, m] = x
+    if mst[MHEAD, m] < 0:
+        mst[MHEAD, m] = x
 
 
 @njit(cache=True)
-def _move(pl: Pool, x: int, dst: int, counts_t: np.ndarray, s_rows: int) -> None:
+def _move(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, x: int, dst: int,
+          counts_t: np.ndarray, s_rows: int) -> None:
     """Move cached slice ``x`` to macro ``dst`` over the on-chip bus (read out of the source's
     scratch rows, written into the destination's); it keeps its recency (oldest there)."""
-    src = pl.kmac[x]
-    _m_unlink(pl, src, x)
-    pl.occ[src] -= 1
+    src = ist[KMAC, x]
+    _m_unlink(ist, mst, src, x)
+    mst[OCC, src] -= 1
     counts_t[P_INTEGRATE, src, F_ROW_READS] += s_rows
     counts_t[P_INTEGRATE, dst, F_ROW_WRITES] += s_rows
-    counts_t[P_INTEGRATE, dst, F_TRANSFER] += pl.kbits[x]
-    pl.kmac[x] = dst
-    _m_back(pl, dst, x)
-    pl.occ[dst] += 1
+    counts_t[P_INTEGRATE, dst, F_TRANSFER] += fst[KBITS, x]
+    ist[KMAC, x] = dst
+    _m_back(ist, mst, dst, x)
+    mst[OCC, dst] += 1
 
 
 @njit(cache=True)
-def _drop(pl: Pool, x: int, counts_t: np.ndarray, p: Layer, unit_groups: np.ndarray) -> None:
+def _drop(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, hs: np.ndarray,
+          holder: np.ndarray, x: int, counts_t: np.ndarray, p: Layer,
+          scratch: np.ndarray) -> None:
     """Write slice ``x`` back (when it holds membranes) and forget it."""
-    m = pl.kmac[x]
-    row = counts_t[P_INTEGRATE, m]
-    if pl.pbuf[x] > 0 or pl.pdram[x] > 0:
-        row[F_ROW_READS] += p.s_rows
-        row[F_BUF_W] += pl.pbuf[x]
-        row[F_DRAM_W] += pl.pdram[x]
-    pl.pbuf[x] = 0.0
-    pl.pdram[x] = 0.0
-    _g_unlink(pl, x)
-    _m_unlink(pl, m, x)
-    pl.occ[m] -= 1
-    pl.hs[2] -= 1
-    pl.kmac[x] = -1
+    m = ist[KMAC, x]
+    if fst[PBUF, x] > 0 or fst[PDRAM, x] > 0:
+        counts_t[P_INTEGRATE, m, F_ROW_READS] += p.s_rows
+        counts_t[P_INTEGRATE, m, F_BUF_W] += fst[PBUF, x]
+        counts_t[P_INTEGRATE, m, F_DRAM_W] += fst[PDRAM, x]
+    fst[PBUF, x] = 0.0
+    fst[PDRAM, x] = 0.0
+    _g_unlink(ist, hs, x)
+    _m_unlink(ist, mst, m, x)
+    mst[OCC, m] -= 1
+    hs[2] -= 1
+    ist[KMAC, x] = -1
     if p.st == 0 and p.pack > 1:
-        for i in range(_key_groups(x, p, unit_groups)):
-            if pl.holder[unit_groups[i]] == x:
-                pl.holder[unit_groups[i]] = -1
+        for i in range(_key_groups(x, p, scratch)):
+            if holder[scratch[i]] == x:
+                holder[scratch[i]] = -1
 
 
 @njit(cache=True)
-def _free_macro(pl: Pool, avoid: int) -> int:
+def _free_macro(mst: np.ndarray, avoid: int) -> int:
     """The lowest-index macro other than ``avoid`` with a free streamed slot (-1: none)."""
-    for m in range(pl.occ.size):
-        if m != avoid and pl.occ[m] < pl.cap[m]:
+    for m in range(mst.shape[1]):
+        if m != avoid and mst[OCC, m] < mst[CAP, m]:
             return m
     return -1
 
 
 @njit(cache=True)
-def _stream(pl: Pool, unit: np.ndarray, m: int, bb: float, bd: float, counts_t: np.ndarray,
-            p: Layer, groups: np.ndarray) -> None:
-    """Bring the unit's streamed slice into macro ``m``'s scratch slots (module docstring)."""
-    x = unit[U_KEY]
-    a = pl.kmac[x]
+def _stream(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, hs: np.ndarray,
+            holder: np.ndarray, total: int, units: np.ndarray, u: int, m: int, bb: float,
+            bd: float, counts_t: np.ndarray, p: Layer, groups: np.ndarray) -> None:
+    """Bring unit ``u``'s streamed slice into macro ``m``'s scratch slots (module docstring);
+    ``total``: streamed slots of all macros."""
+    x = units[u, U_KEY]
+    a = ist[KMAC, x]
     if a == m:
-        _g_unlink(pl, x)
-        _g_front(pl, x)
-        _m_unlink(pl, m, x)
-        _m_front(pl, m, x)
+        _g_unlink(ist, hs, x)
+        _g_front(ist, hs, x)
+        _m_unlink(ist, mst, m, x)
+        _m_front(ist, mst, m, x)
         return
     if a >= 0:                                    # on another macro: move it here
-        if pl.occ[m] >= pl.cap[m]:
-            y = pl.mtail[m]
-            _move(pl, y, a, counts_t, p.s_rows)
-        _move(pl, x, m, counts_t, p.s_rows)
-        _m_unlink(pl, m, x)
-        _m_front(pl, m, x)
-        _g_unlink(pl, x)
-        _g_front(pl, x)
+        if mst[OCC, m] >= mst[CAP, m]:
+            _move(ist, fst, mst, mst[MTAIL, m], a, counts_t, p.s_rows)
+        _move(ist, fst, mst, x, m, counts_t, p.s_rows)
+        _m_unlink(ist, mst, m, x)
+        _m_front(ist, mst, m, x)
+        _g_unlink(ist, hs, x)
+        _g_front(ist, hs, x)
         return
+    scratch = groups[p.pack:]
     if p.st == 0 and p.pack > 1:                  # a membrane lives in one slice at a time
-        ng = _unit_groups(unit, p, groups)
+        ng = _unit_groups(units, u, p, groups)
         for i in range(ng):
-            h = pl.holder[groups[i]]
+            h = holder[groups[i]]
             if h >= 0:
-                _drop(pl, h, counts_t, p, groups[p.pack:])
-    total = 0
-    for i in range(pl.cap.size):
-        total += pl.cap[i]
+                _drop(ist, fst, mst, hs, holder, h, counts_t, p, scratch)
     freed = -1
-    if pl.hs[2] >= total:                         # the chip's least recently used slice leaves
-        v = pl.hs[1]
-        freed = pl.kmac[v]
-        _drop(pl, v, counts_t, p, groups[p.pack:])
-    if pl.occ[m] >= pl.cap[m]:
-        dst = freed if freed >= 0 and freed != m else _free_macro(pl, m)
-        _move(pl, pl.mtail[m], dst, counts_t, p.s_rows)
-    row = counts_t[P_INTEGRATE, m]
-    row[F_ROW_WRITES] += p.s_rows
-    row[F_BUF_R] += bb
-    row[F_DRAM_R] += bd
-    pl.kmac[x] = m
-    pl.kbits[x] = bb + bd
+    if hs[2] >= total:                            # the chip's least recently used slice leaves
+        v = hs[1]
+        freed = ist[KMAC, v]
+        _drop(ist, fst, mst, hs, holder, v, counts_t, p, scratch)
+    if mst[OCC, m] >= mst[CAP, m]:
+        dst = freed if freed >= 0 and freed != m else _free_macro(mst, m)
+        _move(ist, fst, mst, mst[MTAIL, m], dst, counts_t, p.s_rows)
+    counts_t[P_INTEGRATE, m, F_ROW_WRITES] += p.s_rows
+    counts_t[P_INTEGRATE, m, F_BUF_R] += bb
+    counts_t[P_INTEGRATE, m, F_DRAM_R] += bd
+    ist[KMAC, x] = m
+    fst[KBITS, x] = bb + bd
     if p.st == 0:
-        pl.pbuf[x] = bb
-        pl.pdram[x] = bd
-        ng = _unit_groups(unit, p, groups) if p.pack > 1 else 0
-        for i in range(ng):
-            pl.holder[groups[i]] = x
-    pl.occ[m] += 1
-    pl.hs[2] += 1
-    _g_front(pl, x)
-    _m_front(pl, m, x)
+        fst[PBUF, x] = bb
+        fst[PDRAM, x] = bd
+        if p.pack > 1:
+            for i in range(_unit_groups(units, u, p, groups)):
+                holder[groups[i]] = x
+    mst[OCC, m] += 1
+    hs[2] += 1
+    _g_front(ist, hs, x)
+    _m_front(ist, mst, m, x)
 
 
 @njit(cache=True)
-def _flush_stream(pl: Pool, counts_t: np.ndarray, p: Layer, groups: np.ndarray) -> None:
-    while pl.hs[1] >= 0:
-        _drop(pl, pl.hs[1], counts_t, p, groups[p.pack:])
+def _flush_stream(ist: np.ndarray, fst: np.ndarray, mst: np.ndarray, hs: np.ndarray,
+                  holder: np.ndarray, counts_t: np.ndarray, p: Layer,
+                  groups: np.ndarray) -> None:
+    while hs[1] >= 0:
+        _drop(ist, fst, mst, hs, holder, hs[1], counts_t, p, groups[p.pack:])
 
 
 @njit(cache=True)
-def _spill(sp: np.ndarray, g: int, clock: int, p: Layer, stat_level: np.ndarray,
+def _spill(sp: np.ndarray, g: int, clock: int, p: Layer, stat_buffered: np.ndarray,
            stat_bits: np.ndarray, row: np.ndarray) -> None:
     """Bring spilled stationary group ``g`` into the home macro's spill slots (LRU).
 
@@ -572,11 +570,12 @@ def _spill(sp: np.ndarray, g: int, clock: int, p: Layer, stat_level: np.ndarray,
             victim = s
     _spill_out(sp, victim, p, row)
     row[F_ROW_WRITES] += p.sp_rows
-    _mem(row, stat_level[g], stat_bits[g], True)
+    _mem(row, stat_buffered[g], stat_bits[g], True)
     sp[victim, 0] = g
     sp[victim, 1] = clock
     if p.st == 1:
-        sp[victim, 2 + stat_level[g]] = stat_bits[g]
+        sp[victim, 2] = stat_bits[g] * stat_buffered[g]
+        sp[victim, 3] = stat_bits[g] * (1.0 - stat_buffered[g])
 
 
 @njit(cache=True)
@@ -592,31 +591,63 @@ def _spill_out(sp: np.ndarray, s: int, p: Layer, row: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_level: np.ndarray,
-               stat_bits: np.ndarray, mem_level: np.ndarray, stat_macro: np.ndarray,
-               counts_t: np.ndarray, pl: Pool, sp: np.ndarray, groups: np.ndarray) -> None:
+def _integrate(units: np.ndarray, touched: np.ndarray, p: Layer, stat_buffered: np.ndarray,
+               stat_bits: np.ndarray, mem_buffered: np.ndarray, stat_macro: np.ndarray,
+               counts_t: np.ndarray, cap: np.ndarray, sp: np.ndarray, groups: np.ndarray,
+               holder: np.ndarray) -> None:
     """Run the units in order on their macros and count them (module docstring)."""
+    ist, fst, mst, hs = new_pool(p.keyspace, cap)
+    total = 0
+    for i in range(cap.size):
+        total += cap[i]
+    home = counts_t[P_INTEGRATE, p.home]
     for u in range(units.shape[0]):
         m = units[u, U_MACRO]
         lanes = units[u, U_LANES]
         g = units[u, U_GROUP]
-        row = counts_t[P_INTEGRATE, m]
-        row[F_SOPS] += lanes
-        row[F_UNITS] += 1.0
-        row[F_ROW_OPS] += p.v_rows
-        row[F_ACTIVE] += lanes * p.v_bits
-        row[F_STANDBY] += p.v_rows * p.mcols - lanes * p.v_bits
+        counts_t[P_INTEGRATE, m, F_SOPS] += lanes
+        counts_t[P_INTEGRATE, m, F_UNITS] += 1.0
+        counts_t[P_INTEGRATE, m, F_ROW_OPS] += p.v_rows
+        counts_t[P_INTEGRATE, m, F_ACTIVE] += lanes * p.v_bits
+        counts_t[P_INTEGRATE, m, F_STANDBY] += p.v_rows * p.mcols - lanes * p.v_bits
         if stat_macro[g] < 0:
-            _spill(sp, g, u, p, stat_level, stat_bits, counts_t[P_INTEGRATE, p.home])
-        bb, bd = _slice_bits(units[u], p, mem_level, touched)
-        _stream(pl, units[u], m, bb, bd, counts_t, p, groups)
+            _spill(sp, g, u, p, stat_buffered, stat_bits, home)
+        x = units[u, U_KEY]
+        if ist[KMAC, x] == m and p.cactive == 0:
+            # the slice is in this macro: it becomes the most recent, in the chip's list and in
+            # the macro's (written out here: a call per unit costs more than the work)
+            a, b = ist[GPREV, x], ist[GNEXT, x]
+            if a >= 0:
+                ist[GNEXT, a] = b
+                if b >= 0:
+                    ist[GPREV, b] = a
+                else:
+                    hs[1] = a
+                ist[GPREV, x] = -1
+                ist[GNEXT, x] = hs[0]
+                ist[GPREV, hs[0]] = x
+                hs[0] = x
+            a, b = ist[MPREV, x], ist[MNEXT, x]
+            if a >= 0:
+                ist[MNEXT, a] = b
+                if b >= 0:
+                    ist[MPREV, b] = a
+                else:
+                    mst[MTAIL, m] = a
+                ist[MPREV, x] = -1
+                ist[MNEXT, x] = mst[MHEAD, m]
+                ist[MPREV, mst[MHEAD, m]] = x
+                mst[MHEAD, m] = x
+        else:
+            bb, bd = _slice_bits(units, u, p, mem_buffered, touched)
+            _stream(ist, fst, mst, hs, holder, total, units, u, m, bb, bd, counts_t, p, groups)
         if p.reuse == 0:
-            _flush_stream(pl, counts_t, p, groups)
+            _flush_stream(ist, fst, mst, hs, holder, counts_t, p, groups)
             for s in range(sp.shape[0]):
-                _spill_out(sp, s, p, counts_t[P_INTEGRATE, p.home])
-    _flush_stream(pl, counts_t, p, groups)
+                _spill_out(sp, s, p, home)
+    _flush_stream(ist, fst, mst, hs, holder, counts_t, p, groups)
     for s in range(sp.shape[0]):
-        _spill_out(sp, s, p, counts_t[P_INTEGRATE, p.home])
+        _spill_out(sp, s, p, home)
 
 
 @njit(cache=True)
@@ -632,8 +663,8 @@ def _compare_group(nidx: int, p: Layer) -> int:
 
 @njit(cache=True)
 def _fire(out_t: np.ndarray, prev: np.ndarray, touched: np.ndarray, t: int, p: Layer,
-          stat_macro: np.ndarray, stat_level: np.ndarray, stat_bits: np.ndarray,
-          mem_level: np.ndarray, counts_t: np.ndarray, fired: np.ndarray,
+          stat_macro: np.ndarray, stat_buffered: np.ndarray, stat_bits: np.ndarray,
+          mem_buffered: np.ndarray, counts_t: np.ndarray, fired: np.ndarray,
           spiked: np.ndarray) -> None:
     """Compare and reset counts of one timestep from its recorded spikes ``out_t`` (and those of
     the previous timestep, ``prev``, for ``compare = active``)."""
@@ -655,17 +686,17 @@ def _fire(out_t: np.ndarray, prev: np.ndarray, touched: np.ndarray, t: int, p: L
         else:
             row = counts_t[P_FIRE, p.home]
             if p.st == 1:
-                lvl, bits = stat_level[g], stat_bits[g]
+                f, bits = stat_buffered[g], stat_bits[g]
             else:
-                lvl, bits = mem_level[g], min(p.cpg, p.cout - (g % p.ncg) * p.cpg) * p.v_bits
-            _mem(row, lvl, bits, True)
-            _mem(row, lvl, fired[g] * p.v_bits, False)
+                f, bits = mem_buffered[g], min(p.cpg, p.cout - (g % p.ncg) * p.cpg) * p.v_bits
+            _mem(row, f, bits, True)
+            _mem(row, f, fired[g] * p.v_bits, False)
 
 
 @njit(cache=True, parallel=True)
 def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
-                stat_macro: np.ndarray, stat_level: np.ndarray, stat_bits: np.ndarray,
-                mem_level: np.ndarray, cap: np.ndarray, n_groups: int, counts: np.ndarray
+                stat_macro: np.ndarray, stat_buffered: np.ndarray, stat_bits: np.ndarray,
+                mem_buffered: np.ndarray, cap: np.ndarray, n_groups: int, counts: np.ndarray
                 ) -> None:
     """Count one spiking layer's work on every sample and timestep (in parallel).
 
@@ -676,7 +707,7 @@ def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
     """
     n_t, n_s = x.shape[0], x.shape[1]
     per_event = (p.nblk if p.st == 0 else p.kh * p.kw) * p.ncg
-    n_mem = mem_level.size
+    n_mem = mem_buffered.size
     for it in prange(n_s * n_t):
         n = it // n_t
         t = it % n_t
@@ -690,18 +721,18 @@ def count_layer(x: np.ndarray, srcs: np.ndarray, spikes: np.ndarray, p: Layer,
         touched = np.zeros(n_groups, dtype=np.int64)
         fired = np.zeros(n_groups, dtype=np.int64)
         spiked = np.zeros(n_groups, dtype=np.int64)
-        pl = _new_pool(p.keyspace, cap, n_mem if (p.st == 0 and p.pack > 1) else 1)
+        holder = np.full(n_mem if (p.st == 0 and p.pack > 1) else 1, -1, dtype=np.int64)
         sp = np.full((p.k_spill, 4), -1.0)
         sp[:, 2:] = 0.0
         src = srcs[t % srcs.shape[0], n % srcs.shape[1]]
         units = _units(x[t, n], src, p, stat_macro, counts[n, t], buf, seen, hits)
         if p.target == 1 and units.shape[0] > 1:
             units = _target_order(units, p, stat_macro)
-        _integrate(units, touched, p, stat_level, stat_bits, mem_level, stat_macro,
-                   counts[n, t], pl, sp, groups)
+        _integrate(units, touched, p, stat_buffered, stat_bits, mem_buffered, stat_macro,
+                   counts[n, t], cap, sp, groups, holder)
         prev = spikes[t - 1, n] if t > 0 else spikes[t, n]
-        _fire(spikes[t, n], prev, touched, t, p, stat_macro, stat_level, stat_bits, mem_level,
-              counts[n, t], fired, spiked)
+        _fire(spikes[t, n], prev, touched, t, p, stat_macro, stat_buffered, stat_bits,
+              mem_buffered, counts[n, t], fired, spiked)
 
 
 @njit(cache=True, parallel=True)

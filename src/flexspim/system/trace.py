@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from flexspim.errors import ConfigError
 from flexspim.net.layers import SpikingLayer
 from flexspim.net.network import IntNetwork
+from flexspim.sim.batches import NetworkEngine, check_batch_size, check_labels, run_batches
 from flexspim.sim.common import layer_input_bounds, merge_stats
 from flexspim.sim.engine import assemble_result, prepare_inputs
 from flexspim.sim.fast import run_batch
@@ -64,28 +64,19 @@ class Trace:
 
 def record_trace(net: IntNetwork, inputs: Any, *, n_time_bins: int | None = None,
                  sensor_size: Sequence[int] | None = None, labels: Any = None,
-                 batch_size: int = 64, progress: bool = False) -> Trace:
+                 batch_size: int = 64, progress: bool = False,
+                 return_membranes: bool = False) -> Trace:
     """Simulate ``net`` on ``inputs`` (as :func:`flexspim.sim.simulate` takes them) with the fast
-    engine and record every layer's output events."""
-    from tqdm import tqdm
-
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size = {batch_size} must be >= 1")
+    engine and record every layer's output events (and, with ``return_membranes``, the final
+    membranes in the result)."""
+    check_batch_size(batch_size)
     spikes = prepare_inputs(net, inputs, n_time_bins=n_time_bins, sensor_size=sensor_size)
     layer_input_bounds(net, int(spikes.max()) if spikes.size else 0)
     n_t, n = int(spikes.shape[0]), int(spikes.shape[1])
-    lab = None
-    if labels is not None:
-        lab = np.asarray(labels).astype(np.int64).reshape(-1)
-        if lab.shape != (n,):
-            raise ConfigError(f"labels: {lab.size} labels for {n} samples; give one per sample")
-    parts = []
-    with tqdm(total=n, desc="simulate (fast)", unit="sample", disable=not progress) as bar:
-        for s0 in range(0, n, int(batch_size)):
-            chunk = np.asarray(spikes[:, s0:s0 + int(batch_size)])
-            parts.append(run_batch(net, chunk, return_membranes=True, record=True))
-            bar.update(chunk.shape[1])
-    merged = merge_stats(parts)
+    lab = check_labels(labels, n)
+    engine = NetworkEngine(net, spikes, run_batch, name="simulate (fast)",
+                           return_membranes=return_membranes, record=True)
+    merged = merge_stats(run_batches(engine, n, batch_size, progress))
     outputs = tuple(merged.layer_outputs or ())
     result = assemble_result(net, merged, "fast", n_t, lab)
     flat = np.ascontiguousarray(np.asarray(spikes, dtype=np.int64).reshape(n_t, n, -1))

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from flexspim._io import stamped, write_bytes_atomic
+from flexspim._io import check_versioned, stamped, write_bytes_atomic
 from flexspim.errors import FormatError
 
 FRAMES_FORMAT = "flexspim-frames"
@@ -83,15 +83,14 @@ def load_frames_file(path: str | os.PathLike[str]) -> Frames:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise FormatError(f"{p}: not a flexspim frames file or truncated ({exc})") from None
+    if "header" not in arrays:
+        raise FormatError(f"{p}: not a flexspim frames file (no '{FRAMES_FORMAT}' header); "
+                          f"write one with save_frames")
     try:
-        header = json.loads(str(arrays["header"])) if "header" in arrays else None
+        header = json.loads(str(arrays["header"]))
     except json.JSONDecodeError as exc:
         raise FormatError(f"{p}: corrupt frames header ({exc.msg})") from None
-    if not isinstance(header, dict) or header.get("format") != FRAMES_FORMAT:
-        raise FormatError(f"{p}: not a flexspim frames file (no '{FRAMES_FORMAT}' header)")
-    if header.get("version") != FRAMES_VERSION:
-        raise FormatError(f"{p}: frames format version {header.get('version')!r}, this flexspim "
-                          f"reads version {FRAMES_VERSION}; re-create the file")
+    check_versioned(header, FRAMES_FORMAT, FRAMES_VERSION, p, fix_format="write one with save_frames")
     missing = [k for k in _KEYS if k not in arrays]
     if missing:
         raise FormatError(f"{p}: arrays {', '.join(missing)} missing from the frames file")

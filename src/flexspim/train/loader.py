@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from flexspim._device import is_cuda
+from flexspim.data import bin_events
 from flexspim.errors import ConfigError
 from flexspim.train.distributed import DataParallel
 
@@ -132,7 +133,7 @@ class EventDropAugment:
 
     def __call__(self, events: np.ndarray, seed: int) -> np.ndarray:
         try:
-            from tonic.transforms import EventDrop
+            from tonic.transforms import EventDrop  # the data extra: only --augment needs it
         except ImportError:  # pragma: no cover - Tonic is in the data extra
             raise ConfigError("event augmentation needs Tonic; install flexspim[data]") from None
         if len(events) < 2:
@@ -160,8 +161,6 @@ class EventParts(torch.utils.data.Dataset):
         return len(self.events)
 
     def __getitem__(self, key: tuple[int, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        from flexspim.data import bin_events
-
         epoch, idx = key
         size = tuple(self.events.sensor_size)
         x = np.zeros((len(idx), self.time_bins, size[2], size[1], size[0]), dtype=np.int16)

@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from flexspim._device import resolve_device, training_math
-from flexspim._io import stamped, write_json, write_text_atomic, write_with
+from flexspim._io import check_versioned, stamped, write_json, write_text_atomic, write_with
 from flexspim.errors import ConfigError, FormatError
 from flexspim.macro.leak import leak_range
 from flexspim.net import Leak
@@ -237,12 +238,9 @@ def load_checkpoint(path: str | os.PathLike[str], device: Any = None) -> Checkpo
     except Exception as exc:  # torch raises many types for a non-checkpoint file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FormatError(f"{p}: not a readable flexspim checkpoint ({first[:120]})") from None
-    if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
-        raise FormatError(f"{p}: not a flexspim checkpoint (format "
-                          f"{doc.get('format') if isinstance(doc, dict) else None!r})")
-    if doc.get("version") != CHECKPOINT_VERSION:
-        raise FormatError(f"{p}: checkpoint format version {doc.get('version')!r}, this flexspim "
-                          f"reads version {CHECKPOINT_VERSION}; retrain with this version")
+    check_versioned(doc, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, p,
+                    what="flexspim checkpoint", fix_format="give a checkpoint.pt of 'flexspim train'",
+                    fix="retrain with this version of flexspim")
     config = TrainConfig.from_dict(doc["config"])
     arch = Architecture.from_dict(doc["architecture"])
     model = build_model(config, arch)
@@ -389,7 +387,6 @@ def fit(config: TrainConfig, train_data: Any, test_data: tuple[Any, Any] | None,
     net = distributed.wrap(run.model, rt.dp, device)
     written_by = {"device": str(device), "processes": rt.dp.world_size,
                   "micro_batches": rt.micro_batches}
-    from tqdm import tqdm
 
     total = max(0, config.epochs - run.start) * plan.steps
     with tqdm(total=total, desc="train", unit="batch", disable=not (progress and rt.dp.is_main)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flexspim.errors import NetworkError
-from flexspim.net import Conv2d, Flatten, Linear, SpikeMaxPool, SpikingLayer
+from flexspim.net import Conv2d, Flatten, IntNetwork, Linear, SpikeMaxPool, SpikingLayer
 from flexspim.net.layers import int_range
 
 Layer = Conv2d | Linear | SpikeMaxPool | Flatten
@@ -132,8 +132,6 @@ def fold_biases(input_shape: tuple[int, ...], layers: list[Layer],
     """The layers of a chain with integer ``biases`` (per output channel or feature, by layer
     name) folded into always-on inputs (module docstring). Without a nonzero bias, the layers
     come back unchanged with ``always_on = 0``."""
-    from flexspim.net import IntNetwork
-
     if not any(np.any(b) for b in biases.values()):
         return BiasFold(tuple(layers), 0, ())
     shapes = IntNetwork(input_shape, tuple(layers)).shapes

@@ -76,7 +76,7 @@ RESET_NOTE = ("reset: the file gives no reset but v_reset = 0, so neurons reset 
 
 def _nir() -> Any:
     try:
-        import nir
+        import nir  # the nir extra: only NIR files need it
     except ImportError:
         raise FormatError("NIR support needs the 'nir' package; install flexspim[nir]") from None
     return nir

@@ -32,12 +32,13 @@ import numpy as np
 from flexspim._io import write_with
 from flexspim.errors import FormatError, NetworkError
 from flexspim.net import Conv2d, IntNetwork, Linear, SpikeMaxPool, SpikingLayer
+from flexspim.train.model import export_network
 from flexspim.train.nir_import import DEFAULT_DT, ImportReport, import_nir, network_from_nir
 
 
 def _nir() -> Any:
     try:
-        import nir
+        import nir  # the nir extra: only NIR files need it
     except ImportError:
         raise FormatError("NIR support needs the 'nir' package; install flexspim[nir]") from None
     return nir
@@ -130,8 +131,6 @@ def model_to_nir(model: Any) -> Any:
     Weights are the trained float weights, ``v_threshold`` the float threshold ``tau`` (same
     units); the metadata holds the widths and integer threshold of the quantized model.
     """
-    from flexspim.train.model import export_network
-
     net = export_network(model)
     weights = {name: p.detach().cpu().numpy().astype(np.float32)
                for name, p in model.weights.items()}

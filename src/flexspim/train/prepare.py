@@ -34,8 +34,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
+from flexspim import data as fdata
 from flexspim._io import read_versioned_json, versioned, write_json, write_with
+from flexspim.data import EVENT_DTYPE
 from flexspim.errors import ConfigError, FormatError
 from flexspim.train.frames import Frames, frames_from_arrays, load_frames_file, save_frames
 
@@ -52,8 +55,6 @@ class Resized:
     """A dataset seen through denoise + down-sampling, with the down-sampled sensor size."""
 
     def __init__(self, dataset: Any, factor: int) -> None:
-        from flexspim import data as fdata
-
         self.dataset = dataset
         self.sensor_size = fdata.downsampled_size(dataset.sensor_size, factor)
         self.classes = getattr(dataset, "classes", ())
@@ -70,8 +71,6 @@ class Resized:
 
 def gesture_splits(folder: Path) -> dict[str, Resized]:
     """The train and test splits of a DVS Gesture folder, preprocessed (module docstring)."""
-    from flexspim import data as fdata
-
     if not folder.is_dir() or fdata.detect_layout(folder) is None:
         raise ConfigError(f"--data {folder}: neither a DVS Gesture folder nor a frames .npz "
                           f"file; for your own recordings make a frames file first: "
@@ -109,8 +108,6 @@ def wait_for(path: Path, what: str, poll_s: float = 1.0) -> None:
 
 def _bin_splits(splits: dict[str, Any], time_bins: int, name: str, source: dict | None,
                 progress: bool) -> Frames:
-    from flexspim import data as fdata
-
     xs = {s: fdata.load_frames(ds, time_bins, progress=progress) for s, ds in splits.items()}
     return frames_from_arrays(xs["train"][0], xs["train"][1], xs["test"][0], xs["test"][1],
                               name=name, classes=getattr(splits["train"], "classes", ()),
@@ -139,8 +136,6 @@ def gesture_frames(folder: Path, time_bins: int, cache_dir: Path | None, *,
 
 def digits_frames(time_bins: int, *, progress: bool = False) -> Frames:
     """The offline digits dataset (seed 0) binned into ``time_bins`` frames."""
-    from flexspim import data as fdata
-
     splits = {s: fdata.DigitsEvents(split=s, seed=0) for s in SPLITS}
     return _bin_splits(splits, time_bins, "digits", None, progress)
 
@@ -170,8 +165,6 @@ class EventStore:
 
     def _mapped(self) -> np.ndarray:
         if self._events is None:
-            from flexspim.data import EVENT_DTYPE
-
             path = self.folder / "events.bin"
             total = int(self.offsets[-1])
             if path.stat().st_size != total * EVENT_DTYPE.itemsize:
@@ -191,10 +184,6 @@ def write_event_store(dataset: Any, folder: Path, source: dict, *,
                       progress: bool = False) -> None:
     """Write every sample of ``dataset`` (``(events, label)`` items with a ``sensor_size``) as an
     event store in ``folder`` (module docstring)."""
-    from tqdm import tqdm
-
-    from flexspim.data import EVENT_DTYPE
-
     offsets, labels = [0], []
 
     def write(tmp: Path) -> None:
@@ -215,7 +204,8 @@ def write_event_store(dataset: Any, folder: Path, source: dict, *,
 def open_event_store(folder: Path, source: dict | None = None) -> EventStore:
     """Read an event store; with ``source``, check that it was made by that recipe."""
     index_path = folder / "index.json"
-    index = read_versioned_json(index_path, EVENT_STORE_FORMAT, EVENT_STORE_VERSION)
+    index = read_versioned_json(index_path, EVENT_STORE_FORMAT, EVENT_STORE_VERSION,
+                                fix=f"delete {folder}: training builds it again")
     if source is not None:
         _check_source(folder, index.get("source"), source)
     return EventStore(folder, index)

@@ -116,7 +116,8 @@ def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"{p}: no training summary; 'flexspim train' writes it after the last "
                           f"epoch (finish or resume the run first)")
-    doc = read_versioned_json(p, SUMMARY_FORMAT, SUMMARY_VERSION)
+    doc = read_versioned_json(p, SUMMARY_FORMAT, SUMMARY_VERSION,
+                              fix="rerun 'flexspim train' with this version of flexspim")
     missing = [k for k in SUMMARY_KEYS if k not in doc]
     if missing:
         raise FormatError(f"{p}: training summary lacks {', '.join(missing)}; rerun "
