@@ -501,9 +501,9 @@ def test_ctrl_c_in_reproduce_names_the_real_folder(tmp_path: Path,
 
     monkeypatch.setattr(cli_reproduce, "reproduce", interrupted)
     assert main(["reproduce", "--quick", "--out", str(tmp_path / "r"), "--no-progress"]) == 130
-    assert _err(capsys) == [f"flexspim: interrupted; the Fig. 7 points computed so far are "
-                            f"kept in {tmp_path / 'r' / 'fig7_points.json'}: run the same "
-                            f"command again to continue"]
+    assert _err(capsys) == [f"flexspim: interrupted; the points computed so far are kept in "
+                            f"{tmp_path / 'r' / 'points.sqlite'}: run the same command again "
+                            f"to continue"]
 
 
 def test_simulate_without_labels_prints_the_predictions(files: dict[str, Path],
