@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from flexspim.compile.geometry import Stationary
-from flexspim.compile.reuse import ReuseProfile, layer_profile
+from flexspim.compile.reuse import MacroReuse, ReuseProfile, layer_profile, macro_reuse
 from flexspim.errors import ConfigError
 from flexspim.net.layers import Conv2d, SpikeMaxPool, SpikingLayer
 from flexspim.net.network import IntNetwork
@@ -127,19 +127,31 @@ class Activity:
         operand and a lane packing (computed once, then kept)."""
         key = (index, stationary, int(pack))
         if key not in self._profiles:
-            layer = net.layers[index]
-            in_shape, out_shape = net.shapes[index]
-            if isinstance(layer, Conv2d):
-                geo = dict(in_hw=tuple(in_shape[1:]), kernel=tuple(layer.kernel_size),
-                           stride=tuple(layer.stride), padding=tuple(layer.padding),
-                           out_hw=tuple(out_shape[1:]), in_channels=int(in_shape[0]))
-            else:
-                geo = dict(in_hw=(1, 1), kernel=(1, 1), stride=(1, 1), padding=(0, 0),
-                           out_hw=(1, 1), in_channels=_size(in_shape))
             self._profiles[key] = layer_profile(self.layer_events(net, index),
-                                                stationary=stationary,
-                                                pack=int(pack), **geo)  # type: ignore[arg-type]
+                                                stationary=stationary, pack=int(pack),
+                                                **self._layer_geometry(net, index))
         return self._profiles[key]
+
+    def _layer_geometry(self, net: IntNetwork, index: int) -> dict[str, Any]:
+        layer = net.layers[index]
+        in_shape, out_shape = net.shapes[index]
+        if isinstance(layer, Conv2d):
+            return dict(in_hw=tuple(in_shape[1:]), kernel=tuple(layer.kernel_size),
+                        stride=tuple(layer.stride), padding=tuple(layer.padding),
+                        out_hw=tuple(out_shape[1:]), in_channels=int(in_shape[0]))
+        return dict(in_hw=(1, 1), kernel=(1, 1), stride=(1, 1), padding=(0, 0),
+                    out_hw=(1, 1), in_channels=_size(in_shape))
+
+    def placed_reuse(self, net: IntNetwork, index: int, stationary: Stationary, pack: int,
+                     macro_of: np.ndarray, caps: np.ndarray) -> MacroReuse:
+        """The :class:`~flexspim.compile.reuse.MacroReuse` of layer ``index`` on a placement
+        (``macro_of[group, cg]``, ``caps[m]`` streamed slots; kept per placement)."""
+        mo = np.ascontiguousarray(macro_of, dtype=np.int64)
+        cp = np.ascontiguousarray(caps, dtype=np.float64)
+        key = ("placed", index, stationary, int(pack), mo.shape, mo.tobytes(), cp.tobytes())
+        return self.cached(key, lambda: macro_reuse(
+            self.layer_events(net, index), stationary=stationary, pack=int(pack), macro_of=mo,
+            caps=cp, **self._layer_geometry(net, index)))
 
     def output_events(self, index: int) -> float:
         """Expected output events of layer ``index`` per sample."""

@@ -52,7 +52,7 @@ from flexspim.compile.program import (
     leak_counts,
     scratch_slots,
 )
-from flexspim.compile.reuse import ReuseProfile
+from flexspim.compile.reuse import MacroReuse, ReuseProfile
 from flexspim.energy.counts import COUNT_FIELDS, FIELD_INDEX, PHASES, WorkCounts
 from flexspim.hw import Hardware
 from flexspim.macro.leak import leak_operand_bits
@@ -223,11 +223,13 @@ def _hits_away(prof: ReuseProfile, scale: float, n_cg: int, hits: float, remote:
 
 def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: float,
           capacity: float, k_spill: int, hosts: np.ndarray | None, home: int, hw: Hardware,
-          n_t: int, caps: np.ndarray | None = None, shares: np.ndarray | None = None) -> Pools:
+          n_t: int, caps: np.ndarray | None = None, shares: np.ndarray | None = None,
+          placed: MacroReuse | None = None) -> Pools:
     """The scratch pools' work of a layer with ``units`` (``resident_units`` of them on
     resident groups) per sample, a streamed pool of ``capacity`` slots and ``k_spill`` spill
     slots; ``hosts[group]`` is the macro holding each row group (-1: spilled, run on ``home``;
-    None: one macro)."""
+    None: one macro); ``placed``: the re-accesses on this placement in arrival order (local
+    and remote hits from each macro's own stack distances, instead of the shares' model)."""
     ctl = hw.system.controller
     n_cg = og.n_cg
     base = n_cg * prof.accesses / prof.n_samples
@@ -257,7 +259,11 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
         hits = scale * prof.hits(capacity, n_cg)
         misses = units - hits
         remote = 0.0
-        if run_on is not None:
+        if placed is not None:
+            hits = scale * (placed.local + placed.remote)
+            misses = units - hits
+            remote = scale * placed.remote
+        elif run_on is not None:
             remote = scale * prof.remote(run_on.reshape(-1, n_cg), capacity)
             if caps is not None and shares is not None:
                 swaps = _hits_away(prof, scale, n_cg, hits, remote, capacity, caps, shares)
@@ -266,6 +272,10 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
         spill = groups_first + max(0.0, spilled - groups_first) * (1.0 - frac)
     per_step = misses / n_t
     full = max(0.0, 1.0 - capacity / per_step) if per_step > 0 else 0.0
+    if placed is not None:
+        moves = scale * (placed.remote + placed.remote_full + placed.miss_full
+                         + placed.miss_both_full * elsewhere)
+        return Pools(misses, moves, spill)
     moves = remote * (1.0 + full) + 2.0 * swaps + misses * full * elsewhere
     if caps is not None and shares is not None and len(caps) > 1:
         # a macro whose own slots are full while the chip's are not passes its oldest slice
@@ -602,9 +612,14 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     share = u_m / u if u > 0 else np.full(n_macros, 1.0 / n_macros)
     resident_u = float(work.units[lp.stat_macro >= 0].sum())
     prof = activity.profile(net, lp.index, st, og.pack)
+    placed = None
+    if n_macros > 1 and hw.system.controller.event_order != "target" and \
+            hw.system.controller.scratch_reuse:
+        placed = activity.placed_reuse(net, lp.index, st, og.pack,
+                                       hosts.reshape(-1, og.n_cg), lp.cap)
     pl = pools(prof, og, u, resident_u, float(lp.cap.sum()), lp.k_spill,
                lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps,
-               lp.cap.astype(np.float64), share)
+               lp.cap.astype(np.float64), share, placed)
     f_stream, spilled_bits, f_spill = _levels(lp, og, work, activity.event_map(net, lp.index))
     sp_groups = int((lp.stat_macro < 0).sum())
     g_bits = sum(spilled_bits) / sp_groups if sp_groups else 0.0

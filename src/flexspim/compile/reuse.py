@@ -346,11 +346,21 @@ def _timestep(xs: np.ndarray, geom: np.ndarray, ws: bool, pack: int, nblk: int,
     return pairs[:n_pairs], steps
 
 
-def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
-                  stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
-                  in_channels: int, stationary: Stationary, pack: int) -> ReuseProfile:
-    """The :class:`ReuseProfile` of a layer (a convolution; a linear layer is 1 x 1 on a 1 x 1
-    map) whose input counts are ``x`` ``[T, N, c_in * h * w]``."""
+@dataclass(frozen=True)
+class _Layout:
+    """A layer's access layout: geometry row for the kernels, keys, groups, accesses per event."""
+
+    geom: np.ndarray
+    ws: bool
+    nblk: int
+    n_keys: int
+    n_groups: int
+    per_event: int
+
+
+def _layout(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+            padding: tuple[int, int], out_hw: tuple[int, int], in_channels: int,
+            stationary: Stationary, pack: int) -> _Layout:
     ws = stationary == "weights"
     (h, w), (kh, kw), (oh, ow) = in_hw, kernel, out_hw
     nblk = -(-(kh * kw) // pack) if ws else -(-ow // pack)    # blocks (OS: per output row)
@@ -360,9 +370,19 @@ def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int]
     else:
         n_keys = in_channels * kh * (kw + (pack - 1) * stride[1]) * 2
         n_groups = oh * nblk
-    per_event = nblk if ws else kh * kw
     geom = np.array([h, w, kh, kw, stride[0], stride[1], padding[0], padding[1], oh, ow],
                     dtype=np.int64)
+    return _Layout(geom, ws, int(nblk), int(n_keys), int(n_groups),
+                   int(nblk if ws else kh * kw))
+
+
+def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
+                  stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
+                  in_channels: int, stationary: Stationary, pack: int) -> ReuseProfile:
+    """The :class:`ReuseProfile` of a layer (a convolution; a linear layer is 1 x 1 on a 1 x 1
+    map) whose input counts are ``x`` ``[T, N, c_in * h * w]``."""
+    lay = _layout(in_hw, kernel, stride, padding, out_hw, in_channels, stationary, pack)
+    n_keys, n_groups, per_event = lay.n_keys, lay.n_groups, lay.per_event
     xs = np.ascontiguousarray(x, dtype=np.int64)
     longest = int(xs.sum(axis=2).max(initial=0)) * per_event + 2
     hists = [np.zeros(longest, dtype=np.float64) for _ in range(3)]
@@ -370,10 +390,10 @@ def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int]
     totals = np.zeros(5, dtype=np.float64)
     last = np.full(max(n_keys, n_groups), -1, dtype=np.int64)
     prev = np.zeros(n_keys, dtype=np.int64)
-    hits = np.empty(kh * kw, dtype=np.int64)
+    hits = np.empty(kernel[0] * kernel[1], dtype=np.int64)
     count = np.zeros(n_keys, dtype=np.int64)
-    codes = [_timestep(xs[t, s], geom, ws, int(pack), int(nblk), int(per_event), int(n_keys),
-                       int(n_groups), last, prev, hits, count, hists[0], hists[1], hists[2],
+    codes = [_timestep(xs[t, s], lay.geom, lay.ws, int(pack), lay.nblk, per_event, n_keys,
+                       n_groups, last, prev, hits, count, hists[0], hists[1], hists[2],
                        key_units, totals)
              for s in range(xs.shape[1]) for t in range(xs.shape[0])]
     empty = np.zeros(0, dtype=np.int64)
@@ -389,3 +409,104 @@ def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int]
                         n_samples=max(int(x.shape[1]), 1), n_groups=int(n_groups),
                         pairs=pairs, pair_counts=pair_counts.astype(np.float64),
                         steps=steps, step_counts=step_counts.astype(np.float64))
+
+
+# ----------------------------------------------------------------------------- on a placement
+
+@dataclass(frozen=True)
+class MacroReuse:
+    """Accesses per sample (channel groups included) of a layer's streamed slices in arrival
+    order on one placement, with a chip-wide LRU pool of ``sum(caps)`` slots. ``local``
+    re-accesses find their slice in the macro that runs them (the previous use ran there and
+    fewer than ``caps[m]`` other slices were used on that macro since); ``remote`` ones find it
+    on another macro (one move over the bus), ``remote_full`` of them while the macro already
+    used ``caps[m]`` slices this timestep (its oldest slice moves out: a second move).
+    ``miss_full`` loads come while the macro is full and the pool is not (its oldest slice
+    moves to a macro with room), ``miss_both_full`` while both are (the oldest slice moves to
+    where the pool's least recently used one left, unless that was the same macro)."""
+
+    local: float
+    remote: float
+    remote_full: float = 0.0
+    miss_full: float = 0.0
+    miss_both_full: float = 0.0
+
+
+@njit(cache=True)
+def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
+                 caps: np.ndarray, total: int, last: np.ndarray, prev_macro: np.ndarray,
+                 out: np.ndarray) -> None:
+    """Add one timestep's local and remote re-accesses to ``out`` (module docstring of
+    :class:`MacroReuse`): stack distances over the whole chip and within each macro's units."""
+    n = keys.size * n_cg
+    items = np.empty(n, dtype=np.int64)
+    macs = np.empty(n, dtype=np.int64)
+    for i in range(keys.size):
+        for c in range(n_cg):
+            items[i * n_cg + c] = keys[i] * n_cg + c
+            macs[i * n_cg + c] = macro_of[groups[i], c]
+    tree = np.zeros(n + 1, dtype=np.int64)
+    dist = np.empty(n, dtype=np.int64)
+    _stack(items, last.size, last, tree, dist)
+    order = np.argsort(macs, kind="mergesort")
+    local_d = np.empty(n, dtype=np.int64)
+    start = 0
+    while start < n:
+        end = start
+        while end < n and macs[order[end]] == macs[order[start]]:
+            end += 1
+        sub = items[order[start:end]]
+        dsub = np.empty(end - start, dtype=np.int64)
+        _stack(sub, last.size, last, np.zeros(end - start + 1, dtype=np.int64), dsub)
+        for j in range(end - start):
+            local_d[order[start + j]] = dsub[j]
+        start = end
+    used = np.zeros(caps.size, dtype=np.int64)
+    loads = 0
+    for i in range(n):
+        k, m = items[i], macs[i]
+        full = used[m] >= caps[m]
+        if 0 <= dist[i] < total:
+            if prev_macro[k] == m and local_d[i] < caps[m]:
+                out[0] += 1
+            else:
+                out[1] += 1
+                if full:
+                    out[2] += 1
+        else:
+            if full:
+                out[3 if loads < total else 4] += 1
+            loads += 1
+        if local_d[i] < 0:
+            used[m] += 1
+        prev_macro[k] = m
+    for i in range(n):
+        prev_macro[items[i]] = -1
+
+
+def macro_reuse(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
+                stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
+                in_channels: int, stationary: Stationary, pack: int, macro_of: np.ndarray,
+                caps: np.ndarray) -> MacroReuse:
+    """The :class:`MacroReuse` of a layer whose input counts are ``x`` ``[T, N, c_in * h * w]``
+    on a placement: ``macro_of[group, cg]`` the macro each unit runs on, ``caps[m]`` each
+    macro's streamed slots (arrival order; every timestep starts with an empty pool)."""
+    lay = _layout(in_hw, kernel, stride, padding, out_hw, in_channels, stationary, pack)
+    xs = np.ascontiguousarray(x, dtype=np.int64)
+    mo = np.ascontiguousarray(macro_of, dtype=np.int64)
+    n_cg = int(mo.shape[1])
+    caps_i = np.ascontiguousarray(np.floor(caps), dtype=np.int64)
+    longest = int(xs.sum(axis=2).max(initial=0)) * lay.per_event + 2
+    keys = np.empty(longest, dtype=np.int64)
+    groups = np.empty(longest, dtype=np.int64)
+    hits = np.empty(kernel[0] * kernel[1], dtype=np.int64)
+    last = np.full(lay.n_keys * n_cg, -1, dtype=np.int64)
+    prev_macro = np.full(lay.n_keys * n_cg, -1, dtype=np.int64)
+    out = np.zeros(5, dtype=np.float64)
+    for s in range(xs.shape[1]):
+        for t in range(xs.shape[0]):
+            n = _sequences(xs[t, s], lay.geom, lay.ws, int(pack), lay.nblk, keys, groups, hits)
+            _placed_step(keys[:n], groups[:n], n_cg, mo, caps_i, int(caps_i.sum()), last,
+                         prev_macro, out)
+    n_samples = max(int(xs.shape[1]), 1)
+    return MacroReuse(*(float(v) / n_samples for v in out))
