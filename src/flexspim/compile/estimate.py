@@ -228,8 +228,9 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
     """The scratch pools' work of a layer with ``units`` (``resident_units`` of them on
     resident groups) per sample, a streamed pool of ``capacity`` slots and ``k_spill`` spill
     slots; ``hosts[group]`` is the macro holding each row group (-1: spilled, run on ``home``;
-    None: one macro); ``placed``: the re-accesses on this placement in arrival order (local
-    and remote hits from each macro's own stack distances, instead of the shares' model)."""
+    None: one macro); ``placed``: the accesses on this placement in the controller's order
+    (hits of the chip's pool, local and remote from each macro's own stack distances, instead
+    of the models of the shares and of the pairs)."""
     ctl = hw.system.controller
     n_cg = og.n_cg
     base = n_cg * prof.accesses / prof.n_samples
@@ -255,14 +256,14 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
             away = float((resident != home).mean()) if resident.size else 0.0
             remote = scale * prof.remote(hosts.reshape(-1, n_cg)) + kept * away
         spill = groups_first
+        if placed is not None:
+            misses = units - scale * (placed.local + placed.remote)
     else:
         hits = scale * prof.hits(capacity, n_cg)
         misses = units - hits
         remote = 0.0
         if placed is not None:
-            hits = scale * (placed.local + placed.remote)
-            misses = units - hits
-            remote = scale * placed.remote
+            misses = units - scale * (placed.local + placed.remote)
         elif run_on is not None:
             remote = scale * prof.remote(run_on.reshape(-1, n_cg), capacity)
             if caps is not None and shares is not None:
@@ -613,10 +614,10 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     resident_u = float(work.units[lp.stat_macro >= 0].sum())
     prof = activity.profile(net, lp.index, st, og.pack)
     placed = None
-    if n_macros > 1 and hw.system.controller.event_order != "target" and \
-            hw.system.controller.scratch_reuse:
-        placed = activity.placed_reuse(net, lp.index, st, og.pack,
-                                       hosts.reshape(-1, og.n_cg), lp.cap)
+    if n_macros > 1 and hw.system.controller.scratch_reuse:
+        placed = activity.placed_reuse(net, lp.index, st, og.pack, hosts.reshape(-1, og.n_cg),
+                                       lp.cap, (lp.stat_macro >= 0).reshape(-1, og.n_cg),
+                                       hw.system.controller.event_order == "target")
     pl = pools(prof, og, u, resident_u, float(lp.cap.sum()), lp.k_spill,
                lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps,
                lp.cap.astype(np.float64), share, placed)

@@ -415,12 +415,13 @@ def layer_profile(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int]
 
 @dataclass(frozen=True)
 class MacroReuse:
-    """Accesses per sample (channel groups included) of a layer's streamed slices in arrival
-    order on one placement, with a chip-wide LRU pool of ``sum(caps)`` slots. ``local``
+    """Accesses per sample (channel groups included) of a layer's streamed slices in the order
+    the controller runs them on one placement, with a chip-wide LRU pool of ``sum(caps)`` slots. ``local``
     re-accesses find their slice in the macro that runs them (the previous use ran there and
     fewer than ``caps[m]`` other slices were used on that macro since); ``remote`` ones find it
-    on another macro (one move over the bus), ``remote_full`` of them while the macro already
-    used ``caps[m]`` slices this timestep (its oldest slice moves out: a second move).
+    on another macro (one move over the bus), ``remote_full`` of them while the macro's slots
+    are full (its oldest slice moves out: a second move; a macro's slices are counted as they
+    arrive and move on, not which one leaves).
     ``miss_full`` loads come while the macro is full and the pool is not (its oldest slice
     moves to a macro with room), ``miss_both_full`` while both are (the oldest slice moves to
     where the pool's least recently used one left, unless that was the same macro)."""
@@ -433,18 +434,37 @@ class MacroReuse:
 
 
 @njit(cache=True)
-def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
-                 caps: np.ndarray, total: int, last: np.ndarray, prev_macro: np.ndarray,
-                 out: np.ndarray) -> None:
-    """Add one timestep's local and remote re-accesses to ``out`` (module docstring of
-    :class:`MacroReuse`): stack distances over the whole chip and within each macro's units."""
+def _placed_units(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
+                  resident: np.ndarray, target: bool, n_items: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The items (``key * n_cg + cg``) and macros of one timestep's units in the order they
+    run: arrival order, or under ``target`` the resident units by item, then the spilled ones
+    by (group, item), stable (the system engine's order)."""
     n = keys.size * n_cg
     items = np.empty(n, dtype=np.int64)
     macs = np.empty(n, dtype=np.int64)
+    sortval = np.empty(n, dtype=np.int64)
     for i in range(keys.size):
         for c in range(n_cg):
-            items[i * n_cg + c] = keys[i] * n_cg + c
-            macs[i * n_cg + c] = macro_of[groups[i], c]
+            j = i * n_cg + c
+            items[j] = keys[i] * n_cg + c
+            macs[j] = macro_of[groups[i], c]
+            g = groups[i] * n_cg + c
+            sortval[j] = items[j] if resident[groups[i], c] else (g + 1) * n_items + items[j]
+    if not target:
+        return items, macs
+    order = np.argsort(sortval, kind="mergesort")
+    return items[order], macs[order]
+
+
+@njit(cache=True)
+def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
+                 resident: np.ndarray, target: bool, caps: np.ndarray, total: int,
+                 last: np.ndarray, prev_macro: np.ndarray, out: np.ndarray) -> None:
+    """Add one timestep's accesses to ``out`` (:class:`MacroReuse`'s fields): stack distances
+    over the whole chip and within each macro's units."""
+    items, macs = _placed_units(keys, groups, n_cg, macro_of, resident, target, last.size)
+    n = items.size
     tree = np.zeros(n + 1, dtype=np.int64)
     dist = np.empty(n, dtype=np.int64)
     _stack(items, last.size, last, tree, dist)
@@ -461,24 +481,39 @@ def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.n
         for j in range(end - start):
             local_d[order[start + j]] = dsub[j]
         start = end
-    used = np.zeros(caps.size, dtype=np.int64)
-    loads = 0
+    held = np.zeros(caps.size, dtype=np.int64)    # slices each macro holds (tracked as moved)
+    pooled = 0
     for i in range(n):
         k, m = items[i], macs[i]
-        full = used[m] >= caps[m]
+        full = held[m] >= caps[m]
         if 0 <= dist[i] < total:
-            if prev_macro[k] == m and local_d[i] < caps[m]:
+            a = prev_macro[k]
+            if a == m and local_d[i] < caps[m]:
                 out[0] += 1
             else:
                 out[1] += 1
                 if full:
-                    out[2] += 1
-        else:
+                    out[2] += 1                    # m's oldest slice takes the freed place
+                elif a >= 0 and a != m:
+                    held[a] -= 1
+                    held[m] += 1
+                else:
+                    held[m] += 1
+        elif pooled >= total:
             if full:
-                out[3 if loads < total else 4] += 1
-            loads += 1
-        if local_d[i] < 0:
-            used[m] += 1
+                out[4] += 1                        # a slice leaves; m's oldest may go there
+            else:
+                held[m] += 1
+        else:
+            pooled += 1
+            if full:
+                out[3] += 1                        # m's oldest moves to a macro with room
+                for f in range(caps.size):
+                    if held[f] < caps[f] and f != m:
+                        held[f] += 1
+                        break
+            else:
+                held[m] += 1
         prev_macro[k] = m
     for i in range(n):
         prev_macro[items[i]] = -1
@@ -487,15 +522,20 @@ def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.n
 def macro_reuse(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
                 stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
                 in_channels: int, stationary: Stationary, pack: int, macro_of: np.ndarray,
-                caps: np.ndarray) -> MacroReuse:
+                caps: np.ndarray, resident: np.ndarray | None = None,
+                target: bool = False) -> MacroReuse:
     """The :class:`MacroReuse` of a layer whose input counts are ``x`` ``[T, N, c_in * h * w]``
     on a placement: ``macro_of[group, cg]`` the macro each unit runs on, ``caps[m]`` each
-    macro's streamed slots (arrival order; every timestep starts with an empty pool)."""
+    macro's streamed slots, ``resident[group, cg]`` whether the group is in the arrays (default:
+    all), ``target`` the controller's sorted order instead of arrival order (every timestep
+    starts with an empty pool)."""
     lay = _layout(in_hw, kernel, stride, padding, out_hw, in_channels, stationary, pack)
     xs = np.ascontiguousarray(x, dtype=np.int64)
     mo = np.ascontiguousarray(macro_of, dtype=np.int64)
     n_cg = int(mo.shape[1])
     caps_i = np.ascontiguousarray(np.floor(caps), dtype=np.int64)
+    res = np.ones(mo.shape, dtype=np.bool_) if resident is None else \
+        np.ascontiguousarray(resident, dtype=np.bool_)
     longest = int(xs.sum(axis=2).max(initial=0)) * lay.per_event + 2
     keys = np.empty(longest, dtype=np.int64)
     groups = np.empty(longest, dtype=np.int64)
@@ -506,7 +546,7 @@ def macro_reuse(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
     for s in range(xs.shape[1]):
         for t in range(xs.shape[0]):
             n = _sequences(xs[t, s], lay.geom, lay.ws, int(pack), lay.nblk, keys, groups, hits)
-            _placed_step(keys[:n], groups[:n], n_cg, mo, caps_i, int(caps_i.sum()), last,
-                         prev_macro, out)
+            _placed_step(keys[:n], groups[:n], n_cg, mo, res, bool(target), caps_i,
+                         int(caps_i.sum()), last, prev_macro, out)
     n_samples = max(int(xs.shape[1]), 1)
     return MacroReuse(*(float(v) / n_samples for v in out))
