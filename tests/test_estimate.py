@@ -146,8 +146,9 @@ def test_estimate_is_close_on_sixteen_macros_with_one_slot_each(digits, policy: 
 @given(data=st.data())
 def test_placed_reuse_splits_the_pools_hits(data) -> None:
     """On any placement, the local and remote re-accesses add up to the hits of the chip-wide
-    LRU pool (its stack distances do not depend on the placement); on one macro none is
-    remote, and a full macro can only be counted among accesses that exist."""
+    LRU pool (its stack distances do not depend on the placement; fewer where packed slices
+    evict each other); on one macro none is remote, and a full macro can only be counted
+    among accesses that exist."""
     h = data.draw(st.integers(2, 6), label="h")
     c_in = data.draw(st.integers(1, 3), label="c_in")
     stationary = data.draw(st.sampled_from(["weights", "membranes"]), label="stationary")
@@ -165,13 +166,17 @@ def test_placed_reuse_splits_the_pools_hits(data) -> None:
     macro_of = rng.integers(0, n_m, size=(prof.n_groups, n_cg))
     placed = macro_reuse(x, macro_of=macro_of, caps=caps, **geo)
     total = float(caps.sum())
-    assert placed.local + placed.remote == pytest.approx(prof.hits(total, n_cg))
+    hits = prof.hits(total, n_cg)
+    if stationary == "weights" and pack > 1:       # slices sharing a membrane evict each other
+        assert placed.local + placed.remote <= hits + 1e-9
+    else:
+        assert placed.local + placed.remote == pytest.approx(hits)
     assert 0 <= placed.remote_full <= placed.remote
     units = n_cg * prof.accesses / prof.n_samples
     misses = units - placed.local - placed.remote
     assert placed.miss_full + placed.miss_both_full <= misses + 1e-9
     one = macro_reuse(x, macro_of=np.zeros_like(macro_of), caps=np.array([total]), **geo)
-    assert one.remote == 0 and one.local == pytest.approx(prof.hits(total, n_cg))
+    assert one.remote == 0 and one.local == pytest.approx(placed.local + placed.remote)
 
 
 @pytest.fixture(scope="module")

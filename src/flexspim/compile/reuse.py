@@ -458,16 +458,9 @@ def _placed_units(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.
 
 
 @njit(cache=True)
-def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
-                 resident: np.ndarray, target: bool, caps: np.ndarray, total: int,
-                 last: np.ndarray, prev_macro: np.ndarray, out: np.ndarray) -> None:
-    """Add one timestep's accesses to ``out`` (:class:`MacroReuse`'s fields): stack distances
-    over the whole chip and within each macro's units."""
-    items, macs = _placed_units(keys, groups, n_cg, macro_of, resident, target, last.size)
+def _local_distances(items: np.ndarray, macs: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Stack distances of each unit's item within the units of its own macro (-1: first)."""
     n = items.size
-    tree = np.zeros(n + 1, dtype=np.int64)
-    dist = np.empty(n, dtype=np.int64)
-    _stack(items, last.size, last, tree, dist)
     order = np.argsort(macs, kind="mergesort")
     local_d = np.empty(n, dtype=np.int64)
     start = 0
@@ -481,12 +474,94 @@ def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.n
         for j in range(end - start):
             local_d[order[start + j]] = dsub[j]
         start = end
+    return local_d
+
+
+@njit(cache=True)
+def _fenwick_add(tree: np.ndarray, i: int, v: int) -> None:
+    p = i + 1
+    while p < tree.size:
+        tree[p] += v
+        p += p & -p
+
+
+@njit(cache=True)
+def _fenwick_sum(tree: np.ndarray, i: int) -> int:
+    """Marks at positions ``0 .. i`` (inclusive)."""
+    a = 0
+    p = i + 1
+    while p > 0:
+        a += tree[p]
+        p -= p & -p
+    return a
+
+
+@njit(cache=True)
+def _slot_members(item: int, n_cg: int, geom: np.ndarray, pack: int, nblk: int,
+                  out: np.ndarray) -> int:
+    """Membranes (``position * n_cg + cg``) a packed WS slice ``item`` holds; returns how many."""
+    cg = item % n_cg
+    rest = item // n_cg
+    blk = rest % nblk
+    y, x = (rest // nblk) // geom[1], (rest // nblk) % geom[1]
+    kh, kw, sh, sw, ph, pw, oh, ow = geom[2], geom[3], geom[4], geom[5], geom[6], geom[7], \
+        geom[8], geom[9]
+    n = 0
+    for s in range(pack):
+        tap = blk * pack + s
+        if tap >= kh * kw:
+            break
+        ny = y + ph - tap // kw
+        nx = x + pw - tap % kw
+        if ny < 0 or nx < 0 or ny % sh != 0 or nx % sw != 0 or ny // sh >= oh or nx // sw >= ow:
+            continue
+        out[n] = ((ny // sh) * ow + nx // sw) * n_cg + cg
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def _evict_holders(k: int, i: int, n_cg: int, geom: np.ndarray, pack: int, nblk: int,
+                   holder: np.ndarray, last: np.ndarray, tree: np.ndarray, total: int,
+                   prev_macro: np.ndarray, held: np.ndarray, members: np.ndarray) -> int:
+    """A packed WS slice ``k`` loaded at time ``i``: the slices still in the pool that hold one
+    of its membranes leave (a membrane lives in one slice at a time); returns how many left."""
+    left = 0
+    before = _fenwick_sum(tree, i - 1) if i > 0 else 0
+    for j in range(_slot_members(k, n_cg, geom, pack, nblk, members)):
+        h = holder[members[j]]
+        if h >= 0 and h != k and last[h] >= 0 and before - _fenwick_sum(tree, last[h]) < total:
+            held[prev_macro[h]] -= 1
+            _fenwick_add(tree, last[h], -1)       # out of the pool: no longer in its stack
+            last[h] = -1
+            left += 1
+        holder[members[j]] = k
+    return left
+
+
+@njit(cache=True)
+def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
+                 resident: np.ndarray, target: bool, caps: np.ndarray, total: int,
+                 last: np.ndarray, prev_macro: np.ndarray, geom: np.ndarray, packed: bool,
+                 pack: int, nblk: int, holder: np.ndarray, out: np.ndarray) -> None:
+    """Add one timestep's accesses to ``out`` (:class:`MacroReuse`'s fields): stack distances
+    over the whole chip and within each macro's units; packed WS slices that share a membrane
+    evict each other (``packed``)."""
+    items, macs = _placed_units(keys, groups, n_cg, macro_of, resident, target, last.size)
+    n = items.size
+    local_d = _local_distances(items, macs, last)
+    tree = np.zeros(n + 1, dtype=np.int64)
     held = np.zeros(caps.size, dtype=np.int64)    # slices each macro holds (tracked as moved)
+    members = np.empty(pack, dtype=np.int64)
     pooled = 0
     for i in range(n):
         k, m = items[i], macs[i]
         full = held[m] >= caps[m]
-        if 0 <= dist[i] < total:
+        j = last[k]
+        d = _fenwick_sum(tree, i - 1) - _fenwick_sum(tree, j) if j >= 0 else -1
+        if j >= 0:
+            _fenwick_add(tree, j, -1)
+        if 0 <= d < total:
             a = prev_macro[k]
             if a == m and local_d[i] < caps[m]:
                 out[0] += 1
@@ -494,29 +569,38 @@ def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.n
                 out[1] += 1
                 if full:
                     out[2] += 1                    # m's oldest slice takes the freed place
-                elif a >= 0 and a != m:
-                    held[a] -= 1
+                else:
+                    if a >= 0 and a != m:
+                        held[a] -= 1
                     held[m] += 1
+        else:
+            if packed:
+                pooled -= _evict_holders(k, i, n_cg, geom, pack, nblk, holder, last, tree,
+                                         total, prev_macro, held, members)
+                full = held[m] >= caps[m]
+            if pooled >= total:
+                if full:
+                    out[4] += 1                    # a slice leaves; m's oldest may go there
                 else:
                     held[m] += 1
-        elif pooled >= total:
-            if full:
-                out[4] += 1                        # a slice leaves; m's oldest may go there
             else:
-                held[m] += 1
-        else:
-            pooled += 1
-            if full:
-                out[3] += 1                        # m's oldest moves to a macro with room
-                for f in range(caps.size):
-                    if held[f] < caps[f] and f != m:
-                        held[f] += 1
-                        break
-            else:
-                held[m] += 1
+                pooled += 1
+                if full:
+                    out[3] += 1                    # m's oldest moves to a macro with room
+                    for f in range(caps.size):
+                        if held[f] < caps[f] and f != m:
+                            held[f] += 1
+                            break
+                else:
+                    held[m] += 1
+        _fenwick_add(tree, i, 1)
+        last[k] = i
         prev_macro[k] = m
     for i in range(n):
         prev_macro[items[i]] = -1
+        last[items[i]] = -1
+    for i in range(holder.size if packed else 0):
+        holder[i] = -1
 
 
 def macro_reuse(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
@@ -542,11 +626,15 @@ def macro_reuse(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
     hits = np.empty(kernel[0] * kernel[1], dtype=np.int64)
     last = np.full(lay.n_keys * n_cg, -1, dtype=np.int64)
     prev_macro = np.full(lay.n_keys * n_cg, -1, dtype=np.int64)
+    packed = lay.ws and pack > 1
+    oh, ow = out_hw
+    holder = np.full(oh * ow * n_cg if packed else 0, -1, dtype=np.int64)
     out = np.zeros(5, dtype=np.float64)
     for s in range(xs.shape[1]):
         for t in range(xs.shape[0]):
             n = _sequences(xs[t, s], lay.geom, lay.ws, int(pack), lay.nblk, keys, groups, hits)
             _placed_step(keys[:n], groups[:n], n_cg, mo, res, bool(target), caps_i,
-                         int(caps_i.sum()), last, prev_macro, out)
+                         int(caps_i.sum()), last, prev_macro, lay.geom, packed, int(pack),
+                         lay.nblk, holder, out)
     n_samples = max(int(xs.shape[1]), 1)
     return MacroReuse(*(float(v) / n_samples for v in out))
