@@ -177,6 +177,16 @@ def test_placed_reuse_splits_the_pools_hits(data) -> None:
     assert placed.miss_full + placed.miss_both_full <= misses + 1e-9
     one = macro_reuse(x, macro_of=np.zeros_like(macro_of), caps=np.array([total]), **geo)
     assert one.remote == 0 and one.local == pytest.approx(placed.local + placed.remote)
+    assert placed.spill_hits == 0                   # every group resident
+    resident = rng.random(macro_of.shape) < 0.5
+    k_spill = data.draw(st.integers(0, 3), label="spill slots")
+    spilled = macro_reuse(x, macro_of=macro_of, caps=caps, resident=resident,
+                          spill_slots=k_spill, **geo)
+    if k_spill == 0 or resident.all():
+        assert spilled.spill_hits == 0
+    more = macro_reuse(x, macro_of=macro_of, caps=caps, resident=resident,
+                       spill_slots=k_spill + 1, **geo)
+    assert spilled.spill_hits <= more.spill_hits     # LRU inclusion: more slots, more hits
 
 
 @pytest.fixture(scope="module")

@@ -144,18 +144,20 @@ class Activity:
 
     def placed_reuse(self, net: IntNetwork, index: int, stationary: Stationary, pack: int,
                      macro_of: np.ndarray, caps: np.ndarray, resident: np.ndarray,
-                     target: bool) -> MacroReuse:
+                     target: bool, spill_slots: int) -> MacroReuse:
         """The :class:`~flexspim.compile.reuse.MacroReuse` of layer ``index`` on a placement
         (``macro_of[group, cg]``, ``caps[m]`` streamed slots, ``resident[group, cg]``, the
-        controller's ``target`` order or arrival order; kept per placement)."""
+        controller's ``target`` order or arrival order, the home macro's ``spill_slots``; kept
+        per placement)."""
         mo = np.ascontiguousarray(macro_of, dtype=np.int64)
         cp = np.ascontiguousarray(caps, dtype=np.float64)
         res = np.ascontiguousarray(resident, dtype=np.bool_)
         key = ("placed", index, stationary, int(pack), mo.shape, mo.tobytes(), cp.tobytes(),
-               res.tobytes(), bool(target))
+               res.tobytes(), bool(target), int(spill_slots))
         return self.cached(key, lambda: macro_reuse(
             self.layer_events(net, index), stationary=stationary, pack=int(pack), macro_of=mo,
-            caps=cp, resident=res, target=target, **self._layer_geometry(net, index)))
+            caps=cp, resident=res, target=target, spill_slots=int(spill_slots),
+            **self._layer_geometry(net, index)))
 
     def output_events(self, index: int) -> float:
         """Expected output events of layer ``index`` per sample."""

@@ -271,6 +271,8 @@ def pools(prof: ReuseProfile, og: OptionGeometry, units: float, resident_units: 
         g_total = n_cg * (prof.group_accesses - prof.group_cold) / prof.n_samples
         frac = _fraction(prof.group_hits(k_spill, n_cg, 1.0 - r), g_total)
         spill = groups_first + max(0.0, spilled - groups_first) * (1.0 - frac)
+        if placed is not None:
+            spill = max(0.0, spilled - scale * placed.spill_hits)
     per_step = misses / n_t
     full = max(0.0, 1.0 - capacity / per_step) if per_step > 0 else 0.0
     if placed is not None:
@@ -617,7 +619,8 @@ def layer_counts(net: IntNetwork, lp: LayerProgram, og: OptionGeometry, load: La
     if n_macros > 1 and hw.system.controller.scratch_reuse:
         placed = activity.placed_reuse(net, lp.index, st, og.pack, hosts.reshape(-1, og.n_cg),
                                        lp.cap, (lp.stat_macro >= 0).reshape(-1, og.n_cg),
-                                       hw.system.controller.event_order == "target")
+                                       hw.system.controller.event_order == "target",
+                                       lp.k_spill)
     pl = pools(prof, og, u, resident_u, float(lp.cap.sum()), lp.k_spill,
                lp.stat_macro if n_macros > 1 else None, lp.home, hw, load.n_timesteps,
                lp.cap.astype(np.float64), share, placed)

@@ -424,25 +424,29 @@ class MacroReuse:
     arrive and move on, not which one leaves).
     ``miss_full`` loads come while the macro is full and the pool is not (its oldest slice
     moves to a macro with room), ``miss_both_full`` while both are (the oldest slice moves to
-    where the pool's least recently used one left, unless that was the same macro)."""
+    where the pool's least recently used one left, unless that was the same macro).
+    ``spill_hits``: units on spilled groups whose group is still in the home macro's spill
+    slots (LRU over the spilled groups in running order)."""
 
     local: float
     remote: float
     remote_full: float = 0.0
     miss_full: float = 0.0
     miss_both_full: float = 0.0
+    spill_hits: float = 0.0
 
 
 @njit(cache=True)
 def _placed_units(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
                   resident: np.ndarray, target: bool, n_items: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The items (``key * n_cg + cg``) and macros of one timestep's units in the order they
     run: arrival order, or under ``target`` the resident units by item, then the spilled ones
     by (group, item), stable (the system engine's order)."""
     n = keys.size * n_cg
     items = np.empty(n, dtype=np.int64)
     macs = np.empty(n, dtype=np.int64)
+    gids = np.empty(n, dtype=np.int64)
     sortval = np.empty(n, dtype=np.int64)
     for i in range(keys.size):
         for c in range(n_cg):
@@ -450,11 +454,26 @@ def _placed_units(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.
             items[j] = keys[i] * n_cg + c
             macs[j] = macro_of[groups[i], c]
             g = groups[i] * n_cg + c
+            gids[j] = g if not resident[groups[i], c] else -1
             sortval[j] = items[j] if resident[groups[i], c] else (g + 1) * n_items + items[j]
     if not target:
-        return items, macs
+        return items, macs, gids
     order = np.argsort(sortval, kind="mergesort")
-    return items[order], macs[order]
+    return items[order], macs[order], gids[order]
+
+
+@njit(cache=True)
+def _spill_hits(gids: np.ndarray, k_spill: int, glast: np.ndarray) -> int:
+    """Units on spilled groups (``gids`` >= 0, in running order) whose group is still in the
+    home macro's LRU spill slots: its stack distance among the spilled groups < ``k_spill``."""
+    seq = gids[gids >= 0]
+    dist = np.empty(seq.size, dtype=np.int64)
+    _stack(seq, glast.size, glast, np.zeros(seq.size + 1, dtype=np.int64), dist)
+    hits = 0
+    for i in range(seq.size):
+        if 0 <= dist[i] < k_spill:
+            hits += 1
+    return hits
 
 
 @njit(cache=True)
@@ -543,11 +562,14 @@ def _evict_holders(k: int, i: int, n_cg: int, geom: np.ndarray, pack: int, nblk:
 def _placed_step(keys: np.ndarray, groups: np.ndarray, n_cg: int, macro_of: np.ndarray,
                  resident: np.ndarray, target: bool, caps: np.ndarray, total: int,
                  last: np.ndarray, prev_macro: np.ndarray, geom: np.ndarray, packed: bool,
-                 pack: int, nblk: int, holder: np.ndarray, out: np.ndarray) -> None:
+                 pack: int, nblk: int, holder: np.ndarray, k_spill: int, glast: np.ndarray,
+                 out: np.ndarray) -> None:
     """Add one timestep's accesses to ``out`` (:class:`MacroReuse`'s fields): stack distances
     over the whole chip and within each macro's units; packed WS slices that share a membrane
     evict each other (``packed``)."""
-    items, macs = _placed_units(keys, groups, n_cg, macro_of, resident, target, last.size)
+    items, macs, gids = _placed_units(keys, groups, n_cg, macro_of, resident, target,
+                                      last.size)
+    out[5] += _spill_hits(gids, k_spill, glast)
     n = items.size
     local_d = _local_distances(items, macs, last)
     tree = np.zeros(n + 1, dtype=np.int64)
@@ -607,12 +629,12 @@ def macro_reuse(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
                 stride: tuple[int, int], padding: tuple[int, int], out_hw: tuple[int, int],
                 in_channels: int, stationary: Stationary, pack: int, macro_of: np.ndarray,
                 caps: np.ndarray, resident: np.ndarray | None = None,
-                target: bool = False) -> MacroReuse:
+                target: bool = False, spill_slots: int = 0) -> MacroReuse:
     """The :class:`MacroReuse` of a layer whose input counts are ``x`` ``[T, N, c_in * h * w]``
     on a placement: ``macro_of[group, cg]`` the macro each unit runs on, ``caps[m]`` each
     macro's streamed slots, ``resident[group, cg]`` whether the group is in the arrays (default:
-    all), ``target`` the controller's sorted order instead of arrival order (every timestep
-    starts with an empty pool)."""
+    all), ``target`` the controller's sorted order instead of arrival order, ``spill_slots``
+    the home macro's spill slots (every timestep starts with empty pools)."""
     lay = _layout(in_hw, kernel, stride, padding, out_hw, in_channels, stationary, pack)
     xs = np.ascontiguousarray(x, dtype=np.int64)
     mo = np.ascontiguousarray(macro_of, dtype=np.int64)
@@ -629,12 +651,13 @@ def macro_reuse(x: np.ndarray, in_hw: tuple[int, int], kernel: tuple[int, int],
     packed = lay.ws and pack > 1
     oh, ow = out_hw
     holder = np.full(oh * ow * n_cg if packed else 0, -1, dtype=np.int64)
-    out = np.zeros(5, dtype=np.float64)
+    glast = np.full(mo.size, -1, dtype=np.int64)
+    out = np.zeros(6, dtype=np.float64)
     for s in range(xs.shape[1]):
         for t in range(xs.shape[0]):
             n = _sequences(xs[t, s], lay.geom, lay.ws, int(pack), lay.nblk, keys, groups, hits)
             _placed_step(keys[:n], groups[:n], n_cg, mo, res, bool(target), caps_i,
                          int(caps_i.sum()), last, prev_macro, lay.geom, packed, int(pack),
-                         lay.nblk, holder, out)
+                         lay.nblk, holder, int(spill_slots), glast, out)
     n_samples = max(int(xs.shape[1]), 1)
     return MacroReuse(*(float(v) / n_samples for v in out))
