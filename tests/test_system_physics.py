@@ -1,5 +1,6 @@
 """The physics an architect expects of the system model (docs/system-model.md, "Invariants"),
-as property tests over random networks, hardware and controller rules, on the system engine:
+as property tests over random networks, hardware and controller rules, on the system engine (and
+the first two on the analytic estimator too):
 
 - adding a macro (same policy, same controller, each layer's stationary operand and operand
   shape kept) never moves more bits to or from DRAM, for the policies that weigh traffic or fix
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 from strategies import int_networks, spike_inputs
 from system_cases import conv_networks, hw_with, with_controller
 
-from flexspim.compile import POLICIES, compile_network
+from flexspim.compile import POLICIES, compile_network, estimate_counts
 from flexspim.compile.geometry import event_targets
 from flexspim.energy.prices import Prices
 from flexspim.energy.system import system_cost
@@ -107,6 +108,44 @@ def test_adding_buffer_never_moves_more_dram_bits(case, more: float) -> None:
     b = _run(net, x, policy, big, like=a)
     assume(b is not None)
     assert dram_bits(b) <= dram_bits(a) + 1e-9, (dram_bits(a), dram_bits(b))
+
+
+def _estimated_dram_bits(net, x, policy: str, hw: Hardware, like) -> float | None:
+    """DRAM bits per sample that the analytic estimator predicts for the mapping :func:`_run`
+    compiles (``like``: the engine run whose stationary operands and shapes it keeps)."""
+    act = measured_activity(net, record(net, x))
+    layers = like.program.layers
+    try:
+        m = compile_network(net, hw, policy=policy, activity=act,
+                            stationary={lp.name: lp.stationary for lp in layers},
+                            shapes={lp.name: (lp.cols, lp.pack) for lp in layers})
+    except MappingError:
+        return None
+    c = estimate_counts(net, m, hw, act)
+    return c.total("dram_read_bits") + c.total("dram_write_bits")
+
+
+@settings(max_examples=300 if THOROUGH else 40, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(case=physics_cases(tuple(p for p in POLICIES if p != "optimal")),
+       more=st.sampled_from([0.02, 0.1, 1.0]))
+def test_the_estimate_obeys_the_same_physics(case, more: float) -> None:
+    """The estimator's DRAM bits, like the engine's, never grow with a macro or with buffer."""
+    net, x, policy, rules, rows, cols, n, buffer = case
+    base = with_controller(hw_with(n, rows, cols, buffer_kib=buffer), **rules)
+    a = _run(net, x, policy, base)
+    assume(a is not None)
+    here = _estimated_dram_bits(net, x, policy, base, a)
+    macro = _estimated_dram_bits(net, x, policy, with_controller(
+        hw_with(n + 1, rows, cols, buffer_kib=buffer), **rules), a)
+    buffered = _estimated_dram_bits(net, x, policy, with_controller(
+        hw_with(n, rows, cols, buffer_kib=buffer + more), **rules), a)
+    assume(here is not None)
+    tol = 1e-9 * max(1.0, here)
+    if macro is not None:
+        assert macro <= here + tol, ("macro", here, macro)
+    if buffered is not None:
+        assert buffered <= here + tol, ("buffer", here, buffered)
 
 
 def taps_used(lp, event_map: np.ndarray) -> np.ndarray:
